@@ -1,0 +1,45 @@
+"""The one catalogue of stable error codes a caller can translate.
+
+The text shown to a person lives with the translations (locales/); here each code
+only carries the parameters a translation may need.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    UNKNOWN_STATION = "unknown_station"
+    SAME_STATION = "same_station"
+    WRONG_DIRECTION = "wrong_direction"
+    PAST_DATE = "past_date"
+    DATE_TOO_FAR = "date_too_far"
+    UNKNOWN_TRIP = "unknown_trip"
+    TRIP_CANCELLED = "trip_cancelled"
+    TRIP_DEPARTED = "trip_departed"
+    BAD_SEAT_COUNT = "bad_seat_count"
+    TOO_MANY_SEATS = "too_many_seats"
+    PASSENGERS_MISMATCH = "passengers_mismatch"
+    BAD_PASSENGER_NAME = "bad_passenger_name"
+    UNKNOWN_SEAT = "unknown_seat"
+    DUPLICATE_SEAT = "duplicate_seat"
+    SEAT_TAKEN = "seat_taken"
+    NOT_ENOUGH_SEATS = "not_enough_seats"
+    UNKNOWN_ORDER = "unknown_order"
+    NOT_YOUR_ORDER = "not_your_order"
+    HOLD_EXPIRED = "hold_expired"
+    ORDER_NOT_HELD = "order_not_held"
+    NOT_CANCELLABLE = "not_cancellable"
+    AMOUNT_MISMATCH = "amount_mismatch"
+    BUSY = "busy"
+
+
+class BookingError(Exception):
+    """A refused request: nothing was changed, and ``code`` says why."""
+
+    def __init__(self, code: ErrorCode, **params: Any) -> None:
+        super().__init__(f"{code.value}: {params}" if params else code.value)
+        self.code = code
+        self.params = params

@@ -1,0 +1,295 @@
+"""The domain: stations, routes, trips, seat layouts, orders and the decisions on them.
+
+Nothing here does I/O, so every rule can be tested on its own. Routes and seat layouts
+are immutable once stored: a timetable change makes a new route, so they may be cached.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from booking.errors import BookingError, ErrorCode
+
+DEFAULT_LANGUAGE = "en"
+
+
+@dataclass(frozen=True, slots=True)
+class Station:
+    code: str
+    names: dict[str, str]
+    timezone: str
+    lat: float | None = None
+    lon: float | None = None
+
+    def name(self, language: str = DEFAULT_LANGUAGE) -> str:
+        """The station's name in ``language``, falling back to English, then to any name."""
+        return (
+            self.names.get(language)
+            or self.names.get(DEFAULT_LANGUAGE)
+            or next(iter(self.names.values()), self.code)
+        )
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteStop:
+    seq: int
+    station_code: str
+    arrive_offset: int  # minutes after the trip's first departure
+    depart_offset: int
+    fare_offset: int  # cumulative fare from the first stop, in minor units
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    id: int
+    code: str
+    name: str
+    currency: str
+    stops: tuple[RouteStop, ...]
+    fares: dict[tuple[int, int], int] = field(default_factory=dict)  # explicit segment prices
+
+    def segment(self, origin: str, destination: str) -> tuple[int, int]:
+        """The stop interval [from_seq, to_seq) the route serves from origin to destination."""
+        if origin == destination:
+            raise BookingError(ErrorCode.SAME_STATION)
+        from_seq = next((s.seq for s in self.stops if s.station_code == origin), None)
+        if from_seq is None:
+            raise BookingError(ErrorCode.UNKNOWN_STATION, station=origin)
+        to_seq = next(
+            (s.seq for s in self.stops if s.station_code == destination and s.seq > from_seq), None
+        )
+        if to_seq is None:
+            if any(s.station_code == destination for s in self.stops):
+                raise BookingError(ErrorCode.WRONG_DIRECTION)
+            raise BookingError(ErrorCode.UNKNOWN_STATION, station=destination)
+        return from_seq, to_seq
+
+    def stop(self, seq: int) -> RouteStop:
+        for stop in self.stops:
+            if stop.seq == seq:
+                return stop
+        raise KeyError(seq)
+
+    def price(self, from_seq: int, to_seq: int) -> int:
+        """Price of one seat for [from_seq, to_seq), in minor units of ``currency``."""
+        explicit = self.fares.get((from_seq, to_seq))
+        if explicit is not None:
+            return explicit
+        return self.stop(to_seq).fare_offset - self.stop(from_seq).fare_offset
+
+
+class TripStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    DELAYED = "delayed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Trip:
+    id: int
+    route_id: int
+    service_date: date
+    departure_at: datetime  # UTC, departure from the route's first stop
+    layout_id: int
+    status: TripStatus = TripStatus.SCHEDULED
+    delay_minutes: int = 0
+
+    def departs_at(self, route: Route, seq: int) -> datetime:
+        """Scheduled departure (UTC) from stop ``seq``."""
+        return self.departure_at + timedelta(minutes=route.stop(seq).depart_offset)
+
+    def arrives_at(self, route: Route, seq: int) -> datetime:
+        """Scheduled arrival (UTC) at stop ``seq``."""
+        return self.departure_at + timedelta(minutes=route.stop(seq).arrive_offset)
+
+    def check_bookable(self, route: Route, from_seq: int, now: datetime) -> None:
+        """Refuse a booking on a cancelled trip or one that has left the passenger's stop."""
+        if self.status is TripStatus.CANCELLED:
+            raise BookingError(ErrorCode.TRIP_CANCELLED)
+        if self.departs_at(route, from_seq) <= now:
+            raise BookingError(ErrorCode.TRIP_DEPARTED)
+
+
+def segments_overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Half-open stop intervals overlap: a seat sold A->C is free for C->E, taken for B->D."""
+    return a[0] < b[1] and b[0] < a[1]
+
+
+AISLE = "_"
+
+
+@dataclass(frozen=True, slots=True)
+class SeatLayout:
+    """A grid of seats: ``columns`` lists the seat letters left to right, ``_`` is the aisle."""
+
+    id: int
+    name: str
+    rows: int
+    columns: str = "AB_CD"
+    seat_class: str = "standard"
+    missing: frozenset[str] = frozenset()  # positions with no seat (door, stairs, driver)
+
+    def __post_init__(self) -> None:
+        letters = self.columns.replace(AISLE, "")
+        if self.rows < 1 or not letters or len(set(letters)) != len(letters):
+            raise ValueError(f"bad seat layout {self.name!r}")
+        if any(c not in string.ascii_uppercase for c in letters):
+            raise ValueError(f"seat letters must be A-Z in layout {self.name!r}")
+
+    def grid(self) -> list[list[str | None]]:
+        """Rows of labels left to right; None stands for the aisle or a missing seat."""
+        rows: list[list[str | None]] = []
+        for row in range(1, self.rows + 1):
+            cells: list[str | None] = []
+            for letter in self.columns:
+                label = f"{row}{letter}"
+                cells.append(None if letter == AISLE or label in self.missing else label)
+            rows.append(cells)
+        return rows
+
+    @property
+    def labels(self) -> list[str]:
+        return [label for row in self.grid() for label in row if label is not None]
+
+    @property
+    def capacity(self) -> int:
+        return len(self.labels)
+
+    def choose(self, free: set[str], count: int) -> list[str] | None:
+        """Pick ``count`` free seats, side by side where possible; None if too few are free.
+
+        Preference: one unbroken run of seats on one side of the aisle (the shortest run
+        that fits, so larger blocks stay for larger groups), then one row across the aisle,
+        then the fewest consecutive rows.
+        """
+        if count > len(free):
+            return None
+        grid = self.grid()
+        best_run: list[str] | None = None
+        for row in grid:
+            run: list[str] = []
+            for cell in [*row, None]:
+                if cell is not None and cell in free:
+                    run.append(cell)
+                    continue
+                if len(run) >= count and (best_run is None or len(run) < len(best_run)):
+                    best_run = run
+                run = []
+        if best_run is not None:
+            return best_run[:count]
+        row_free = [[c for c in row if c is not None and c in free] for row in grid]
+        for seats in row_free:
+            if len(seats) >= count:
+                return seats[:count]
+        best: list[str] | None = None
+        best_span = len(grid) + 1
+        for start in range(len(grid)):
+            taken: list[str] = []
+            end = start
+            while end < len(grid) and len(taken) < count:
+                taken.extend(row_free[end][: count - len(taken)])
+                end += 1
+            if len(taken) == count and end - start < best_span:
+                best, best_span = taken, end - start
+        return best
+
+
+class OrderStatus(StrEnum):
+    HELD = "held"
+    PAID = "paid"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+    USED = "used"
+
+
+# Which statuses an order may move to; anything else is a bug or a stale request.
+ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.HELD: frozenset({OrderStatus.PAID, OrderStatus.EXPIRED, OrderStatus.CANCELLED}),
+    OrderStatus.EXPIRED: frozenset({OrderStatus.PAID}),  # a late payment whose seats are free
+    OrderStatus.PAID: frozenset({OrderStatus.CANCELLED, OrderStatus.REFUNDED, OrderStatus.USED}),
+    OrderStatus.CANCELLED: frozenset(),
+    OrderStatus.REFUNDED: frozenset(),
+    OrderStatus.USED: frozenset(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SeatAllocation:
+    seat: str
+    passenger: str
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    id: str
+    customer_id: int
+    trip_id: int
+    from_seq: int
+    to_seq: int
+    status: OrderStatus
+    amount: int
+    currency: str
+    seats: tuple[SeatAllocation, ...]
+    created_at: datetime
+    expires_at: datetime | None = None
+    refund_amount: int | None = None
+    payment_reference: str | None = None
+    request_key: str | None = None
+
+    def hold_live(self, now: datetime) -> bool:
+        return self.status is OrderStatus.HELD and self.expires_at is not None and (
+            self.expires_at > now
+        )
+
+    def can_become(self, status: OrderStatus) -> bool:
+        return status in ORDER_TRANSITIONS[self.status]
+
+
+@dataclass(frozen=True, slots=True)
+class RefundTier:
+    hours_before: float
+    percent: int
+
+
+@dataclass(frozen=True, slots=True)
+class RefundPolicy:
+    """Refund share by how long before departure the order is cancelled.
+
+    Tiers are checked from the earliest cut-off: cancelling at least ``hours_before`` ahead
+    returns ``percent`` of the amount; past every tier nothing is returned.
+    """
+
+    tiers: tuple[RefundTier, ...] = (RefundTier(24, 100), RefundTier(2, 50))
+
+    @classmethod
+    def parse(cls, spec: str) -> RefundPolicy:
+        """Read a policy like ``"24:100,2:50"`` (hours before departure : percent)."""
+        tiers = []
+        for part in spec.split(","):
+            hours, _, percent = part.strip().partition(":")
+            tiers.append(RefundTier(float(hours), int(percent)))
+        if not tiers or any(not 0 <= t.percent <= 100 or t.hours_before < 0 for t in tiers):
+            raise ValueError(f"bad refund policy {spec!r}")
+        return cls(tuple(sorted(tiers, key=lambda t: -t.hours_before)))
+
+    def refund(self, amount: int, departure: datetime, now: datetime) -> int:
+        ahead = departure - now
+        for tier in self.tiers:
+            if ahead >= timedelta(hours=tier.hours_before):
+                return amount * tier.percent // 100
+        return 0
+
+
+def local_day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The UTC instants where ``day`` starts and ends in timezone ``tz``."""
+    start = datetime.combine(day, datetime.min.time(), tzinfo=tz)
+    return start, start + timedelta(days=1)

@@ -1,0 +1,125 @@
+"""What the booking use cases need from storage; storage/ implements these."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol
+
+from booking.model import Order, OrderStatus, Route, SeatLayout, Station, Trip
+
+
+class LockTimeout(Exception):
+    """A lock was not granted within its bound; the caller may retry, then report busy."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One row of an order's history, written in the same transaction as the change."""
+
+    order_id: str
+    at: datetime
+    from_status: OrderStatus | None
+    to_status: OrderStatus
+    actor: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    trip_id: int
+    from_seq: int
+    to_seq: int
+
+
+class Catalog(Protocol):
+    async def stations(self) -> list[Station]: ...
+    async def station(self, code: str) -> Station | None: ...
+    async def route(self, route_id: int) -> Route: ...
+    async def layout(self, layout_id: int) -> SeatLayout: ...
+    async def routes_serving(self, origin: str, destination: str) -> list[int]:
+        """Ids of routes that call at origin and later at destination."""
+        ...
+    async def destinations_from(self, origin: str) -> set[str]: ...
+    async def trips_departing(
+        self, route_ids: Sequence[int], start: datetime, end: datetime
+    ) -> list[Trip]:
+        """Trips of these routes leaving their first stop in [start, end)."""
+        ...
+    async def trip(self, trip_id: int, *, lock: bool = False) -> Trip | None:
+        """The trip; with ``lock`` its row stays locked until the transaction ends."""
+        ...
+
+
+class Inventory(Protocol):
+    async def taken_seats(
+        self, segment: Segment, now: datetime, *, exclude_order: str | None = None
+    ) -> set[str]:
+        """Seats held (and not expired) or sold on any stop interval overlapping the segment."""
+        ...
+    async def taken_counts(self, segments: Sequence[Segment], now: datetime) -> dict[int, int]:
+        """For each segment's trip, how many seats are taken on that segment."""
+        ...
+
+
+class Orders(Protocol):
+    async def add(self, order: Order, event: AuditEvent) -> None: ...
+    async def get(self, order_id: str, *, lock: bool = False) -> Order | None: ...
+    async def change_status(
+        self,
+        order: Order,
+        status: OrderStatus,
+        event: AuditEvent,
+        *,
+        seats_live: bool,
+        refund_amount: int | None = None,
+        payment_reference: str | None = None,
+    ) -> Order:
+        """Move the order to ``status``; its seats stay allocated only if ``seats_live``."""
+        ...
+    async def by_request_key(self, customer_id: int, request_key: str) -> Order | None: ...
+    async def for_customer(self, customer_id: int) -> list[Order]: ...
+    async def expired_holds(self, now: datetime, limit: int) -> list[Order]:
+        """Held orders past their expiry, locked for this transaction (skipping locked ones)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRecord:
+    order_id: str
+    provider: str
+    reference: str
+    amount: int
+    currency: str
+    status: str  # succeeded | refund_needed | refunded
+    created_at: datetime
+
+
+class Payments(Protocol):
+    async def find(self, provider: str, reference: str) -> PaymentRecord | None: ...
+    async def add(self, payment: PaymentRecord) -> None: ...
+    async def for_order(self, order_id: str) -> list[PaymentRecord]: ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction; it rolls back unless ``commit`` is called."""
+
+    catalog: Catalog
+    inventory: Inventory
+    orders: Orders
+    payments: Payments
+
+    async def __aenter__(self) -> UnitOfWork: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    async def commit(self) -> None: ...
+
+
+# ``write=True`` asks for a transaction that will write (SQLite takes its write lock up front).
+UnitOfWorkFactory = Callable[..., UnitOfWork]

@@ -1,0 +1,19 @@
+"""The booking rules an operator can tune."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from booking.model import RefundPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class BookingRules:
+    hold_minutes: int = 15
+    max_seats_per_order: int = 9
+    booking_horizon_days: int = 365
+    refund_policy: RefundPolicy = field(default_factory=RefundPolicy)
+    lock_retries: int = 3
+    # Switched off only by the control run of the race test, to show it can catch an
+    # oversell; production always locks.
+    lock_inventory: bool = True

@@ -1,0 +1,32 @@
+"""Schema migrations through Alembic, configured in code (no alembic.ini to find)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade_sync(url: str, revision: str = "head") -> None:
+    """Bring the database at ``url`` to ``revision``; call where no event loop runs."""
+    command.upgrade(alembic_config(url), revision)
+
+
+async def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the database to ``revision`` from async code (Alembic runs its own loop)."""
+    await asyncio.to_thread(upgrade_sync, url, revision)
+
+
+def downgrade_sync(url: str, revision: str) -> None:
+    command.downgrade(alembic_config(url), revision)

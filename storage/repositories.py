@@ -1,0 +1,417 @@
+"""Repositories: rows in and out of the tables, as booking's domain objects."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from booking.model import (
+    Order,
+    OrderStatus,
+    Route,
+    RouteStop,
+    SeatAllocation,
+    SeatLayout,
+    Station,
+    Trip,
+    TripStatus,
+)
+from booking.ports import AuditEvent, PaymentRecord, Segment
+from storage import tables as t
+
+# Routes and layouts never change once stored (a new timetable makes new routes), so
+# every process may keep them; this saves two queries on each hold.
+_route_cache: dict[tuple[str, int], Route] = {}
+_layout_cache: dict[tuple[str, int], SeatLayout] = {}
+
+
+def _station(row: Row[Any]) -> Station:
+    return Station(
+        code=row.code, names=dict(row.names), timezone=row.timezone, lat=row.lat, lon=row.lon
+    )
+
+
+def _trip(row: Any) -> Trip:  # a Row of _TRIP_COLUMNS
+    return Trip(
+        id=row.id,
+        route_id=row.route_id,
+        service_date=row.service_date,
+        departure_at=row.departure_at,
+        layout_id=row.layout_id,
+        status=TripStatus(row.status),
+        delay_minutes=row.delay_minutes,
+    )
+
+
+_TRIP_COLUMNS = (
+    t.trips.c.id,
+    t.trips.c.route_id,
+    t.trips.c.service_date,
+    t.trips.c.departure_at,
+    t.trips.c.layout_id,
+    t.trips.c.status,
+    t.trips.c.delay_minutes,
+)
+
+
+class SqlCatalog:
+    def __init__(self, conn: AsyncConnection, cache_key: str) -> None:
+        self._conn = conn
+        self._cache_key = cache_key
+        self._for_update = conn.dialect.name != "sqlite"
+
+    async def stations(self) -> list[Station]:
+        rows = await self._conn.execute(
+            select(t.stations).order_by(t.stations.c.popularity.desc(), t.stations.c.code)
+        )
+        return [_station(r) for r in rows]
+
+    async def station(self, code: str) -> Station | None:
+        query = select(t.stations).where(t.stations.c.code == code)
+        row = (await self._conn.execute(query)).first()
+        return _station(row) if row else None
+
+    async def route(self, route_id: int) -> Route:
+        key = (self._cache_key, route_id)
+        cached = _route_cache.get(key)
+        if cached is not None:
+            return cached
+        head = (await self._conn.execute(select(t.routes).where(t.routes.c.id == route_id))).one()
+        stops = await self._conn.execute(
+            select(t.route_stops).where(t.route_stops.c.route_id == route_id)
+            .order_by(t.route_stops.c.seq)
+        )
+        fare_rows = await self._conn.execute(
+            select(t.fares).where(t.fares.c.route_id == route_id)
+        )
+        route = Route(
+            id=head.id,
+            code=head.code,
+            name=head.name,
+            currency=head.currency,
+            stops=tuple(
+                RouteStop(s.seq, s.station_code, s.arrive_offset, s.depart_offset, s.fare_offset)
+                for s in stops
+            ),
+            fares={(f.from_seq, f.to_seq): f.amount for f in fare_rows},
+        )
+        _route_cache[key] = route
+        return route
+
+    async def layout(self, layout_id: int) -> SeatLayout:
+        key = (self._cache_key, layout_id)
+        cached = _layout_cache.get(key)
+        if cached is not None:
+            return cached
+        row = (
+            await self._conn.execute(select(t.seat_layouts).where(t.seat_layouts.c.id == layout_id))
+        ).one()
+        layout = SeatLayout(
+            id=row.id,
+            name=row.name,
+            rows=row.rows,
+            columns=row.columns,
+            seat_class=row.seat_class,
+            missing=frozenset(row.missing),
+        )
+        _layout_cache[key] = layout
+        return layout
+
+    async def routes_serving(self, origin: str, destination: str) -> list[int]:
+        a = t.route_stops.alias("a")
+        b = t.route_stops.alias("b")
+        rows = await self._conn.execute(
+            select(a.c.route_id)
+            .join(b, and_(b.c.route_id == a.c.route_id, b.c.seq > a.c.seq))
+            .where(a.c.station_code == origin, b.c.station_code == destination)
+            .distinct()
+        )
+        return [r.route_id for r in rows]
+
+    async def destinations_from(self, origin: str) -> set[str]:
+        a = t.route_stops.alias("a")
+        b = t.route_stops.alias("b")
+        rows = await self._conn.execute(
+            select(b.c.station_code)
+            .join(a, and_(a.c.route_id == b.c.route_id, b.c.seq > a.c.seq))
+            .where(a.c.station_code == origin)
+            .distinct()
+        )
+        return {r.station_code for r in rows} - {origin}
+
+    async def trips_departing(
+        self, route_ids: Sequence[int], start: datetime, end: datetime
+    ) -> list[Trip]:
+        if not route_ids:
+            return []
+        rows = await self._conn.execute(
+            select(*_TRIP_COLUMNS).where(
+                t.trips.c.route_id.in_(route_ids),
+                t.trips.c.departure_at >= start,
+                t.trips.c.departure_at < end,
+            )
+        )
+        return [_trip(r) for r in rows]
+
+    async def trip(self, trip_id: int, *, lock: bool = False) -> Trip | None:
+        query = select(*_TRIP_COLUMNS).where(t.trips.c.id == trip_id)
+        if lock and self._for_update:
+            # SQLite has no row locks: its writing transactions hold the database write
+            # lock from BEGIN IMMEDIATE, which serialises them just the same.
+            query = query.with_for_update(of=t.trips)
+        row = (await self._conn.execute(query)).first()
+        return _trip(row) if row else None
+
+
+def _live_overlapping(segment: Segment, now: datetime) -> Any:
+    a = t.allocations.c
+    return and_(
+        a.trip_id == segment.trip_id,
+        a.live,
+        a.from_seq < segment.to_seq,
+        a.to_seq > segment.from_seq,
+        or_(a.held_until.is_(None), a.held_until > now),
+    )
+
+
+class SqlInventory:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def taken_seats(
+        self, segment: Segment, now: datetime, *, exclude_order: str | None = None
+    ) -> set[str]:
+        condition = _live_overlapping(segment, now)
+        if exclude_order is not None:
+            condition = and_(condition, t.allocations.c.order_id != exclude_order)
+        rows = await self._conn.execute(select(t.allocations.c.seat).where(condition))
+        return {r.seat for r in rows}
+
+    async def taken_counts(self, segments: Sequence[Segment], now: datetime) -> dict[int, int]:
+        if not segments:
+            return {}
+        a = t.allocations.c
+        rows = await self._conn.execute(
+            select(a.trip_id, func.count(func.distinct(a.seat)).label("taken"))
+            .where(or_(*(_live_overlapping(s, now) for s in segments)))
+            .group_by(a.trip_id)
+        )
+        return {r.trip_id: r.taken for r in rows}
+
+
+class SqlOrders:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+        self._skip_locked = conn.dialect.name != "sqlite"
+
+    async def add(self, order: Order, event: AuditEvent) -> None:
+        await self._conn.execute(
+            insert(t.orders).values(
+                id=order.id,
+                customer_id=order.customer_id,
+                trip_id=order.trip_id,
+                from_seq=order.from_seq,
+                to_seq=order.to_seq,
+                status=order.status.value,
+                amount=order.amount,
+                currency=order.currency,
+                created_at=order.created_at,
+                updated_at=order.created_at,
+                expires_at=order.expires_at,
+                request_key=order.request_key,
+            )
+        )
+        await self._conn.execute(
+            insert(t.allocations),
+            [
+                {
+                    "order_id": order.id,
+                    "trip_id": order.trip_id,
+                    "seat": s.seat,
+                    "passenger": s.passenger,
+                    "from_seq": order.from_seq,
+                    "to_seq": order.to_seq,
+                    "live": True,
+                    "held_until": order.expires_at,
+                }
+                for s in order.seats
+            ],
+        )
+        await self._add_event(event)
+
+    async def _add_event(self, event: AuditEvent) -> None:
+        await self._conn.execute(
+            insert(t.order_events).values(
+                order_id=event.order_id,
+                at=event.at,
+                from_status=event.from_status.value if event.from_status else None,
+                to_status=event.to_status.value,
+                actor=event.actor,
+                detail=event.detail,
+            )
+        )
+
+    async def get(self, order_id: str, *, lock: bool = False) -> Order | None:
+        query = select(t.orders).where(t.orders.c.id == order_id)
+        if lock and self._skip_locked:
+            query = query.with_for_update()
+        row = (await self._conn.execute(query)).first()
+        if row is None:
+            return None
+        return (await self._with_seats([row]))[0]
+
+    async def _with_seats(self, rows: Sequence[Row[Any]]) -> list[Order]:
+        ids = [r.id for r in rows]
+        seats: dict[str, list[SeatAllocation]] = {i: [] for i in ids}
+        if ids:
+            alloc = await self._conn.execute(
+                select(t.allocations.c.order_id, t.allocations.c.seat, t.allocations.c.passenger)
+                .where(t.allocations.c.order_id.in_(ids))
+                .order_by(t.allocations.c.id)
+            )
+            for a in alloc:
+                seats[a.order_id].append(SeatAllocation(a.seat, a.passenger))
+        return [
+            Order(
+                id=r.id,
+                customer_id=r.customer_id,
+                trip_id=r.trip_id,
+                from_seq=r.from_seq,
+                to_seq=r.to_seq,
+                status=OrderStatus(r.status),
+                amount=r.amount,
+                currency=r.currency,
+                seats=tuple(seats[r.id]),
+                created_at=r.created_at,
+                expires_at=r.expires_at,
+                refund_amount=r.refund_amount,
+                payment_reference=r.payment_reference,
+                request_key=r.request_key,
+            )
+            for r in rows
+        ]
+
+    async def change_status(
+        self,
+        order: Order,
+        status: OrderStatus,
+        event: AuditEvent,
+        *,
+        seats_live: bool,
+        refund_amount: int | None = None,
+        payment_reference: str | None = None,
+    ) -> Order:
+        values: dict[str, Any] = {"status": status.value, "updated_at": event.at}
+        if refund_amount is not None:
+            values["refund_amount"] = refund_amount
+        if payment_reference is not None:
+            values["payment_reference"] = payment_reference
+        # Guard on the status we decided from: a concurrent change makes this a no-op
+        # that the caller sees, never a silent overwrite.
+        result = await self._conn.execute(
+            update(t.orders)
+            .where(t.orders.c.id == order.id, t.orders.c.status == order.status.value)
+            .values(**values)
+        )
+        if result.rowcount != 1:
+            raise RuntimeError(f"order {order.id} changed under us")
+        await self._conn.execute(
+            update(t.allocations)
+            .where(t.allocations.c.order_id == order.id)
+            .values(
+                live=seats_live,
+                held_until=order.expires_at if status is OrderStatus.HELD else None,
+            )
+        )
+        await self._add_event(event)
+        return replace(
+            order,
+            status=status,
+            refund_amount=order.refund_amount if refund_amount is None else refund_amount,
+            payment_reference=payment_reference or order.payment_reference,
+        )
+
+    async def by_request_key(self, customer_id: int, request_key: str) -> Order | None:
+        row = (
+            await self._conn.execute(
+                select(t.orders).where(
+                    t.orders.c.customer_id == customer_id, t.orders.c.request_key == request_key
+                )
+            )
+        ).first()
+        return (await self._with_seats([row]))[0] if row else None
+
+    async def for_customer(self, customer_id: int) -> list[Order]:
+        rows = (
+            await self._conn.execute(
+                select(t.orders)
+                .where(t.orders.c.customer_id == customer_id)
+                .order_by(t.orders.c.created_at.desc())
+            )
+        ).all()
+        return await self._with_seats(rows)
+
+    async def expired_holds(self, now: datetime, limit: int) -> list[Order]:
+        query = (
+            select(t.orders)
+            .where(t.orders.c.status == OrderStatus.HELD.value, t.orders.c.expires_at <= now)
+            .order_by(t.orders.c.expires_at)
+            .limit(limit)
+        )
+        if self._skip_locked:
+            # Several sweepers (one per bot instance) share the work instead of queueing.
+            query = query.with_for_update(skip_locked=True)
+        rows = (await self._conn.execute(query)).all()
+        return await self._with_seats(rows)
+
+
+class SqlPayments:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    @staticmethod
+    def _record(row: Row[Any]) -> PaymentRecord:
+        return PaymentRecord(
+            order_id=row.order_id,
+            provider=row.provider,
+            reference=row.reference,
+            amount=row.amount,
+            currency=row.currency,
+            status=row.status,
+            created_at=row.created_at,
+        )
+
+    async def find(self, provider: str, reference: str) -> PaymentRecord | None:
+        row = (
+            await self._conn.execute(
+                select(t.payments).where(
+                    t.payments.c.provider == provider, t.payments.c.reference == reference
+                )
+            )
+        ).first()
+        return self._record(row) if row else None
+
+    async def add(self, payment: PaymentRecord) -> None:
+        await self._conn.execute(
+            insert(t.payments).values(
+                order_id=payment.order_id,
+                provider=payment.provider,
+                reference=payment.reference,
+                amount=payment.amount,
+                currency=payment.currency,
+                status=payment.status,
+                created_at=payment.created_at,
+            )
+        )
+
+    async def for_order(self, order_id: str) -> list[PaymentRecord]:
+        rows = await self._conn.execute(
+            select(t.payments).where(t.payments.c.order_id == order_id).order_by(t.payments.c.id)
+        )
+        return [self._record(r) for r in rows]
