@@ -415,3 +415,9 @@ class SqlPayments:
             select(t.payments).where(t.payments.c.order_id == order_id).order_by(t.payments.c.id)
         )
         return [self._record(r) for r in rows]
+
+
+def clear_caches() -> None:
+    """Forget cached routes and layouts (for a process that recreates its database)."""
+    _route_cache.clear()
+    _layout_cache.clear()
