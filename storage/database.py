@@ -22,10 +22,13 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, echo: bool = False, lock_timeout_ms: int | None = None
+) -> AsyncEngine:
     """An engine set up for Kassa's transactions on either backend."""
     if is_sqlite(url):
-        return _sqlite_engine(url, pool_size=pool_size, echo=echo)
+        busy_ms = lock_timeout_ms or SQLITE_BUSY_TIMEOUT_MS
+        return _sqlite_engine(url, pool_size=pool_size, echo=echo, busy_ms=busy_ms)
     return create_async_engine(
         url,
         echo=echo,
@@ -34,7 +37,7 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         pool_pre_ping=False,
         connect_args={
             "server_settings": {
-                "lock_timeout": str(LOCK_TIMEOUT_MS),
+                "lock_timeout": str(lock_timeout_ms or LOCK_TIMEOUT_MS),
                 "idle_in_transaction_session_timeout": "60000",
                 "application_name": "kassa",
             }
@@ -42,13 +45,13 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
     )
 
 
-def _sqlite_engine(url: str, *, pool_size: int, echo: bool) -> AsyncEngine:
+def _sqlite_engine(url: str, *, pool_size: int, echo: bool, busy_ms: int) -> AsyncEngine:
     engine = create_async_engine(
         url,
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size * 4,
-        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        connect_args={"timeout": busy_ms / 1000},
     )
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -60,7 +63,7 @@ def _sqlite_engine(url: str, *, pool_size: int, echo: bool) -> AsyncEngine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 

@@ -85,6 +85,16 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
+async def postgres_engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on an empty PostgreSQL database, for tests about PostgreSQL itself."""
+    engine = create_engine(postgres_url, pool_size=20)
+    await empty_all_tables(engine)
+    clear_caches()
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
 def uow_factory(engine: AsyncEngine) -> SqlUnitOfWorkFactory:
     """Units of work on the test database."""
     return SqlUnitOfWorkFactory(engine)

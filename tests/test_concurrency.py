@@ -1,0 +1,93 @@
+"""No oversell under concurrent buyers: real connections racing for the last seats."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from datetime import date
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from booking.errors import BookingError, ErrorCode
+from booking.service import BookingService
+from booking.settings import BookingRules
+from storage.database import create_engine
+from storage.uow import SqlUnitOfWorkFactory
+from tests.conftest import FakeClock
+from tests.factories import build_network, double_allocations
+
+DAY = date(2026, 6, 1)
+# Every "hot" segment includes the leg C->D, where only 10 seats are left; the cold ones
+# (A->B, E->F) share no leg with them or with the pre-sold seats.
+HOT = [("B", "D"), ("C", "D"), ("C", "E"), ("B", "E")]
+COLD = [("A", "B"), ("E", "F")]
+
+
+async def race(
+    engine: AsyncEngine, clock: FakeClock, *, lock: bool
+) -> tuple[Counter[tuple[str, str]], Counter[str]]:
+    network = await build_network(engine, rows=5, columns="AB_CD", days=1)  # 20 seats
+    trip = network.trips[DAY]
+    uow = SqlUnitOfWorkFactory(engine)
+    service = BookingService(uow, rules=BookingRules(lock_inventory=lock), clock=clock)
+    await service.hold(1, trip, "C", "D", [f"P{i}" for i in range(9)])
+    await service.hold(2, trip, "C", "D", ["P9"])  # 10 of 20 seats gone on C->D
+
+    requests = [random.Random(i).choice(HOT) for i in range(150)]
+    requests += [COLD[0]] * 25 + [COLD[1]] * 25
+    random.Random(7).shuffle(requests)
+    won: Counter[tuple[str, str]] = Counter()
+    refused: Counter[str] = Counter()
+
+    async def buyer(n: int, origin: str, destination: str) -> None:
+        try:
+            await service.hold(1000 + n, trip, origin, destination, [f"Buyer {n}"])
+            won[(origin, destination)] += 1
+        except BookingError as error:
+            refused[error.code.value] += 1
+
+    await asyncio.gather(*(buyer(n, o, d) for n, (o, d) in enumerate(requests)))
+    return won, refused
+
+
+async def test_200_buyers_for_the_last_10_seats(engine: AsyncEngine, clock: FakeClock) -> None:
+    won, refused = await race(engine, clock, lock=True)
+    assert sum(won[s] for s in HOT) == 10
+    assert won[COLD[0]] == 20 and won[COLD[1]] == 20  # 20 seats each, 25 asked
+    assert set(refused) == {ErrorCode.NOT_ENOUGH_SEATS.value}, refused
+    assert await double_allocations(engine, clock()) == []
+
+
+async def test_control_run_without_locking_catches_the_oversell(
+    postgres_engine: AsyncEngine, clock: FakeClock
+) -> None:
+    """The same race with the trip lock switched off must oversell, or the test proves nothing.
+
+    SQLite cannot be made to oversell this way: its writers are serialised by the
+    database-wide write lock that every writing transaction takes at BEGIN.
+    """
+    won, _ = await race(postgres_engine, clock, lock=False)
+    assert sum(won[s] for s in HOT) > 10
+    assert await double_allocations(postgres_engine, clock()) != []
+
+
+async def test_lock_wait_is_bounded(engine: AsyncEngine, clock: FakeClock) -> None:
+    """A transaction sitting on the trip's lock makes buyers hear "busy", not hang."""
+    network = await build_network(engine, days=1)
+    trip = network.trips[DAY]
+    rules = BookingRules(lock_retries=1)
+    impatient = create_engine(str(engine.url.render_as_string(hide_password=False)),
+                              lock_timeout_ms=200)
+    service = BookingService(SqlUnitOfWorkFactory(impatient), rules=rules, clock=clock)
+    blocker = SqlUnitOfWorkFactory(engine)(write=True)
+    async with blocker:
+        await blocker.catalog.trip(trip, lock=True)
+        if engine.dialect.name == "sqlite":
+            # Take SQLite's write lock for real (BEGIN IMMEDIATE took it already).
+            await blocker.connection.exec_driver_sql("UPDATE trips SET status = status")
+        with pytest.raises(BookingError) as error:
+            await asyncio.wait_for(service.hold(1, trip, "A", "B", ["Ann"]), timeout=30)
+        assert error.value.code is ErrorCode.BUSY
+    await impatient.dispose()
