@@ -1,0 +1,50 @@
+"""Settings from the environment (and .env), all prefixed KASSA_."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from booking.model import RefundPolicy
+from booking.settings import BookingRules
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///kassa.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KASSA_", env_file=".env", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    telegram_token: SecretStr | None = None
+    staff_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    payment_provider: str = "sandbox"
+    public_url: str = "http://127.0.0.1:8080"
+    secret_key: SecretStr | None = None
+    hold_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    max_seats: int = Field(default=9, ge=1, le=50)
+    refund_policy: str = "24:100,2:50"
+    booking_api_url: str | None = None
+    booking_api_token: SecretStr | None = None
+
+    @field_validator("staff_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        """Accept "1,2,3" as well as a list."""
+        if isinstance(value, str):
+            return [int(part) for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("refund_policy")
+    @classmethod
+    def _check_policy(cls, value: str) -> str:
+        RefundPolicy.parse(value)
+        return value
+
+    def booking_rules(self) -> BookingRules:
+        return BookingRules(
+            hold_minutes=self.hold_minutes,
+            max_seats_per_order=self.max_seats,
+            refund_policy=RefundPolicy.parse(self.refund_policy),
+        )
