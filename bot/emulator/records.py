@@ -184,6 +184,7 @@ class StoredMessage:
     edit_date: int | None = None
     deleted: bool = False
     edits: int = 0
+    sequence: int = 0  # position among all messages in all chats, for "the newest" searches
 
     @property
     def from_bot(self) -> bool:

@@ -106,6 +106,7 @@ class BotApiEmulator:
         self._group_ids = itertools.count(1)
         self._file_ids = itertools.count(1)
         self._query_ids = itertools.count(1)
+        self._sequence = itertools.count(1)
         self._change: asyncio.Event | None = None
 
     # ---- requests -------------------------------------------------------------------------
@@ -287,7 +288,12 @@ class BotApiEmulator:
     def post(self, chat: ChatRecord, sender: UserRecord, **content: Any) -> StoredMessage:
         """Store a new message in a chat and return it."""
         message = StoredMessage(
-            message_id=chat.next_message_id, chat=chat, sender=sender, date=self.now(), **content
+            message_id=chat.next_message_id,
+            chat=chat,
+            sender=sender,
+            date=self.now(),
+            sequence=next(self._sequence),
+            **content,
         )
         chat.next_message_id += 1
         chat.add(message)

@@ -366,7 +366,7 @@ class SimulatedUser(_ChatView):
             raise EmulatorUsageError(
                 f"no message has a button {label!r}; the latest shows {shown}"
             )
-        return max(candidates, key=lambda m: (m.date, m.message_id))
+        return max(candidates, key=lambda m: m.sequence)
 
     def _unpaid_invoice(self) -> StoredMessage:
         for message in reversed(self.chat.bot_messages):

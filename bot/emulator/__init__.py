@@ -1,0 +1,44 @@
+"""A Telegram Bot API emulator for tests and the terminal demo; it never contacts Telegram."""
+
+from bot.emulator.errors import BotApiError, EmulatorUsageError
+from bot.emulator.harness import BotHarness, emulated_builder, http_builder
+from bot.emulator.params import Upload
+from bot.emulator.records import (
+    ApiCall,
+    CallbackAnswer,
+    CallbackQueryRecord,
+    ChatRecord,
+    FileRecord,
+    Invoice,
+    PreCheckoutRecord,
+    StoredMessage,
+    UserRecord,
+)
+from bot.emulator.request import EmulatorRequest
+from bot.emulator.server import EmulatorServer
+from bot.emulator.state import BotApiEmulator
+from bot.emulator.users import PaymentResult, SimulatedGroup, SimulatedUser
+
+__all__ = [
+    "ApiCall",
+    "BotApiEmulator",
+    "BotApiError",
+    "BotHarness",
+    "CallbackAnswer",
+    "CallbackQueryRecord",
+    "ChatRecord",
+    "EmulatorRequest",
+    "EmulatorServer",
+    "EmulatorUsageError",
+    "FileRecord",
+    "Invoice",
+    "PaymentResult",
+    "PreCheckoutRecord",
+    "SimulatedGroup",
+    "SimulatedUser",
+    "StoredMessage",
+    "Upload",
+    "UserRecord",
+    "emulated_builder",
+    "http_builder",
+]
