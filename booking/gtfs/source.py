@@ -154,12 +154,23 @@ class FeedFiles:
         return (self.path / name).is_file()
 
     def _open(self, name: str) -> IO[str]:
-        if self._zip is not None:
-            raw: IO[bytes] = self._zip.open(self._members[name])
-        else:
-            raw = (self.path / name).open("rb")
         # utf-8-sig drops the byte order mark that spreadsheet exports put in front.
-        return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+        return io.TextIOWrapper(self._raw(name), encoding="utf-8-sig", newline="")
+
+    def _raw(self, name: str) -> IO[bytes]:
+        if self._zip is not None:
+            return self._zip.open(self._members[name])
+        return (self.path / name).open("rb")
+
+    def _undecodable_line(self, name: str) -> int | None:
+        """The first line that is not UTF-8 (text is decoded in chunks, not lines)."""
+        with self._raw(name) as raw:
+            for number, line in enumerate(raw, start=1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError:
+                    return number
+        return None
 
     def records(self, name: str, required: Sequence[str] = ()) -> Iterator[Record]:
         """The rows of ``name``, checking that the header has the ``required`` columns."""
@@ -178,6 +189,6 @@ class FeedFiles:
                         continue  # blank lines are common at the end of hand-edited files
                     yield Record(name, reader.line_num, columns, row)
             except UnicodeDecodeError:
-                raise FeedError(name, reader.line_num + 1, "not UTF-8 text") from None
+                raise FeedError(name, self._undecodable_line(name), "not UTF-8 text") from None
             except csv.Error as error:
                 raise FeedError(name, reader.line_num, f"unreadable CSV ({error})") from None
