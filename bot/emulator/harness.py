@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dtm
 from types import TracebackType
 from typing import Any, Literal
 
@@ -99,7 +100,9 @@ class BotHarness:
             updater = self.application.updater
             if updater is None:
                 raise RuntimeError("polling delivery needs an Application with an Updater")
-            await updater.start_polling(poll_interval=0.0, timeout=int(self.timeout))
+            await updater.start_polling(
+                poll_interval=0.0, timeout=dtm.timedelta(seconds=self.timeout)
+            )
         self.emulator.sink = self._sink
         self._started = True
 
