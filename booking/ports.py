@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -106,10 +106,15 @@ class Payments(Protocol):
 class UnitOfWork(Protocol):
     """One database transaction; it rolls back unless ``commit`` is called."""
 
-    catalog: Catalog
-    inventory: Inventory
-    orders: Orders
-    payments: Payments
+    # Read-only properties, so that an implementation may narrow the types.
+    @property
+    def catalog(self) -> Catalog: ...
+    @property
+    def inventory(self) -> Inventory: ...
+    @property
+    def orders(self) -> Orders: ...
+    @property
+    def payments(self) -> Payments: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(
@@ -121,5 +126,7 @@ class UnitOfWork(Protocol):
     async def commit(self) -> None: ...
 
 
-# ``write=True`` asks for a transaction that will write (SQLite takes its write lock up front).
-UnitOfWorkFactory = Callable[..., UnitOfWork]
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool = False) -> UnitOfWork:
+        """A new unit of work; ``write`` asks for a transaction that will write."""
+        ...

@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Later parts of the bot (the demo, polling, webhooks) add their commands here.
-EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []  # type: ignore[type-arg]
+EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
 
 
 async def db_upgrade(settings: Settings) -> int:
