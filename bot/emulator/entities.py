@@ -1,8 +1,6 @@
-"""Telegram text formatting: parse modes, UTF-16 entity offsets and auto-detected entities.
+"""Message entities: UTF-16 offsets, links, trimming and the entities Telegram detects itself.
 
-The parsers follow TDLib's (td/telegram/MessageEntity.cpp) closely enough to accept and reject
-the same input with the same error text, because a formatting bug in a handler should fail in a
-test exactly as it would fail against Telegram.
+The parse modes live in markup_html and markup_markdown; formatting ties them together.
 """
 
 from __future__ import annotations
@@ -19,11 +17,8 @@ Entity = dict[str, Any]
 UserLookup = Callable[[int], "dict[str, Any] | None"]
 
 # TDLib's is_space(); "\0" doubles as the end-of-text sentinel of its C strings.
-_SPACE = frozenset(" \t\r\n\0\v")
-_HTML_TAGS = frozenset(
-    {"a", "b", "strong", "i", "em", "s", "strike", "del", "u", "ins"}
-    | {"tg-spoiler", "tg-emoji", "span", "pre", "code", "blockquote"}
-)
+SPACE = frozenset(" \t\r\n\0\v")
+
 # TDLib orders entities starting at the same offset by length, then by this priority.
 _PRIORITY = {
     "mention": 50,
@@ -45,20 +40,6 @@ _PRIORITY = {
     "expandable_blockquote": 0,
     "spoiler": 94,
     "custom_emoji": 99,
-}
-# TDLib's names for entity types, used verbatim in MarkdownV2 error messages.
-_TD_NAMES = {
-    "bold": "Bold",
-    "italic": "Italic",
-    "underline": "Underline",
-    "strikethrough": "Strikethrough",
-    "spoiler": "Spoiler",
-    "code": "Code",
-    "pre": "Pre",
-    "pre_code": "PreCode",
-    "text_link": "TextUrl",
-    "custom_emoji": "CustomEmoji",
-    "blockquote": "BlockQuote",
 }
 
 
@@ -84,13 +65,15 @@ def utf16_slice(text: str, offset: int, length: int) -> str:
     return data[2 * offset : 2 * (offset + length)].decode("utf-16-le", "replace")
 
 
-def _byte_offset(text: str, index: int) -> int:
-    # TDLib reports positions in bytes of the UTF-8 input.
+def byte_offset(text: str, index: int) -> int:
+    """Position of `text[index]` in UTF-8 bytes, the unit TDLib's error messages use."""
     return len(text[:index].encode("utf-8"))
 
 
 @dataclass(slots=True)
-class _Ent:
+class ParsedEntity:
+    """An entity under construction; `argument` is the URL, language or custom emoji id."""
+
     type: str
     offset: int
     length: int
@@ -98,6 +81,7 @@ class _Ent:
     user: dict[str, Any] | None = None
 
     def to_api(self) -> Entity:
+        """The MessageEntity object."""
         kind = "pre" if self.type == "pre_code" else self.type
         entity: Entity = {"type": kind, "offset": self.offset, "length": self.length}
         if self.type == "pre_code":
@@ -111,7 +95,8 @@ class _Ent:
         return entity
 
 
-def _sorted(entities: Iterable[Entity]) -> list[Entity]:
+def sorted_entities(entities: Iterable[Entity]) -> list[Entity]:
+    """Entities in TDLib's order: by offset, longer first, then by type priority."""
     return sorted(
         entities, key=lambda e: (e["offset"], -e["length"], _PRIORITY.get(e["type"], 50))
     )
@@ -138,536 +123,17 @@ def checked_link(url: str) -> str | None:
     return url
 
 
-def _link_entity(
+def link_entity(
     offset: int, length: int, url: str, find_user: UserLookup | None
-) -> _Ent | None:
+) -> ParsedEntity | None:
+    """A text_link, or a text_mention for tg://user?id=..., or None if Telegram drops it."""
     match = re.fullmatch(r"tg://user\?id=(\d+)", url.strip())
     if match:
         user = find_user(int(match.group(1))) if find_user else None
         # Telegram only links users the bot can see; others silently lose the entity.
-        return _Ent("text_mention", offset, length, user=user) if user else None
+        return ParsedEntity("text_mention", offset, length, user=user) if user else None
     link = checked_link(url)
-    return _Ent("text_link", offset, length, link) if link else None
-
-
-def _decode_html_entity(text: str, pos: int) -> tuple[str, int] | None:
-    """Decode a character reference at `pos`; None leaves the "&" as a literal, like TDLib."""
-    n = len(text)
-    end = pos + 1
-    code = 0
-    if end < n and text[end] == "#":
-        end += 1
-        if end < n and text[end] == "x":
-            end += 1
-            while end < n and text[end] in "0123456789abcdefABCDEF":
-                code = code * 16 + int(text[end], 16)
-                end += 1
-        else:
-            while end < n and text[end].isascii() and text[end].isdigit():
-                code = code * 10 + int(text[end])
-                end += 1
-        if code == 0 or code >= 0x10FFFF or end - pos >= 10:
-            return None
-        if 0xD800 <= code <= 0xDFFF:
-            raise EntityParseError(
-                "Text contains invalid Unicode characters after decoding HTML entities, "
-                "check for unmatched surrogate code units"
-            )
-    else:
-        while end < n and text[end].isascii() and text[end].isalpha():
-            end += 1
-        name = text[pos + 1 : end]
-        named = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}.get(name)
-        if named is None:
-            return None
-        code = ord(named)
-    if end < n and text[end] == ";":
-        end += 1
-    return chr(code), end
-
-
-_HTML_SPECIAL = re.compile(r"[<&]")
-
-
-def parse_html(text: str, find_user: UserLookup | None = None) -> tuple[str, list[Entity]]:
-    """Parse Telegram's HTML parse mode into plain text and entities."""
-    n = len(text)
-
-    def at(i: int) -> str:
-        return text[i] if i < n else "\0"
-
-    def fail(message: str, index: int | None = None) -> EntityParseError:
-        if index is None:
-            return EntityParseError(message)
-        return EntityParseError(f"{message} at byte offset {_byte_offset(text, index)}")
-
-    out: list[str] = []
-    utf16 = 0
-    entities: list[_Ent] = []
-    # (tag, argument, utf16 offset, index into `out` where the entity's text starts)
-    nested: list[tuple[str, str, int, int]] = []
-    i = 0
-    while i < n:
-        c = text[i]
-        if c == "&":
-            decoded = _decode_html_entity(text, i)
-            if decoded:
-                out.append(decoded[0])
-                utf16 += utf16_len(decoded[0])
-                i = decoded[1]
-                continue
-        if c != "<":
-            match = _HTML_SPECIAL.search(text, i + 1)
-            j = match.start() if match else n
-            out.append(text[i:j])
-            utf16 += utf16_len(text[i:j])
-            i = j
-            continue
-
-        begin = i
-        i += 1
-        if at(i) != "/":
-            while at(i) not in _SPACE and at(i) != ">":
-                i += 1
-            if i >= n:
-                raise fail("Unclosed start tag", begin)
-            tag = text[begin + 1 : i].lower()
-            if tag not in _HTML_TAGS:
-                raise fail(f'Unsupported start tag "{tag}"', begin)
-            argument = ""
-            while at(i) != ">":
-                while i < n and at(i) in _SPACE:
-                    i += 1
-                if at(i) == ">":
-                    break
-                attr_begin = i
-                while at(i) not in _SPACE and at(i) not in "=>/\"'":
-                    i += 1
-                attr_name = text[attr_begin:i]
-                if not attr_name:
-                    raise fail(f'Empty attribute name in the tag "{tag}"', begin)
-                while i < n and at(i) in _SPACE:
-                    i += 1
-                if at(i) != "=":
-                    if i >= n:
-                        raise fail(f'Unclosed start tag "{tag}"', begin)
-                    if tag == "blockquote" and attr_name == "expandable":
-                        argument = "1"
-                    continue
-                i += 1
-                while i < n and at(i) in _SPACE:
-                    i += 1
-                if i >= n:
-                    raise fail(f'Unclosed start tag "{tag}"', begin)
-                if at(i) not in "'\"":
-                    token_begin = i
-                    while at(i).isascii() and (at(i).isalnum() or at(i) in ".-"):
-                        i += 1
-                    value = text[token_begin:i].lower()
-                    if at(i) not in _SPACE and at(i) != ">":
-                        raise fail("Unexpected end of name token", token_begin)
-                else:
-                    quote = at(i)
-                    i += 1
-                    chars: list[str] = []
-                    while i < n and at(i) != quote:
-                        if at(i) == "&":
-                            decoded = _decode_html_entity(text, i)
-                            if decoded:
-                                chars.append(decoded[0])
-                                i = decoded[1]
-                                continue
-                        chars.append(at(i))
-                        i += 1
-                    if i < n:
-                        i += 1
-                    value = "".join(chars)
-                if i >= n:
-                    raise fail("Unclosed start tag", begin)
-                if tag == "a" and attr_name == "href":
-                    argument = value
-                elif tag == "code" and attr_name == "class" and value.startswith("language-"):
-                    argument = value[len("language-") :]
-                elif tag == "span" and attr_name == "class" and value.startswith("tg-"):
-                    argument = value[len("tg-") :]
-                elif tag == "tg-emoji" and attr_name == "emoji-id":
-                    argument = value
-                elif tag == "blockquote" and attr_name == "expandable":
-                    argument = "1"
-            if tag == "span" and argument != "spoiler":
-                raise fail('Tag "span" must have class "tg-spoiler"', begin)
-            nested.append((tag, argument, utf16, len(out)))
-            i += 1
-            continue
-
-        if not nested:
-            raise fail("Unexpected end tag", begin)
-        while at(i) not in _SPACE and at(i) != ">":
-            i += 1
-        end_tag = text[begin + 2 : i].lower()
-        while i < n and at(i) in _SPACE:
-            i += 1
-        if at(i) != ">":
-            raise fail("Unclosed end tag", begin)
-        tag, argument, offset, out_index = nested.pop()
-        if end_tag and end_tag != tag:
-            raise EntityParseError(
-                f"Unmatched end tag at byte offset {_byte_offset(text, begin)}, "
-                f'expected "</{tag}>", found "</{end_tag}>"'
-            )
-        if utf16 > offset:
-            _close_html_tag(tag, argument, offset, utf16 - offset, "".join(out[out_index:]),
-                            entities, find_user)
-        i += 1
-
-    if nested:
-        raise EntityParseError(
-            f'Can\'t find end tag corresponding to start tag "{nested[-1][0]}"'
-        )
-    for ent in entities:
-        if ent.type == "code":
-            ent.argument = ""
-    return "".join(out), _sorted(e.to_api() for e in entities)
-
-
-def _close_html_tag(
-    tag: str,
-    argument: str,
-    offset: int,
-    length: int,
-    inner_text: str,
-    entities: list[_Ent],
-    find_user: UserLookup | None,
-) -> None:
-    simple = {
-        "i": "italic",
-        "em": "italic",
-        "b": "bold",
-        "strong": "bold",
-        "s": "strikethrough",
-        "strike": "strikethrough",
-        "del": "strikethrough",
-        "u": "underline",
-        "ins": "underline",
-        "tg-spoiler": "spoiler",
-        "span": "spoiler",
-    }
-    last = entities[-1] if entities else None
-    same_span = last is not None and last.offset == offset and last.length == length
-    if tag in simple:
-        entities.append(_Ent(simple[tag], offset, length))
-    elif tag == "tg-emoji":
-        if not argument.isdigit() or int(argument) == 0:
-            raise EntityParseError("Invalid custom emoji identifier specified")
-        entities.append(_Ent("custom_emoji", offset, length, argument))
-    elif tag == "a":
-        link = _link_entity(offset, length, argument or inner_text, find_user)
-        if link:
-            entities.append(link)
-    elif tag == "pre":
-        # <pre><code class="language-x"> is one pre entity with a language.
-        if same_span and last is not None and last.type == "code" and last.argument:
-            last.type = "pre_code"
-        else:
-            entities.append(_Ent("pre", offset, length))
-    elif tag == "code":
-        if same_span and last is not None and last.type == "pre" and argument:
-            last.type = "pre_code"
-            last.argument = argument
-        else:
-            entities.append(_Ent("code", offset, length, argument))
-    elif tag == "blockquote":
-        kind = "expandable_blockquote" if argument else "blockquote"
-        entities.append(_Ent(kind, offset, length))
-
-
-def parse_markdown_v2(text: str, find_user: UserLookup | None = None) -> tuple[str, list[Entity]]:
-    """Parse Telegram's MarkdownV2 parse mode into plain text and entities."""
-    n = len(text)
-
-    def at(i: int) -> str:
-        return text[i] if i < n else "\0"
-
-    def reserved(ch: str) -> EntityParseError:
-        return EntityParseError(
-            f"Character '{ch}' is reserved and must be escaped with the preceding '\\'"
-        )
-
-    def unclosed(kind: str, byte_offset: int) -> EntityParseError:
-        return EntityParseError(
-            f"Can't find end of {_TD_NAMES[kind]} entity at byte offset {byte_offset}"
-        )
-
-    out: list[str] = []
-    utf16 = 0
-    entities: list[_Ent] = []
-    # (type, argument, utf16 offset, byte offset of the opening mark, index into `out`)
-    nested: list[list[Any]] = []
-    have_blockquote = False
-    can_start_blockquote = True
-    i = 0
-    while i < n:
-        c = text[i]
-        if c == "\\" and "\0" < at(i + 1) <= "~":
-            i += 1
-            utf16 += 1
-            out.append(text[i])
-            if text[i] != "\r":
-                can_start_blockquote = text[i] == "\n"
-            i += 1
-            continue
-        reserved_chars = "_*[]()~`>#+-=|{}.!\n"
-        if nested and nested[-1][0] in ("code", "pre", "pre_code"):
-            reserved_chars = "`"
-        if c not in reserved_chars:
-            utf16 += utf16_len(c)
-            if c != "\r":
-                can_start_blockquote = False
-            out.append(c)
-            i += 1
-            continue
-
-        top = nested[-1][0] if nested else None
-        is_end = False
-        if nested:
-            if have_blockquote and c == "\n" and (i + 1 == n or text[i + 1] != ">"):
-                is_end = True
-            else:
-                is_end = {
-                    "bold": c == "*",
-                    "italic": c == "_" and at(i + 1) != "_",
-                    "code": c == "`",
-                    "pre": c == "`" and at(i + 1) == "`" and at(i + 2) == "`",
-                    "pre_code": c == "`" and at(i + 1) == "`" and at(i + 2) == "`",
-                    "text_link": c == "]",
-                    "underline": c == "_" and at(i + 1) == "_",
-                    "strikethrough": c == "~",
-                    "spoiler": c == "|" and at(i + 1) == "|",
-                    "custom_emoji": c == "]",
-                    "blockquote": False,
-                }[top or "blockquote"]
-
-        if not is_end:
-            kind: str | None
-            argument = ""
-            mark_offset = _byte_offset(text, i)
-            if c == "_":
-                if at(i + 1) == "_":
-                    kind = "underline"
-                    i += 1
-                else:
-                    kind = "italic"
-            elif c == "*":
-                kind = "bold"
-            elif c == "~":
-                kind = "strikethrough"
-            elif c == "|":
-                if at(i + 1) != "|":
-                    raise reserved(c)
-                i += 1
-                kind = "spoiler"
-            elif c == "[":
-                kind = "text_link"
-            elif c == "`":
-                if at(i + 1) == "`" and at(i + 2) == "`":
-                    i += 3
-                    kind = "pre"
-                    lang_end = i
-                    while at(lang_end) not in _SPACE and at(lang_end) != "`":
-                        lang_end += 1
-                    if i != lang_end and lang_end < n and text[lang_end] != "`":
-                        kind = "pre_code"
-                        argument = text[i:lang_end]
-                        i = lang_end
-                    if at(i) in "\n\r":
-                        if at(i + 1) in "\n\r" and at(i) != at(i + 1):
-                            i += 2
-                        else:
-                            i += 1
-                    i -= 1
-                else:
-                    kind = "code"
-            elif c == "!":
-                if at(i + 1) != "[":
-                    raise reserved(c)
-                i += 1
-                kind = "custom_emoji"
-            elif c == "\n":
-                utf16 += 1
-                out.append("\n")
-                can_start_blockquote = True
-                kind = None
-            elif c == ">":
-                if not can_start_blockquote:
-                    raise reserved(c)
-                if have_blockquote:
-                    kind = None
-                else:
-                    kind = "blockquote"
-                    have_blockquote = True
-            else:
-                raise reserved(c)
-            if kind is not None:
-                nested.append([kind, argument, utf16, mark_offset, len(out)])
-            i += 1
-            continue
-
-        kind = nested[-1][0]
-        if c == "\n" and kind != "blockquote":
-            # "**>quote||" ends an expandable blockquote: a spoiler mark right before the newline.
-            opened_at = nested[-1][3]
-            here = _byte_offset(text, i)
-            if kind != "spoiler" or not (
-                opened_at == here - 2 or (opened_at == here - 3 and out and out[-1] == "\r")
-            ):
-                raise unclosed(kind, opened_at)
-            nested.pop()
-            kind = nested[-1][0]
-            if kind != "blockquote":
-                raise unclosed(kind, nested[-1][3])
-            kind = "expandable_blockquote"
-        _, argument, offset, _, out_index = nested[-1]
-        skip = utf16 == offset
-        user: dict[str, Any] | None = None
-        if kind in ("underline", "spoiler"):
-            i += 1
-        elif kind in ("pre", "pre_code"):
-            i += 2
-        elif kind == "text_link":
-            if at(i + 1) != "(":
-                url = "".join(out[out_index:])
-            else:
-                i += 2
-                url_begin = i
-                chars: list[str] = []
-                while i < n and text[i] != ")":
-                    if text[i] == "\\" and "\0" < at(i + 1) <= "~":
-                        chars.append(text[i + 1])
-                        i += 2
-                        continue
-                    chars.append(text[i])
-                    i += 1
-                if at(i) != ")":
-                    raise EntityParseError(
-                        f"Can't find end of a URL at byte offset {_byte_offset(text, url_begin)}"
-                    )
-                url = "".join(chars)
-            link = _link_entity(offset, utf16 - offset, url, find_user)
-            if link is None:
-                skip = True
-            else:
-                kind, argument, user = link.type, link.argument, link.user
-        elif kind == "custom_emoji":
-            if at(i + 1) != "(":
-                raise EntityParseError("Custom emoji entity must contain a tg://emoji URL")
-            i += 2
-            url_begin = i
-            while i < n and text[i] != ")":
-                i += 1
-            if at(i) != ")":
-                raise EntityParseError(
-                    "Can't find end of a custom emoji URL at byte offset "
-                    f"{_byte_offset(text, url_begin)}"
-                )
-            match = re.fullmatch(r"tg://emoji\?id=(\d+)", text[url_begin:i])
-            if not match:
-                raise EntityParseError("Invalid custom emoji identifier specified")
-            argument = match.group(1)
-        elif kind in ("blockquote", "expandable_blockquote"):
-            have_blockquote = False
-            out.append(c)
-            can_start_blockquote = True
-            utf16 += 1
-            skip = False
-        if not skip:
-            entities.append(_Ent(kind, offset, utf16 - offset, argument, user))
-        nested.pop()
-        i += 1
-
-    if have_blockquote:
-        kind = "blockquote"
-        if nested[-1][0] == "spoiler" and nested[-1][3] == len(text.encode("utf-8")) - 2:
-            nested.pop()
-            kind = "expandable_blockquote"
-        if nested[-1][0] == "blockquote":
-            offset = nested[-1][2]
-            if utf16 != offset:
-                entities.append(_Ent(kind, offset, utf16 - offset))
-            nested.pop()
-    if nested:
-        raise unclosed(nested[-1][0], nested[-1][3])
-    return "".join(out), _sorted(e.to_api() for e in entities)
-
-
-def parse_markdown(text: str, find_user: UserLookup | None = None) -> tuple[str, list[Entity]]:
-    """Parse the legacy Markdown parse mode into plain text and entities."""
-    n = len(text)
-    out: list[str] = []
-    utf16 = 0
-    entities: list[_Ent] = []
-    i = 0
-    while i < n:
-        c = text[i]
-        if c == "\\" and i + 1 < n and text[i + 1] in "_*`[":
-            out.append(text[i + 1])
-            utf16 += 1
-            i += 2
-            continue
-        if c not in "_*`[":
-            out.append(c)
-            utf16 += utf16_len(c)
-            i += 1
-            continue
-        begin = i
-        end_char = "]" if c == "[" else c
-        is_pre = False
-        language = ""
-        i += 1
-        if c == "`" and text[i : i + 2] == "``":
-            i += 2
-            is_pre = True
-            lang_end = i
-            while lang_end < n and text[lang_end] not in _SPACE and text[lang_end] != "`":
-                lang_end += 1
-            if i != lang_end and lang_end < n and text[lang_end] != "`":
-                language = text[i:lang_end]
-                i = lang_end
-            if i < n and text[i] in "\n\r":
-                pair = text[i : i + 2]
-                i += 2 if len(pair) == 2 and pair[1] in "\n\r" and pair[0] != pair[1] else 1
-        offset = utf16
-        while i < n and (text[i] != end_char or (is_pre and text[i + 1 : i + 3] != "``")):
-            out.append(text[i])
-            utf16 += utf16_len(text[i])
-            i += 1
-        if i == n:
-            raise EntityParseError(
-                "Can't find end of the entity starting at byte offset "
-                f"{_byte_offset(text, begin)}"
-            )
-        if utf16 != offset:
-            length = utf16 - offset
-            if c == "_":
-                entities.append(_Ent("italic", offset, length))
-            elif c == "*":
-                entities.append(_Ent("bold", offset, length))
-            elif c == "[":
-                url = text[begin + 1 : i]
-                if i + 1 < n and text[i + 1] == "(":
-                    close = text.find(")", i + 2)
-                    close = n if close < 0 else close
-                    url = text[i + 2 : close]
-                    i = close
-                link = _link_entity(offset, length, url, find_user)
-                if link:
-                    entities.append(link)
-            elif is_pre:
-                kind = "pre_code" if language else "pre"
-                entities.append(_Ent(kind, offset, length, language))
-            else:
-                entities.append(_Ent("code", offset, length))
-        i += 3 if is_pre else 1
-    return "".join(out), _sorted(e.to_api() for e in entities)
+    return ParsedEntity("text_link", offset, length, link) if link else None
 
 
 # Auto-detected entities, as Telegram adds them to every text message.
@@ -724,7 +190,7 @@ def merge_detected(text: str, entities: list[Entity]) -> list[Entity]:
             d["offset"] < end and start < d["offset"] + d["length"] for start, end in opaque
         )
     ]
-    return _sorted([*entities, *kept])
+    return sorted_entities([*entities, *kept])
 
 
 def _is_trimmed(ch: str) -> bool:
@@ -771,30 +237,4 @@ def clean_explicit(text: str, raw: Any) -> list[Entity]:
             continue
         length = min(length, total - offset)
         result.append({**item, "offset": offset, "length": length})
-    return _sorted(result)
-
-
-def format_text(
-    text: str,
-    parse_mode: str | None,
-    explicit: Any,
-    find_user: UserLookup | None = None,
-) -> tuple[str, list[Entity]]:
-    """Turn the text a bot sent into what a user sees: plain text plus entities."""
-    mode = (parse_mode or "").lower()
-    if text and mode and mode != "none":
-        parser = {
-            "html": parse_html,
-            "markdownv2": parse_markdown_v2,
-            "markdown": parse_markdown,
-        }.get(mode)
-        if parser is None:
-            raise bad_request("unsupported parse_mode")
-        try:
-            plain, entities = parser(text, find_user)
-        except EntityParseError as exc:
-            raise parse_error(exc) from None
-    else:
-        plain, entities = text, clean_explicit(text, explicit)
-    plain, entities = trim(plain, entities)
-    return plain, merge_detected(plain, entities)
+    return sorted_entities(result)

@@ -13,7 +13,7 @@ import telegram
 
 from bot.emulator import api_bot, api_files, api_messages, api_payments
 from bot.emulator.api_bot import DEFAULT_ALLOWED_UPDATES
-from bot.emulator.entities import Entity, format_text
+from bot.emulator.entities import Entity
 from bot.emulator.errors import (
     BOT_BLOCKED,
     CANT_INITIATE,
@@ -25,6 +25,7 @@ from bot.emulator.errors import (
     unauthorized,
 )
 from bot.emulator.faults import FaultPlan, FloodControl
+from bot.emulator.formatting import format_text
 from bot.emulator.params import Params, Upload
 from bot.emulator.records import (
     ApiCall,

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot.emulator.entities import (
-    EntityParseError,
-    format_text,
-    parse_html,
-    parse_markdown_v2,
-    utf16_len,
-    utf16_slice,
-)
+from bot.emulator.entities import EntityParseError, utf16_len, utf16_slice
 from bot.emulator.errors import BotApiError
+from bot.emulator.formatting import format_text
+from bot.emulator.markup_html import parse_html
+from bot.emulator.markup_markdown import parse_markdown_v2
 
 
 def test_html_gives_plain_text_and_entities():
