@@ -6,9 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from booking.model import Order, OrderStatus, Route, SeatLayout, Station, Trip
+
+if TYPE_CHECKING:  # booking.customers imports this module for the unit of work
+    from booking.customers import Customer
 
 
 class LockTimeout(Exception):
@@ -103,6 +106,16 @@ class Payments(Protocol):
     async def for_order(self, order_id: str) -> list[PaymentRecord]: ...
 
 
+class Customers(Protocol):
+    async def get(self, customer_id: int, *, lock: bool = False) -> Customer | None:
+        """The customer; with ``lock`` the row stays locked until the transaction ends."""
+        ...
+    async def add_if_missing(self, customer: Customer, created_at: datetime) -> bool:
+        """Insert the customer unless one with that id exists; True if inserted."""
+        ...
+    async def update(self, customer: Customer) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction; it rolls back unless ``commit`` is called."""
 
@@ -115,6 +128,8 @@ class UnitOfWork(Protocol):
     def orders(self) -> Orders: ...
     @property
     def payments(self) -> Payments: ...
+    @property
+    def customers(self) -> Customers: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(

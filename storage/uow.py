@@ -8,6 +8,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from booking.ports import LockTimeout
+from storage.customers import SqlCustomers
 from storage.database import WRITE_OPTION
 from storage.errors import is_lock_contention
 from storage.repositories import SqlCatalog, SqlInventory, SqlOrders, SqlPayments
@@ -18,6 +19,7 @@ class SqlUnitOfWork:
     inventory: SqlInventory
     orders: SqlOrders
     payments: SqlPayments
+    customers: SqlCustomers
 
     def __init__(self, engine: AsyncEngine, *, write: bool = False) -> None:
         self._engine = engine
@@ -48,6 +50,7 @@ class SqlUnitOfWork:
         self.inventory = SqlInventory(conn)
         self.orders = SqlOrders(conn)
         self.payments = SqlPayments(conn)
+        self.customers = SqlCustomers(conn)
         return self
 
     async def __aexit__(

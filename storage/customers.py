@@ -1,0 +1,65 @@
+"""The customers repository: rows of ``customers`` in and out as booking's Customer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from booking.customers import Customer, Role
+from storage import tables as t
+
+
+class SqlCustomers:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+        self._dialect = conn.dialect.name
+
+    async def get(self, customer_id: int, *, lock: bool = False) -> Customer | None:
+        query = select(t.customers).where(t.customers.c.id == customer_id)
+        # SQLite has no row locks; its writing transactions hold the database write lock.
+        if lock and self._dialect != "sqlite":
+            query = query.with_for_update()
+        row = (await self._conn.execute(query)).first()
+        if row is None:
+            return None
+        return Customer(
+            id=row.id,
+            name=row.name,
+            language=row.language,
+            role=Role(row.role),
+            blocked=row.blocked,
+            saved_passengers=tuple(row.saved_passengers),
+        )
+
+    async def add_if_missing(self, customer: Customer, created_at: datetime) -> bool:
+        # "On conflict do nothing" rather than read-then-insert: the first two messages
+        # of a new user may be handled at once, and the second must not fail.
+        insert: Any = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        statement = (
+            insert(t.customers)
+            .values(id=customer.id, created_at=created_at, **_columns(customer))
+            .on_conflict_do_nothing(index_elements=[t.customers.c.id])
+        )
+        result = await self._conn.execute(statement)
+        return bool(result.rowcount == 1)
+
+    async def update(self, customer: Customer) -> None:
+        await self._conn.execute(
+            update(t.customers)
+            .where(t.customers.c.id == customer.id)
+            .values(**_columns(customer))
+        )
+
+
+def _columns(customer: Customer) -> dict[str, Any]:
+    return {
+        "name": customer.name,
+        "language": customer.language,
+        "role": customer.role.value,
+        "blocked": customer.blocked,
+        "saved_passengers": list(customer.saved_passengers),
+    }
