@@ -28,6 +28,8 @@ def _positive(value: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import bot.demo  # noqa: F401  (registers `kassa demo` in EXTRA_COMMANDS)
+
     parser = argparse.ArgumentParser(prog="kassa", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

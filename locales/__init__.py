@@ -1,0 +1,126 @@
+"""Message catalogs (gettext .po, read with Babel at first use) and per-locale formatting.
+
+The .po files are the source of truth and are read directly, so a translator's edit needs no
+build step. Message ids are the English texts; the en catalog may leave msgstr empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from functools import cache
+from gettext import c2py
+from pathlib import Path
+from typing import Any
+
+from babel import Locale
+from babel.dates import format_skeleton, format_time, format_timedelta
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po
+from babel.numbers import format_currency, get_currency_precision
+
+LOCALES_DIR = Path(__file__).parent
+DOMAIN = "messages"
+LANGUAGES = ("en", "zh", "ru")
+DEFAULT_LANGUAGE = "en"
+
+
+def po_path(language: str) -> Path:
+    return LOCALES_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@cache
+def catalog(language: str) -> Catalog:
+    """The parsed catalog of one language, read once per process."""
+    with po_path(language).open("rb") as handle:
+        return read_po(handle, locale=language, domain=DOMAIN)
+
+
+@cache
+def _plural_rule(language: str) -> Callable[[int], int]:
+    # gettext's own reader of the catalog's Plural-Forms C expression.
+    return c2py(catalog(language).plural_expr)
+
+
+def plural_index(language: str, count: int) -> int:
+    """Which plural form of the catalog fits ``count`` (ru: 1 место, 2 места, 5 мест)."""
+    return int(_plural_rule(language)(count))
+
+
+def pick_language(code: str | None) -> str:
+    """The supported language closest to a Telegram language_code such as "ru" or "zh-hans"."""
+    base = (code or "").replace("_", "-").split("-")[0].lower()
+    return base if base in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def format_text(text: str, params: dict[str, Any]) -> str:
+    return text.format(**params) if params else text
+
+
+@dataclass(frozen=True)
+class Texts:
+    """The words and formats of one language: ``_("msgid", **params)``, ``_.ngettext(...)``."""
+
+    language: str
+
+    @property
+    def locale(self) -> Locale:
+        return Locale.parse(self.language)
+
+    def __call__(self, msgid: str, **params: Any) -> str:
+        message = catalog(self.language).get(msgid)
+        text = message.string if message is not None and message.string else msgid
+        assert isinstance(text, str)
+        return format_text(text, params)
+
+    def ngettext(self, singular: str, plural: str, count: int, **params: Any) -> str:
+        """The plural form for ``count`` (``{n}`` in the text is the count)."""
+        params = {"n": count, **params}
+        message = catalog(self.language).get(singular)
+        forms = message.string if message is not None else None
+        if isinstance(forms, tuple | list) and all(forms):
+            index = plural_index(self.language, count)
+            return format_text(forms[min(index, len(forms) - 1)], params)
+        return format_text(singular if count == 1 else plural, params)
+
+    # ---- formats ---------------------------------------------------------------------
+
+    def price(self, minor_units: int, currency: str) -> str:
+        """An amount in minor units of ``currency``, written the local way."""
+        amount = Decimal(minor_units).scaleb(-get_currency_precision(currency))
+        return format_currency(amount, currency, locale=self.locale)
+
+    def day(self, value: date) -> str:
+        """A date with its weekday, e.g. "Mon, Jun 1"."""
+        return format_skeleton("MMMEd", value, locale=self.locale)
+
+    def day_month(self, value: date) -> str:
+        """A short date without weekday, e.g. "Jun 1", for buttons."""
+        return format_skeleton("MMMd", value, locale=self.locale)
+
+    def month(self, value: date) -> str:
+        return format_skeleton("yMMMM", value, locale=self.locale)
+
+    def time(self, value: datetime) -> str:
+        """A wall-clock time in the value's own timezone."""
+        return format_time(value, format="short", locale=self.locale)
+
+    def duration(self, value: timedelta) -> str:
+        """Hours and minutes, e.g. "1 hr 40 min"."""
+        minutes = int(value.total_seconds() // 60)
+        hours, rest = divmod(minutes, 60)
+        parts = []
+        if hours:
+            parts.append(format_timedelta(timedelta(hours=hours), format="short",
+                                          threshold=1, locale=self.locale))
+        if rest or not hours:
+            parts.append(format_timedelta(timedelta(minutes=rest), format="short",
+                                          threshold=1, locale=self.locale))
+        return " ".join(parts)
+
+
+@cache
+def texts(language: str) -> Texts:
+    return Texts(pick_language(language))

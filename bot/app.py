@@ -1,0 +1,90 @@
+"""The Application factory: one place that wires settings, services, persistence and handlers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from telegram import BotCommand
+from telegram.ext import Application, BasePersistence, ContextTypes, DictPersistence
+from telegram.request import BaseRequest
+
+from handlers.context import KassaApplication, KassaContext, Services
+from handlers.registry import register_handlers
+from locales import LANGUAGES, texts
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+
+# The bot's command menu; words come from the catalogs, one list per language.
+COMMANDS = ("start", "book", "mytickets", "language", "help", "cancel")
+
+
+def command_descriptions(language: str) -> list[BotCommand]:
+    _ = texts(language)
+    words = {
+        "start": _("Main menu"),
+        "book": _("Book a trip"),
+        "mytickets": _("My tickets"),
+        "language": _("Change language"),
+        "help": _("How to book"),
+        "cancel": _("Stop the current booking"),
+    }
+    return [BotCommand(name, words[name]) for name in COMMANDS]
+
+
+def database_persistence(engine: AsyncEngine) -> BasePersistence[Any, Any, Any]:
+    """Conversation state and user data in the database, so a restart loses nothing.
+
+    storage/persistence.py is a colleague's; until it lands, an in-memory stand-in keeps the
+    bot usable (state then lasts only as long as the process).
+    """
+    try:
+        from storage.persistence import DatabasePersistence
+    except ImportError:
+        return DictPersistence()
+    persistence: BasePersistence[Any, Any, Any] = DatabasePersistence(engine)
+    return persistence
+
+
+def build_application(
+    services: Services,
+    *,
+    token: str,
+    persistence: BasePersistence[Any, Any, Any] | None = None,
+    request: BaseRequest | None = None,
+    updates_request: BaseRequest | None = None,
+    base_url: str | None = None,
+) -> AnyApplication:
+    """The full bot. Tests and benchmarks pass an EmulatorRequest; production passes nothing."""
+    builder = (
+        Application.builder()
+        .application_class(KassaApplication, kwargs={"services": services})
+        .context_types(ContextTypes(context=KassaContext))
+        .token(token)
+        .post_init(_post_init)
+    )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(updates_request or request)
+    if base_url is not None:
+        builder = builder.base_url(base_url)
+    # The booking conversation is persistent, which PTB allows only with a persistence.
+    builder = builder.persistence(persistence or DictPersistence())
+    application = builder.build()
+    register_handlers(application, services)
+    return application
+
+
+async def _post_init(application: AnyApplication) -> None:
+    await prepare(application)
+
+
+async def prepare(application: AnyApplication) -> None:
+    """Load the station catalogue and publish the command menu in every language.
+
+    Run by polling and webhooks as post_init; the demo and tests call it themselves.
+    """
+    services: Services = application.services  # type: ignore[attr-defined]
+    await services.load_stations()
+    for language in LANGUAGES:
+        code = None if language == "en" else language
+        await application.bot.set_my_commands(command_descriptions(language), language_code=code)

@@ -1,0 +1,142 @@
+"""`kassa demo`: chat with the real bot in the terminal, through the Bot API emulator.
+
+Bot messages print with their inline buttons numbered; type text to send it, a number to
+press that button of the newest card, or /commands. Works with piped stdin; EOF ends it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.cli import EXTRA_COMMANDS
+from bot.settings import Settings
+
+PROMPT = "you> "
+INERT = re.compile(r"^b:[0-9a-f]+:-:")
+
+
+async def seed_if_empty(engine: AsyncEngine, database_url: str) -> bool:
+    """Migrate, and store the demo network when the database has no stations yet."""
+    from booking.demo_network import demo_timetable
+    from booking.service import BookingService
+    from storage.migrate import upgrade
+    from storage.timetable import store_timetable
+    from storage.uow import SqlUnitOfWorkFactory
+
+    await upgrade(database_url)
+    if await BookingService(SqlUnitOfWorkFactory(engine)).stations():
+        return False
+    await store_timetable(engine, demo_timetable(datetime.now(UTC).date()))
+    return True
+
+
+class Transcript:
+    """Prints what the bot sent or changed since the last look, buttons numbered."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.seen: dict[int, int] = {}  # message id -> edits already printed
+        self.buttons: list[str] = []  # callback data of the numbered buttons
+
+    def show(self, messages: list[Any]) -> None:
+        for message in messages:
+            if self.seen.get(message.message_id) == message.edits:
+                continue
+            self.seen[message.message_id] = message.edits
+            print("\nbot> " + message.visible_text.replace("\n", "\n     "), file=self.out)
+            rows = message.buttons
+            if rows:
+                self.buttons = []
+                for row in rows:
+                    cells = []
+                    for text, data in row:
+                        if INERT.match(data or ""):  # aisle, weekday names: not pressable
+                            cells.append(text.strip() or "·")
+                            continue
+                        self.buttons.append(data)
+                        cells.append(f"[{len(self.buttons)}] {text}")
+                    print("     " + "  ".join(cells), file=self.out)
+        self.out.flush()
+
+
+async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
+    from bot.app import build_application, database_persistence, prepare
+    from bot.emulator import BotApiEmulator, BotHarness, EmulatorRequest
+    from bot.services import create_services
+    from storage.database import create_engine
+
+    engine = create_engine(settings.database_url)
+    try:
+        if await seed_if_empty(engine, settings.database_url):
+            print("Seeded the demo network (21 cities, 14 days of trips).", file=out)
+        emulator = BotApiEmulator()
+        services = create_services(settings, engine)
+        application = build_application(
+            services, token=emulator.token, request=EmulatorRequest(emulator),
+            persistence=database_persistence(engine),
+        )
+        # A stable user id, so the conversation and bookings are there next time.
+        async with BotHarness(application, emulator, raise_errors=False) as harness:
+            await prepare(application)
+            user = harness.user(getpass.getuser().capitalize() or "Guest", user_id=4242,
+                                language_code=None)
+            transcript = Transcript(out)
+            print("Kassa demo: type a message, a number to press a button, /help; "
+                  "Ctrl-D to quit.", file=out)
+            await user.send("/start")
+            transcript.show(user.messages)
+            while True:
+                if stdin.isatty():
+                    print(PROMPT, end="", file=out, flush=True)
+                line = await asyncio.to_thread(stdin.readline)
+                if not line:
+                    break
+                text = line.strip()
+                if not text:
+                    continue
+                if not stdin.isatty():
+                    print(PROMPT + text, file=out)
+                await act(user, transcript, text, out)
+                transcript.show(user.messages)
+                for error in harness.errors:
+                    print(f"(the bot failed: {error!r})", file=out)
+                harness.errors.clear()
+    finally:
+        await engine.dispose()
+    print("\nbye", file=out)
+    return 0
+
+
+async def act(user: Any, transcript: Transcript, text: str, out: TextIO) -> None:
+    """A number presses that button of the newest card; anything else is sent as text."""
+    if text.isdigit() and 1 <= int(text) <= len(transcript.buttons):
+        data = transcript.buttons[int(text) - 1]
+        message = next((m for m in reversed(user.messages) if m.find_button(data)), None)
+        if message is None:
+            print("(that button is gone)", file=out)
+            return
+        query = await user.press(data, message=message)
+        if query.answer is not None and query.answer.text:
+            print(f"\n(bot notice) {query.answer.text}", file=out)
+        return
+    await user.send(text)
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(chat(settings))
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("demo", help="chat with the bot in the terminal (emulated)")
+    parser.set_defaults(handler=run)
+
+
+EXTRA_COMMANDS.append(register)

@@ -1,0 +1,61 @@
+"""The compact callback_data scheme (Telegram allows 64 bytes).
+
+Booking card buttons: ``b:<flow id>:<action>[:<argument>]``. The flow id names one booking
+attempt, so a button from an earlier attempt (or an older card) is recognised as stale.
+Other buttons: ``m:<menu item>``, ``t:<action>:<order id>``, ``l:<language>``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+MAX_CALLBACK_BYTES = 64
+
+BOOKING = "b"
+MENU = "m"
+TICKETS = "t"
+LANGUAGE = "l"
+
+
+def new_flow_id() -> str:
+    return secrets.token_hex(3)
+
+
+@dataclass(frozen=True, slots=True)
+class FlowButton:
+    flow: str
+    action: str
+    argument: str
+
+
+def booking(flow: str, action: str, argument: str | int = "") -> str:
+    data = f"{BOOKING}:{flow}:{action}:{argument}"
+    if len(data.encode()) > MAX_CALLBACK_BYTES:
+        raise ValueError(f"callback data too long: {data!r}")
+    return data
+
+
+def parse_booking(data: str | None) -> FlowButton | None:
+    """The parts of a booking button's data, or None if it is not one."""
+    parts = (data or "").split(":", 3)
+    if len(parts) != 4 or parts[0] != BOOKING:
+        return None
+    return FlowButton(parts[1], parts[2], parts[3])
+
+
+def action_pattern(*actions: str) -> str:
+    """A regex for booking buttons with one of ``actions``, whatever their flow."""
+    return rf"^{BOOKING}:[0-9a-f]+:({'|'.join(actions)}):"
+
+
+def menu(item: str) -> str:
+    return f"{MENU}:{item}"
+
+
+def tickets(action: str, order_id: str = "") -> str:
+    return f"{TICKETS}:{action}:{order_id}"
+
+
+def language(code: str) -> str:
+    return f"{LANGUAGE}:{code}"

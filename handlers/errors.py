@@ -1,0 +1,44 @@
+"""Every booking refusal (ErrorCode) in words a passenger understands: the one mapping."""
+
+from __future__ import annotations
+
+from booking.errors import BookingError, ErrorCode
+from locales import Texts
+
+
+def N_(message: str) -> str:
+    """Mark a message id for extraction; it is translated where it is shown."""
+    return message
+
+
+ERROR_MESSAGES: dict[ErrorCode, str] = {
+    ErrorCode.UNKNOWN_STATION: N_("I don't know that station."),
+    ErrorCode.SAME_STATION: N_("Departure and arrival are the same station."),
+    ErrorCode.WRONG_DIRECTION: N_("No trips run in that direction; try the return journey."),
+    ErrorCode.PAST_DATE: N_("That date is in the past."),
+    ErrorCode.DATE_TOO_FAR: N_("Tickets for that date are not on sale yet."),
+    ErrorCode.UNKNOWN_TRIP: N_("That trip no longer exists."),
+    ErrorCode.TRIP_CANCELLED: N_("That trip has been cancelled."),
+    ErrorCode.TRIP_DEPARTED: N_("That trip has already left."),
+    ErrorCode.BAD_SEAT_COUNT: N_("Choose at least one seat."),
+    ErrorCode.TOO_MANY_SEATS: N_("One order can have at most {limit} seats."),
+    ErrorCode.PASSENGERS_MISMATCH: N_("Each passenger needs exactly one seat."),
+    ErrorCode.BAD_PASSENGER_NAME: N_("Please type the passenger's full name in letters."),
+    ErrorCode.UNKNOWN_SEAT: N_("There is no such seat on this coach."),
+    ErrorCode.DUPLICATE_SEAT: N_("The same seat was chosen twice."),
+    ErrorCode.SEAT_TAKEN: N_("Someone has just taken one of these seats. Please choose again."),
+    ErrorCode.NOT_ENOUGH_SEATS: N_("Not enough free seats left on this trip."),
+    ErrorCode.UNKNOWN_ORDER: N_("I can't find that booking."),
+    ErrorCode.NOT_YOUR_ORDER: N_("That booking belongs to someone else."),
+    ErrorCode.HOLD_EXPIRED: N_("Your hold has expired and the seats were released."),
+    ErrorCode.ORDER_NOT_HELD: N_("This booking is not on hold any more."),
+    ErrorCode.NOT_CANCELLABLE: N_("This booking can no longer be cancelled."),
+    ErrorCode.AMOUNT_MISMATCH: N_("The payment does not match the booking."),
+    ErrorCode.BUSY: N_("Many people are booking right now. Please try again in a moment."),
+}
+
+
+def error_text(_: Texts, error: BookingError) -> str:
+    """The localized message for a refusal; only known, harmless parameters are shown."""
+    limit = error.params.get("limit", "")
+    return _(ERROR_MESSAGES[error.code], limit=limit)

@@ -1,0 +1,49 @@
+"""Helpers for the conversation tests: a running bot on a seeded database, and small readers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from telegram.ext import BasePersistence
+
+from booking.demo_network import demo_timetable
+from bot.app import build_application
+from bot.emulator import BotApiEmulator, BotHarness, EmulatorRequest, SimulatedUser
+from bot.services import create_services
+from bot.settings import Settings
+from handlers.context import Services
+from storage.timetable import store_timetable
+
+
+@dataclass
+class Bot:
+    harness: BotHarness
+    services: Services
+    emulator: BotApiEmulator
+
+    def user(self, name: str = "Anna", language: str = "en", **kw: Any) -> SimulatedUser:
+        return self.harness.user(name, language_code=language, **kw)
+
+
+async def seed(engine: AsyncEngine, clock) -> None:
+    await store_timetable(engine, demo_timetable(clock().date(), days=10))
+
+
+@asynccontextmanager
+async def running_bot(engine: AsyncEngine, clock, *, emulator: BotApiEmulator | None = None,
+                      persistence: BasePersistence | None = None,
+                      raise_errors: bool = True) -> AsyncIterator[Bot]:
+    emulator = emulator or BotApiEmulator()
+    services = create_services(Settings(_env_file=None), engine, clock=clock)
+    app = build_application(services, token=emulator.token,
+                            request=EmulatorRequest(emulator), persistence=persistence)
+    async with BotHarness(app, emulator, raise_errors=raise_errors) as harness:
+        yield Bot(harness, services, emulator)
+
+
+def texts_of(user: SimulatedUser) -> list[str]:
+    return [m.visible_text for m in user.messages]
