@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Table, bindparam, insert, select, update
+from sqlalchemy import Column, Table, bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from booking.model import Station
@@ -45,12 +45,22 @@ async def store_timetable(engine: AsyncEngine, timetable: Timetable) -> StoreRep
             layout_ids = await store.layouts(timetable)
             route_ids, routes_added = await store.routes(timetable.routes)
             trips_added = await store.trips(timetable.trips, route_ids, layout_ids)
+        if trips_added:
+            await _refresh_statistics(conn)
     return StoreReport(
         stations=len(timetable.stations),
         routes_added=routes_added,
         trips_added=trips_added,
         trips_kept=len(timetable.trips) - trips_added,
     )
+
+
+async def _refresh_statistics(conn: AsyncConnection) -> None:
+    """Let the query planner see the new rows now rather than whenever autovacuum (or
+    never, on SQLite) gets to it: right after a bulk import its estimates are far off."""
+    async with conn.begin():
+        for table in (t.stations, t.routes, t.route_stops, t.fares, t.trips):
+            await conn.execute(text(f"ANALYZE {table.name}"))
 
 
 def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
