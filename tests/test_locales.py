@@ -1,0 +1,74 @@
+"""The catalogs match the code: every id used is translated, no catalog keeps unused ids."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from booking.errors import ErrorCode
+from handlers.errors import ERROR_MESSAGES
+from locales import LANGUAGES, catalog, pick_language, texts
+from locales.extract import extracted
+
+
+def catalog_ids(language: str) -> dict[str, object]:
+    return {(m.id[0] if isinstance(m.id, tuple) else m.id): m for m in catalog(language) if m.id}
+
+
+def test_every_error_code_has_a_message():
+    assert set(ERROR_MESSAGES) == set(ErrorCode)
+
+
+def test_the_extractor_sees_the_error_messages_and_plurals():
+    ids = extracted()
+    assert set(ERROR_MESSAGES.values()) <= set(ids)
+    assert ids["{n} seat left"] == "{n} seats left"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_catalog_holds_exactly_the_ids_in_the_code(language):
+    used = set(extracted())
+    present = set(catalog_ids(language))
+    assert used - present == set(), f"missing from {language}: {sorted(used - present)}"
+    assert present - used == set(), f"unused in {language}: {sorted(present - used)}"
+
+
+@pytest.mark.parametrize("language", ["zh", "ru"])
+def test_every_message_is_translated(language):
+    untranslated = []
+    for msgid, message in catalog_ids(language).items():
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        if not all(strings):
+            untranslated.append(msgid)
+        elif language != "en" and any(s.count("{") != msgid.count("{") for s in strings
+                                      if "{n}" not in msgid):
+            untranslated.append(msgid)  # a placeholder got lost in translation
+    assert untranslated == []
+
+
+def test_russian_has_three_plural_forms_and_chinese_one():
+    ru, zh, en = texts("ru"), texts("zh"), texts("en")
+    assert [ru.ngettext("{n} seat left", "{n} seats left", n) for n in (1, 2, 5, 21)] == [
+        "осталось 1 место", "осталось 2 места", "осталось 5 мест", "осталось 21 место"]
+    assert zh.ngettext("{n} seat left", "{n} seats left", 5) == "剩 5 座"
+    assert en.ngettext("{n} seat left", "{n} seats left", 1) == "1 seat left"
+
+
+def test_prices_dates_and_times_follow_the_locale():
+    assert texts("ru").price(60800, "RUB") == "608,00\xa0₽"
+    assert texts("en").price(4800, "CNY") == "CN¥48.00"
+    assert texts("zh").price(4800, "CNY") == "¥48.00"
+    moment = datetime(2026, 6, 1, 7, 5, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert texts("en").time(moment) == "7:05\u202fAM" or texts("en").time(moment) == "7:05 AM"
+    assert texts("ru").time(moment) == "07:05"
+    assert "июн" in texts("ru").day(date(2026, 6, 1))
+    assert texts("zh").duration(timedelta(minutes=100)) == "1小时 40分钟"
+
+
+@pytest.mark.parametrize(("code", "language"), [
+    ("ru", "ru"), ("zh-hans", "zh"), ("zh-TW", "zh"), ("en-GB", "en"), ("de", "en"), (None, "en"),
+])
+def test_language_is_guessed_from_telegrams_code(code, language):
+    assert pick_language(code) == language
