@@ -1,7 +1,6 @@
-"""Stand-ins for booking/stations.py and handlers/parsing.py until those land (colleague's work).
+"""Stand-ins for handlers/parsing.py until it lands (a colleague's work).
 
-Deliberately small: exact and fuzzy station names, a few date forms, three request shapes.
-Delete this module once the real ones are in the tree.
+Deliberately small: a few date forms, three request shapes. Delete once the real one is in.
 """
 
 from __future__ import annotations
@@ -10,36 +9,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from rapidfuzz import fuzz, process
-
 from booking.model import Station
-
-MIN_SCORE = 70
-
-
-class StationIndex:
-    def __init__(self, stations: list[Station]) -> None:
-        self.stations = list(stations)
-        self._names: list[tuple[str, Station]] = [
-            (name.casefold(), s) for s in self.stations for name in {*s.names.values(), s.code}
-        ]
-
-    def exact(self, text: str) -> Station | None:
-        wanted = " ".join(text.split()).casefold()
-        return next((s for name, s in self._names if name == wanted), None)
-
-    def match(self, text: str, limit: int = 5) -> list[Station]:
-        query = " ".join(text.split()).casefold()
-        if not query:
-            return []
-        found = process.extract(query, [n for n, _ in self._names], scorer=fuzz.WRatio,
-                                limit=limit * 3, score_cutoff=MIN_SCORE)
-        result: list[Station] = []
-        for _name, _score, position in found:
-            station = self._names[position][1]
-            if station not in result:
-                result.append(station)
-        return result[:limit]
+from booking.stations import StationIndex
 
 
 @dataclass(frozen=True)

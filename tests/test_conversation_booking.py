@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from booking.model import OrderStatus
@@ -47,4 +51,191 @@ async def test_whole_booking_by_buttons_ends_in_a_hold(bot):
     orders = await bot.services.booking.orders_of(anna.id)
     assert len(orders) == 1 and orders[0].order.status is OrderStatus.HELD
     assert sorted(s.seat for s in orders[0].order.seats) == ["3A", "3B"]
+    bot.harness.assert_no_errors()
+
+
+async def to_trips(user, origin="Beijing", destination="Tianjin", day="Tomorrow"):
+    await user.send("/book")
+    await user.press(origin)
+    await user.press(destination)
+    await user.press(day)
+
+
+async def test_back_at_every_step_returns_to_the_step_before(bot):
+    anna = bot.user()
+    await to_trips(anna)
+    first_trip = next(t for t in anna.last_message.button_texts() if t.startswith("1."))
+    await anna.press(first_trip)
+    await anna.press("1")
+    assert "Pick 1 seat" in anna.last_message.text
+    await anna.press("Any seats")
+    assert "Passenger 1 of 1" in anna.last_message.text
+    expected = ["Pick 1 seat", "How many passengers", "Tap a trip", "When do you travel",
+                "Where to", "Where are you leaving from", "What would you like to do"]
+    for text in expected:
+        await anna.press("« Back" if "« Back" in anna.last_message.button_texts() else "✖ Cancel")
+        assert text in anna.last_message.text
+    # One card was edited all the way: no pile of messages.
+    assert len(anna.messages) == 1
+    bot.harness.assert_no_errors()
+
+
+async def test_typed_station_with_typo_and_typed_date(bot, clock):
+    anna = bot.user()
+    await anna.send("/book")
+    await anna.send("Bejing")
+    assert "From Beijing" in anna.last_message.text
+    await anna.send("Tianjin")
+    assert "When do you travel" in anna.last_message.text
+    tomorrow = (clock() + timedelta(days=1)).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    await anna.send(f"{tomorrow.day:02d}.{tomorrow.month:02d}")
+    assert "Beijing → Tianjin" in anna.last_message.text
+    assert "Tap a trip" in anna.last_message.text
+    await anna.send("not a date")
+    assert "couldn't read that date" in anna.last_message.text
+    await anna.send("/cancel")
+    assert "Booking cancelled" in anna.last_message.text
+    bot.harness.assert_no_errors()
+
+
+async def test_free_text_request_jumps_to_the_trip_list(bot):
+    anna = bot.user()
+    await anna.send("Beijing to Tianjin tomorrow 2 seats")
+    trips = anna.last_message
+    assert "Beijing → Tianjin" in trips.text and "Tap a trip" in trips.text
+    first_trip = next(t for t in trips.button_texts() if t.startswith("1."))
+    await anna.press(first_trip)
+    # Two seats were asked for, so the count step is skipped.
+    assert "Pick 2 seats" in anna.last_message.text
+    ivan = bot.user("Ivan", language="ru")
+    await ivan.send("из Москвы в Казань завтра")
+    assert "Москва → Казань" in ivan.last_message.text
+    bot.harness.assert_no_errors()
+
+
+async def test_stale_and_double_pressed_buttons_book_once(bot):
+    anna = bot.user()
+    await to_trips(anna)
+    old_card = anna.last_message
+    first_trip = next(t for t in old_card.button_texts() if t.startswith("1."))
+    await anna.press(first_trip)
+    await anna.press("1")
+    await anna.press("Any seats")
+    await anna.send("Anna Lee")
+    summary = anna.last_message
+    confirm_data = summary.find_button("✅ Confirm")["callback_data"]
+    await anna.press("✅ Confirm")
+    # The same button pressed again (a second tap arriving late): same hold, nothing new.
+    await press_data(bot, anna, summary, confirm_data)
+    orders = await bot.services.booking.orders_of(anna.id)
+    assert len(orders) == 1
+    # A new booking makes every button of the earlier one stale.
+    await anna.send("/book")
+    query = await press_data(bot, anna, summary, confirm_data)
+    assert query.answer.text == "This button is out of date."
+    assert "Where are you leaving from" in anna.last_message.text
+    assert len(await bot.services.booking.orders_of(anna.id)) == 1
+    bot.harness.assert_no_errors()
+
+
+async def press_data(bot, user, message, data):
+    """Deliver a button press with exactly this data, as an old client could."""
+    from bot.emulator.records import CallbackQueryRecord
+
+    query = CallbackQueryRecord(id=bot.emulator.new_query_id(), user=user.record,
+                                message=message, data=data)
+    bot.emulator.callback_queries[query.id] = query
+    await bot.emulator.deliver("callback_query", {
+        "id": query.id, "from": user.record.to_api(), "message": message.to_api(),
+        "chat_instance": "1", "data": data})
+    return query
+
+
+async def test_sold_out_day_offers_the_nearest_days_with_seats(bot, clock):
+    anna = bot.user()
+    day = (clock() + timedelta(days=1)).astimezone(ZoneInfo("Europe/Moscow")).date()
+    booking = bot.services.booking
+    # Fill every Moscow -> Vladimir trip that day (seat by seat, as buyers would).
+    for option in await booking.search("MOW", "VLD", day):
+        free = (await booking.seat_map(option.trip_id, "MOW", "VLD")).free
+        for start in range(0, len(free), 9):
+            seats = free[start:start + 9]
+            await booking.hold(1, option.trip_id, "MOW", "VLD", ["P"] * len(seats), seats)
+    await anna.send("Moscow to Vladimir tomorrow")
+    card = anna.last_message
+    assert "No seats on this day" in card.text and "Nearest days with seats" in card.text
+    nearest = [t for t in card.button_texts() if t.startswith(("Mon", "Tue", "Wed", "Thu",
+                                                                "Fri", "Sat", "Sun"))]
+    assert nearest
+    await anna.press(nearest[0])
+    assert "seats left" in anna.last_message.text
+    bot.harness.assert_no_errors()
+
+
+async def test_a_hold_that_expired_is_said_so_clearly(bot, clock):
+    anna = bot.user()
+    await to_trips(anna)
+    await anna.press(next(t for t in anna.last_message.button_texts() if t.startswith("1.")))
+    await anna.press("1")
+    await anna.press("Any seats")
+    await anna.send("Anna Lee")
+    summary = anna.last_message
+    confirm_data = summary.find_button("✅ Confirm")["callback_data"]
+    await anna.press("✅ Confirm")
+    assert "held until" in anna.last_message.text
+    clock.advance(minutes=16)
+    await anna.press("Cancel this hold")
+    assert "Your hold has expired" in anna.last_message.text
+    await press_data(bot, anna, summary, confirm_data)
+    assert "expired" in anna.last_message.text
+    bot.harness.assert_no_errors()
+
+
+async def test_my_tickets_cancel_shows_the_refund(bot, clock):
+    anna = bot.user()
+    await anna.send("Beijing to Tianjin tomorrow 1 seat")
+    await anna.press(next(t for t in anna.last_message.button_texts() if t.startswith("1.")))
+    await anna.press("Any seats")
+    await anna.send("Anna Lee")
+    await anna.press("✅ Confirm")
+    order_id = (await bot.services.booking.orders_of(anna.id))[0].id
+    await bot.services.booking.confirm_payment(order_id, "ref-1", 4800, "CNY")
+    await anna.send("/mytickets")
+    listing = anna.last_message
+    assert "Upcoming: 1" in listing.text
+    await anna.press(next(t for t in listing.button_texts() if "Beijing → Tianjin" in t))
+    assert "Status: paid" in anna.last_message.text
+    await anna.press("Cancel booking")
+    # The trip leaves in 18 hours: the default policy refunds half.
+    assert "You will get back CN¥24.00" in anna.last_message.text
+    await anna.press("Yes, cancel it")
+    assert "Refund: CN¥24.00" in anna.last_message.text
+    view = await bot.services.booking.order(order_id)
+    assert view.order.status.value == "refunded"
+    bot.harness.assert_no_errors()
+
+
+async def test_language_switch_and_every_language(bot):
+    li = bot.user("Li", language="zh")
+    await li.send("/start")
+    assert "Li，您好" in li.last_message.text
+    await li.press("🚌 订票")
+    await li.press("北京")
+    assert "从北京出发" in li.last_message.text
+    ivan = bot.user("Ivan", language="ru")
+    await ivan.send("/start")
+    assert "Здравствуйте, Ivan" in ivan.last_message.text
+    await ivan.press("🚌 Купить билет")
+    await ivan.press("Москва")
+    await ivan.press("Казань")
+    await ivan.press("Завтра")
+    assert "Москва → Казань" in ivan.last_message.text
+    assert re.search(r"осталось \d+ мест", ivan.last_message.text)
+    anna = bot.user("Anna", language="en")
+    await anna.send("/language")
+    await anna.press("Русский")
+    assert "Язык: русский" in anna.last_message.text
+    assert (await bot.services.customers.get(anna.id)).language == "ru"
+    await anna.send("/start")
+    assert "Здравствуйте, Anna" in anna.last_message.text
     bot.harness.assert_no_errors()
