@@ -11,6 +11,6 @@ from booking.stations import StationIndex
 try:
     from handlers.parsing import parse_date, parse_trip_request
 except ImportError:  # pragma: no cover - goes away with handlers/interim.py
-    from handlers.interim import parse_date, parse_trip_request  # type: ignore[assignment]
+    from handlers.interim import parse_date, parse_trip_request
 
 __all__ = ["StationIndex", "parse_date", "parse_trip_request"]
