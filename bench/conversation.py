@@ -27,22 +27,22 @@ from telegram.ext import ContextTypes, MessageHandler, filters
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import database_url_from_env, fresh_database, percentile  # noqa: E402
-from booking.demo_network import demo_timetable  # noqa: E402
-from booking.model import OrderStatus  # noqa: E402
-from booking.service import system_clock  # noqa: E402
-from bot.app import build_application, prepare  # noqa: E402
-from bot.emulator import (  # noqa: E402
+from bench.common import database_url_from_env, fresh_database, percentile
+from booking.demo_network import demo_timetable
+from booking.model import OrderStatus
+from booking.service import system_clock
+from bot.app import build_application, prepare
+from bot.emulator import (
     BotApiEmulator,
     BotHarness,
     EmulatorRequest,
     SimulatedUser,
     emulated_builder,
 )
-from bot.services import create_services  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from storage.database import create_engine  # noqa: E402
-from storage.timetable import store_timetable  # noqa: E402
+from bot.services import create_services
+from bot.settings import Settings
+from storage.database import create_engine
+from storage.timetable import store_timetable
 
 # Pairs with several departures a day, so that concurrent passengers spread over trips.
 ROUTES = [("Beijing", "Tianjin"), ("Shanghai", "Hangzhou"), ("Moscow", "Vladimir"),
