@@ -1,0 +1,301 @@
+"""Bot state in the database: read back by a new process, and a conversation survives a crash."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from telegram import Update
+from telegram.ext import (
+    Application,
+    CommandHandler,
+    ContextTypes,
+    ConversationHandler,
+    MessageHandler,
+    PersistenceInput,
+    filters,
+)
+
+from bot.emulator import BotApiEmulator, BotHarness, emulated_builder
+from bot.emulator.harness import Delivery
+from storage import tables as t
+from storage.persistence import DatabasePersistence, save_after_each_update
+
+Context = ContextTypes.DEFAULT_TYPE
+
+FLOW = {"state": 2, "origin": "MOW", "names": ["Ann", "Bob"], "want": None, "price": 12.5,
+        "paid": False, "nested": {"seats": ["1A"]}}
+
+
+async def rows(engine: AsyncEngine, kind: str | None = None) -> dict[tuple[str, str], Any]:
+    query = select(t.bot_state.c.kind, t.bot_state.c.key, t.bot_state.c.data)
+    if kind is not None:
+        query = query.where(t.bot_state.c.kind == kind)
+    async with engine.connect() as conn:
+        return {(r.kind, r.key): r.data for r in await conn.execute(query)}
+
+
+@pytest.fixture
+def writes(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The INSERT and DELETE statements sent to the database, as they happen."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith(("INSERT", "DELETE")):
+            seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+# ---- the persistence API ---------------------------------------------------------------------
+
+
+async def test_everything_written_is_read_back_by_a_new_persistence(engine: AsyncEngine) -> None:
+    before = DatabasePersistence(engine)
+    await before.update_user_data(1001, {"flow": FLOW, "lang": "ru"})
+    await before.update_user_data(2**40, {"lang": "zh"})  # Telegram ids exceed 32 bits
+    await before.update_chat_data(-100123, {"pinned": 5})
+    await before.update_bot_data({"broadcast": {"sent": 3}})
+    await before.update_callback_data(
+        ([("kb-1", 1_750_000_000.5, {"b-1": "pick:BJS", "b-2": {"seat": "1A"}})], {"q-1": "kb-1"})
+    )
+    await before.update_conversation("booking", (1001, 1001), 3)
+    await before.update_conversation("booking", (-100123, 7), 1)
+    await before.update_conversation("staff", (5, 5), "broadcast")
+
+    after = DatabasePersistence(engine)  # as a restarted process would make it
+    assert await after.get_user_data() == {
+        1001: {"flow": FLOW, "lang": "ru"},
+        2**40: {"lang": "zh"},
+    }
+    assert await after.get_chat_data() == {-100123: {"pinned": 5}}
+    assert await after.get_bot_data() == {"broadcast": {"sent": 3}}
+    assert await after.get_callback_data() == (
+        [("kb-1", 1_750_000_000.5, {"b-1": "pick:BJS", "b-2": {"seat": "1A"}})],
+        {"q-1": "kb-1"},
+    )
+    assert await after.get_conversations("booking") == {(1001, 1001): 3, (-100123, 7): 1}
+    assert await after.get_conversations("staff") == {(5, 5): "broadcast"}
+
+
+async def test_nothing_stored_reads_as_empty(engine: AsyncEngine) -> None:
+    persistence = DatabasePersistence(engine)
+    assert await persistence.get_user_data() == {}
+    assert await persistence.get_chat_data() == {}
+    assert await persistence.get_bot_data() == {}
+    assert await persistence.get_callback_data() is None
+    assert await persistence.get_conversations("booking") == {}
+
+
+async def test_each_get_returns_fresh_objects(engine: AsyncEngine) -> None:
+    persistence = DatabasePersistence(engine)
+    await persistence.update_user_data(1001, {"flow": {"names": ["Ann"]}})
+    await persistence.update_bot_data({"n": 1})
+    first = await persistence.get_user_data()
+    first[1001]["flow"]["names"].append("Bob")
+    (await persistence.get_bot_data())["n"] = 2
+    assert await persistence.get_user_data() == {1001: {"flow": {"names": ["Ann"]}}}
+    assert await persistence.get_bot_data() == {"n": 1}
+
+
+async def test_updates_replace_and_endings_delete(engine: AsyncEngine) -> None:
+    persistence = DatabasePersistence(engine)
+    await persistence.update_conversation("booking", (1, 1), 2)
+    await persistence.update_conversation("booking", (1, 1), 5)
+    await persistence.update_user_data(1, {"a": 1})
+    await persistence.update_user_data(1, {"b": 2})
+    assert await persistence.get_conversations("booking") == {(1, 1): 5}
+    assert await persistence.get_user_data() == {1: {"b": 2}}
+
+    await persistence.update_conversation("booking", (1, 1), None)  # the conversation ended
+    await persistence.drop_user_data(1)
+    await persistence.update_chat_data(9, {"x": 1})
+    await persistence.drop_chat_data(9)
+    await persistence.drop_chat_data(404)  # never stored: nothing to do, no error
+    assert await rows(engine) == {}
+
+
+async def test_unchanged_data_is_not_written_again(
+    engine: AsyncEngine, writes: list[str]
+) -> None:
+    persistence = DatabasePersistence(engine)
+    await persistence.update_bot_data({"n": 1})
+    await persistence.update_bot_data({"n": 1})
+    await persistence.update_conversation("booking", (1, 1), 2)
+    await persistence.update_conversation("booking", (1, 1), 2)
+    assert len(writes) == 2
+    restarted = DatabasePersistence(engine)
+    await restarted.get_bot_data()
+    await restarted.update_bot_data({"n": 1})  # what it read is what it holds
+    assert len(writes) == 2
+    await restarted.update_bot_data({"n": 2})
+    assert len(writes) == 3
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {1: "int key"},  # would come back as "1"
+        {"seats": ("1A", "1B")},  # would come back as a list
+        {"day": date(2026, 6, 1)},
+        {"ratio": float("nan")},
+        {"set": {1, 2}},
+    ],
+)
+async def test_data_that_json_would_change_is_refused(engine: AsyncEngine, data: Any) -> None:
+    persistence = DatabasePersistence(engine)
+    with pytest.raises(TypeError, match="user_data '1001'"):
+        await persistence.update_user_data(1001, data)
+    assert await rows(engine) == {}
+
+
+async def test_conversation_names_must_fit_the_kind_column(engine: AsyncEngine) -> None:
+    persistence = DatabasePersistence(engine)
+    with pytest.raises(ValueError, match="conversation name"):
+        await persistence.get_conversations("a" * 40)
+    with pytest.raises(ValueError, match="conversation name"):
+        await persistence.update_conversation("", (1, 1), 1)
+
+
+async def test_stores_everything_unless_told_otherwise(engine: AsyncEngine) -> None:
+    assert DatabasePersistence(engine).store_data == PersistenceInput(True, True, True, True)
+    only_users = PersistenceInput(chat_data=False, bot_data=False, callback_data=False)
+    persistence = DatabasePersistence(engine, store_data=only_users, update_interval=5)
+    assert persistence.store_data == only_users
+    assert persistence.update_interval == 5
+
+
+# ---- a real Application through the emulator ------------------------------------------------
+
+
+@pytest.fixture
+def emulator() -> BotApiEmulator:
+    """A fresh emulated Bot API."""
+    return BotApiEmulator()
+
+
+ORIGIN, DESTINATION = range(2)
+
+
+async def start(update: Update, context: Context) -> int:
+    """Begin a booking."""
+    assert update.effective_message is not None and context.user_data is not None
+    context.user_data["flow"] = {"step": "origin"}
+    await update.effective_message.reply_text("From where?")
+    return ORIGIN
+
+
+async def origin(update: Update, context: Context) -> int:
+    """Remember the origin, ask the destination."""
+    assert update.effective_message is not None and context.user_data is not None
+    context.user_data["flow"] = {"step": "destination", "origin": update.effective_message.text}
+    await update.effective_message.reply_text("To where?")
+    return DESTINATION
+
+
+async def destination(update: Update, context: Context) -> int:
+    """Confirm the whole trip, end the conversation."""
+    assert update.effective_message is not None and context.user_data is not None
+    flow = context.user_data.pop("flow")
+    await update.effective_message.reply_text(f"{flow['origin']} → {update.effective_message.text}")
+    return ConversationHandler.END
+
+
+def booking_bot(
+    emulator: BotApiEmulator, engine: AsyncEngine, *, save_promptly: bool = True
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """A bot with a persistent two-step conversation, as the real one is built."""
+    application = emulated_builder(emulator).persistence(DatabasePersistence(engine)).build()
+    application.add_handler(
+        ConversationHandler(
+            entry_points=[CommandHandler("book", start)],
+            states={
+                ORIGIN: [MessageHandler(filters.TEXT & ~filters.COMMAND, origin)],
+                DESTINATION: [MessageHandler(filters.TEXT & ~filters.COMMAND, destination)],
+            },
+            fallbacks=[],
+            name="booking",
+            persistent=True,
+        )
+    )
+    if save_promptly:
+        save_after_each_update(application)
+    return application
+
+
+async def crash(harness: BotHarness) -> None:
+    """Stop handling updates the way a killed process does: no final save, no shutdown."""
+    harness.emulator.sink = None
+    if harness.application.running:
+        await harness.application.stop()  # ends its tasks; saving happens only in shutdown
+
+
+@pytest.mark.parametrize("delivery", ["direct", "queue"])
+async def test_a_passenger_continues_after_a_crash(
+    engine: AsyncEngine, emulator: BotApiEmulator, delivery: Delivery
+) -> None:
+    first = BotHarness(booking_bot(emulator, engine), emulator, delivery=delivery)
+    await first.start()
+    anna = first.user("Anna")
+    await anna.send("/book")
+    await anna.send("Moscow")
+    assert anna.last_message.text == "To where?"
+    await crash(first)
+
+    second = BotHarness(booking_bot(emulator, engine), emulator, delivery=delivery)
+    async with second:
+        await anna.send("Kazan")
+        assert anna.last_message.text == "Moscow → Kazan"
+        second.assert_no_errors()
+    # The ended conversation and the emptied flow are stored too.
+    assert await rows(engine, "conv:booking") == {}
+    assert await rows(engine, "user_data") == {("user_data", str(anna.id)): {}}
+
+
+async def test_a_graceful_restart_keeps_the_conversation_too(
+    engine: AsyncEngine, emulator: BotApiEmulator
+) -> None:
+    async with BotHarness(booking_bot(emulator, engine, save_promptly=False), emulator) as first:
+        anna = first.user("Anna")
+        await anna.send("/book")
+        await anna.send("Beijing")
+    async with BotHarness(booking_bot(emulator, engine, save_promptly=False), emulator):
+        await anna.send("Tianjin")
+        assert anna.last_message.text == "Beijing → Tianjin"
+
+
+async def test_without_prompt_saving_a_crash_loses_the_step(
+    engine: AsyncEngine, emulator: BotApiEmulator
+) -> None:
+    # Why save_after_each_update exists: PTB alone saves only periodically and at shutdown.
+    first = BotHarness(booking_bot(emulator, engine, save_promptly=False), emulator)
+    await first.start()
+    anna = first.user("Anna")
+    await anna.send("/book")
+    await anna.send("Moscow")
+    await crash(first)
+    assert await rows(engine, "conv:booking") == {}
+
+
+async def test_state_is_in_the_database_after_each_message(
+    engine: AsyncEngine, emulator: BotApiEmulator
+) -> None:
+    async with BotHarness(booking_bot(emulator, engine), emulator) as harness:
+        anna = harness.user("Anna")
+        key = ("conv:booking", f"[{anna.id}, {anna.id}]")
+        await anna.send("/book")
+        assert await rows(engine, "conv:booking") == {key: ORIGIN}
+        await anna.send("Moscow")
+        assert await rows(engine, "conv:booking") == {key: DESTINATION}
+        assert (await rows(engine, "user_data"))[("user_data", str(anna.id))] == {
+            "flow": {"step": "destination", "origin": "Moscow"}
+        }
+        assert {kind for kind, _ in await rows(engine)} == {
+            "conv:booking", "user_data", "chat_data", "bot_data"
+        }
