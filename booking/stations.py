@@ -37,7 +37,7 @@ MAIN_STATION_WORDS = frozenset({"hbf", "hauptbahnhof", "central", "centraal", "c
 # A first word too generic to stand for a station on its own ("Bad" is not Bad Hersfeld).
 _GENERIC_FIRST_WORDS = frozenset(
     {"bad", "st", "sankt", "saint", "san", "santa", "new", "la", "le", "les", "den", "am", "an",
-     "im", "bei", "velikiy", "veliky", "velik"}
+     "im", "bei", "neu", "nove", "novy", "nowy", "velikiy", "veliky", "velik"}
 )
 
 MATCH_CUTOFF = 78  # below this a fuzzy score is noise (tuned on the DB long-distance feed)

@@ -272,3 +272,10 @@ def test_find_in_ignores_generic_first_words(db: StationIndex) -> None:
 
 def db_spans(index: StationIndex, text: str) -> list[tuple[str, str]]:
     return [(text[a:b], s.name("de")) for a, b, s in index.find_in(text)]
+
+
+def test_an_empty_index_finds_nothing() -> None:
+    index = StationIndex([])
+    assert index.match("Berlin") == []
+    assert index.exact("Berlin") is None
+    assert index.find_in("Berlin to Prague") == []
