@@ -13,11 +13,10 @@ from datetime import datetime
 from enum import StrEnum
 
 from booking.ports import UnitOfWorkFactory
-from booking.service import system_clock
+from booking.service import MAX_NAME_LENGTH, system_clock
 
 MAX_SAVED_PASSENGERS = 10
 MAX_CUSTOMER_NAME_LENGTH = 200  # customers.name is a String(200)
-MAX_PASSENGER_NAME_LENGTH = 100  # what a hold accepts for one passenger
 MAX_LANGUAGE_LENGTH = 8  # customers.language is a String(8)
 
 
@@ -62,8 +61,8 @@ class Customer:
         name = _squash(name)[:MAX_CUSTOMER_NAME_LENGTH] or self.name
         # The language given here is only a hint (Telegram's); one too long to store is
         # dropped rather than refusing the person's message.
-        usable_hint = bool(language) and len(language or "") <= MAX_LANGUAGE_LENGTH
-        if self.language is not None or not usable_hint:
+        hint_fits = language is not None and 0 < len(language) <= MAX_LANGUAGE_LENGTH
+        if self.language is not None or not hint_fits:
             language = self.language
         role = self.role
         if role is not Role.ADMIN:
@@ -80,7 +79,7 @@ class Customer:
         """
         kept: dict[str, str] = {}
         for raw in [*names, *self.saved_passengers]:
-            name = _squash(raw)[:MAX_PASSENGER_NAME_LENGTH]
+            name = _squash(raw)[:MAX_NAME_LENGTH]  # what a hold accepts
             if name:
                 kept.setdefault(name.casefold(), name)
         return replace(self, saved_passengers=tuple(kept.values())[:MAX_SAVED_PASSENGERS])
