@@ -45,6 +45,14 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
+def passenger_name(raw: str) -> str:
+    """The name as it will be printed on the ticket; refuses what cannot be a name."""
+    name = " ".join(str(raw).split())
+    if not name or len(name) > MAX_NAME_LENGTH or not any(ch.isalpha() for ch in name):
+        raise BookingError(ErrorCode.BAD_PASSENGER_NAME, name=str(raw)[:MAX_NAME_LENGTH])
+    return name
+
+
 class BookingService:
     def __init__(
         self,
@@ -182,7 +190,7 @@ class BookingService:
         chosen side by side where possible. The same ``request_key`` twice returns the
         order made the first time, so a repeated button press never books twice.
         """
-        names = [self._passenger_name(p) for p in passengers]
+        names = [passenger_name(p) for p in passengers]
         if not names:
             raise BookingError(ErrorCode.BAD_SEAT_COUNT)
         if len(names) > self.rules.max_seats_per_order:
@@ -200,13 +208,6 @@ class BookingService:
             )
 
         return await self._retrying(attempt)
-
-    @staticmethod
-    def _passenger_name(raw: str) -> str:
-        name = " ".join(str(raw).split())
-        if not name or len(name) > MAX_NAME_LENGTH or not any(ch.isalpha() for ch in name):
-            raise BookingError(ErrorCode.BAD_PASSENGER_NAME, name=str(raw)[:MAX_NAME_LENGTH])
-        return name
 
     async def _hold_once(
         self,

@@ -12,6 +12,7 @@ from telegram.request import BaseRequest
 from handlers.context import KassaApplication, KassaContext, Services
 from handlers.registry import register_handlers
 from locales import LANGUAGES, texts
+from storage.persistence import DatabasePersistence, save_after_each_update
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
@@ -33,17 +34,8 @@ def command_descriptions(language: str) -> list[BotCommand]:
 
 
 def database_persistence(engine: AsyncEngine) -> BasePersistence[Any, Any, Any]:
-    """Conversation state and user data in the database, so a restart loses nothing.
-
-    storage/persistence.py is a colleague's; until it lands, an in-memory stand-in keeps the
-    bot usable (state then lasts only as long as the process).
-    """
-    try:
-        from storage.persistence import DatabasePersistence
-    except ImportError:
-        return DictPersistence()
-    persistence: BasePersistence[Any, Any, Any] = DatabasePersistence(engine)
-    return persistence
+    """Conversation state and user data in the database, so a restart loses nothing."""
+    return DatabasePersistence(engine)
 
 
 def build_application(
@@ -67,10 +59,14 @@ def build_application(
         builder = builder.request(request).get_updates_request(updates_request or request)
     if base_url is not None:
         builder = builder.base_url(base_url)
-    # The booking conversation is persistent, which PTB allows only with a persistence.
+    # The booking conversation is persistent, which PTB allows only with a persistence;
+    # tests that are not about restarts keep it in memory.
     builder = builder.persistence(persistence or DictPersistence())
     application = builder.build()
     register_handlers(application, services)
+    if persistence is not None:
+        # Write each step as it happens: PTB alone saves only every minute and at shutdown.
+        save_after_each_update(application)
     return application
 
 

@@ -11,9 +11,9 @@ from datetime import date
 from telegram import Message, Update
 from telegram.ext import ConversationHandler
 
-from booking.customers import MAX_PASSENGER_NAME_LENGTH
 from booking.errors import BookingError, ErrorCode
 from booking.model import Station
+from booking.service import passenger_name
 from handlers import callback_data as cb
 from handlers.booking_cards import local_today, render, saved_names, search_day
 from handlers.cards import answer_query, drop_buttons, show
@@ -36,8 +36,8 @@ from handlers.flow import (
     forget_from,
     start_flow,
 )
-from handlers.lookup import parse_date, parse_trip_request
 from handlers.menu import menu_card
+from handlers.parsing import parse_date, parse_trip_request
 
 END = ConversationHandler.END
 # Where a refusal at confirmation sends the person back to.
@@ -144,7 +144,8 @@ async def trip_request(update: Update, context: KassaContext) -> int:
     services = context.services
     today = services.booking.now().date()
     request = parse_trip_request(text_of(update), services.station_index, today)
-    if request is None:  # the filter let it through, so this is a race with a catalogue change
+    if request is None or request.origin is None or request.destination is None:
+        # The filter let it through, so this is a race with a catalogue change.
         return await begin(update, context)
     flow = start_flow(context)
     flow["origin"] = request.origin.code
@@ -451,8 +452,12 @@ async def enter_names(update: Update, context: KassaContext, flow: Flow) -> int:
 
 
 def acceptable_name(text: str) -> bool:
-    """A light check so a typo is caught at once; the hold checks names again."""
-    return 0 < len(text) <= MAX_PASSENGER_NAME_LENGTH and any(ch.isalpha() for ch in text)
+    """The booking core's own rule, asked at once so a typo is caught at this step."""
+    try:
+        passenger_name(text)
+    except BookingError:
+        return False
+    return True
 
 
 async def add_name(update: Update, context: KassaContext, flow: Flow, name: str) -> int:

@@ -14,7 +14,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from booking.customers import CustomerService
 from booking.model import Station
 from booking.service import BookingService
-from handlers.lookup import StationIndex
+from booking.stations import StationIndex
 from locales import Texts, pick_language, texts
 
 UserData = dict[str, Any]

@@ -31,7 +31,7 @@ from handlers.flow import (
     SUMMARY,
     TRIPS,
 )
-from handlers.lookup import parse_trip_request
+from handlers.parsing import parse_trip_request
 
 CONVERSATION_NAME = "booking"
 TEXT = filters.TEXT & ~filters.COMMAND

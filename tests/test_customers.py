@@ -100,7 +100,7 @@ def customers(uow_factory: SqlUnitOfWorkFactory, clock: FakeClock) -> CustomerSe
 
 async def count_rows(engine: AsyncEngine) -> int:
     async with engine.connect() as conn:
-        return int((await conn.execute(select(func.count()).select_from(t.customers))).scalar())
+        return (await conn.execute(select(func.count()).select_from(t.customers))).scalar_one()
 
 
 async def test_ensure_creates_on_first_contact(
@@ -194,7 +194,7 @@ async def test_set_language_for_someone_not_seen_yet_creates_them(
 async def test_remember_passengers_round_trip(customers: CustomerService) -> None:
     await customers.ensure(ANNA, "Anna")
     await customers.remember_passengers(ANNA, ["Ann Lee", "Bob Ray"])
-    stored = await customers.remember_passengers(ANNA, (n for n in ["Cy Dee", "ANN LEE"]))
+    stored = await customers.remember_passengers(ANNA, ("Cy Dee", "ANN LEE"))
     assert stored.saved_passengers == ("Cy Dee", "ANN LEE", "Bob Ray")
     assert await customers.get(ANNA) == stored
 

@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from babel.messages.catalog import Message
 
 from booking.errors import ErrorCode
 from handlers.errors import ERROR_MESSAGES
@@ -13,8 +14,9 @@ from locales import LANGUAGES, catalog, pick_language, texts
 from locales.extract import extracted
 
 
-def catalog_ids(language: str) -> dict[str, object]:
-    return {(m.id[0] if isinstance(m.id, tuple) else m.id): m for m in catalog(language) if m.id}
+def catalog_ids(language: str) -> dict[str, Message]:
+    return {str(m.id[0] if isinstance(m.id, tuple | list) else m.id): m
+            for m in catalog(language) if m.id}
 
 
 def test_every_error_code_has_a_message():
