@@ -7,7 +7,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import JSON, String, and_, bindparam, func, insert, or_, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -58,6 +59,12 @@ _TRIP_COLUMNS = (
     t.trips.c.status,
     t.trips.c.delay_minutes,
 )
+
+
+# The hold path runs these on every hold: built once here (building a statement costs
+# more than compiling it, which SQLAlchemy caches), values given as parameters.
+_TRIP_BY_ID = select(*_TRIP_COLUMNS).where(t.trips.c.id == bindparam("trip_id"))
+_TRIP_BY_ID_LOCKED = _TRIP_BY_ID.with_for_update(of=t.trips)
 
 
 class SqlCatalog:
@@ -160,24 +167,45 @@ class SqlCatalog:
         return [_trip(r) for r in rows]
 
     async def trip(self, trip_id: int, *, lock: bool = False) -> Trip | None:
-        query = select(*_TRIP_COLUMNS).where(t.trips.c.id == trip_id)
-        if lock and self._for_update:
-            # SQLite has no row locks: its writing transactions hold the database write
-            # lock from BEGIN IMMEDIATE, which serialises them just the same.
-            query = query.with_for_update(of=t.trips)
-        row = (await self._conn.execute(query)).first()
+        # SQLite has no row locks: its writing transactions hold the database write lock
+        # from BEGIN IMMEDIATE, which serialises them just the same.
+        query = _TRIP_BY_ID_LOCKED if lock and self._for_update else _TRIP_BY_ID
+        row = (await self._conn.execute(query, {"trip_id": trip_id})).first()
         return _trip(row) if row else None
+
+
+# Spelled as the bare column so that SQLite matches it to the partial index's "WHERE live"
+# (SQLAlchemy writes a boolean column as "live = 1" there, which SQLite does not match).
+_LIVE = text("allocations.live")
 
 
 def _live_overlapping(segment: Segment, now: datetime) -> Any:
     a = t.allocations.c
     return and_(
         a.trip_id == segment.trip_id,
-        a.live,
+        _LIVE,
         a.from_seq < segment.to_seq,
         a.to_seq > segment.from_seq,
         or_(a.held_until.is_(None), a.held_until > now),
     )
+
+
+def _taken_seats_query(*, exclude_order: bool) -> Any:
+    a = t.allocations.c
+    condition = and_(
+        a.trip_id == bindparam("trip_id"),
+        _LIVE,
+        a.from_seq < bindparam("to_seq"),
+        a.to_seq > bindparam("from_seq"),
+        or_(a.held_until.is_(None), a.held_until > bindparam("now")),
+    )
+    if exclude_order:
+        condition = and_(condition, a.order_id != bindparam("order_id"))
+    return select(a.seat).where(condition)
+
+
+_TAKEN_SEATS = _taken_seats_query(exclude_order=False)
+_TAKEN_SEATS_EXCLUDING = _taken_seats_query(exclude_order=True)
 
 
 class SqlInventory:
@@ -187,10 +215,17 @@ class SqlInventory:
     async def taken_seats(
         self, segment: Segment, now: datetime, *, exclude_order: str | None = None
     ) -> set[str]:
-        condition = _live_overlapping(segment, now)
+        params: dict[str, Any] = {
+            "trip_id": segment.trip_id,
+            "from_seq": segment.from_seq,
+            "to_seq": segment.to_seq,
+            "now": now,
+        }
+        query = _TAKEN_SEATS
         if exclude_order is not None:
-            condition = and_(condition, t.allocations.c.order_id != exclude_order)
-        rows = await self._conn.execute(select(t.allocations.c.seat).where(condition))
+            query = _TAKEN_SEATS_EXCLUDING
+            params["order_id"] = exclude_order
+        rows = await self._conn.execute(query, params)
         return {r.seat for r in rows}
 
     async def taken_counts(self, segments: Sequence[Segment], now: datetime) -> dict[int, int]:
@@ -205,57 +240,124 @@ class SqlInventory:
         return {r.trip_id: r.taken for r in rows}
 
 
+def _order_values(order: Order) -> dict[str, Any]:
+    return {
+        "id": order.id,
+        "customer_id": order.customer_id,
+        "trip_id": order.trip_id,
+        "from_seq": order.from_seq,
+        "to_seq": order.to_seq,
+        "status": order.status.value,
+        "amount": order.amount,
+        "currency": order.currency,
+        "created_at": order.created_at,
+        "updated_at": order.created_at,
+        "expires_at": order.expires_at,
+        "request_key": order.request_key,
+    }
+
+
+def _event_values(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "event_order_id": event.order_id,
+        "at": event.at,
+        "from_status": event.from_status.value if event.from_status else None,
+        "to_status": event.to_status.value,
+        "actor": event.actor,
+        "detail": event.detail,
+    }
+
+
+_INSERT_ORDER = insert(t.orders)
+_INSERT_ALLOCATION = insert(t.allocations)
+_INSERT_EVENT = insert(t.order_events).values(
+    order_id=bindparam("event_order_id"),
+    at=bindparam("at"),
+    from_status=bindparam("from_status"),
+    to_status=bindparam("to_status"),
+    actor=bindparam("actor"),
+    detail=bindparam("detail"),
+)
+
+# On PostgreSQL the order, its seats and its audit row go in one round trip. The foreign
+# keys of the seats and the audit row on the new order are checked at the end of the
+# statement, when the order row is there.
+_ADD_ORDER_POSTGRES = text(
+    """
+    WITH new_order AS (
+        INSERT INTO orders (id, customer_id, trip_id, from_seq, to_seq, status, amount,
+                            currency, created_at, updated_at, expires_at, request_key)
+        VALUES (:id, :customer_id, :trip_id, :from_seq, :to_seq, :status, :amount,
+                :currency, :created_at, :updated_at, :expires_at, :request_key)
+        RETURNING id
+    ), new_seats AS (
+        INSERT INTO allocations (order_id, trip_id, seat, passenger, from_seq, to_seq, live,
+                                 held_until)
+        SELECT new_order.id, :trip_id, s.seat, s.passenger, :from_seq, :to_seq, true,
+               :expires_at
+        FROM new_order, unnest(:seats, :passengers) WITH ORDINALITY AS s(seat, passenger, n)
+        ORDER BY s.n
+    )
+    INSERT INTO order_events (order_id, at, from_status, to_status, actor, detail)
+    SELECT new_order.id, :at, :from_status, :to_status, :actor, :detail FROM new_order
+    """
+).bindparams(
+    bindparam("id", type_=t.orders.c.id.type),
+    bindparam("customer_id", type_=t.orders.c.customer_id.type),
+    bindparam("trip_id", type_=t.orders.c.trip_id.type),
+    bindparam("from_seq", type_=t.orders.c.from_seq.type),
+    bindparam("to_seq", type_=t.orders.c.to_seq.type),
+    bindparam("status", type_=t.orders.c.status.type),
+    bindparam("amount", type_=t.orders.c.amount.type),
+    bindparam("currency", type_=t.orders.c.currency.type),
+    bindparam("created_at", type_=t.orders.c.created_at.type),
+    bindparam("updated_at", type_=t.orders.c.updated_at.type),
+    bindparam("expires_at", type_=t.orders.c.expires_at.type),
+    bindparam("request_key", type_=t.orders.c.request_key.type),
+    bindparam("seats", type_=ARRAY(String)),
+    bindparam("passengers", type_=ARRAY(String)),
+    bindparam("at", type_=t.order_events.c.at.type),
+    bindparam("from_status", type_=t.order_events.c.from_status.type),
+    bindparam("to_status", type_=t.order_events.c.to_status.type),
+    bindparam("actor", type_=t.order_events.c.actor.type),
+    bindparam("detail", type_=JSON),
+)
+
+
 class SqlOrders:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
         self._skip_locked = conn.dialect.name != "sqlite"
+        self._one_statement = conn.dialect.name == "postgresql"
 
     async def add(self, order: Order, event: AuditEvent) -> None:
-        await self._conn.execute(
-            insert(t.orders).values(
-                id=order.id,
-                customer_id=order.customer_id,
-                trip_id=order.trip_id,
-                from_seq=order.from_seq,
-                to_seq=order.to_seq,
-                status=order.status.value,
-                amount=order.amount,
-                currency=order.currency,
-                created_at=order.created_at,
-                updated_at=order.created_at,
-                expires_at=order.expires_at,
-                request_key=order.request_key,
-            )
-        )
-        await self._conn.execute(
-            insert(t.allocations),
-            [
+        """Insert the order, its seats and its audit row (one statement on PostgreSQL)."""
+        values = _order_values(order)
+        if self._one_statement:
+            await self._conn.execute(
+                _ADD_ORDER_POSTGRES,
                 {
-                    "order_id": order.id,
-                    "trip_id": order.trip_id,
-                    "seat": s.seat,
-                    "passenger": s.passenger,
-                    "from_seq": order.from_seq,
-                    "to_seq": order.to_seq,
-                    "live": True,
-                    "held_until": order.expires_at,
-                }
+                    **values,
+                    "seats": [s.seat for s in order.seats],
+                    "passengers": [s.passenger for s in order.seats],
+                    **_event_values(event),
+                },
+            )
+            return
+        await self._conn.execute(_INSERT_ORDER, values)
+        await self._conn.execute(
+            _INSERT_ALLOCATION,
+            [
+                {"order_id": order.id, "trip_id": order.trip_id, "seat": s.seat,
+                 "passenger": s.passenger, "from_seq": order.from_seq, "to_seq": order.to_seq,
+                 "live": True, "held_until": order.expires_at}
                 for s in order.seats
             ],
         )
         await self._add_event(event)
 
     async def _add_event(self, event: AuditEvent) -> None:
-        await self._conn.execute(
-            insert(t.order_events).values(
-                order_id=event.order_id,
-                at=event.at,
-                from_status=event.from_status.value if event.from_status else None,
-                to_status=event.to_status.value,
-                actor=event.actor,
-                detail=event.detail,
-            )
-        )
+        await self._conn.execute(_INSERT_EVENT, _event_values(event))
 
     async def get(self, order_id: str, *, lock: bool = False) -> Order | None:
         query = select(t.orders).where(t.orders.c.id == order_id)

@@ -21,9 +21,15 @@ class SqlUnitOfWork:
     payments: SqlPayments
     customers: SqlCustomers
 
-    def __init__(self, engine: AsyncEngine, *, write: bool = False) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, write: bool = False, cache_key: str | None = None
+    ) -> None:
         self._engine = engine
         self._write = write
+        self._cache_key = cache_key or str(engine.url)
+        # Only SQLite's BEGIN looks at the option (BEGIN IMMEDIATE for a writer); setting
+        # it elsewhere would cost a call on every unit of work for nothing.
+        self._mark_write = write and engine.dialect.name == "sqlite"
         self._conn: AsyncConnection | None = None
         self._tx: AsyncTransaction | None = None
 
@@ -36,7 +42,7 @@ class SqlUnitOfWork:
     async def __aenter__(self) -> SqlUnitOfWork:
         conn = await self._engine.connect()
         try:
-            if self._write:
+            if self._mark_write:
                 conn = await conn.execution_options(**{WRITE_OPTION: True})
             self._tx = await conn.begin()
         except DBAPIError as error:
@@ -45,8 +51,7 @@ class SqlUnitOfWork:
                 raise LockTimeout(str(error)) from error
             raise
         self._conn = conn
-        cache_key = str(self._engine.url)
-        self.catalog = SqlCatalog(conn, cache_key)
+        self.catalog = SqlCatalog(conn, self._cache_key)
         self.inventory = SqlInventory(conn)
         self.orders = SqlOrders(conn)
         self.payments = SqlPayments(conn)
@@ -86,6 +91,7 @@ class SqlUnitOfWorkFactory:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._cache_key = str(engine.url)
 
     def __call__(self, *, write: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, write=write)
+        return SqlUnitOfWork(self.engine, write=write, cache_key=self._cache_key)
