@@ -396,12 +396,20 @@ async def toggle_seat(update: Update, context: KassaContext) -> int:
     return await choose_seats(update, context, flow, [button.argument])
 
 
+# What people type for "any seats, you choose" (input words, not texts the bot shows).
+ANY_SEAT_WORDS = frozenset({"any", "any seat", "any seats", "любые", "любое", "любые места",
+                            "все равно", "всё равно", "任意", "随便", "任意座位"})
+
+
 async def typed_seats(update: Update, context: KassaContext) -> int:
-    """Seats typed like "4A 4B"."""
+    """Seats typed like "4A 4B", or "any seats" typed instead of tapped."""
     flow = current_flow(context)
     if flow is None:
         return await begin(update, context)
-    labels = [part.upper() for part in text_of(update).replace(",", " ").split()][:20]
+    text = " ".join(text_of(update).casefold().split())
+    if text in ANY_SEAT_WORDS or text == context.texts("Any seats").casefold():
+        return await take_any_seats(update, context, flow)
+    labels = [part.upper() for part in text.replace(",", " ").split()][:20]
     return await choose_seats(update, context, flow, labels)
 
 
@@ -411,8 +419,13 @@ async def choose_seats(update: Update, context: KassaContext, flow: Flow,
     seat_map = await context.services.booking.seat_map(
         int(flow["trip"]), flow["origin"], flow["destination"])
     free = set(seat_map.free)
+    on_board = {cell.label for row in seat_map.rows for cell in row if cell is not None}
     chosen: list[str] = list(flow.get("seats", []))
     for label in labels:
+        if label not in on_board:
+            await answer_query(update, _("There is no such seat on this coach."), alert=True)
+            return await go(update, context, flow, SEATS,
+                            _("There is no such seat on this coach."))
         if label in chosen:
             chosen.remove(label)
         elif label not in free:
@@ -434,6 +447,11 @@ async def any_seats(update: Update, context: KassaContext) -> int:
     if found is None:
         return await stale(update, context)
     flow, _button = found
+    return await take_any_seats(update, context, flow)
+
+
+async def take_any_seats(update: Update, context: KassaContext, flow: Flow) -> int:
+    """Leave the seats to the service, which picks them side by side when holding."""
     await answer_query(update)
     flow["seats"] = []
     return await enter_names(update, context, flow)

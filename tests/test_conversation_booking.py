@@ -239,3 +239,23 @@ async def test_language_switch_and_every_language(bot):
     await anna.send("/start")
     assert "Здравствуйте, Anna" in anna.last_message.text
     bot.harness.assert_no_errors()
+
+
+async def test_typed_seats_any_seats_and_seats_that_do_not_exist(bot):
+    anna = bot.user()
+    await to_trips(anna)
+    first_trip = next(t for t in anna.last_message.button_texts() if t.startswith("1."))
+    await anna.press(first_trip)
+    await anna.press("2")
+    await anna.send("99Z")
+    assert "There is no such seat on this coach." in anna.last_message.text
+    await anna.send("Anna Lee")  # a name typed one step too early is no seat either
+    assert "There is no such seat on this coach." in anna.last_message.text
+    await anna.send("1A 1B")
+    assert "Passenger 1 of 2" in anna.last_message.text
+    await anna.press("« Back")
+    await anna.press("« Back")
+    await anna.press("1")
+    await anna.send("any seats")  # typed instead of tapped
+    assert "Passenger 1 of 1" in anna.last_message.text
+    bot.harness.assert_no_errors()
