@@ -1,13 +1,13 @@
 """Search latency on a national timetable: import the DB long-distance feed, then search.
 
-    KASSA_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/kassa_bench \\
+    KASSA_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test \\
         .venv/bin/python bench/search.py [--feed PATH] [--days 30] [--searches 2000]
 
-The database named by KASSA_DATABASE_URL (default sqlite+aiosqlite:///bench-search.db)
-is emptied: Kassa's tables are dropped and migrated afresh. A PostgreSQL database that does
-not exist yet is created. The feed is imported for ``--days`` days from today (shifted
-onto today's calendar) and the import is timed. Then two passes of ``--searches`` searches
-for random station pairs (mostly connected), one after another:
+The database named by KASSA_DATABASE_URL is only used to create a fresh one beside it
+(a temporary file for SQLite), which is dropped at the end. The feed is imported for
+``--days`` days from today (shifted onto today's calendar) and the import is timed. Then
+two passes of ``--searches`` searches for random station pairs (mostly connected), one
+after another:
 
 * cold: right after the import, as a freshly started process meets them, loading each
   route the first time a search needs it;
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import statistics
 import sys
@@ -30,25 +29,26 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-import asyncpg
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import database_url_from_env, fresh_database
 from booking.errors import BookingError
 from booking.gtfs import read_feed
 from booking.service import BookingService
 from booking.timetable import Timetable
 from storage.database import create_engine
-from storage.migrate import upgrade
-from storage.tables import metadata, routes
+from storage.tables import routes
 from storage.timetable import store_timetable
 from storage.uow import SqlUnitOfWorkFactory
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_FEED = REPO.parent / "shared/data/gtfs/db-fernverkehr-2019/db-fv-gtfs-2019.zip"
-DEFAULT_URL = "sqlite+aiosqlite:///bench-search.db"
 
 
 @dataclass(frozen=True)
@@ -67,31 +67,6 @@ def parse_args() -> argparse.Namespace:
                         help="share of searches for random pairs, mostly not connected")
     parser.add_argument("--seed", type=int, default=2019)
     return parser.parse_args()
-
-
-async def ensure_postgres_database(url: str) -> None:
-    parsed = make_url(url)
-    admin = parsed.set(drivername="postgresql", database="postgres")
-    conn = await asyncpg.connect(admin.render_as_string(hide_password=False), timeout=5)
-    try:
-        exists = await conn.fetchval(
-            "SELECT 1 FROM pg_database WHERE datname = $1", parsed.database
-        )
-        if not exists:
-            await conn.execute(f'CREATE DATABASE "{parsed.database}"')
-    finally:
-        await conn.close()
-
-
-async def reset_schema(url: str) -> None:
-    if make_url(url).get_backend_name() == "postgresql":
-        await ensure_postgres_database(url)
-    engine = create_engine(url)
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.drop_all)
-        await conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    await engine.dispose()
-    await upgrade(url)
 
 
 def make_queries(
@@ -145,11 +120,22 @@ def percentile(values: list[float], share: float) -> float:
 
 async def main() -> None:
     args = parse_args()
-    url = os.environ.get("KASSA_DATABASE_URL", DEFAULT_URL)
+    url = database_url_from_env()
     rng = random.Random(args.seed)
     today = datetime.now(UTC).date()
     print(f"database {make_url(url).render_as_string(hide_password=True)}")
-    await reset_schema(url)
+    async with fresh_database(url, "search") as fresh:
+        figures = await measure(args, fresh, today, rng)
+    figures["database"] = make_url(url).get_backend_name()
+    print(f"warm    p50 {figures['search_p50_ms']} ms, p95 {figures['search_p95_ms']} ms, "
+          f"p99 {figures['search_p99_ms']} ms, {figures['searches_per_s']} searches/s")
+    print(json.dumps(figures))
+
+
+async def measure(
+    args: argparse.Namespace, url: str, today: date, rng: random.Random
+) -> dict[str, Any]:
+    """Import the feed into the database at ``url``, then time the searches."""
 
     started = time.perf_counter()
     timetable = read_feed(args.feed, today=today, shift_to=today, days=args.days)
@@ -174,8 +160,7 @@ async def main() -> None:
     elapsed = time.perf_counter() - started
     await engine.dispose()
 
-    figures = {
-        "database": make_url(url).get_backend_name(),
+    return {
         "import_s": round(import_s, 2),
         "read_s": round(read_s, 2),
         "trips": report.trips_added,
@@ -191,10 +176,6 @@ async def main() -> None:
         "cold_search_p50_ms": round(percentile(cold, 0.50), 2),
         "cold_search_p95_ms": round(percentile(cold, 0.95), 2),
     }
-    print(f"warm    p50 {figures['search_p50_ms']} ms, p95 {figures['search_p95_ms']} ms, "
-          f"p99 {figures['search_p99_ms']} ms, {figures['searches_per_s']} searches/s, "
-          f"{found} of {len(latencies)} found trips")
-    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ are immutable once stored: a timetable change makes a new route, so they may be 
 from __future__ import annotations
 
 import string
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -57,20 +58,24 @@ class Route:
     fares: dict[tuple[int, int], int] = field(default_factory=dict)  # explicit segment prices
 
     def segment(self, origin: str, destination: str) -> tuple[int, int]:
-        """The stop interval [from_seq, to_seq) the route serves from origin to destination."""
+        """The stop interval [from_seq, to_seq) the route serves from origin to destination.
+
+        A route may call at a station twice (a loop through an airport, say): the
+        passenger boards at the call nearest before the first reachable destination.
+        """
         if origin == destination:
             raise BookingError(ErrorCode.SAME_STATION)
-        from_seq = next((s.seq for s in self.stops if s.station_code == origin), None)
-        if from_seq is None:
-            raise BookingError(ErrorCode.UNKNOWN_STATION, station=origin)
-        to_seq = next(
-            (s.seq for s in self.stops if s.station_code == destination and s.seq > from_seq), None
-        )
-        if to_seq is None:
-            if any(s.station_code == destination for s in self.stops):
-                raise BookingError(ErrorCode.WRONG_DIRECTION)
-            raise BookingError(ErrorCode.UNKNOWN_STATION, station=destination)
-        return from_seq, to_seq
+        boarding: int | None = None
+        for stop in self.stops:
+            if stop.station_code == origin:
+                boarding = stop.seq
+            elif stop.station_code == destination and boarding is not None:
+                return boarding, stop.seq
+        codes = {s.station_code for s in self.stops}
+        if origin in codes and destination in codes:
+            raise BookingError(ErrorCode.WRONG_DIRECTION)
+        missing = origin if origin not in codes else destination
+        raise BookingError(ErrorCode.UNKNOWN_STATION, station=missing)
 
     def stop(self, seq: int) -> RouteStop:
         for stop in self.stops:
@@ -136,6 +141,9 @@ class SeatLayout:
     columns: str = "AB_CD"
     seat_class: str = "standard"
     missing: frozenset[str] = frozenset()  # positions with no seat (door, stairs, driver)
+    # Derived once: searches and holds ask for them on every trip.
+    labels: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    label_set: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         letters = self.columns.replace(AISLE, "")
@@ -143,6 +151,9 @@ class SeatLayout:
             raise ValueError(f"bad seat layout {self.name!r}")
         if any(c not in string.ascii_uppercase for c in letters):
             raise ValueError(f"seat letters must be A-Z in layout {self.name!r}")
+        labels = tuple(label for row in self.grid() for label in row if label is not None)
+        object.__setattr__(self, "labels", labels)
+        object.__setattr__(self, "label_set", frozenset(labels))
 
     def grid(self) -> list[list[str | None]]:
         """Rows of labels left to right; None stands for the aisle or a missing seat."""
@@ -156,14 +167,10 @@ class SeatLayout:
         return rows
 
     @property
-    def labels(self) -> list[str]:
-        return [label for row in self.grid() for label in row if label is not None]
-
-    @property
     def capacity(self) -> int:
         return len(self.labels)
 
-    def choose(self, free: set[str], count: int) -> list[str] | None:
+    def choose(self, free: AbstractSet[str], count: int) -> list[str] | None:
         """Pick ``count`` free seats, side by side where possible; None if too few are free.
 
         Preference: one unbroken run of seats on one side of the aisle (the shortest run

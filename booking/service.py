@@ -110,11 +110,9 @@ class BookingService:
                 return []
             day_start, day_end = local_day_bounds(day, start_station.tz)
             segments: dict[int, tuple[int, int]] = {}
-            routes: dict[int, Route] = {}
             latest_offset = 0
-            for route_id in route_ids:
-                route = await uow.catalog.route(route_id)
-                routes[route_id] = route
+            routes = await uow.catalog.routes(route_ids)
+            for route_id, route in routes.items():
                 segments[route_id] = route.segment(origin, destination)
                 latest_offset = max(latest_offset, route.stop(segments[route_id][0]).depart_offset)
             candidates = await uow.catalog.trips_departing(
@@ -234,7 +232,7 @@ class BookingService:
             layout = await uow.catalog.layout(trip.layout_id)
             taken = await uow.inventory.taken_seats(Segment(trip.id, from_seq, to_seq), now)
             if wanted is not None:
-                unknown = [s for s in wanted if s not in layout.labels]
+                unknown = [s for s in wanted if s not in layout.label_set]
                 if unknown:
                     raise BookingError(ErrorCode.UNKNOWN_SEAT, seats=unknown)
                 clash = [s for s in wanted if s in taken]
@@ -242,7 +240,7 @@ class BookingService:
                     raise BookingError(ErrorCode.SEAT_TAKEN, seats=clash)
                 chosen = wanted
             else:
-                free = set(layout.labels) - taken
+                free = layout.label_set - taken
                 picked = layout.choose(free, len(names))
                 if picked is None:
                     raise BookingError(ErrorCode.NOT_ENOUGH_SEATS, free=len(free))

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, and_, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import JSON, String, and_, bindparam, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -65,6 +65,36 @@ _TRIP_COLUMNS = (
 # more than compiling it, which SQLAlchemy caches), values given as parameters.
 _TRIP_BY_ID = select(*_TRIP_COLUMNS).where(t.trips.c.id == bindparam("trip_id"))
 _TRIP_BY_ID_LOCKED = _TRIP_BY_ID.with_for_update(of=t.trips)
+_TRIPS_DEPARTING = select(*_TRIP_COLUMNS).where(
+    t.trips.c.route_id.in_(bindparam("route_ids", expanding=True)),
+    t.trips.c.departure_at >= bindparam("start"),
+    t.trips.c.departure_at < bindparam("end"),
+)
+
+# Built once (aliases included) so that SQLAlchemy compiles them once.
+_CALL_A = t.route_stops.alias("a")
+_CALL_B = t.route_stops.alias("b")
+_ROUTES_SERVING = (
+    select(_CALL_A.c.route_id)
+    .join(_CALL_B, and_(_CALL_B.c.route_id == _CALL_A.c.route_id, _CALL_B.c.seq > _CALL_A.c.seq))
+    .where(_CALL_A.c.station_code == bindparam("origin"),
+           _CALL_B.c.station_code == bindparam("destination"))
+    .distinct()
+)
+_DESTINATIONS_FROM = (
+    select(_CALL_B.c.station_code)
+    .join(_CALL_A, and_(_CALL_A.c.route_id == _CALL_B.c.route_id, _CALL_B.c.seq > _CALL_A.c.seq))
+    .where(_CALL_A.c.station_code == bindparam("origin"))
+    .distinct()
+)
+
+_ROUTE_HEADS = select(t.routes).where(t.routes.c.id.in_(bindparam("ids", expanding=True)))
+_ROUTE_STOPS = (
+    select(t.route_stops)
+    .where(t.route_stops.c.route_id.in_(bindparam("ids", expanding=True)))
+    .order_by(t.route_stops.c.route_id, t.route_stops.c.seq)
+)
+_ROUTE_FARES = select(t.fares).where(t.fares.c.route_id.in_(bindparam("ids", expanding=True)))
 
 
 class SqlCatalog:
@@ -85,31 +115,38 @@ class SqlCatalog:
         return _station(row) if row else None
 
     async def route(self, route_id: int) -> Route:
-        key = (self._cache_key, route_id)
-        cached = _route_cache.get(key)
-        if cached is not None:
-            return cached
-        head = (await self._conn.execute(select(t.routes).where(t.routes.c.id == route_id))).one()
-        stops = await self._conn.execute(
-            select(t.route_stops).where(t.route_stops.c.route_id == route_id)
-            .order_by(t.route_stops.c.seq)
-        )
-        fare_rows = await self._conn.execute(
-            select(t.fares).where(t.fares.c.route_id == route_id)
-        )
-        route = Route(
-            id=head.id,
-            code=head.code,
-            name=head.name,
-            currency=head.currency,
-            stops=tuple(
+        return (await self.routes([route_id]))[route_id]
+
+    async def routes(self, route_ids: Sequence[int]) -> dict[int, Route]:
+        """The routes by id, those not cached yet loaded together in three queries."""
+        found: dict[int, Route] = {}
+        missing: list[int] = []
+        for route_id in route_ids:
+            cached = _route_cache.get((self._cache_key, route_id))
+            if cached is None:
+                missing.append(route_id)
+            else:
+                found[route_id] = cached
+        if not missing:
+            return found
+        ids = {"ids": missing}
+        heads = (await self._conn.execute(_ROUTE_HEADS, ids)).all()
+        stops: dict[int, list[RouteStop]] = {r.id: [] for r in heads}
+        for s in await self._conn.execute(_ROUTE_STOPS, ids):
+            stops[s.route_id].append(
                 RouteStop(s.seq, s.station_code, s.arrive_offset, s.depart_offset, s.fare_offset)
-                for s in stops
-            ),
-            fares={(f.from_seq, f.to_seq): f.amount for f in fare_rows},
-        )
-        _route_cache[key] = route
-        return route
+            )
+        fares: dict[int, dict[tuple[int, int], int]] = {r.id: {} for r in heads}
+        for f in await self._conn.execute(_ROUTE_FARES, ids):
+            fares[f.route_id][(f.from_seq, f.to_seq)] = f.amount
+        for head in heads:
+            route = Route(head.id, head.code, head.name, head.currency,
+                          tuple(stops[head.id]), fares[head.id])
+            _route_cache[(self._cache_key, head.id)] = route
+            found[head.id] = route
+        if len(found) != len(set(route_ids)):
+            raise LookupError(f"no route {sorted(set(route_ids) - set(found))}")
+        return found
 
     async def layout(self, layout_id: int) -> SeatLayout:
         key = (self._cache_key, layout_id)
@@ -131,25 +168,13 @@ class SqlCatalog:
         return layout
 
     async def routes_serving(self, origin: str, destination: str) -> list[int]:
-        a = t.route_stops.alias("a")
-        b = t.route_stops.alias("b")
         rows = await self._conn.execute(
-            select(a.c.route_id)
-            .join(b, and_(b.c.route_id == a.c.route_id, b.c.seq > a.c.seq))
-            .where(a.c.station_code == origin, b.c.station_code == destination)
-            .distinct()
+            _ROUTES_SERVING, {"origin": origin, "destination": destination}
         )
         return [r.route_id for r in rows]
 
     async def destinations_from(self, origin: str) -> set[str]:
-        a = t.route_stops.alias("a")
-        b = t.route_stops.alias("b")
-        rows = await self._conn.execute(
-            select(b.c.station_code)
-            .join(a, and_(a.c.route_id == b.c.route_id, b.c.seq > a.c.seq))
-            .where(a.c.station_code == origin)
-            .distinct()
-        )
+        rows = await self._conn.execute(_DESTINATIONS_FROM, {"origin": origin})
         return {r.station_code for r in rows} - {origin}
 
     async def trips_departing(
@@ -158,11 +183,7 @@ class SqlCatalog:
         if not route_ids:
             return []
         rows = await self._conn.execute(
-            select(*_TRIP_COLUMNS).where(
-                t.trips.c.route_id.in_(route_ids),
-                t.trips.c.departure_at >= start,
-                t.trips.c.departure_at < end,
-            )
+            _TRIPS_DEPARTING, {"route_ids": list(route_ids), "start": start, "end": end}
         )
         return [_trip(r) for r in rows]
 
@@ -179,17 +200,6 @@ class SqlCatalog:
 _LIVE = text("allocations.live")
 
 
-def _live_overlapping(segment: Segment, now: datetime) -> Any:
-    a = t.allocations.c
-    return and_(
-        a.trip_id == segment.trip_id,
-        _LIVE,
-        a.from_seq < segment.to_seq,
-        a.to_seq > segment.from_seq,
-        or_(a.held_until.is_(None), a.held_until > now),
-    )
-
-
 def _taken_seats_query(*, exclude_order: bool) -> Any:
     a = t.allocations.c
     condition = and_(
@@ -204,6 +214,14 @@ def _taken_seats_query(*, exclude_order: bool) -> Any:
     return select(a.seat).where(condition)
 
 
+_LIVE_ALLOCATIONS_OF_TRIPS = select(
+    t.allocations.c.trip_id, t.allocations.c.seat, t.allocations.c.from_seq,
+    t.allocations.c.to_seq,
+).where(
+    t.allocations.c.trip_id.in_(bindparam("trip_ids", expanding=True)),
+    _LIVE,
+    or_(t.allocations.c.held_until.is_(None), t.allocations.c.held_until > bindparam("now")),
+)
 _TAKEN_SEATS = _taken_seats_query(exclude_order=False)
 _TAKEN_SEATS_EXCLUDING = _taken_seats_query(exclude_order=True)
 
@@ -231,13 +249,18 @@ class SqlInventory:
     async def taken_counts(self, segments: Sequence[Segment], now: datetime) -> dict[int, int]:
         if not segments:
             return {}
-        a = t.allocations.c
+        # One statement of one shape whatever the number of trips (so it is compiled and
+        # planned once); each trip's own segment is applied to the live rows here.
+        wanted = {s.trip_id: s for s in segments}
         rows = await self._conn.execute(
-            select(a.trip_id, func.count(func.distinct(a.seat)).label("taken"))
-            .where(or_(*(_live_overlapping(s, now) for s in segments)))
-            .group_by(a.trip_id)
+            _LIVE_ALLOCATIONS_OF_TRIPS, {"trip_ids": list(wanted), "now": now}
         )
-        return {r.trip_id: r.taken for r in rows}
+        taken: dict[int, set[str]] = {}
+        for r in rows:
+            segment = wanted[r.trip_id]
+            if r.from_seq < segment.to_seq and r.to_seq > segment.from_seq:
+                taken.setdefault(r.trip_id, set()).add(r.seat)
+        return {trip_id: len(seats) for trip_id, seats in taken.items()}
 
 
 def _order_values(order: Order) -> dict[str, Any]:

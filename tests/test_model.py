@@ -77,3 +77,12 @@ def test_route_segment_errors() -> None:
         with pytest.raises(BookingError) as error:
             route.segment(origin, destination)
         assert error.value.code is code
+
+
+def test_route_calling_twice_boards_at_the_nearest_call() -> None:
+    codes = ["A", "X", "B", "X", "C"]
+    stops = tuple(RouteStop(i, c, i * 60, i * 60, i * 100) for i, c in enumerate(codes))
+    route = Route(1, "loop", "loop", "EUR", stops)
+    assert route.segment("X", "C") == (3, 4)
+    assert route.segment("X", "B") == (1, 2)
+    assert route.segment("A", "X") == (0, 1)
