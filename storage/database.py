@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from booking.ports import LockTimeout
 
 # A lock wait longer than this becomes LockTimeout, then a bounded retry, then "busy":
 # never a hang behind a stuck transaction.
@@ -72,4 +78,46 @@ def _sqlite_engine(url: str, *, pool_size: int, echo: bool, busy_ms: int) -> Asy
         write = conn.get_execution_options().get(WRITE_OPTION, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
+    _sqlite_writers[engine.sync_engine] = _WriterQueue(asyncio.Lock(), busy_ms / 1000)
     return engine
+
+
+class _WriterQueue:
+    """SQLite admits one writer at a time. Writers of this process wait their turn here, in
+    order, and are woken the moment it comes; SQLite's own busy handler polls with growing
+    sleeps, which under load turns a few milliseconds of waiting into seconds. The busy
+    timeout still guards against writers in other processes."""
+
+    def __init__(self, lock: asyncio.Lock, timeout_s: float) -> None:
+        self.lock = lock
+        self.timeout_s = timeout_s
+
+
+_sqlite_writers: weakref.WeakKeyDictionary[Any, _WriterQueue] = weakref.WeakKeyDictionary()
+
+
+async def wait_for_write_turn(engine: AsyncEngine) -> asyncio.Lock | None:
+    """Take this process's writer turn on a SQLite engine (None elsewhere); release it after."""
+    queue = _sqlite_writers.get(engine.sync_engine)
+    if queue is None:
+        return None
+    try:
+        await asyncio.wait_for(queue.lock.acquire(), queue.timeout_s)
+    except TimeoutError as error:
+        raise LockTimeout("waited too long for the SQLite write lock") from error
+    return queue.lock
+
+
+@asynccontextmanager
+async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """``engine.begin()`` for a transaction that writes, taking SQLite's write lock up front."""
+    turn = await wait_for_write_turn(engine)
+    try:
+        async with engine.connect() as conn:
+            if turn is not None:
+                conn = await conn.execution_options(**{WRITE_OPTION: True})
+            async with conn.begin():
+                yield conn
+    finally:
+        if turn is not None:
+            turn.release()

@@ -34,6 +34,7 @@ from telegram.ext import (
 )
 
 from storage import tables as t
+from storage.database import write_transaction
 
 # PTB's own aliases live in a private module; these are the same types.
 ConversationKey = tuple[int | str, ...]
@@ -171,12 +172,12 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
             index_elements=[t.bot_state.c.kind, t.bot_state.c.key],
             set_={"data": statement.excluded.data, "updated_at": statement.excluded.updated_at},
         )
-        async with self._engine.begin() as conn:
+        async with write_transaction(self._engine) as conn:
             await conn.execute(statement)
         self._saved[(kind, key)] = text
 
     async def _delete(self, kind: str, key: str) -> None:
-        async with self._engine.begin() as conn:
+        async with write_transaction(self._engine) as conn:
             await conn.execute(
                 delete(t.bot_state).where(t.bot_state.c.kind == kind, t.bot_state.c.key == key)
             )

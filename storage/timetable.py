@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from booking.model import Station
 from booking.timetable import StoreReport, Timetable, TimetableRoute, TimetableTrip
 from storage import tables as t
-from storage.database import WRITE_OPTION
+from storage.database import write_transaction
 
 T = TypeVar("T")
 
@@ -35,17 +35,16 @@ POSTGRES_CHUNK = 5000
 
 async def store_timetable(engine: AsyncEngine, timetable: Timetable) -> StoreReport:
     """Store ``timetable`` in one transaction; storing it again changes nothing."""
-    async with engine.connect() as conn:
-        # On SQLite this takes the write lock at BEGIN, so the import never fails halfway
-        # for want of it; on PostgreSQL it changes nothing.
-        conn = await conn.execution_options(**{WRITE_OPTION: True})
-        async with conn.begin():
-            store = _Store(conn)
-            await store.stations(timetable.stations, timetable.popularity)
-            layout_ids = await store.layouts(timetable)
-            route_ids, routes_added = await store.routes(timetable.routes)
-            trips_added = await store.trips(timetable.trips, route_ids, layout_ids)
-        if trips_added:
+    # On SQLite this takes the write lock at BEGIN, so the import never fails halfway
+    # for want of it; on PostgreSQL it is an ordinary transaction.
+    async with write_transaction(engine) as conn:
+        store = _Store(conn)
+        await store.stations(timetable.stations, timetable.popularity)
+        layout_ids = await store.layouts(timetable)
+        route_ids, routes_added = await store.routes(timetable.routes)
+        trips_added = await store.trips(timetable.trips, route_ids, layout_ids)
+    if trips_added:
+        async with engine.connect() as conn:
             await _refresh_statistics(conn)
     return StoreReport(
         stations=len(timetable.stations),
