@@ -55,7 +55,6 @@ from booking.timetable import Timetable, TimetableRoute, TimetableTrip
 from storage import tables as t
 from storage.database import create_engine, is_sqlite
 from storage.migrate import upgrade
-from storage.repositories import SqlInventory
 from storage.testing import create_postgres_database, drop_postgres_database
 from storage.timetable import store_timetable
 from storage.uow import SqlUnitOfWorkFactory
@@ -341,19 +340,37 @@ async def hot_phase(
 
 
 async def explain_taken_seats(engine: AsyncEngine, trip: int) -> tuple[list[str], list[str]]:
-    """Plans of the query SqlInventory.taken_seats really sends (as captured on its way)."""
+    """Plans of the query the hold path really sends for the taken seats.
+
+    The statement is captured on its way out of a unit of work's inventory, whether it
+    goes through SQLAlchemy or straight to asyncpg, then explained with its values.
+    """
     captured: list[tuple[str, Any]] = []
 
-    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+    def through_sqlalchemy(conn: Any, cursor: Any, statement: str, parameters: Any,
+                           *_: Any) -> None:
         captured.append((statement, parameters))
 
+    def through_asyncpg(record: Any) -> None:
+        captured.append((record.query, record.args))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", through_sqlalchemy)
+    try:
+        async with SqlUnitOfWorkFactory(engine)() as uow:
+            driver = (await uow.connection.get_raw_connection()).driver_connection
+            logs = hasattr(driver, "add_query_logger")  # asyncpg
+            if logs:
+                driver.add_query_logger(through_asyncpg)
+            await uow.inventory.taken_seats(Segment(trip, 1, 3), datetime.now(UTC))
+            await asyncio.sleep(0)  # asyncpg calls its loggers soon after the query
+            if logs:
+                driver.remove_query_logger(through_asyncpg)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", through_sqlalchemy)
+    statement, parameters = next(
+        (q, p) for q, p in reversed(captured) if "allocations" in q and "seat" in q
+    )
     async with engine.connect() as conn:
-        event.listen(engine.sync_engine, "before_cursor_execute", capture)
-        try:
-            await SqlInventory(conn).taken_seats(Segment(trip, 1, 3), datetime.now(UTC))
-        finally:
-            event.remove(engine.sync_engine, "before_cursor_execute", capture)
-        statement, parameters = captured[-1]
         if conn.dialect.name == "sqlite":
             rows = await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
             return [str(r[-1]) for r in rows], []
