@@ -14,8 +14,10 @@ file for SQLite), which is migrated, filled with a network and dropped at the en
     the bottleneck; the figure is still end-to-end holds/s of the service.
 (b) every client on ONE trip. Each client holds, then cancels what it got, so the trip
     stays at a steady fill while the lock queue stays full: once with the trip empty,
-    once with 90% of its seats sold beforehand (whole route). p99 of the holds in both,
-    and the plans of the taken-seats query on the 90% trip (custom and generic plan).
+    once with 90% of its seats sold beforehand (whole route), the two phases taking turns
+    so that a passing load on the machine hits both alike. p99 of the holds in both
+    (refusals included), and the plans of the taken-seats query on the 90% trip (custom
+    and generic plan) as the unit of work sends it.
 (c) a bare seat claim through raw asyncpg at the same concurrency: one autocommit
     ``INSERT ... ON CONFLICT DO NOTHING`` into a table with a unique constraint.
 
@@ -297,7 +299,7 @@ async def holds_in_processes(
 # ---- (b) one hot trip --------------------------------------------------------------
 
 
-def hold_and_release(service: BookingService, trip: int, held_now: list[int]) -> Any:
+def hold_and_release(service: BookingService, trip: int) -> Any:
     """Hold 1-2 seats on a random segment, then cancel them: the fill stays where it is."""
 
     async def work(n: int, rng: random.Random, tally: Tally) -> None:
@@ -313,30 +315,44 @@ def hold_and_release(service: BookingService, trip: int, held_now: list[int]) ->
             return
         tally.latencies.append(time.perf_counter() - began)
         tally.held += 1
-        held_now.append(len(order.seats))
         await service.cancel(order.id, customer)
 
     return work
 
 
-async def hot_phase(
-    engine: AsyncEngine, trip: int, prefill: int, clients: int, seconds: float
-) -> tuple[Tally, float]:
+async def hot_trip(
+    engine: AsyncEngine, network: Network, clients: int, seconds: float, slices: int = 4
+) -> tuple[Tally, Tally]:
+    """All clients on one trip, once empty, once 90% sold; the two phases alternate in
+    ``slices`` turns, so that a passing load on the machine hits both alike."""
     service = BookingService(SqlUnitOfWorkFactory(engine))
+    prefill = HOT_PREFILL
     while prefill > 0:  # whole route, so these seats are gone on every segment
         group = min(prefill, 2)
-        await service.hold(1, trip, STOPS[0], STOPS[-1], NAMES[:group])
+        await service.hold(1, network.hot_full, STOPS[0], STOPS[-1], NAMES[:group])
         prefill -= group
-    sizes: list[int] = []
-    await run_clients(clients, 1.0, hold_and_release(service, trip, sizes), seed=11)
-    tally = await run_clients(clients, seconds, hold_and_release(service, trip, sizes), seed=12)
+    empty_work = hold_and_release(service, network.hot_empty)
+    full_work = hold_and_release(service, network.hot_full)
+    await run_clients(clients, 1.0, empty_work, seed=11)
+    await run_clients(clients, 1.0, full_work, seed=12)
+    empty, full = Tally(), Tally()
+    for turn in range(slices):
+        for tally, work in ((empty, empty_work), (full, full_work)):
+            part = await run_clients(clients, seconds / slices, work, seed=20 + turn)
+            elapsed = tally.seconds + part.seconds  # turns run one after the other
+            tally.merge(part)
+            tally.seconds = elapsed
+    return empty, full
+
+
+async def live_fill(engine: AsyncEngine, trip: int) -> float:
     async with engine.connect() as conn:
         sold = (
             await conn.execute(
                 select(func.count()).where(t.allocations.c.trip_id == trip, t.allocations.c.live)
             )
         ).scalar_one()
-    return tally, sold / CAPACITY
+    return int(sold) / CAPACITY
 
 
 async def explain_taken_seats(engine: AsyncEngine, trip: int) -> tuple[list[str], list[str]]:
@@ -481,10 +497,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             f"p99 {ms(percentile(holds.latencies, 99))} ms; refused {dict(holds.refused)}")
 
         # (b)
-        empty, empty_fill = await hot_phase(engine, network.hot_empty, 0, args.clients,
-                                            args.hot_seconds)
-        full, full_fill = await hot_phase(engine, network.hot_full, HOT_PREFILL, args.clients,
-                                          args.hot_seconds)
+        empty, full = await hot_trip(engine, network, args.clients, args.hot_seconds)
+        empty_fill = await live_fill(engine, network.hot_empty)
+        full_fill = await live_fill(engine, network.hot_full)
         hot_p99_empty = percentile(empty.latencies, 99)
         hot_p99_full = percentile(full.latencies, 99)
         for name, tally, fill in (("empty", empty, empty_fill), ("90% sold", full, full_fill)):
