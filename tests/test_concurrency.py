@@ -91,3 +91,29 @@ async def test_lock_wait_is_bounded(engine: AsyncEngine, clock: FakeClock) -> No
             await asyncio.wait_for(service.hold(1, trip, "A", "B", ["Ann"]), timeout=30)
         assert error.value.code is ErrorCode.BUSY
     await impatient.dispose()
+
+
+async def test_cancelled_holds_leave_no_open_transaction(
+    engine: AsyncEngine, clock: FakeClock
+) -> None:
+    """A buyer who goes away mid-hold (task cancelled) leaves no lock or transaction behind."""
+    network = await build_network(engine, days=1)
+    trip = network.trips[DAY]
+    service = BookingService(SqlUnitOfWorkFactory(engine), clock=clock)
+    for delay in (0, 0.0005, 0.001, 0.002, 0.004):
+        tasks = [asyncio.create_task(service.hold(n, trip, "A", "B", [f"P{n}"]))
+                 for n in range(10)]
+        await asyncio.sleep(delay)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    # Everything still works: a hold goes through at once, nothing is double-sold.
+    order = await asyncio.wait_for(service.hold(99, trip, "A", "F", ["Last One"]), timeout=10)
+    assert order.seats
+    assert await double_allocations(engine, clock()) == []
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as conn:
+            stuck = (await conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state LIKE 'idle in transaction%'")).scalar()
+        assert stuck == 0
