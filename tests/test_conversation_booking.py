@@ -259,3 +259,25 @@ async def test_typed_seats_any_seats_and_seats_that_do_not_exist(bot):
     await anna.send("any seats")  # typed instead of tapped
     assert "Passenger 1 of 1" in anna.last_message.text
     bot.harness.assert_no_errors()
+
+
+async def test_saved_passengers_are_offered_on_the_next_booking(bot):
+    anna = bot.user("Anna")
+
+    async def to_names():
+        await to_trips(anna)
+        first_trip = next(t for t in anna.last_message.button_texts() if t.startswith("1."))
+        await anna.press(first_trip)
+        await anna.press("1")
+        await anna.press("Any seats")
+
+    await to_names()
+    await anna.send("Maria Ivanova")
+    await anna.press("✅ Confirm")
+    await to_names()
+    assert "Maria Ivanova" in anna.last_message.button_texts()
+    await anna.press("Maria Ivanova")
+    await anna.press("✅ Confirm")
+    orders = await bot.services.booking.orders_of(anna.id)
+    assert [o.order.seats[0].passenger for o in orders] == ["Maria Ivanova", "Maria Ivanova"]
+    bot.harness.assert_no_errors()
