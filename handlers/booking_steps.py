@@ -95,6 +95,15 @@ def pressed(update: Update, context: KassaContext) -> tuple[Flow, cb.FlowButton]
     return flow, button
 
 
+def pressed_number(update: Update, context: KassaContext) -> tuple[Flow, int] | None:
+    """The flow and the number a current button carries (a page, a trip, a count);
+    None when the button is stale or its argument is no number."""
+    found = pressed(update, context)
+    if found is None or not found[1].argument.isdigit():
+        return None
+    return found[0], int(found[1].argument)
+
+
 async def stale(update: Update, context: KassaContext) -> int:
     """A button from an old card or an earlier booking: say so and show the current step."""
     _ = context.texts
@@ -316,25 +325,25 @@ async def typed_date(update: Update, context: KassaContext) -> int:
 
 async def turn_page(update: Update, context: KassaContext) -> int:
     """Earlier / later trips of the same day."""
-    found = pressed(update, context)
-    if found is None or not found[1].argument.isdigit():
+    found = pressed_number(update, context)
+    if found is None:
         return await stale(update, context)
-    flow, button = found
+    flow, page = found
     await answer_query(update)
-    flow["page"] = int(button.argument)
+    flow["page"] = page
     return await go(update, context, flow, TRIPS)
 
 
 async def pick_trip(update: Update, context: KassaContext) -> int:
     """A trip chosen from the list: remember what the later steps show about it."""
     _ = context.texts
-    found = pressed(update, context)
-    if found is None or not found[1].argument.isdigit():
+    found = pressed_number(update, context)
+    if found is None:
         return await stale(update, context)
-    flow, button = found
+    flow, trip_id = found
     await answer_query(update)
     options = await search_day(context, flow, flow_day(flow))
-    option = next((o for o in options if o.trip_id == int(button.argument)), None)
+    option = next((o for o in options if o.trip_id == trip_id), None)
     if option is None or option.seats_free < 1:
         return await go(update, context, flow, TRIPS, _("That trip has no free seats any more."))
     flow["trip"] = option.trip_id
@@ -354,12 +363,12 @@ async def pick_trip(update: Update, context: KassaContext) -> int:
 
 async def pick_count(update: Update, context: KassaContext) -> int:
     """Number of passengers pressed."""
-    found = pressed(update, context)
-    if found is None or not found[1].argument.isdigit():
+    found = pressed_number(update, context)
+    if found is None:
         return await stale(update, context)
-    flow, button = found
+    flow, count = found
     await answer_query(update)
-    return await choose_count(update, context, flow, int(button.argument))
+    return await choose_count(update, context, flow, count)
 
 
 async def typed_count(update: Update, context: KassaContext) -> int:
@@ -488,13 +497,13 @@ async def add_name(update: Update, context: KassaContext, flow: Flow, name: str)
 
 async def pick_saved_name(update: Update, context: KassaContext) -> int:
     """A saved passenger tapped."""
-    found = pressed(update, context)
+    found = pressed_number(update, context)
     offered = saved_names(context, found[0]) if found else []
-    if found is None or not found[1].argument.isdigit() or int(found[1].argument) >= len(offered):
+    if found is None or found[1] >= len(offered):
         return await stale(update, context)
-    flow, button = found
+    flow, index = found
     await answer_query(update)
-    return await add_name(update, context, flow, offered[int(button.argument)])
+    return await add_name(update, context, flow, offered[index])
 
 
 async def typed_name(update: Update, context: KassaContext) -> int:

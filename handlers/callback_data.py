@@ -57,5 +57,10 @@ def tickets(action: str, order_id: str = "") -> str:
     return f"{TICKETS}:{action}:{order_id}"
 
 
+def ticket_order_id(data: str | None) -> str:
+    """The order id a my-tickets button carries ("" when it carries none)."""
+    return (data or "").split(":", 2)[-1] if data else ""
+
+
 def language(code: str) -> str:
     return f"{LANGUAGE}:{code}"

@@ -70,7 +70,7 @@ def order_details(_: Texts, view: OrderView, context: KassaContext) -> list[str]
 
 def ticket_id(update: Update) -> str:
     query = update.callback_query
-    return (query.data or "").split(":", 2)[-1] if query else ""
+    return cb.ticket_order_id(query.data if query else None)
 
 
 async def show_error(update: Update, context: KassaContext, error: BookingError) -> None:
