@@ -12,7 +12,7 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from booking.errors import BookingError, ErrorCode
 from booking.model import (
@@ -25,7 +25,14 @@ from booking.model import (
     TripStatus,
     local_day_bounds,
 )
-from booking.ports import AuditEvent, LockTimeout, PaymentRecord, Segment, UnitOfWorkFactory
+from booking.ports import (
+    AuditEvent,
+    LockTimeout,
+    PaymentRecord,
+    Segment,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from booking.settings import BookingRules
 from booking.views import (
     ConfirmOutcome,
@@ -82,7 +89,7 @@ class BookingService:
             codes = await uow.catalog.destinations_from(origin)
             return [s for s in await uow.catalog.stations() if s.code in codes]
 
-    async def _station(self, uow: Any, code: str) -> Station:
+    async def _station(self, uow: UnitOfWork, code: str) -> Station:
         station: Station | None = await uow.catalog.station(code)
         if station is None:
             raise BookingError(ErrorCode.UNKNOWN_STATION, station=code)
@@ -293,8 +300,12 @@ class BookingService:
                 raise BookingError(ErrorCode.UNKNOWN_ORDER)
             # Same lock as holds: a late payment may claim seats back.
             trip = await uow.catalog.trip(known.trip_id, lock=self.rules.lock_inventory)
+            if trip is None:
+                raise RuntimeError(f"order {order_id} refers to a missing trip {known.trip_id}")
+            # Read again under the lock: the status may have changed while we waited.
             order = await uow.orders.get(order_id, lock=True)
-            assert trip is not None and order is not None
+            if order is None:
+                raise BookingError(ErrorCode.UNKNOWN_ORDER)
             earlier = await uow.payments.find(provider, reference)
             if earlier is not None:
                 if earlier.order_id != order_id:
@@ -335,7 +346,7 @@ class BookingService:
             return ConfirmResult(ConfirmOutcome.REFUND_NEEDED, order, reason=reason)
 
     async def _refund_reason(
-        self, uow: Any, order: Order, trip: Trip, amount: int, currency: str, now: datetime
+        self, uow: UnitOfWork, order: Order, trip: Trip, amount: int, currency: str, now: datetime
     ) -> str | None:
         """Why this payment cannot buy the order's seats, or None if it can."""
         if amount != order.amount or currency != order.currency:
@@ -376,13 +387,21 @@ class BookingService:
             views = await self._views(uow, await uow.orders.for_customer(customer_id))
         return sorted(views, key=lambda v: v.departure)
 
-    async def _views(self, uow: Any, orders: Sequence[Order]) -> list[OrderView]:
+    @staticmethod
+    async def _trip_of(uow: UnitOfWork, order: Order) -> Trip:
+        """The order's trip, which the foreign key guarantees."""
+        trip = await uow.catalog.trip(order.trip_id)
+        if trip is None:
+            raise RuntimeError(f"order {order.id} refers to a missing trip {order.trip_id}")
+        return trip
+
+    async def _views(self, uow: UnitOfWork, orders: Sequence[Order]) -> list[OrderView]:
         views = []
         for order in orders:
-            trip = await uow.catalog.trip(order.trip_id)
+            trip = await self._trip_of(uow, order)
             route = await uow.catalog.route(trip.route_id)
-            origin = await uow.catalog.station(route.stop(order.from_seq).station_code)
-            destination = await uow.catalog.station(route.stop(order.to_seq).station_code)
+            origin = await self._station(uow, route.stop(order.from_seq).station_code)
+            destination = await self._station(uow, route.stop(order.to_seq).station_code)
             views.append(
                 OrderView(
                     order=order,
@@ -411,7 +430,7 @@ class BookingService:
         return self.rules.refund_policy.refund(order.amount, departure, self.now())
 
     async def _cancellable(
-        self, uow: Any, order_id: str, customer_id: int | None, *, lock: bool = False
+        self, uow: UnitOfWork, order_id: str, customer_id: int | None, *, lock: bool = False
     ) -> tuple[Order, datetime, bool]:
         order: Order | None = await uow.orders.get(order_id, lock=lock)
         if order is None:
@@ -423,7 +442,7 @@ class BookingService:
             raise BookingError(ErrorCode.HOLD_EXPIRED)
         if order.status not in (OrderStatus.HELD, OrderStatus.PAID):
             raise BookingError(ErrorCode.NOT_CANCELLABLE, status=order.status.value)
-        trip = await uow.catalog.trip(order.trip_id)
+        trip = await self._trip_of(uow, order)
         route = await uow.catalog.route(trip.route_id)
         departure = trip.departs_at(route, order.from_seq)
         if order.status is OrderStatus.PAID and departure <= now:
