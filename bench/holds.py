@@ -30,13 +30,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -49,6 +48,9 @@ from sqlalchemy import and_, event, func, or_, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import fresh_database, percentile
 from booking.errors import BookingError
 from booking.model import RouteStop, SeatLayout, Station
 from booking.ports import Segment
@@ -56,8 +58,6 @@ from booking.service import BookingService
 from booking.timetable import Timetable, TimetableRoute, TimetableTrip
 from storage import tables as t
 from storage.database import create_engine, is_sqlite
-from storage.migrate import upgrade
-from storage.testing import create_postgres_database, drop_postgres_database
 from storage.timetable import store_timetable
 from storage.uow import SqlUnitOfWorkFactory
 
@@ -73,36 +73,11 @@ def log(*parts: Any) -> None:
     print(*parts, flush=True)
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
-
-
 def ms(seconds: float) -> float:
     return round(seconds * 1000, 2)
 
 
 # ---- the database ------------------------------------------------------------------
-
-
-async def create_database(admin_url: str) -> tuple[str, Callable[[], Awaitable[None]]]:
-    """A fresh database beside ``admin_url``'s, and how to drop it."""
-    if is_sqlite(admin_url):
-        folder = tempfile.mkdtemp(prefix="kassa-bench-")
-        path = Path(folder) / "bench.db"
-
-        async def remove() -> None:
-            await asyncio.to_thread(shutil.rmtree, folder, True)
-
-        return f"sqlite+aiosqlite:///{path}", remove
-    url = await create_postgres_database(admin_url, suffix=f"bench_{os.getpid()}")
-
-    async def drop() -> None:
-        await drop_postgres_database(admin_url, url)
-
-    return url, drop
 
 
 @dataclass(frozen=True)
@@ -472,12 +447,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     admin_url = os.environ.get("KASSA_DATABASE_URL")
     if not admin_url:
         sys.exit("set KASSA_DATABASE_URL (a PostgreSQL URL for the figures that count)")
-    url, drop = await create_database(admin_url)
+    database = contextlib.AsyncExitStack()
+    url = await database.enter_async_context(fresh_database(admin_url, "holds"))
     sqlite = is_sqlite(url)
     log(f"database {make_url(url).database} ({'sqlite' if sqlite else 'postgresql'}), "
         f"{args.clients} clients, {args.processes} process(es), {os.cpu_count()} cores")
     try:
-        await upgrade(url)
         engine = create_engine(url, pool_size=max(args.clients, 32))
         network = await build_network(engine, args.trips)
         log(f"network: {args.trips} trips of a {len(STOPS)}-stop route, {CAPACITY}-seat coach")
@@ -493,21 +468,21 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             )
         holds_per_s = holds.held / holds.seconds
         log(f"(a) {holds.held} holds in {holds.seconds:.1f} s = {holds_per_s:.0f} holds/s; "
-            f"p50 {ms(percentile(holds.latencies, 50))} ms, "
-            f"p99 {ms(percentile(holds.latencies, 99))} ms; refused {dict(holds.refused)}")
+            f"p50 {ms(percentile(holds.latencies, 0.5))} ms, "
+            f"p99 {ms(percentile(holds.latencies, 0.99))} ms; refused {dict(holds.refused)}")
 
         # (b)
         empty, full = await hot_trip(engine, network, args.clients, args.hot_seconds)
         empty_fill = await live_fill(engine, network.hot_empty)
         full_fill = await live_fill(engine, network.hot_full)
-        hot_p99_empty = percentile(empty.latencies, 99)
-        hot_p99_full = percentile(full.latencies, 99)
+        hot_p99_empty = percentile(empty.latencies, 0.99)
+        hot_p99_full = percentile(full.latencies, 0.99)
         for name, tally, fill in (("empty", empty, empty_fill), ("90% sold", full, full_fill)):
             log(f"(b) hot trip {name}: {len(tally.latencies)} holds "
                 f"({len(tally.latencies) / tally.seconds:.0f}/s, {tally.held} held then "
                 f"cancelled, refused {dict(tally.refused)}), "
-                f"p50 {ms(percentile(tally.latencies, 50))} ms, "
-                f"p99 {ms(percentile(tally.latencies, 99))} ms; seats live at the end {fill:.0%}")
+                f"p50 {ms(percentile(tally.latencies, 0.5))} ms, "
+                f"p99 {ms(percentile(tally.latencies, 0.99))} ms; seats live at the end {fill:.0%}")
         ratio = hot_p99_full / hot_p99_empty
         log(f"(b) hot p99 90% / empty = {ratio:.2f} (target <= 2)")
         custom_plan, generic_plan = await explain_taken_seats(engine, network.hot_full)
@@ -536,19 +511,19 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             bare_per_s = attempts / bare.seconds
             log(f"(c) bare asyncpg claim: {attempts} claims in {bare.seconds:.1f} s = "
                 f"{bare_per_s:.0f} claims/s ({bare.held} won, {bare.refused['conflict']} "
-                f"conflicts), p50 {ms(percentile(bare.latencies, 50))} ms, "
-                f"p99 {ms(percentile(bare.latencies, 99))} ms")
+                f"conflicts), p50 {ms(percentile(bare.latencies, 0.5))} ms, "
+                f"p99 {ms(percentile(bare.latencies, 0.99))} ms")
         else:
             log("(c) bare asyncpg claim: skipped on SQLite")
     finally:
-        await drop()
+        await database.aclose()
     ratio_vs_bare = round(holds_per_s / bare_per_s, 3) if bare_per_s else None
     if ratio_vs_bare is not None:
         log(f"holds/s vs bare claims/s = {ratio_vs_bare} (target >= 0.5)")
     return {
         "holds_per_s": round(holds_per_s),
-        "hold_p50_ms": ms(percentile(holds.latencies, 50)),
-        "hold_p99_ms": ms(percentile(holds.latencies, 99)),
+        "hold_p50_ms": ms(percentile(holds.latencies, 0.5)),
+        "hold_p99_ms": ms(percentile(holds.latencies, 0.99)),
         "hot_p99_empty_ms": ms(hot_p99_empty),
         "hot_p99_90pct_ms": ms(hot_p99_full),
         "hot_p99_ratio": round(ratio, 2),
