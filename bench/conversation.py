@@ -28,9 +28,9 @@ from telegram.ext import ContextTypes, MessageHandler, filters
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import database_url_from_env, fresh_database, percentile
+from booking.clock import system_clock
 from booking.demo_network import demo_timetable
 from booking.model import OrderStatus
-from booking.service import system_clock
 from bot.app import build_application, prepare
 from bot.emulator import (
     BotApiEmulator,
@@ -93,7 +93,7 @@ async def bot_run(url: str, passengers: int, rounds: int) -> dict[str, Any]:
         held = 0
         for user in everyone:  # every passenger should end with exactly one hold
             views = await services.booking.orders_of(user.id)
-            held += sum(1 for v in views if v.order.status is OrderStatus.HELD)
+            held += sum(1 for v in views if v.status is OrderStatus.HELD)
     await engine.dispose()
     return {
         "updates": updates,

@@ -7,13 +7,15 @@ are immutable once stored: a timetable change makes a new route, so they may be 
 from __future__ import annotations
 
 import string
+from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from booking.errors import BookingError, ErrorCode
+from booking.names import MAX_NAME_LENGTH, squash
 
 DEFAULT_LANGUAGE = "en"
 
@@ -257,8 +259,41 @@ class Order:
             self.expires_at > now
         )
 
+    def status_at(self, now: datetime) -> OrderStatus:
+        """The status a person should see: a hold past its time is expired, whether or not
+        the expiry sweep has tidied the row yet."""
+        if self.status is OrderStatus.HELD and not self.hold_live(now):
+            return OrderStatus.EXPIRED
+        return self.status
+
     def can_become(self, status: OrderStatus) -> bool:
         return status in ORDER_TRANSITIONS[self.status]
+
+    def transition(
+        self,
+        status: OrderStatus,
+        *,
+        refund_amount: int | None = None,
+        payment_reference: str | None = None,
+    ) -> Order:
+        """The order after moving to ``status``; an illegal move is a bug, never a write."""
+        if not self.can_become(status):
+            raise IllegalTransition(self.id, self.status, status)
+        return replace(
+            self,
+            status=status,
+            refund_amount=self.refund_amount if refund_amount is None else refund_amount,
+            payment_reference=payment_reference or self.payment_reference,
+        )
+
+
+class IllegalTransition(RuntimeError):
+    """A status change ORDER_TRANSITIONS does not allow: a decision made on stale data."""
+
+    def __init__(self, order_id: str, current: OrderStatus, wanted: OrderStatus) -> None:
+        super().__init__(f"order {order_id}: {current.value} cannot become {wanted.value}")
+        self.current = current
+        self.wanted = wanted
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +332,85 @@ class RefundPolicy:
 
 
 def local_day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """The UTC instants where ``day`` starts and ends in timezone ``tz``."""
-    start = datetime.combine(day, datetime.min.time(), tzinfo=tz)
-    return start, start + timedelta(days=1)
+    """The UTC instants where ``day`` starts and ends in timezone ``tz``.
+
+    In UTC, so that arithmetic on them counts real minutes: an aware local datetime adds
+    and subtracts wall-clock time, which is an hour off across a clock change.
+    """
+    start = datetime.combine(day, time(), tzinfo=tz)
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=tz)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+# ---- customers ----------------------------------------------------------------------------
+
+MAX_SAVED_PASSENGERS = 10
+MAX_CUSTOMER_NAME_LENGTH = 200  # customers.name is a String(200)
+MAX_LANGUAGE_LENGTH = 8  # customers.language is a String(8)
+
+
+class Role(StrEnum):
+    PASSENGER = "passenger"
+    STAFF = "staff"
+    ADMIN = "admin"
+
+
+def check_language(language: str) -> str:
+    if not language or len(language) > MAX_LANGUAGE_LENGTH:
+        raise ValueError(f"bad language code {language!r}")
+    return language
+
+
+@dataclass(frozen=True)
+class Customer:
+    id: int  # the Telegram user id
+    name: str
+    language: str | None  # None until the person chooses or Telegram tells us one
+    role: Role
+    blocked: bool  # the person has blocked the bot, so messages to them fail
+    saved_passengers: tuple[str, ...]  # most recently used first
+
+    @classmethod
+    def new(cls, user_id: int) -> Customer:
+        return cls(user_id, "", None, Role.PASSENGER, False, ())
+
+    def on_contact(self, name: str, language: str | None, *, is_staff: bool) -> Customer:
+        """The customer after they wrote to the bot.
+
+        The name follows the Telegram profile. A language already set is kept, since it is
+        either the person's own choice or the first guess they did not correct. Staff are
+        whoever the configuration lists now, so taking someone off the list takes their
+        rights away; an admin stays an admin. Someone writing to us has not blocked us.
+        """
+        name = squash(name)[:MAX_CUSTOMER_NAME_LENGTH] or self.name
+        # The language given here is only a hint (Telegram's); one too long to store is
+        # dropped rather than refusing the person's message.
+        hint_fits = language is not None and 0 < len(language) <= MAX_LANGUAGE_LENGTH
+        if self.language is not None or not hint_fits:
+            language = self.language
+        role = self.role_with(is_staff=is_staff)
+        return replace(self, name=name, language=language, role=role, blocked=False)
+
+    def role_with(self, *, is_staff: bool) -> Role:
+        """The role given whether the configuration lists the person as staff now."""
+        if self.role is Role.ADMIN:
+            return Role.ADMIN
+        return Role.STAFF if is_staff else Role.PASSENGER
+
+    def with_language(self, language: str) -> Customer:
+        return replace(self, language=check_language(language))
+
+    def with_passengers(self, names: Sequence[str]) -> Customer:
+        """Remember ``names`` as the latest passengers, ahead of the older ones.
+
+        Names differing only in case or spacing are one person; the latest spelling wins.
+        """
+        kept: dict[str, str] = {}
+        for raw in [*names, *self.saved_passengers]:
+            name = squash(raw)[:MAX_NAME_LENGTH]  # what a hold accepts
+            if name:
+                kept.setdefault(name.casefold(), name)
+        return replace(self, saved_passengers=tuple(kept.values())[:MAX_SAVED_PASSENGERS])
+
+    def with_blocked(self, blocked: bool) -> Customer:
+        return replace(self, blocked=blocked)

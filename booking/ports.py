@@ -6,12 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from booking.model import Order, OrderStatus, Route, SeatLayout, Station, Trip
-
-if TYPE_CHECKING:  # booking.customers imports this module for the unit of work
-    from booking.customers import Customer
+from booking.model import Customer, Order, OrderStatus, Route, SeatLayout, Station, Trip
+from booking.outcomes import PaymentStatus
 
 
 class LockTimeout(Exception):
@@ -97,7 +95,7 @@ class PaymentRecord:
     reference: str
     amount: int
     currency: str
-    status: str  # succeeded | refund_needed | refunded
+    status: PaymentStatus
     created_at: datetime
 
 
@@ -105,6 +103,38 @@ class Payments(Protocol):
     async def find(self, provider: str, reference: str) -> PaymentRecord | None: ...
     async def add(self, payment: PaymentRecord) -> None: ...
     async def for_order(self, order_id: str) -> list[PaymentRecord]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """A delivery due at ``due_at``: what to do (``kind``), for whom, with what."""
+
+    kind: str  # a booking.outbox.MessageKind value
+    recipient: int | None
+    payload: dict[str, Any]
+    due_at: datetime
+    dedupe_key: str | None = None  # the same key twice is one message
+    id: int | None = None  # given by the outbox when stored
+    attempts: int = 0  # deliveries tried before this one
+
+
+class Outbox(Protocol):
+    async def add(self, message: OutboxMessage, created_at: datetime) -> None:
+        """Store the message in this transaction; a dedupe key already there is a no-op."""
+        ...
+    async def claim_due(
+        self, now: datetime, limit: int, lease_until: datetime
+    ) -> list[OutboxMessage]:
+        """Pending messages due by ``now`` that nobody holds, held by the caller until
+        ``lease_until`` (others skip them meanwhile), the oldest due first."""
+        ...
+    async def mark_done(self, message_id: int, status: str, at: datetime,
+                        error: str | None = None) -> None:
+        """Finish the message: sent, failed for good, or blocked (the person blocked us)."""
+        ...
+    async def retry_later(self, message_id: int, due_at: datetime, error: str) -> None:
+        """Count the failed attempt and make the message due again at ``due_at``."""
+        ...
 
 
 class Customers(Protocol):
@@ -131,6 +161,8 @@ class UnitOfWork(Protocol):
     def payments(self) -> Payments: ...
     @property
     def customers(self) -> Customers: ...
+    @property
+    def outbox(self) -> Outbox: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(

@@ -1,12 +1,25 @@
-"""Plain values the use cases return to callers (the bot, the HTTP API)."""
+"""Plain values the use cases return to callers (the bot, the HTTP API and its client).
+
+Frozen dataclasses of plain data (text, numbers, dates, enums), so that they cross a
+network unchanged: the HTTP API derives its JSON schemas from these same types.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import StrEnum
+from datetime import date, datetime, timedelta
 
-from booking.model import Order, Station, TripStatus
+from booking.model import Order, OrderStatus, Station, TripStatus
+from booking.outcomes import CancelKind, ConfirmOutcome, RefundReason
+
+
+@dataclass(frozen=True, slots=True)
+class BookingLimits:
+    """The rules a caller needs before asking: how many seats, how long a hold lasts."""
+
+    max_seats_per_order: int
+    hold_minutes: int
+    booking_horizon_days: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,25 +64,33 @@ class SeatMap:
     def free(self) -> list[str]:
         return [c.label for row in self.rows for c in row if c is not None and c.free]
 
-
-class ConfirmOutcome(StrEnum):
-    PAID = "paid"
-    REFUND_NEEDED = "refund_needed"
+    @property
+    def labels(self) -> set[str]:
+        """Every seat on board, free or taken."""
+        return {c.label for row in self.rows for c in row if c is not None}
 
 
 @dataclass(frozen=True, slots=True)
-class ConfirmResult:
-    outcome: ConfirmOutcome
-    order: Order
-    duplicate: bool = False  # this payment reference had been confirmed before
-    reason: str | None = None  # why a refund is needed
+class SeatView:
+    seat: str
+    passenger: str
 
 
 @dataclass(frozen=True, slots=True)
 class OrderView:
-    """An order with what a passenger needs to recognise it."""
+    """An order with what a passenger needs to recognise it.
 
-    order: Order
+    ``status`` is what the passenger should see now: a hold past its time reads expired
+    whether or not the expiry sweep has run.
+    """
+
+    id: str
+    customer_id: int
+    trip_id: int
+    status: OrderStatus
+    amount: int
+    currency: str
+    seats: tuple[SeatView, ...]
     route_name: str
     origin: Station
     destination: Station
@@ -77,7 +98,38 @@ class OrderView:
     arrival: datetime  # local to the destination
     trip_status: TripStatus
     delay_minutes: int
+    created_at: datetime
+    expires_at: datetime | None  # the hold's end while it is held
+    refund_amount: int | None
+    upcoming: bool  # still ahead of the passenger: a live hold, or paid and not yet left
+    cancellable: bool  # the passenger may cancel it now
 
     @property
-    def id(self) -> str:
-        return self.order.id
+    def passengers(self) -> list[str]:
+        return [s.passenger for s in self.seats]
+
+    @property
+    def day(self) -> date:
+        return self.departure.date()
+
+
+@dataclass(frozen=True, slots=True)
+class CancellationQuote:
+    """What cancelling the order now would do, changing nothing."""
+
+    order_id: str
+    kind: CancelKind
+    refund: int  # minor units; 0 for a released hold
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmResult:
+    outcome: ConfirmOutcome
+    order: OrderView
+    duplicate: bool = False  # this payment reference had been confirmed before
+    reason: RefundReason | None = None  # why a refund is needed
+
+
+def order_seats(order: Order) -> tuple[SeatView, ...]:
+    return tuple(SeatView(s.seat, s.passenger) for s in order.seats)

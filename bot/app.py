@@ -6,7 +6,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import BotCommand
-from telegram.ext import Application, BasePersistence, ContextTypes, DictPersistence
+from telegram.ext import (
+    Application,
+    BasePersistence,
+    ContextTypes,
+)
 from telegram.request import BaseRequest
 
 from handlers.context import KassaApplication, KassaContext, Services
@@ -59,11 +63,10 @@ def build_application(
         builder = builder.request(request).get_updates_request(updates_request or request)
     if base_url is not None:
         builder = builder.base_url(base_url)
-    # The booking conversation is persistent, which PTB allows only with a persistence;
-    # tests that are not about restarts keep it in memory.
-    builder = builder.persistence(persistence or DictPersistence())
+    if persistence is not None:
+        builder = builder.persistence(persistence)
     application = builder.build()
-    register_handlers(application, services)
+    register_handlers(application)
     if persistence is not None:
         # Write each step as it happens: PTB alone saves only every minute and at shutdown.
         save_after_each_update(application)
@@ -84,3 +87,4 @@ async def prepare(application: AnyApplication) -> None:
     for language in LANGUAGES:
         code = None if language == "en" else language
         await application.bot.set_my_commands(command_descriptions(language), language_code=code)
+

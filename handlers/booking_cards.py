@@ -1,41 +1,30 @@
 """What the booking card shows at each step: text and buttons, built from the flow record.
 
-Rendering reads from booking/ (search, seat map) but decides nothing: it only shows.
+Rendering asks booking/ (search, one trip, seat map) but decides nothing: it only shows.
+Each card reads what it shows fresh, so a card never repeats a stale seat count or time.
 """
 
 from __future__ import annotations
 
 import calendar
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 
 from telegram import InlineKeyboardButton
 
 from booking.errors import BookingError
-from booking.model import Station
+from booking.model import OrderStatus, Station
 from booking.views import TripOption
 from handlers import callback_data as cb
 from handlers.cards import Card, button
 from handlers.context import KassaContext
 from handlers.errors import error_text
-from handlers.flow import (
-    COUNT,
-    DATE,
-    DESTINATION,
-    HELD,
-    NAMES,
-    ORIGIN,
-    SEATS,
-    SUMMARY,
-    TRIPS,
-    Flow,
-    flow_day,
-)
+from handlers.flow import Flow, Step
 from locales import Texts
 
 POPULAR_STATIONS = 8
 TRIPS_PER_PAGE = 5
-NEAREST_DAYS_SEARCHED = 7
-NEAREST_DAYS_OFFERED = 3
+SAVED_NAMES_OFFERED = 6
 NOOP = "-"
 
 
@@ -48,25 +37,23 @@ def station_name(context: KassaContext, code: str | None) -> str:
     return station.name(context.language) if station else (code or "?")
 
 
-def local_today(context: KassaContext, station_code: str) -> date:
+def local_today(context: KassaContext, station_code: str | None) -> date:
     """Today where the trip starts: that is the calendar passengers think in."""
-    station = context.services.station(station_code)
+    station = context.services.station(station_code or "")
     now = context.services.booking.now()
     return now.astimezone(station.tz).date() if station else now.date()
 
 
 def back_row(flow: Flow, _: Texts) -> list[InlineKeyboardButton]:
-    return [button(_("« Back"), cb.booking(flow["id"], "bk"))]
+    return [button(_("« Back"), cb.booking(flow.id, "bk"))]
+
+
+Renderer = Callable[[KassaContext, Flow], Awaitable[Card]]
 
 
 async def render(context: KassaContext, flow: Flow, notice: str | None = None) -> Card:
-    """The card for the flow's current state, with an optional notice on top."""
-    renderers = {
-        ORIGIN: origin_card, DESTINATION: destination_card, DATE: date_card, TRIPS: trips_card,
-        COUNT: count_card, SEATS: seats_card, NAMES: names_card, SUMMARY: summary_card,
-        HELD: held_card,
-    }
-    card = await renderers[flow["state"]](context, flow)
+    """The card for the flow's current step, with an optional notice on top."""
+    card = await RENDERERS[flow.step](context, flow)
     if notice:
         return Card(f"⚠️ {notice}\n\n{card.text}", card.buttons)
     return card
@@ -74,53 +61,55 @@ async def render(context: KassaContext, flow: Flow, notice: str | None = None) -
 
 def station_buttons(flow: Flow, stations: list[Station], action: str,
                     language: str) -> list[list[InlineKeyboardButton]]:
-    return rows_of([button(s.name(language), cb.booking(flow["id"], action, s.code))
+    return rows_of([button(s.name(language), cb.booking(flow.id, action, s.code))
                     for s in stations], 2)
+
+
+def known_stations(context: KassaContext, codes: list[str]) -> list[Station]:
+    return [s for s in (context.services.station(c) for c in codes) if s]
 
 
 async def origin_card(context: KassaContext, flow: Flow) -> Card:
     _ = context.texts
-    services = context.services
-    choices = [s for s in (services.station(c) for c in flow.get("choices", [])) if s]
+    choices = known_stations(context, flow.choices)
     if choices:
         text = _("Which station did you mean? Tap one, or type the name again.")
         stations = choices
     else:
         text = _("Where are you leaving from? Tap a station or type its name.")
-        stations = services.stations[:POPULAR_STATIONS]
+        stations = context.services.stations[:POPULAR_STATIONS]
     rows = station_buttons(flow, stations, "o", context.language)
-    rows.append([button(_("✖ Cancel"), cb.booking(flow["id"], "bk"))])
+    rows.append([button(_("✖ Cancel"), cb.booking(flow.id, "bk"))])
     return Card(text, rows)
 
 
 async def destination_card(context: KassaContext, flow: Flow) -> Card:
     _ = context.texts
-    codes = flow.get("choices") or []
-    if codes:
-        stations = [s for s in (context.services.station(c) for c in codes) if s]
+    stations = known_stations(context, flow.choices)
+    if stations:
         text = _("Which station did you mean? Tap one, or type the name again.")
     else:
-        stations = await context.services.booking.destinations(flow["origin"])
+        stations = await context.services.booking.destinations(flow.origin or "")
         text = _("From {origin}. Where to? Tap a station or type its name.",
-                 origin=station_name(context, flow["origin"]))
+                 origin=station_name(context, flow.origin))
     rows = station_buttons(flow, stations, "d", context.language)
     rows.append(back_row(flow, _))
     return Card(text, rows)
 
 
 def route_title(context: KassaContext, flow: Flow) -> str:
-    return f"{station_name(context, flow['origin'])} → {station_name(context, flow['destination'])}"
+    return f"{station_name(context, flow.origin)} → {station_name(context, flow.destination)}"
 
 
 async def date_card(context: KassaContext, flow: Flow) -> Card:
     _ = context.texts
-    today = local_today(context, flow["origin"])
-    month = date.fromisoformat(flow["month"]) if flow.get("month") else today.replace(day=1)
-    fid = flow["id"]
+    today = local_today(context, flow.origin)
+    month = flow.month or (flow.day or today).replace(day=1)
     text = _("{route}\nWhen do you travel? Tap a day or type a date (e.g. 25.12).",
              route=route_title(context, flow))
-    rows = [[button(_("Today"), cb.booking(fid, "D", today.isoformat())),
-             button(_("Tomorrow"), cb.booking(fid, "D", (today + timedelta(days=1)).isoformat()))]]
+    rows = [[button(_("Today"), cb.booking(flow.id, "D", today.isoformat())),
+             button(_("Tomorrow"),
+                    cb.booking(flow.id, "D", (today + timedelta(days=1)).isoformat()))]]
     rows.extend(calendar_rows(context, flow, month, today))
     rows.append(back_row(flow, _))
     return Card(text, rows)
@@ -130,11 +119,12 @@ def calendar_rows(context: KassaContext, flow: Flow, month: date,
                   today: date) -> list[list[InlineKeyboardButton]]:
     """A month as a keyboard: title with arrows, weekday names, days (past ones inert)."""
     _ = context.texts
-    fid = flow["id"]
+    fid = flow.id
     previous = (month - timedelta(days=1)).replace(day=1)
     following = (month + timedelta(days=31)).replace(day=1)
-    title = [button("‹" if previous >= today.replace(day=1) else " ",
-                    cb.booking(fid, "M", previous.isoformat()) if previous >= today.replace(day=1)
+    can_go_back = previous >= today.replace(day=1)
+    title = [button("‹" if can_go_back else " ",
+                    cb.booking(fid, "M", previous.isoformat()) if can_go_back
                     else cb.booking(fid, NOOP)),
              button(_.month(month), cb.booking(fid, NOOP)),
              button("›", cb.booking(fid, "M", following.isoformat()))]
@@ -151,30 +141,6 @@ def calendar_rows(context: KassaContext, flow: Flow, month: date,
     return rows
 
 
-async def search_day(context: KassaContext, flow: Flow, day: date) -> list[TripOption]:
-    return await context.services.booking.search(flow["origin"], flow["destination"], day)
-
-
-async def nearest_days_with_seats(context: KassaContext, flow: Flow, day: date,
-                                  seats: int) -> list[date]:
-    """The closest days (before or after ``day``) that still have a trip with enough seats."""
-    today = local_today(context, flow["origin"])
-    found: list[date] = []
-    for distance in range(1, NEAREST_DAYS_SEARCHED + 1):
-        for candidate in (day - timedelta(days=distance), day + timedelta(days=distance)):
-            if candidate < today:
-                continue
-            try:
-                options = await search_day(context, flow, candidate)
-            except BookingError:
-                continue
-            if any(o.seats_free >= seats for o in options):
-                found.append(candidate)
-        if len(found) >= NEAREST_DAYS_OFFERED:
-            break
-    return sorted(found[:NEAREST_DAYS_OFFERED])
-
-
 def trip_line(_: Texts, option: TripOption) -> str:
     seats = (_.ngettext("{n} seat left", "{n} seats left", option.seats_free)
              if option.seats_free else _("sold out"))
@@ -184,14 +150,20 @@ def trip_line(_: Texts, option: TripOption) -> str:
              seats=seats)
 
 
+def flow_day(flow: Flow) -> date:
+    if flow.day is None:
+        raise ValueError("the flow has no day yet")
+    return flow.day
+
+
 async def trips_card(context: KassaContext, flow: Flow) -> Card:
     _ = context.texts
-    fid = flow["id"]
+    fid = flow.id
+    booking = context.services.booking
     day = flow_day(flow)
-    options = await search_day(context, flow, day)
-    page = int(flow.get("page", 0))
+    options = await booking.search(flow.origin or "", flow.destination or "", day)
     pages = max(1, -(-len(options) // TRIPS_PER_PAGE))
-    page = min(max(page, 0), pages - 1)
+    page = min(max(flow.page, 0), pages - 1)
     shown = options[page * TRIPS_PER_PAGE:(page + 1) * TRIPS_PER_PAGE]
     lines = [f"{route_title(context, flow)}, {_.day(day)}"]
     rows: list[list[InlineKeyboardButton]] = []
@@ -204,7 +176,7 @@ async def trips_card(context: KassaContext, flow: Flow) -> Card:
     if not any(o.seats_free for o in options):
         lines.append("")
         lines.append(_("No seats on this day.") if options else _("No trips on this day."))
-        nearest = await nearest_days_with_seats(context, flow, day, 1)
+        nearest = await booking.nearest_days(flow.origin or "", flow.destination or "", day, 1)
         if nearest:
             lines.append(_("Nearest days with seats:"))
             rows.append([button(_.day(d), cb.booking(fid, "S", d.isoformat())) for d in nearest])
@@ -216,7 +188,7 @@ async def trips_card(context: KassaContext, flow: Flow) -> Card:
         if page < pages - 1:
             paging.append(button(_("Later trips ›"), cb.booking(fid, "P", page + 1)))
         rows.append(paging)
-    today = local_today(context, flow["origin"])
+    today = local_today(context, flow.origin)
     shift = []
     earlier, later = (day - timedelta(days=1)).isoformat(), (day + timedelta(days=1)).isoformat()
     if day > today:
@@ -229,23 +201,37 @@ async def trips_card(context: KassaContext, flow: Flow) -> Card:
     return Card("\n".join(lines), rows)
 
 
-def trip_summary(context: KassaContext, flow: Flow) -> str:
-    _ = context.texts
-    info = flow["trip_info"]
-    departs = datetime.fromisoformat(info["dep"])
-    arrives = datetime.fromisoformat(info["arr"])
+async def chosen_trip(context: KassaContext, flow: Flow) -> TripOption:
+    """The flow's trip as it stands now (seats free, times after a delay)."""
+    if flow.trip is None:
+        raise ValueError("the flow has no trip yet")
+    return await context.services.booking.trip_option(
+        flow.trip, flow.origin or "", flow.destination or "")
+
+
+def trip_summary(_: Texts, route: str, departs: datetime, arrives: datetime) -> str:
     return _("{route}\n{day}, {departs} → {arrives} ({duration})",
-             route=route_title(context, flow), day=_.day(departs.date()),
-             departs=_.time(departs), arrives=_.time(arrives),
-             duration=_.duration(arrives - departs))
+             route=route, day=_.day(departs.date()), departs=_.time(departs),
+             arrives=_.time(arrives), duration=_.duration(arrives - departs))
+
+
+def option_summary(context: KassaContext, flow: Flow, option: TripOption) -> str:
+    return trip_summary(context.texts, route_title(context, flow), option.departure,
+                        option.arrival)
+
+
+def most_seats(context: KassaContext, option: TripOption) -> int:
+    """How many passengers one booking of this trip may have now."""
+    return min(context.services.booking.limits().max_seats_per_order, option.seats_free)
 
 
 async def count_card(context: KassaContext, flow: Flow) -> Card:
     _ = context.texts
-    most = min(context.services.booking.rules.max_seats_per_order, int(flow["trip_info"]["free"]))
+    option = await chosen_trip(context, flow)
     text = _("{trip}\nHow many passengers? Tap or type a number.",
-             trip=trip_summary(context, flow))
-    numbers = [button(str(n), cb.booking(flow["id"], "c", n)) for n in range(1, most + 1)]
+             trip=option_summary(context, flow, option))
+    numbers = [button(str(n), cb.booking(flow.id, "c", n))
+               for n in range(1, most_seats(context, option) + 1)]
     rows = rows_of(numbers, 5)
     rows.append(back_row(flow, _))
     return Card(text, rows)
@@ -253,11 +239,12 @@ async def count_card(context: KassaContext, flow: Flow) -> Card:
 
 async def seats_card(context: KassaContext, flow: Flow) -> Card:
     _ = context.texts
-    fid = flow["id"]
+    fid = flow.id
+    option = await chosen_trip(context, flow)
     seat_map = await context.services.booking.seat_map(
-        int(flow["trip"]), flow["origin"], flow["destination"])
-    chosen: list[str] = flow.get("seats", [])
-    count = int(flow["count"])
+        option.trip_id, flow.origin or "", flow.destination or "")
+    chosen = flow.seats
+    count = flow.count or 1
     rows = []
     for seat_row in seat_map.rows:
         row = []
@@ -272,9 +259,11 @@ async def seats_card(context: KassaContext, flow: Flow) -> Card:
                 row.append(button("✖", cb.booking(fid, "s", cell.label)))
         rows.append(row)
     rows.append([button(_("Any seats"), cb.booking(fid, "A"))])
+    if len(chosen) == count:
+        rows.append([button(_("Continue ›"), cb.booking(fid, "C"))])
     rows.append(back_row(flow, _))
     text = "\n".join([
-        trip_summary(context, flow),
+        option_summary(context, flow, option),
         _.ngettext("Pick {n} seat (✖ is taken), or tap “Any seats”. You can also type seats "
                    "like 4A 4B.",
                    "Pick {n} seats (✖ is taken), or tap “Any seats”. You can also type seats "
@@ -284,81 +273,92 @@ async def seats_card(context: KassaContext, flow: Flow) -> Card:
     return Card(text, rows)
 
 
-def saved_names(context: KassaContext, flow: Flow) -> list[str]:
+def saved_names(flow: Flow) -> list[str]:
     """Names offered as buttons: saved passengers not yet on this booking."""
-    taken = {n.casefold() for n in flow.get("names", [])}
-    return [n for n in flow.get("saved", []) if n.casefold() not in taken]
+    taken = {n.casefold() for n in flow.names}
+    return [n for n in flow.saved if n.casefold() not in taken][:SAVED_NAMES_OFFERED]
 
 
 async def names_card(context: KassaContext, flow: Flow) -> Card:
     _ = context.texts
-    names: list[str] = flow.get("names", [])
-    count = int(flow["count"])
-    lines = [trip_summary(context, flow)]
-    lines.extend(f"{i}. {name}" for i, name in enumerate(names, start=1))
-    lines.append(_("Passenger {number} of {count}: type the full name, or tap a saved one.",
-                   number=len(names) + 1, count=count))
-    offered = saved_names(context, flow)
-    rows = [[button(name, cb.booking(flow["id"], "n", i))]
-            for i, name in enumerate(offered[:6])]
+    option = await chosen_trip(context, flow)
+    count = flow.count or 1
+    lines = [option_summary(context, flow, option)]
+    lines.extend(f"{i}. {name}" for i, name in enumerate(flow.names, start=1))
+    rows: list[list[InlineKeyboardButton]] = []
+    if flow.names_complete:
+        lines.append(_("Tap “Continue” to keep these names, or “Change names” to type them "
+                       "again."))
+        rows.append([button(_("Continue ›"), cb.booking(flow.id, "C")),
+                     button(_("Change names"), cb.booking(flow.id, "N"))])
+    else:
+        lines.append(_("Passenger {number} of {count}: type the full name, or tap a saved one.",
+                       number=len(flow.names) + 1, count=count))
+        rows.extend([button(name, cb.booking(flow.id, "n", i))]
+                    for i, name in enumerate(saved_names(flow)))
     rows.append(back_row(flow, _))
     return Card("\n".join(lines), rows)
 
 
 def passenger_lines(flow: Flow) -> list[str]:
-    return [f"{seat} — {name}" for seat, name in
-            zip(flow.get("seats") or ["?"] * len(flow["names"]), flow["names"], strict=False)]
+    if flow.any_seats or not flow.seats:
+        return list(flow.names)
+    return [f"{seat} — {name}" for seat, name in zip(flow.seats, flow.names, strict=False)]
 
 
 async def summary_card(context: KassaContext, flow: Flow) -> Card:
     _ = context.texts
-    info = flow["trip_info"]
-    count = int(flow["count"])
-    seats_text = (_("Seats: chosen for you when you confirm") if not flow.get("seats") else "")
-    lines = [_("Please check your booking:"), trip_summary(context, flow)]
-    lines.extend(passenger_lines(flow) if flow.get("seats") else flow["names"])
-    if seats_text:
-        lines.append(seats_text)
+    option = await chosen_trip(context, flow)
+    count = flow.count or len(flow.names)
+    lines = [_("Please check your booking:"), option_summary(context, flow, option)]
+    lines.extend(passenger_lines(flow))
+    if flow.any_seats or not flow.seats:
+        lines.append(_("Seats: chosen for you when you confirm"))
     lines.append(_("Total: {price} for {passengers}",
-                   price=_.price(int(info["price"]) * count, info["cur"]),
+                   price=_.price(option.price * count, option.currency),
                    passengers=_.ngettext("{n} passenger", "{n} passengers", count)))
-    rows = [[button(_("✅ Confirm"), cb.booking(flow["id"], "y"))], back_row(flow, _)]
+    rows = [[button(_("✅ Confirm"), cb.booking(flow.id, "y"))], back_row(flow, _)]
     return Card("\n".join(lines), rows)
 
 
 async def held_card(context: KassaContext, flow: Flow) -> Card:
     _ = context.texts
-    user = context.services
     try:
-        view = await user.booking.order(flow["order"])
+        view = await context.services.booking.order(flow.order or "")
     except BookingError as error:
         return Card(error_text(_, error), [])
-    order = view.order
-    fid = flow["id"]
-    lines = [trip_summary(context, flow)]
-    lines.extend(f"{s.seat} — {s.passenger}" for s in order.seats)
-    lines.append(_("Total: {price}", price=_.price(order.amount, order.currency)))
-    now = user.booking.now()
-    if order.hold_live(now) and order.expires_at is not None:
-        expires = order.expires_at.astimezone(view.origin.tz)
+    route = (f"{view.origin.name(context.language)} → "
+             f"{view.destination.name(context.language)}")
+    lines = [trip_summary(_, route, view.departure, view.arrival)]
+    lines.extend(f"{s.seat} — {s.passenger}" for s in view.seats)
+    lines.append(_("Total: {price}", price=_.price(view.amount, view.currency)))
+    if view.status is OrderStatus.HELD and view.expires_at is not None:
+        expires = view.expires_at.astimezone(view.origin.tz)
         lines.insert(0, _("✅ Your seats are held until {time} ({station} time).",
                           time=_.time(expires), station=view.origin.name(context.language)))
-        rows = [[button(_("Cancel this hold"), cb.booking(fid, "x"))]]
+        rows = [[button(_("Cancel this hold"), cb.booking(flow.id, "x"))]]
     else:
-        lines.insert(0, _("This booking is {status}.", status=status_text(_, order.status.value)))
+        lines.insert(0, _("This booking is {status}.", status=status_text(_, view.status)))
         rows = []
     rows.append([button(_("🎫 My tickets"), cb.menu("tickets")),
                  button(_("🚌 Book another trip"), cb.menu("book"))])
     return Card("\n".join(lines), rows)
 
 
-def status_text(_: Texts, status: str) -> str:
+def status_text(_: Texts, status: OrderStatus) -> str:
     names = {
-        "held": _("on hold"),
-        "paid": _("paid"),
-        "expired": _("expired"),
-        "cancelled": _("cancelled"),
-        "refunded": _("refunded"),
-        "used": _("used"),
+        OrderStatus.HELD: _("on hold"),
+        OrderStatus.PAID: _("paid"),
+        OrderStatus.EXPIRED: _("expired"),
+        OrderStatus.CANCELLED: _("cancelled"),
+        OrderStatus.REFUNDED: _("refunded"),
+        OrderStatus.USED: _("used"),
     }
-    return names.get(status, status)
+    return names[status]
+
+
+RENDERERS: dict[Step, Renderer] = {
+    Step.ORIGIN: origin_card, Step.DESTINATION: destination_card, Step.DATE: date_card,
+    Step.TRIPS: trips_card, Step.COUNT: count_card, Step.SEATS: seats_card,
+    Step.NAMES: names_card, Step.SUMMARY: summary_card, Step.HELD: held_card,
+}

@@ -1,7 +1,8 @@
 """How handlers reach the services: a typed CallbackContext over an Application that owns them.
 
 Services live on the Application object (not in bot_data) because bot_data is persisted as JSON
-and services are not data.
+and services are not data. Handlers know the booking service only by its interface
+(booking.api): in-process today, over HTTP when the booking service runs on its own.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from typing import Any, cast
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from booking.customers import CustomerService
+from booking.api import BookingApi, CustomersApi
 from booking.model import Station
-from booking.service import BookingService
 from booking.stations import StationIndex
 from locales import Texts, pick_language, texts
 
@@ -23,27 +23,48 @@ BotData = dict[str, Any]
 
 
 @dataclass
+class StationDirectory:
+    """The station catalogue as the bot shows it: busiest first, by code, and an index for
+    what people type. Loaded at start-up and refreshed by a job, since a timetable import
+    in another process may add or rename stations."""
+
+    stations: list[Station] = field(default_factory=list)
+    by_code: dict[str, Station] = field(default_factory=dict)
+    index: StationIndex = field(default_factory=lambda: StationIndex([]))
+
+    def replace(self, stations: list[Station]) -> bool:
+        """Take a fresh catalogue; True if it differs from the one held."""
+        if stations == self.stations:
+            return False
+        self.stations = stations
+        self.by_code = {s.code: s for s in stations}
+        self.index = StationIndex(stations)
+        return True
+
+
+@dataclass
 class Services:
     """Everything the handlers call into; made by bot.services, closed by its owner."""
 
-    booking: BookingService
-    customers: CustomerService
-    stations: list[Station] = field(default_factory=list)  # busiest first
-    index: StationIndex | None = None
+    booking: BookingApi
+    customers: CustomersApi
+    directory: StationDirectory = field(default_factory=StationDirectory)
 
-    async def load_stations(self) -> None:
-        """Read the station catalogue once; the timetable changes rarely and by a restart."""
-        self.stations = await self.booking.stations()
-        self.index = StationIndex(self.stations)
+    async def load_stations(self) -> bool:
+        """Read the station catalogue; True if it changed."""
+        return self.directory.replace(await self.booking.stations())
 
-    def station(self, code: str) -> Station | None:
-        return next((s for s in self.stations if s.code == code), None)
+    @property
+    def stations(self) -> list[Station]:
+        """Every station, the busiest first."""
+        return self.directory.stations
 
     @property
     def station_index(self) -> StationIndex:
-        if self.index is None:
-            raise RuntimeError("Services.load_stations() has not run")
-        return self.index
+        return self.directory.index
+
+    def station(self, code: str) -> Station | None:
+        return self.directory.by_code.get(code)
 
 
 class KassaApplication(Application[ExtBot[None], Any, UserData, ChatData, BotData, Any]):

@@ -1,100 +1,126 @@
-"""The booking ConversationHandler, assembled in one place, and the trip-request filter."""
+"""The booking conversation, assembled in one place: which step takes which button and text.
+
+The flow record (handlers/flow.py) is the one source of the step. Every button of a booking
+card and every typed text comes through the two routers below, which do once what every step
+needs: find the person's flow, check that a pressed button belongs to its current card
+(otherwise it is answered "out of date"), read a typed line once, and call the step.
+"""
 
 from __future__ import annotations
 
-import warnings
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
-from telegram import Message
-from telegram.ext import (
-    CallbackQueryHandler,
-    CommandHandler,
-    ConversationHandler,
-    MessageHandler,
-    filters,
-)
-from telegram.warnings import PTBUserWarning
+from telegram import Message, Update
 
 from handlers import booking_steps as steps
 from handlers import callback_data as cb
-from handlers import menu
-from handlers.context import Services
-from handlers.flow import (
-    COUNT,
-    DATE,
-    DESTINATION,
-    HELD,
-    NAMES,
-    ORIGIN,
-    SEATS,
-    STATE_NAMES,
-    SUMMARY,
-    TRIPS,
-)
+from handlers.cards import answer_query, drop_buttons, show
+from handlers.context import KassaContext
+from handlers.flow import Flow, Step, load_flow, save_flow
+from handlers.menu import menu_card, not_understood
 from handlers.parsing import parse_trip_request
+from handlers.turn import Turn
 
-CONVERSATION_NAME = "booking"
-TEXT = filters.TEXT & ~filters.COMMAND
-
-
-class TripRequestFilter(filters.MessageFilter):
-    """Text that names a whole trip ("Beijing to Tianjin tomorrow"), in any step or none."""
-
-    def __init__(self, services: Services) -> None:
-        super().__init__(name="TripRequest")
-        self.services = services
-
-    def filter(self, message: Message) -> bool:
-        if not message.text or message.text.startswith("/") or self.services.index is None:
-            return False
-        today = self.services.booking.now().date()
-        return parse_trip_request(message.text, self.services.index, today) is not None
+StepAction = Callable[[Turn], Awaitable[None]]
 
 
-def button(callback: Any, *actions: str) -> CallbackQueryHandler[Any, Any]:
-    return CallbackQueryHandler(callback, pattern=cb.action_pattern(*actions))
+@dataclass(frozen=True)
+class StepHandlers:
+    buttons: dict[str, StepAction] = field(default_factory=dict)
+    text: StepAction | None = None  # typed text at this step; None: not for the booking
 
 
-def booking_conversation(services: Services) -> ConversationHandler[Any]:
-    """Every step of the booking, Back, /cancel, and re-entry by /book, menu or free text."""
-    common = [button(steps.go_back, "bk"), button(steps.noop, "-")]
-    states: dict[object, list[Any]] = {
-        ORIGIN: [button(steps.pick_origin, "o"), MessageHandler(TEXT, steps.typed_origin)],
-        DESTINATION: [button(steps.pick_destination, "d"),
-                      MessageHandler(TEXT, steps.typed_destination)],
-        DATE: [button(steps.pick_date, "D"), button(steps.turn_month, "M"),
-               MessageHandler(TEXT, steps.typed_date)],
-        TRIPS: [button(steps.pick_trip, "t"), button(steps.turn_page, "P"),
-                button(steps.pick_date, "S"), MessageHandler(TEXT, steps.typed_date)],
-        COUNT: [button(steps.pick_count, "c"), MessageHandler(TEXT, steps.typed_count)],
-        SEATS: [button(steps.toggle_seat, "s"), button(steps.any_seats, "A"),
-                MessageHandler(TEXT, steps.typed_seats)],
-        NAMES: [button(steps.pick_saved_name, "n"), MessageHandler(TEXT, steps.typed_name)],
-        SUMMARY: [button(steps.confirm, "y"), MessageHandler(TEXT, steps.typed_on_summary)],
-        HELD: [button(steps.confirm, "y"), button(steps.cancel_hold, "x")],
-    }
-    for handlers in states.values():
-        handlers[:0] = common
-    assert set(states) == set(range(len(STATE_NAMES)))
-    # Buttons are told apart by the flow id in their data, not per message, so per_message
-    # stays False; PTB warns about that combination, and here it is intended.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=PTBUserWarning, message=".*per_message.*")
-        return ConversationHandler(
-            entry_points=[
-                CommandHandler("book", steps.begin),
-                CallbackQueryHandler(steps.begin, pattern=f"^{cb.menu('book')}$"),
-                MessageHandler(TripRequestFilter(services), steps.trip_request),
-            ],
-            states=states,
-            fallbacks=[
-                CommandHandler("cancel", steps.cancel),
-                CommandHandler("start", menu.start),
-                CommandHandler("help", menu.show_help),
-                CallbackQueryHandler(steps.stale, pattern=f"^{cb.BOOKING}:"),
-            ],
-            name=CONVERSATION_NAME,
-            persistent=True,
-            allow_reentry=True,
-            per_message=False,
-        )
+# Button actions valid at every step.
+COMMON: dict[str, StepAction] = {"bk": steps.go_back, "-": steps.noop, "r": steps.resume}
+# Pressed on another message than the booking card (the menu's "Continue booking").
+FROM_ANY_MESSAGE = frozenset({"r"})
+
+STEPS: dict[Step, StepHandlers] = {
+    Step.ORIGIN: StepHandlers({"o": steps.pick_origin}, steps.typed_origin),
+    Step.DESTINATION: StepHandlers({"d": steps.pick_destination}, steps.typed_destination),
+    Step.DATE: StepHandlers({"D": steps.pick_date, "M": steps.turn_month}, steps.typed_date),
+    Step.TRIPS: StepHandlers({"t": steps.pick_trip, "P": steps.turn_page, "S": steps.pick_date},
+                             steps.typed_date),
+    Step.COUNT: StepHandlers({"c": steps.pick_count}, steps.typed_count),
+    Step.SEATS: StepHandlers({"s": steps.toggle_seat, "A": steps.any_seats,
+                              "C": steps.seats_done}, steps.typed_seats),
+    Step.NAMES: StepHandlers({"n": steps.pick_saved_name, "C": steps.names_done,
+                              "N": steps.change_names}, steps.typed_name),
+    Step.SUMMARY: StepHandlers({"y": steps.confirm}, steps.typed_on_summary),
+    Step.HELD: StepHandlers({"y": steps.confirm, "x": steps.cancel_hold}),
+}
+
+
+async def begin(update: Update, context: KassaContext) -> None:
+    """/book or the menu's "Book a trip": a new booking at the origin step."""
+    await answer_query(update)
+    await _drop_old_card(update, context, load_flow(context))
+    await Turn(update, context, Flow.new()).go(Step.ORIGIN)
+
+
+async def cancel(update: Update, context: KassaContext) -> None:
+    """/cancel: leave the booking; nothing is held, the menu is shown."""
+    _ = context.texts
+    flow = load_flow(context)
+    await _drop_old_card(update, context, flow)
+    save_flow(context, None)
+    await show(update, context, menu_card(context, _("Booking cancelled.")), edit=False)
+
+
+async def on_button(update: Update, context: KassaContext) -> None:
+    """A booking card's button: the step's action, or "out of date" for any other."""
+    query = update.callback_query
+    pressed = cb.parse_booking(query.data if query else None)
+    flow = load_flow(context)
+    message = query.message if query else None
+    if pressed is None or flow is None or pressed.flow != flow.id:
+        await stale(update, context, flow)
+        return
+    on_card = isinstance(message, Message) and message.message_id == flow.card
+    action = COMMON.get(pressed.action) or STEPS[flow.step].buttons.get(pressed.action)
+    if action is None or not (on_card or pressed.action in FROM_ANY_MESSAGE):
+        await stale(update, context, flow)
+        return
+    turn = Turn(update, context, flow, pressed.argument)
+    try:
+        await action(turn)
+    except steps.StaleButton:
+        await stale(update, context, flow)
+        return
+    await turn.answer()
+
+
+async def on_text(update: Update, context: KassaContext) -> None:
+    """Typed text: a whole trip request starts a booking from anywhere; otherwise it is the
+    answer to the current step of a booking in progress, or not understood."""
+    message = update.effective_message
+    text = (message.text or "") if message else ""
+    services = context.services
+    request = parse_trip_request(text, services.station_index, services.booking.now().date())
+    flow = load_flow(context)
+    if request is not None:
+        await _drop_old_card(update, context, flow)
+        await steps.trip_request(Turn(update, context, Flow.new()), request)
+        return
+    handler = STEPS[flow.step].text if flow is not None and not flow.paused else None
+    if flow is None or handler is None:
+        await not_understood(update, context)
+        return
+    await handler(Turn(update, context, flow))
+
+
+async def stale(update: Update, context: KassaContext, flow: Flow | None) -> None:
+    """A button from an old card or an earlier booking: say so and show the current step."""
+    _ = context.texts
+    await answer_query(update, _("This button is out of date."))
+    if flow is None or flow.card is None:
+        await show(update, context, menu_card(context), edit=False)
+        return
+    await Turn(update, context, flow).go(flow.step, new_message=True)
+
+
+async def _drop_old_card(update: Update, context: KassaContext, flow: Flow | None) -> None:
+    chat = update.effective_chat
+    if flow is not None and chat is not None:
+        await drop_buttons(context, chat.id, flow.card)

@@ -7,7 +7,7 @@ from telegram import Update
 from handlers import callback_data as cb
 from handlers.cards import Card, answer_query, button, show
 from handlers.context import KassaContext
-from handlers.menu import menu_card
+from handlers.menu import menu_card, pause_booking
 from locales import LANGUAGES
 
 # Each language's own name, which is how people look for theirs.
@@ -18,6 +18,7 @@ async def choose_language(update: Update, context: KassaContext) -> None:
     """Offer the languages."""
     _ = context.texts
     await answer_query(update)
+    pause_booking(context)
     rows = [[button(LANGUAGE_NAMES[code], cb.language(code)) for code in LANGUAGES]]
     await show(update, context, Card(_("Choose your language:"), rows))
 

@@ -2,28 +2,40 @@
 
 from __future__ import annotations
 
+import time
+
 from telegram import ChatMember, Update
 
 from handlers.context import KassaContext
 from locales import pick_language
 
+# How long what we know of a person (name, language, staff rights by the configuration) is
+# taken as current before the customer record is brought up to date again. Staff actions
+# never rely on it: they read the role afresh (CustomersApi.role).
+CUSTOMER_RESYNC_SECONDS = 300
+SYNCED_AT = "synced_at"
+
 
 async def know_customer(update: Update, context: KassaContext) -> None:
-    """On first contact, record the customer and settle their language.
+    """Record the customer on first contact and keep the record current.
 
     The language is first guessed from Telegram's language_code, then whatever they chose.
-    Cached in user_data so the database is asked once per person, not once per update.
+    Cached in user_data, so the database is asked once every few minutes per person, not
+    once per update.
     """
-    if context.services.index is None:  # the first update after a start
-        await context.services.load_stations()
     user = update.effective_user
-    if user is None or user.is_bot or context.user_data is None:
+    data = context.user_data
+    if user is None or user.is_bot or data is None:
         return
-    if "lang" in context.user_data:
+    synced = data.get(SYNCED_AT)
+    now = time.time()
+    fresh = isinstance(synced, int | float) and now - synced < CUSTOMER_RESYNC_SECONDS
+    if "lang" in data and fresh:
         return
     customer = await context.services.customers.ensure(
         user.id, user.full_name, pick_language(user.language_code))
-    context.user_data["lang"] = pick_language(customer.language or user.language_code)
+    data["lang"] = pick_language(customer.language or user.language_code)
+    data[SYNCED_AT] = now
 
 
 async def membership_changed(update: Update, context: KassaContext) -> None:

@@ -1,19 +1,32 @@
-"""/start, /help, the main menu, and what to say to text outside any conversation."""
+"""/start, /help, the main menu, and what to say to text outside any conversation.
+
+Leaving a booking for the menu pauses it rather than dropping it: the menu offers to
+continue it, and its card's buttons still work. Only /cancel ends it.
+"""
 
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import ConversationHandler
 
 from handlers import callback_data as cb
 from handlers.cards import Card, answer_query, button, show
 from handlers.context import KassaContext
+from handlers.flow import load_flow, save_flow
 
 
 def menu_card(context: KassaContext, greeting: str | None = None) -> Card:
     _ = context.texts
     text = greeting or _("What would you like to do?")
-    rows = [
+    rows = []
+    flow = load_flow(context)
+    if flow is not None and flow.in_progress and flow.origin and flow.destination:
+        origin = context.services.station(flow.origin)
+        destination = context.services.station(flow.destination)
+        if origin and destination:
+            route = f"{origin.name(context.language)} → {destination.name(context.language)}"
+            rows.append([button(_("▶ Continue booking {route}", route=route),
+                                cb.booking(flow.id, "r"))])
+    rows += [
         [button(_("🚌 Book a trip"), cb.menu("book"))],
         [button(_("🎫 My tickets"), cb.menu("tickets"))],
         [button(_("🌐 Language"), cb.menu("lang")), button(_("❓ Help"), cb.menu("help"))],
@@ -21,19 +34,28 @@ def menu_card(context: KassaContext, greeting: str | None = None) -> Card:
     return Card(text, rows)
 
 
+def pause_booking(context: KassaContext) -> None:
+    """The person turned to something else: typed text is no longer meant for the booking,
+    which stays there to be continued."""
+    flow = load_flow(context)
+    if flow is not None and flow.in_progress and not flow.paused:
+        flow.paused = True
+        save_flow(context, flow)
+
+
 def first_name(update: Update) -> str:
     user = update.effective_user
     return user.first_name if user is not None else ""
 
 
-async def start(update: Update, context: KassaContext) -> int:
-    """Greet the person by name and show the main menu; leaves any booking in progress."""
+async def start(update: Update, context: KassaContext) -> None:
+    """Greet the person by name and show the main menu; a booking in progress is kept."""
     _ = context.texts
+    pause_booking(context)
     greeting = _("Hello, {name}! I sell coach and train tickets. "
                  "You can also just write, e.g. “Beijing to Tianjin tomorrow 2 seats”.",
                  name=first_name(update))
     await show(update, context, menu_card(context, greeting), edit=False)
-    return ConversationHandler.END
 
 
 def help_text(context: KassaContext) -> str:
@@ -47,27 +69,19 @@ def help_text(context: KassaContext) -> str:
     ])
 
 
-async def show_help(update: Update, context: KassaContext) -> int:
+async def show_help(update: Update, context: KassaContext) -> None:
     """Explain how booking works and list the commands."""
     await answer_query(update)
+    pause_booking(context)
     await show(update, context, menu_card(context, help_text(context)), edit=False)
-    return ConversationHandler.END
 
 
-async def menu_button(update: Update, context: KassaContext) -> int:
-    """Show the main menu again (the "menu" button)."""
-    await answer_query(update)
-    await show(update, context, menu_card(context))
-    return ConversationHandler.END
-
-
-async def not_understood(update: Update, context: KassaContext) -> int:
+async def not_understood(update: Update, context: KassaContext) -> None:
     """Text that is not a trip request and comes outside a booking: point to the menu."""
     _ = context.texts
     text = _("I didn't understand that. Write a trip like “Beijing to Tianjin tomorrow”, "
              "or choose from the menu.")
     await show(update, context, menu_card(context, text), edit=False)
-    return ConversationHandler.END
 
 
 async def other_content(update: Update, context: KassaContext) -> None:

@@ -16,27 +16,25 @@ from telegram.ext import (
 )
 
 from handlers import callback_data as cb
-from handlers import language, lifecycle, menu, tickets
-from handlers.booking_steps import stale
-from handlers.context import Services
-from handlers.conversation import booking_conversation
+from handlers import conversation, language, lifecycle, menu, tickets
 
 FIRST, MAIN = -1, 0
 
 
-def register_handlers(application: Application[Any, Any, Any, Any, Any, Any],
-                      services: Services) -> None:
-    """Group -1 knows the customer; group 0 answers, the booking conversation first."""
+def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Group -1 knows the customer; group 0 answers, the first matching handler only."""
     application.add_handler(TypeHandler(Update, lifecycle.know_customer), group=FIRST)
     private = filters.ChatType.PRIVATE
+    text = filters.TEXT & ~filters.COMMAND & private
     application.add_handlers([
         ChatMemberHandler(lifecycle.membership_changed, ChatMemberHandler.MY_CHAT_MEMBER),
-        booking_conversation(services),
+        CommandHandler("book", conversation.begin, filters=private),
+        CommandHandler("cancel", conversation.cancel, filters=private),
         CommandHandler("start", menu.start, filters=private),
         CommandHandler("help", menu.show_help),
-        CommandHandler("cancel", menu.start),
         CommandHandler(["mytickets", "tickets"], tickets.list_tickets),
         CommandHandler("language", language.choose_language),
+        CallbackQueryHandler(conversation.begin, pattern=f"^{cb.menu('book')}$"),
         CallbackQueryHandler(menu.show_help, pattern=f"^{cb.menu('help')}$"),
         CallbackQueryHandler(tickets.list_tickets, pattern=f"^{cb.menu('tickets')}$"),
         CallbackQueryHandler(language.choose_language, pattern=f"^{cb.menu('lang')}$"),
@@ -44,9 +42,10 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any],
         CallbackQueryHandler(tickets.open_ticket, pattern=f"^{cb.TICKETS}:o:"),
         CallbackQueryHandler(tickets.ask_cancel, pattern=f"^{cb.TICKETS}:c:"),
         CallbackQueryHandler(tickets.do_cancel, pattern=f"^{cb.TICKETS}:y:"),
-        # Anything else pressed: a button of a finished booking or data we never sent.
-        CallbackQueryHandler(stale),
-        MessageHandler(filters.TEXT & ~filters.COMMAND & private, menu.not_understood),
+        # Every booking card button, and anything else pressed (a button of a finished
+        # booking or data we never sent), which the router answers "out of date".
+        CallbackQueryHandler(conversation.on_button),
+        MessageHandler(text, conversation.on_text),
         MessageHandler(filters.COMMAND & private, menu.not_understood),
         MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, menu.other_content),
     ])

@@ -1,4 +1,8 @@
-"""/mytickets: the customer's bookings, one opened, cancelled after a confirmation."""
+"""/mytickets: the customer's bookings, one opened, cancelled after a confirmation.
+
+What a booking may do (be cancelled, for how much) is decided by booking/; this module
+only shows the answer.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,14 @@ from telegram import Update
 
 from booking.errors import BookingError
 from booking.model import OrderStatus
+from booking.outcomes import CancelKind
 from booking.views import OrderView
 from handlers import callback_data as cb
 from handlers.booking_cards import status_text
 from handlers.cards import Card, answer_query, button, show
 from handlers.context import KassaContext
 from handlers.errors import error_text
+from handlers.menu import pause_booking
 from locales import Texts
 
 ORDERS_LISTED = 10
@@ -22,49 +28,47 @@ def order_label(_: Texts, view: OrderView, language: str) -> str:
             f"{view.origin.name(language)} → {view.destination.name(language)}")
 
 
-def is_upcoming(view: OrderView, context: KassaContext) -> bool:
-    now = context.services.booking.now()
-    live = view.order.status is OrderStatus.PAID or view.order.hold_live(now)
-    return live and view.departure > now
+def user_id(update: Update) -> int:
+    user = update.effective_user
+    if user is None:  # the handlers are registered for updates from people only
+        raise RuntimeError("no user on a my-tickets update")
+    return user.id
 
 
 async def list_tickets(update: Update, context: KassaContext) -> None:
     """List upcoming and past bookings as buttons."""
     _ = context.texts
     await answer_query(update)
-    user = update.effective_user
-    assert user is not None
-    views = await context.services.booking.orders_of(user.id)
-    upcoming = [v for v in views if is_upcoming(v, context)]
-    past = [v for v in views if not is_upcoming(v, context)][-ORDERS_LISTED:]
+    pause_booking(context)
+    views = await context.services.booking.orders_of(user_id(update))
+    upcoming = [v for v in views if v.upcoming]
+    past = [v for v in views if not v.upcoming][-ORDERS_LISTED:]
     lines = [_("Your bookings:") if views else _("You have no bookings yet.")]
     rows = []
     for title, group in ((_("Upcoming"), upcoming), (_("Past and cancelled"), past)):
         if group:
             lines.append(f"{title}: {len(group)}")
         for view in group[:ORDERS_LISTED]:
-            status = status_text(_, view.order.status.value)
-            label = f"{order_label(_, view, context.language)} · {status}"
+            label = f"{order_label(_, view, context.language)} · {status_text(_, view.status)}"
             rows.append([button(label, cb.tickets("o", view.id))])
     rows.append([button(_("🚌 Book a trip"), cb.menu("book"))])
     await show(update, context, Card("\n".join(lines), rows))
 
 
 def order_details(_: Texts, view: OrderView, context: KassaContext) -> list[str]:
-    order = view.order
     lines = [
         order_label(_, view, context.language),
         _("Arrives {time}", time=_.time(view.arrival)),
-        _("Status: {status}", status=status_text(_, order.status.value)),
+        _("Status: {status}", status=status_text(_, view.status)),
     ]
-    lines.extend(f"{s.seat} — {s.passenger}" for s in order.seats)
-    lines.append(_("Total: {price}", price=_.price(order.amount, order.currency)))
-    if order.status is OrderStatus.HELD and order.expires_at is not None:
-        expires = order.expires_at.astimezone(view.origin.tz)
+    lines.extend(f"{s.seat} — {s.passenger}" for s in view.seats)
+    lines.append(_("Total: {price}", price=_.price(view.amount, view.currency)))
+    if view.status is OrderStatus.HELD and view.expires_at is not None:
+        expires = view.expires_at.astimezone(view.origin.tz)
         lines.append(_("Held until {time} ({station} time).", time=_.time(expires),
                        station=view.origin.name(context.language)))
-    if order.refund_amount:
-        lines.append(_("Refunded: {price}", price=_.price(order.refund_amount, order.currency)))
+    if view.refund_amount:
+        lines.append(_("Refunded: {price}", price=_.price(view.refund_amount, view.currency)))
     return lines
 
 
@@ -83,39 +87,37 @@ async def show_error(update: Update, context: KassaContext, error: BookingError)
 async def open_ticket(update: Update, context: KassaContext) -> None:
     """One booking in detail, with Cancel when it can be cancelled."""
     _ = context.texts
-    user = update.effective_user
-    assert user is not None
     try:
-        view = await context.services.booking.order(ticket_id(update), user.id)
+        view = await context.services.booking.order(ticket_id(update), user_id(update))
     except BookingError as error:
         await show_error(update, context, error)
         return
     await answer_query(update)
     rows = []
-    if is_upcoming(view, context):
-        rows.append([button(_("Cancel booking"), cb.tickets("c", view.id))])
+    if view.cancellable:
+        label = _("Cancel booking") if view.status is OrderStatus.PAID else _("Cancel this hold")
+        rows.append([button(label, cb.tickets("c", view.id))])
     rows.append([button(_("« My tickets"), cb.menu("tickets"))])
     await show(update, context, Card("\n".join(order_details(_, view, context)), rows))
 
 
 async def ask_cancel(update: Update, context: KassaContext) -> None:
-    """Show what cancelling would refund and ask to confirm."""
+    """Show what cancelling would do (release the hold, or refund how much) and ask."""
     _ = context.texts
-    user = update.effective_user
-    assert user is not None
     order_id = ticket_id(update)
     try:
-        view = await context.services.booking.order(order_id, user.id)
-        refund = await context.services.booking.refund_quote(order_id, user.id)
+        view = await context.services.booking.order(order_id, user_id(update))
+        quote = await context.services.booking.cancellation_quote(order_id, user_id(update))
     except BookingError as error:
         await show_error(update, context, error)
         return
     await answer_query(update)
-    text = "\n".join([
-        order_label(_, view, context.language),
-        _("Cancel this booking? You will get back {price}.",
-          price=_.price(refund, view.order.currency)),
-    ])
+    if quote.kind is CancelKind.RELEASE:
+        question = _("Cancel this hold? The seats will be released.")
+    else:
+        question = _("Cancel this booking? You will get back {price}.",
+                     price=_.price(quote.refund, quote.currency))
+    text = "\n".join([order_label(_, view, context.language), question])
     rows = [[button(_("Yes, cancel it"), cb.tickets("y", order_id)),
              button(_("No, keep it"), cb.tickets("o", order_id))]]
     await show(update, context, Card(text, rows))
@@ -124,15 +126,16 @@ async def ask_cancel(update: Update, context: KassaContext) -> None:
 async def do_cancel(update: Update, context: KassaContext) -> None:
     """Cancel the booking; a repeated press finds it cancelled and says so."""
     _ = context.texts
-    user = update.effective_user
-    assert user is not None
     try:
-        order = await context.services.booking.cancel(ticket_id(update), user.id)
+        view = await context.services.booking.cancel(ticket_id(update), user_id(update))
     except BookingError as error:
         await show_error(update, context, error)
         return
     await answer_query(update)
-    text = _("Booking cancelled. Refund: {price}.",
-             price=_.price(order.refund_amount or 0, order.currency))
+    if view.refund_amount is None:  # a hold released: no money had moved
+        text = _("Your hold is cancelled.")
+    else:
+        text = _("Booking cancelled. Refund: {price}.",
+                 price=_.price(view.refund_amount, view.currency))
     rows = [[button(_("« My tickets"), cb.menu("tickets"))]]
     await show(update, context, Card(text, rows))

@@ -24,6 +24,7 @@ from booking.model import (
     Trip,
     TripStatus,
 )
+from booking.outcomes import PaymentStatus
 from booking.ports import AuditEvent, LockTimeout, PaymentRecord, Segment
 from storage import tables as t
 from storage.errors import _PG_RETRYABLE
@@ -548,7 +549,7 @@ class SqlPayments:
             reference=row.reference,
             amount=row.amount,
             currency=row.currency,
-            status=row.status,
+            status=PaymentStatus(row.status),
             created_at=row.created_at,
         )
 

@@ -218,6 +218,29 @@ order_events = Table(
     Column("detail", JSON, nullable=False),
 )
 
+# Everything that must reach a person (or run after a commit) is first a row here, written in
+# the transaction of the change that causes it; a worker delivers due rows and marks them.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("recipient", BigInteger),  # a customer id, where the message is for a person
+    Column("payload", JSON, nullable=False),
+    # The same message asked for twice (a sweep that runs again, say) is one row.
+    Column("dedupe_key", String(128), unique=True),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    # A worker that claimed the row owns it until then; after, another may take it over.
+    Column("claimed_until", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("done_at", UTCDateTime),
+    Index("ix_outbox_pending_due", "due_at", postgresql_where=text("status = 'pending'"),
+          sqlite_where=text("status = 'pending'")),
+)
+
 # The conversation state of the bot (python-telegram-bot persistence), one row per key.
 bot_state = Table(
     "bot_state",

@@ -13,6 +13,7 @@ from booking.ports import LockTimeout
 from storage.customers import SqlCustomers
 from storage.database import WRITE_OPTION, wait_for_write_turn
 from storage.errors import is_lock_contention
+from storage.outbox import SqlOutbox
 from storage.repositories import SqlCatalog, SqlInventory, SqlOrders, SqlPayments, on_driver
 
 
@@ -22,6 +23,7 @@ class SqlUnitOfWork:
     orders: SqlOrders
     payments: SqlPayments
     customers: SqlCustomers
+    outbox: SqlOutbox
 
     def __init__(
         self, engine: AsyncEngine, *, write: bool = False, cache_key: str | None = None
@@ -78,6 +80,7 @@ class SqlUnitOfWork:
         self.orders = SqlOrders(conn, driver)
         self.payments = SqlPayments(conn)
         self.customers = SqlCustomers(conn)
+        self.outbox = SqlOutbox(conn)
         return self
 
     async def _begin_on_driver(self, conn: AsyncConnection) -> None:

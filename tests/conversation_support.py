@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram.ext import BasePersistence
 
 from booking.demo_network import demo_timetable
-from bot.app import build_application
+from bot.app import build_application, prepare
 from bot.emulator import BotApiEmulator, BotHarness, EmulatorRequest, SimulatedUser
-from bot.services import create_services
+from bot.jobs import Jobs
+from bot.services import create_jobs, create_services
 from bot.settings import Settings
 from handlers.context import Services
 from storage.timetable import store_timetable
@@ -24,6 +25,12 @@ class Bot:
     harness: BotHarness
     services: Services
     emulator: BotApiEmulator
+    jobs: Jobs
+
+    async def run_jobs(self) -> None:
+        """What the scheduler would do next: sweep expired holds, deliver the outbox."""
+        await self.jobs.expire_holds()
+        await self.jobs.deliver_outbox(self.harness.application)
 
     def user(self, name: str = "Anna", language: str = "en", **kw: Any) -> SimulatedUser:
         return self.harness.user(name, language_code=language, **kw)
@@ -38,11 +45,14 @@ async def running_bot(engine: AsyncEngine, clock, *, emulator: BotApiEmulator | 
                       persistence: BasePersistence | None = None,
                       raise_errors: bool = True) -> AsyncIterator[Bot]:
     emulator = emulator or BotApiEmulator()
-    services = create_services(Settings(_env_file=None), engine, clock=clock)
+    settings = Settings(_env_file=None)
+    services = create_services(settings, engine, clock=clock)
+    jobs = create_jobs(settings, engine, clock=clock)
     app = build_application(services, token=emulator.token,
                             request=EmulatorRequest(emulator), persistence=persistence)
     async with BotHarness(app, emulator, raise_errors=raise_errors) as harness:
-        yield Bot(harness, services, emulator)
+        await prepare(app)
+        yield Bot(harness, services, emulator, jobs)
 
 
 def texts_of(user: SimulatedUser) -> list[str]:

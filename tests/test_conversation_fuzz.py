@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from booking.model import OrderStatus
 from bot.emulator import EmulatorUsageError
 from tests.conversation_support import running_bot, seed
 from tests.test_conversation_booking import press_data
@@ -62,16 +63,14 @@ async def test_random_input_never_breaks_the_bot(engine, clock, seed_value):
                 await edited_message(bot, user, rng.choice(TEXTS) or "x")
         assert bot.harness.errors == []
         # No seat is held or sold twice on any trip (live holds and paid orders only).
-        now = bot.services.booking.now()
         seen: dict[tuple[int, str], str] = {}
         for user in users:
             for view in await bot.services.booking.orders_of(user.id):
-                order = view.order
-                if order.hold_live(now) or order.status.value == "paid":
-                    for allocation in order.seats:
-                        key = (order.trip_id, allocation.seat)
+                if view.status in (OrderStatus.HELD, OrderStatus.PAID):
+                    for allocation in view.seats:
+                        key = (view.trip_id, allocation.seat)
                         assert key not in seen, f"seat {key} allocated twice"
-                        seen[key] = order.id
+                        seen[key] = view.id
 
 
 async def edited_message(bot, user, text):

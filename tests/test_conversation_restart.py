@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.app import build_application, database_persistence
+from bot.app import build_application, database_persistence, prepare
 from bot.emulator import BotApiEmulator, BotHarness, EmulatorRequest
 from bot.services import create_services
 from bot.settings import Settings
@@ -20,6 +20,7 @@ async def test_booking_continues_after_a_crash(engine, clock):
     emulator = BotApiEmulator()
     first = BotHarness(real_bot(engine, clock, emulator), emulator)
     await first.start()
+    await prepare(first.application)
     anna = first.user("Anna")
     await anna.send("/book")
     await anna.press("Beijing")
@@ -32,6 +33,7 @@ async def test_booking_continues_after_a_crash(engine, clock):
         await first.application.stop()
 
     async with BotHarness(real_bot(engine, clock, emulator), emulator) as second:
+        await prepare(second.application)
         await anna.press(first_trip)
         assert "How many passengers" in anna.last_message.text
         await anna.press("1")
@@ -42,4 +44,4 @@ async def test_booking_continues_after_a_crash(engine, clock):
         second.assert_no_errors()
     services = create_services(Settings(_env_file=None), engine, clock=clock)
     [view] = await services.booking.orders_of(anna.id)
-    assert [s.passenger for s in view.order.seats] == ["Anna Lee"]
+    assert [s.passenger for s in view.seats] == ["Anna Lee"]

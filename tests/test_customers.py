@@ -106,10 +106,10 @@ async def count_rows(engine: AsyncEngine) -> int:
 async def test_ensure_creates_on_first_contact(
     customers: CustomerService, engine: AsyncEngine, clock: FakeClock
 ) -> None:
-    assert await customers.get(ANNA) is None
+    assert await customers.customer(ANNA) is None
     created = await customers.ensure(ANNA, "Anna", "ru")
     assert created == Customer(ANNA, "Anna", "ru", Role.PASSENGER, False, ())
-    assert await customers.get(ANNA) == created
+    assert await customers.customer(ANNA) == created
     async with engine.connect() as conn:
         row = (await conn.execute(select(t.customers))).one()
     assert row.created_at == clock.now
@@ -120,7 +120,7 @@ async def test_ensure_updates_name_but_not_a_chosen_language(customers: Customer
     await customers.set_language(ANNA, "zh")
     again = await customers.ensure(ANNA, "Anna Lee", "en")
     assert (again.name, again.language) == ("Anna Lee", "zh")
-    assert await customers.get(ANNA) == again
+    assert await customers.customer(ANNA) == again
 
 
 async def test_ensure_without_language_leaves_it_unset(customers: CustomerService) -> None:
@@ -169,7 +169,7 @@ async def test_first_messages_of_a_new_user_at_once_make_one_row(
     )
     assert all(r.id == ANNA for r in results)
     assert await count_rows(engine) == 1
-    final = await customers.get(ANNA)
+    final = await customers.customer(ANNA)
     assert final is not None
     # Every change landed; none was lost to another writer's stale copy.
     assert (final.name, final.language, final.saved_passengers) == ("Anna", "zh", ("Ann Lee",))
@@ -178,7 +178,7 @@ async def test_first_messages_of_a_new_user_at_once_make_one_row(
 async def test_set_language(customers: CustomerService) -> None:
     await customers.ensure(ANNA, "Anna", "en")
     assert (await customers.set_language(ANNA, "ru")).language == "ru"
-    assert (await customers.get(ANNA)).language == "ru"  # type: ignore[union-attr]
+    assert (await customers.customer(ANNA)).language == "ru"  # type: ignore[union-attr]
     with pytest.raises(ValueError):
         await customers.set_language(ANNA, "not-a-language")
 
@@ -188,7 +188,7 @@ async def test_set_language_for_someone_not_seen_yet_creates_them(
 ) -> None:
     customer = await customers.set_language(ANNA, "zh")
     assert customer == Customer(ANNA, "", "zh", Role.PASSENGER, False, ())
-    assert await customers.get(ANNA) == customer
+    assert await customers.customer(ANNA) == customer
 
 
 async def test_remember_passengers_round_trip(customers: CustomerService) -> None:
@@ -196,21 +196,21 @@ async def test_remember_passengers_round_trip(customers: CustomerService) -> Non
     await customers.remember_passengers(ANNA, ["Ann Lee", "Bob Ray"])
     stored = await customers.remember_passengers(ANNA, ("Cy Dee", "ANN LEE"))
     assert stored.saved_passengers == ("Cy Dee", "ANN LEE", "Bob Ray")
-    assert await customers.get(ANNA) == stored
+    assert await customers.customer(ANNA) == stored
 
 
 async def test_set_blocked_and_contact_unblocks(customers: CustomerService) -> None:
     await customers.ensure(ANNA, "Anna")
     await customers.set_blocked(ANNA, True)
-    assert (await customers.get(ANNA)).blocked is True  # type: ignore[union-attr]
+    assert (await customers.customer(ANNA)).blocked is True  # type: ignore[union-attr]
     assert (await customers.ensure(ANNA, "Anna")).blocked is False
-    assert (await customers.get(ANNA)).blocked is False  # type: ignore[union-attr]
+    assert (await customers.customer(ANNA)).blocked is False  # type: ignore[union-attr]
 
 
 async def test_telegram_ids_beyond_32_bits(customers: CustomerService) -> None:
     big = 2**40 + 7
     assert (await customers.ensure(big, "Big")).id == big
-    assert await customers.get(big) is not None
+    assert await customers.customer(big) is not None
 
 
 
@@ -225,4 +225,4 @@ async def test_add_if_missing_says_whether_it_inserted(
 
 async def test_set_blocked_for_someone_not_seen_yet_records_it(customers: CustomerService) -> None:
     await customers.set_blocked(ANNA, False)
-    assert await customers.get(ANNA) == Customer.new(ANNA)
+    assert await customers.customer(ANNA) == Customer.new(ANNA)

@@ -24,8 +24,8 @@ from hypothesis.stateful import (
 
 from booking.errors import BookingError, ErrorCode
 from booking.model import RefundPolicy
+from booking.outcomes import ConfirmOutcome
 from booking.service import BookingService
-from booking.views import ConfirmOutcome
 from storage.database import create_engine
 from storage.repositories import clear_caches
 from storage.testing import empty_all_tables
@@ -196,7 +196,7 @@ class BookingMachine(RuleBasedStateMachine):
             assert error.code is expected_error, (error, expected_error)
             return
         assert expected_error is None
-        refund = 0
+        refund = None  # a released hold: no money had moved
         if order.status == "paid":
             amount = PRICE_PER_LEG * (order.segment[1] - order.segment[0]) * len(order.seats)
             refund = RefundPolicy().refund(amount, departs(order.segment[0]), now)

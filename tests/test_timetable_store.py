@@ -87,7 +87,7 @@ async def test_storing_again_changes_nothing_and_keeps_sold_seats(
     assert (report.routes_added, report.trips_added) == (0, 0)
     assert report.trips_kept == len(sample().trips)
     assert await snapshot(engine) == before
-    assert (await service.order(order.id)).order.status is OrderStatus.HELD
+    assert (await service.order(order.id)).status is OrderStatus.HELD
     seat_map = await service.seat_map(option.trip_id, AIRPORT, BULLFROG)
     assert "1A" not in seat_map.free
     [again] = await service.search(AIRPORT, BULLFROG, DAY)

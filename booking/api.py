@@ -1,0 +1,92 @@
+"""The interface the bot uses: every question a handler asks of the booking service.
+
+The in-process service (booking/service.py) implements it, and so will the HTTP client of a
+separate booking service: every method takes and returns plain values (booking/views.py)
+that can cross a network, and every decision (may this order be cancelled, for how much,
+is this hold still live) is made behind it, never by the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Protocol
+
+from booking.model import Customer, Role, Station
+from booking.views import (
+    BookingLimits,
+    CancellationQuote,
+    OrderView,
+    SeatMap,
+    TripOption,
+)
+
+
+class BookingApi(Protocol):
+    def now(self) -> datetime:
+        """The time the service decides by (UTC)."""
+        ...
+
+    def limits(self) -> BookingLimits: ...
+
+    # ---- catalogue and search ----
+    async def stations(self) -> list[Station]:
+        """Every station, the busiest first."""
+        ...
+
+    async def destinations(self, origin: str) -> list[Station]: ...
+
+    async def search(self, origin: str, destination: str, day: date) -> list[TripOption]: ...
+
+    async def trip_option(self, trip_id: int, origin: str, destination: str) -> TripOption:
+        """One trip as the search would show it, with its seats free now."""
+        ...
+
+    async def nearest_days(
+        self, origin: str, destination: str, day: date, seats: int
+    ) -> list[date]:
+        """The days closest to ``day`` (before or after) with a trip that has ``seats`` free."""
+        ...
+
+    async def seat_map(self, trip_id: int, origin: str, destination: str) -> SeatMap: ...
+
+    # ---- holds and orders ----
+    async def hold(
+        self,
+        customer_id: int,
+        trip_id: int,
+        origin: str,
+        destination: str,
+        passengers: Sequence[str],
+        seats: Sequence[str] | None = None,
+        *,
+        request_key: str | None = None,
+    ) -> OrderView: ...
+
+    async def order(self, order_id: str, customer_id: int | None = None) -> OrderView: ...
+
+    async def orders_of(self, customer_id: int) -> list[OrderView]: ...
+
+    async def cancellation_quote(self, order_id: str, customer_id: int) -> CancellationQuote: ...
+
+    async def cancel(self, order_id: str, customer_id: int) -> OrderView: ...
+
+    def check_passenger_name(self, raw: str) -> str:
+        """The name as a ticket would print it; BookingError if it cannot be one."""
+        ...
+
+
+class CustomersApi(Protocol):
+    async def customer(self, user_id: int) -> Customer | None: ...
+
+    async def ensure(self, user_id: int, name: str, language: str | None = None) -> Customer:
+        """The customer, created on first contact and brought up to date on later ones."""
+        ...
+
+    async def set_language(self, user_id: int, language: str) -> Customer: ...
+
+    async def set_blocked(self, user_id: int, blocked: bool) -> None: ...
+
+    async def role(self, user_id: int) -> Role:
+        """The person's role now, read afresh: staff actions ask it every time."""
+        ...

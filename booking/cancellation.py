@@ -1,0 +1,110 @@
+"""Cancellation and expiry: giving seats back, with the refund the policy allows.
+
+An unpaid hold is released (no money moves); a paid order is refunded by the refund
+policy, in full when the trip itself was cancelled.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from booking.model import Order, OrderStatus, TripStatus
+from booking.orders import cancel_refusal, order_views, owned_order
+from booking.outbox import MessageKind, enqueue
+from booking.outcomes import CancelKind
+from booking.ports import AuditEvent, OutboxMessage, UnitOfWork
+from booking.usecase import UseCases, trip_of
+from booking.views import CancellationQuote, OrderView
+
+# The expiry sweep's batch when none is given: large enough to keep up, small enough that
+# one transaction never holds many rows.
+EXPIRY_BATCH = 500
+
+
+class CancellationService(UseCases):
+    async def cancellation_quote(
+        self, order_id: str, customer_id: int | None
+    ) -> CancellationQuote:
+        """What cancelling the order now would do, changing nothing."""
+        async with self._uow() as uow:
+            order, refund = await self._cancellable(uow, order_id, customer_id)
+        kind = CancelKind.REFUND if order.status is OrderStatus.PAID else CancelKind.RELEASE
+        return CancellationQuote(order.id, kind, refund, order.currency)
+
+    async def cancel(
+        self, order_id: str, customer_id: int | None, *, actor: str | None = None
+    ) -> OrderView:
+        """Cancel a held or paid order; a paid one is refunded by the refund policy.
+
+        ``customer_id`` None is a staff cancellation (no ownership check).
+        """
+
+        async def attempt() -> OrderView:
+            async with self._uow(write=True) as uow:
+                order, refund = await self._cancellable(uow, order_id, customer_id, lock=True)
+                status = OrderStatus.REFUNDED if refund > 0 else OrderStatus.CANCELLED
+                paid = order.status is OrderStatus.PAID
+                now = self.now()
+                changed = await uow.orders.change_status(
+                    order,
+                    status,
+                    AuditEvent(order.id, now, order.status, status,
+                               actor or f"customer:{customer_id}", {"refund": refund}),
+                    seats_live=False,
+                    # A released hold has no refund at all, not a refund of nothing.
+                    refund_amount=refund if paid else None,
+                )
+                [view] = await order_views(uow, [changed], now)
+                await uow.commit()
+                return view
+
+        return await self._retrying(attempt)
+
+    async def _cancellable(
+        self, uow: UnitOfWork, order_id: str, customer_id: int | None, *, lock: bool = False
+    ) -> tuple[Order, int]:
+        """The order, if it may be cancelled now, and what cancelling it refunds."""
+        order = await owned_order(uow, order_id, customer_id, lock=lock)
+        trip = await trip_of(uow, order)
+        route = await uow.catalog.route(trip.route_id)
+        departure = trip.departs_at(route, order.from_seq)
+        now = self.now()
+        refusal = cancel_refusal(order, departure, now)
+        if refusal is not None:
+            raise refusal
+        return order, self._refund(order, departure, trip.status is TripStatus.CANCELLED, now)
+
+    def _refund(self, order: Order, departure: datetime, trip_cancelled: bool,
+                now: datetime) -> int:
+        if order.status is not OrderStatus.PAID:
+            return 0
+        if trip_cancelled:
+            return order.amount
+        return self.rules.refund_policy.refund(order.amount, departure, now)
+
+    async def expire_holds(self, batch: int = EXPIRY_BATCH) -> int:
+        """Mark holds past their expiry as expired; returns how many.
+
+        Availability never waits for this (an expired hold stops counting at once); it
+        tidies the orders so that passengers and staff see the right status.
+        """
+        expired = 0
+        while True:
+            async with self._uow(write=True) as uow:
+                now = self.now()
+                due = await uow.orders.expired_holds(now, batch)
+                for order in due:
+                    await uow.orders.change_status(
+                        order,
+                        OrderStatus.EXPIRED,
+                        AuditEvent(order.id, now, order.status, OrderStatus.EXPIRED,
+                                   "system:expiry", {}),
+                        seats_live=False,
+                    )
+                    await enqueue(uow, OutboxMessage(
+                        MessageKind.HOLD_EXPIRED, order.customer_id, {"order": order.id}, now,
+                        dedupe_key=f"{MessageKind.HOLD_EXPIRED}:{order.id}"), now)
+                await uow.commit()
+            expired += len(due)
+            if len(due) < batch:
+                return expired

@@ -1,0 +1,200 @@
+"""Catalogue and search: stations, where one can go, trips on a day, seats on a trip.
+
+Read-only use cases: each opens one unit of work, reads, and returns plain values. Seats
+free are counted at the moment of asking from live allocations, never from a counter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from booking.errors import BookingError, ErrorCode
+from booking.model import Route, Station, Trip, TripStatus, local_day_bounds
+from booking.ports import Segment, UnitOfWork
+from booking.usecase import UseCases, station_of
+from booking.views import SeatCell, SeatMap, TripOption
+
+# How far around a sold-out day the nearest days with seats are looked for, and how many
+# of them are offered.
+NEAREST_DAYS_SEARCHED = 7
+NEAREST_DAYS_OFFERED = 3
+
+
+@dataclass(frozen=True, slots=True)
+class _Journey:
+    """Origin to destination on the routes that serve it, each with its stop interval."""
+
+    origin: Station
+    destination: Station
+    routes: dict[int, Route]
+    segments: dict[int, tuple[int, int]]  # route id -> [from_seq, to_seq)
+
+    @property
+    def latest_boarding_offset(self) -> int:
+        """Minutes from a route's first departure to the latest boarding at the origin."""
+        return max(
+            (self.routes[r].stop(seg[0]).depart_offset for r, seg in self.segments.items()),
+            default=0,
+        )
+
+
+class CatalogueService(UseCases):
+    async def stations(self) -> list[Station]:
+        """Every station, the busiest first."""
+        async with self._uow() as uow:
+            return await uow.catalog.stations()
+
+    async def destinations(self, origin: str) -> list[Station]:
+        """Stations some route reaches after calling at ``origin``."""
+        async with self._uow() as uow:
+            await station_of(uow, origin)
+            codes = await uow.catalog.destinations_from(origin)
+            return [s for s in await uow.catalog.stations() if s.code in codes]
+
+    async def search(self, origin: str, destination: str, day: date) -> list[TripOption]:
+        """Trips calling at origin, then destination, leaving origin on ``day`` (local time)."""
+        now = self.now()
+        async with self._uow() as uow:
+            journey = await self._journey(uow, origin, destination)
+            self._check_on_sale(journey.origin, day, now)
+            if not journey.routes:
+                return []
+            start, end = local_day_bounds(day, journey.origin.tz)
+            return await self._options(uow, journey, start, end, now)
+
+    async def nearest_days(
+        self, origin: str, destination: str, day: date, seats: int
+    ) -> list[date]:
+        """The days closest to ``day`` (before or after, never past) with ``seats`` free on
+        some trip: one search over the whole window instead of one per day."""
+        now = self.now()
+        async with self._uow() as uow:
+            journey = await self._journey(uow, origin, destination)
+            if not journey.routes:
+                return []
+            tz = journey.origin.tz
+            today = now.astimezone(tz).date()
+            first = max(today, day - timedelta(days=NEAREST_DAYS_SEARCHED))
+            last = min(day + timedelta(days=NEAREST_DAYS_SEARCHED),
+                       today + timedelta(days=self.rules.booking_horizon_days))
+            if last < first:
+                return []
+            start, _ = local_day_bounds(first, tz)
+            _, end = local_day_bounds(last, tz)
+            options = await self._options(uow, journey, start, end, now)
+        days = {o.departure.date() for o in options if o.seats_free >= seats} - {day}
+        nearest = sorted(days, key=lambda d: (abs((d - day).days), d))[:NEAREST_DAYS_OFFERED]
+        return sorted(nearest)
+
+    async def trip_option(self, trip_id: int, origin: str, destination: str) -> TripOption:
+        """One trip as the search would show it, with its seats free now."""
+        now = self.now()
+        async with self._uow() as uow:
+            trip = await uow.catalog.trip(trip_id)
+            if trip is None:
+                raise BookingError(ErrorCode.UNKNOWN_TRIP)
+            route = await uow.catalog.route(trip.route_id)
+            segment = route.segment(origin, destination)
+            trip.check_bookable(route, segment[0], now)
+            journey = _Journey(
+                await station_of(uow, origin), await station_of(uow, destination),
+                {route.id: route}, {route.id: segment},
+            )
+            [option] = await self._described(uow, journey, [trip], now)
+            return option
+
+    async def seat_map(self, trip_id: int, origin: str, destination: str) -> SeatMap:
+        """Which seats of the trip are free for the stop interval origin -> destination."""
+        async with self._uow() as uow:
+            trip = await uow.catalog.trip(trip_id)
+            if trip is None:
+                raise BookingError(ErrorCode.UNKNOWN_TRIP)
+            route = await uow.catalog.route(trip.route_id)
+            from_seq, to_seq = route.segment(origin, destination)
+            layout = await uow.catalog.layout(trip.layout_id)
+            taken = await uow.inventory.taken_seats(Segment(trip.id, from_seq, to_seq), self.now())
+        rows = [
+            [None if label is None else SeatCell(label, label not in taken) for label in row]
+            for row in layout.grid()
+        ]
+        return SeatMap(trip.id, from_seq, to_seq, layout.seat_class, rows)
+
+    # ---- the search itself -------------------------------------------------------------
+
+    def _check_on_sale(self, origin: Station, day: date, now: datetime) -> None:
+        today = now.astimezone(origin.tz).date()
+        if day < today:
+            raise BookingError(ErrorCode.PAST_DATE, date=day.isoformat())
+        if day > today + timedelta(days=self.rules.booking_horizon_days):
+            raise BookingError(ErrorCode.DATE_TOO_FAR, date=day.isoformat())
+
+    async def _journey(self, uow: UnitOfWork, origin: str, destination: str) -> _Journey:
+        """The stations and the routes from origin to destination (none is no error)."""
+        if origin == destination:
+            raise BookingError(ErrorCode.SAME_STATION)
+        start = await station_of(uow, origin)
+        end = await station_of(uow, destination)
+        route_ids = await uow.catalog.routes_serving(origin, destination)
+        if not route_ids and await uow.catalog.routes_serving(destination, origin):
+            raise BookingError(ErrorCode.WRONG_DIRECTION)
+        routes = await uow.catalog.routes(route_ids) if route_ids else {}
+        segments = {rid: route.segment(origin, destination) for rid, route in routes.items()}
+        return _Journey(start, end, routes, segments)
+
+    async def _options(
+        self, uow: UnitOfWork, journey: _Journey, start: datetime, end: datetime, now: datetime
+    ) -> list[TripOption]:
+        """Bookable trips leaving the origin in [start, end), soonest first.
+
+        ``start`` and ``end`` are instants; the trips are found by their first departure,
+        so the window opens earlier by the latest boarding offset (absolute minutes, which
+        a clock change does not stretch).
+        """
+        candidates = await uow.catalog.trips_departing(
+            list(journey.routes),
+            start - timedelta(minutes=journey.latest_boarding_offset),
+            end,
+        )
+        found = []
+        for trip in candidates:
+            route = journey.routes[trip.route_id]
+            leaves = trip.departs_at(route, journey.segments[trip.route_id][0])
+            if trip.status is not TripStatus.CANCELLED and leaves > now and start <= leaves < end:
+                found.append(trip)
+        options = await self._described(uow, journey, found, now)
+        options.sort(key=lambda o: (o.departure, o.trip_id))
+        return options
+
+    async def _described(
+        self, uow: UnitOfWork, journey: _Journey, trips: Sequence[Trip], now: datetime
+    ) -> list[TripOption]:
+        """Trips as options: local times, price, and seats free counted in one query."""
+        taken = await uow.inventory.taken_counts(
+            [Segment(trip.id, *journey.segments[trip.route_id]) for trip in trips], now
+        )
+        options = []
+        for trip in trips:
+            route = journey.routes[trip.route_id]
+            from_seq, to_seq = journey.segments[trip.route_id]
+            layout = await uow.catalog.layout(trip.layout_id)
+            options.append(
+                TripOption(
+                    trip_id=trip.id,
+                    route_name=route.name,
+                    origin=journey.origin,
+                    destination=journey.destination,
+                    from_seq=from_seq,
+                    to_seq=to_seq,
+                    departure=trip.departs_at(route, from_seq).astimezone(journey.origin.tz),
+                    arrival=trip.arrives_at(route, to_seq).astimezone(journey.destination.tz),
+                    price=route.price(from_seq, to_seq),
+                    currency=route.currency,
+                    seats_free=max(0, layout.capacity - taken.get(trip.id, 0)),
+                    capacity=layout.capacity,
+                    status=trip.status,
+                    delay_minutes=trip.delay_minutes,
+                )
+            )
+        return options

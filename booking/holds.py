@@ -1,0 +1,124 @@
+"""Holds: seats for every passenger, all or nothing, until the hold expires.
+
+Seats are checked inside the transaction that writes them, with the trip's row locked,
+every time: we can never overbook a seat.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+
+from booking.errors import BookingError, ErrorCode
+from booking.model import Order, OrderStatus, SeatAllocation
+from booking.names import passenger_name
+from booking.orders import order_views
+from booking.outbox import MessageKind, enqueue
+from booking.ports import AuditEvent, OutboxMessage, Segment
+from booking.usecase import UseCases
+from booking.views import OrderView
+
+
+class HoldService(UseCases):
+    async def hold(
+        self,
+        customer_id: int,
+        trip_id: int,
+        origin: str,
+        destination: str,
+        passengers: Sequence[str],
+        seats: Sequence[str] | None = None,
+        *,
+        request_key: str | None = None,
+    ) -> OrderView:
+        """Hold seats for every passenger, all or nothing, until the hold expires.
+
+        ``seats`` names the seats (one per passenger, in order); without it seats are
+        chosen side by side where possible. The same ``request_key`` twice returns the
+        order made the first time, so a repeated button press never books twice.
+        """
+        names = [passenger_name(p) for p in passengers]
+        if not names:
+            raise BookingError(ErrorCode.BAD_SEAT_COUNT)
+        if len(names) > self.rules.max_seats_per_order:
+            raise BookingError(ErrorCode.TOO_MANY_SEATS, limit=self.rules.max_seats_per_order)
+        wanted = list(seats) if seats is not None else None
+        if wanted is not None:
+            if len(wanted) != len(names):
+                raise BookingError(ErrorCode.PASSENGERS_MISMATCH)
+            if len(set(wanted)) != len(wanted):
+                raise BookingError(ErrorCode.DUPLICATE_SEAT)
+
+        async def attempt() -> OrderView:
+            return await self._hold_once(
+                customer_id, trip_id, origin, destination, names, wanted, request_key
+            )
+
+        return await self._retrying(attempt)
+
+    async def _hold_once(
+        self,
+        customer_id: int,
+        trip_id: int,
+        origin: str,
+        destination: str,
+        names: list[str],
+        wanted: list[str] | None,
+        request_key: str | None,
+    ) -> OrderView:
+        async with self._uow(write=True) as uow:
+            trip = await uow.catalog.trip(trip_id, lock=self.rules.lock_inventory)
+            if trip is None:
+                raise BookingError(ErrorCode.UNKNOWN_TRIP)
+            now = self.now()
+            if request_key is not None:
+                earlier = await uow.orders.by_request_key(customer_id, request_key)
+                if earlier is not None:
+                    return (await order_views(uow, [earlier], now, known_trips=[trip]))[0]
+            route = await uow.catalog.route(trip.route_id)
+            from_seq, to_seq = route.segment(origin, destination)
+            trip.check_bookable(route, from_seq, now)
+            layout = await uow.catalog.layout(trip.layout_id)
+            taken = await uow.inventory.taken_seats(Segment(trip.id, from_seq, to_seq), now)
+            if wanted is not None:
+                unknown = [s for s in wanted if s not in layout.label_set]
+                if unknown:
+                    raise BookingError(ErrorCode.UNKNOWN_SEAT, seats=unknown)
+                clash = [s for s in wanted if s in taken]
+                if clash:
+                    raise BookingError(ErrorCode.SEAT_TAKEN, seats=clash)
+                chosen = wanted
+            else:
+                free = layout.label_set - taken
+                picked = layout.choose(free, len(names))
+                if picked is None:
+                    raise BookingError(ErrorCode.NOT_ENOUGH_SEATS, free=len(free))
+                chosen = picked
+            order = Order(
+                id=uuid.uuid4().hex,
+                customer_id=customer_id,
+                trip_id=trip.id,
+                from_seq=from_seq,
+                to_seq=to_seq,
+                status=OrderStatus.HELD,
+                amount=route.price(from_seq, to_seq) * len(names),
+                currency=route.currency,
+                seats=tuple(SeatAllocation(s, n) for s, n in zip(chosen, names, strict=True)),
+                created_at=now,
+                expires_at=now + timedelta(minutes=self.rules.hold_minutes),
+                request_key=request_key,
+            )
+            await uow.orders.add(
+                order,
+                AuditEvent(order.id, now, None, OrderStatus.HELD, f"customer:{customer_id}",
+                           {"seats": chosen, "amount": order.amount}),
+            )
+            # The passengers are remembered for the customer's next booking after the commit,
+            # off the hold's path (the customer's row is not locked here).
+            await enqueue(uow, OutboxMessage(MessageKind.SAVE_PASSENGERS, customer_id,
+                                             {"names": names}, now), now)
+            # Built before the commit from what is at hand: no more round trips under the lock.
+            [view] = await order_views(uow, [order], now, known_trips=[trip])
+            await uow.commit()
+            return view

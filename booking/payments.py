@@ -1,0 +1,111 @@
+"""Payments: a provider's word that money arrived, recorded once, buying the seats if it can.
+
+Confirmation is idempotent per provider reference: the same payment twice changes nothing.
+A payment after the hold expired still buys the seats if nobody took them meanwhile;
+otherwise (or if it does not match the order) it is kept as needing a refund. A payment
+is never lost and a seat is never sold twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from booking.errors import BookingError, ErrorCode
+from booking.model import Order, OrderStatus, Trip, TripStatus
+from booking.orders import order_views
+from booking.outcomes import ConfirmOutcome, PaymentStatus, RefundReason
+from booking.ports import AuditEvent, PaymentRecord, Segment, UnitOfWork
+from booking.usecase import UseCases, trip_of
+from booking.views import ConfirmResult
+
+
+class PaymentService(UseCases):
+    async def confirm_payment(
+        self, order_id: str, reference: str, amount: int, currency: str, provider: str = "sandbox"
+    ) -> ConfirmResult:
+        """Record a payment for an order; the same reference twice changes nothing."""
+
+        async def attempt() -> ConfirmResult:
+            return await self._confirm_once(order_id, reference, amount, currency, provider)
+
+        return await self._retrying(attempt)
+
+    async def _confirm_once(
+        self, order_id: str, reference: str, amount: int, currency: str, provider: str
+    ) -> ConfirmResult:
+        async with self._uow(write=True) as uow:
+            known = await uow.orders.get(order_id)
+            if known is None:
+                raise BookingError(ErrorCode.UNKNOWN_ORDER)
+            # Same lock as holds: a late payment may claim seats back.
+            trip = await trip_of(uow, known, lock=self.rules.lock_inventory)
+            # Read again under the lock: the status may have changed while we waited.
+            order = await uow.orders.get(order_id, lock=True)
+            if order is None:
+                raise BookingError(ErrorCode.UNKNOWN_ORDER)
+            now = self.now()
+            earlier = await uow.payments.find(provider, reference)
+            if earlier is not None:
+                if earlier.order_id != order_id:
+                    raise BookingError(ErrorCode.UNKNOWN_ORDER)
+                outcome = (
+                    ConfirmOutcome.PAID if earlier.status is PaymentStatus.SUCCEEDED
+                    else ConfirmOutcome.REFUND_NEEDED
+                )
+                [view] = await order_views(uow, [order], now, known_trips=[trip])
+                return ConfirmResult(outcome, view, duplicate=True)
+            reason = await self._refund_reason(uow, order, trip, amount, currency, now)
+            status = PaymentStatus.REFUND_NEEDED if reason else PaymentStatus.SUCCEEDED
+            await uow.payments.add(
+                PaymentRecord(order_id, provider, reference, amount, currency, status, now)
+            )
+            actor = f"payment:{provider}"
+            if reason is None:
+                order = await uow.orders.change_status(
+                    order,
+                    OrderStatus.PAID,
+                    AuditEvent(order.id, now, order.status, OrderStatus.PAID, actor,
+                               {"reference": reference, "amount": amount}),
+                    seats_live=True,
+                    payment_reference=reference,
+                )
+                outcome = ConfirmOutcome.PAID
+            else:
+                if order.status is OrderStatus.HELD and not order.hold_live(now):
+                    order = await uow.orders.change_status(
+                        order,
+                        OrderStatus.EXPIRED,
+                        AuditEvent(order.id, now, order.status, OrderStatus.EXPIRED, actor,
+                                   {"reference": reference, "reason": reason.value}),
+                        seats_live=False,
+                    )
+                outcome = ConfirmOutcome.REFUND_NEEDED
+            [view] = await order_views(uow, [order], now, known_trips=[trip])
+            await uow.commit()
+            return ConfirmResult(outcome, view, reason=reason)
+
+    async def _refund_reason(
+        self, uow: UnitOfWork, order: Order, trip: Trip, amount: int, currency: str, now: datetime
+    ) -> RefundReason | None:
+        """Why this payment cannot buy the order's seats, or None if it can."""
+        if amount != order.amount or currency != order.currency:
+            return RefundReason.AMOUNT_MISMATCH
+        if order.status is OrderStatus.PAID:
+            return RefundReason.ALREADY_PAID
+        if not order.can_become(OrderStatus.PAID):
+            return RefundReason.ORDER_CLOSED
+        # The trip first: money for a cancelled or departed trip buys nothing, even while
+        # the hold is still live.
+        if trip.status is TripStatus.CANCELLED:
+            return RefundReason.TRIP_CANCELLED
+        route = await uow.catalog.route(trip.route_id)
+        if trip.departs_at(route, order.from_seq) <= now:
+            return RefundReason.TRIP_DEPARTED
+        if order.hold_live(now):
+            return None
+        taken = await uow.inventory.taken_seats(
+            Segment(trip.id, order.from_seq, order.to_seq), now, exclude_order=order.id
+        )
+        if any(s.seat in taken for s in order.seats):
+            return RefundReason.SEAT_TAKEN
+        return None

@@ -1,0 +1,86 @@
+"""The bot's scheduled work, on python-telegram-bot's job queue (APScheduler underneath).
+
+Delivering the outbox, sweeping expired holds, refreshing the station list: each job asks
+the database for its work, so a job that runs late or on another instance loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from telegram.ext import Application, CallbackContext
+
+from booking.customers import CustomerService
+from booking.outbox import Deliverer, DeliveryReport, MessageKind, OutboxService
+from booking.service import BookingService
+from handlers.context import Services
+from handlers.notifications import telegram_deliverers
+
+log = logging.getLogger(__name__)
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+
+OUTBOX_INTERVAL_SECONDS = 1.0
+# Availability never waits for the sweep (an expired hold stops counting at once); it only
+# tidies statuses and tells passengers, which a minute's delay does not hurt.
+EXPIRY_INTERVAL_SECONDS = 30.0
+# A timetable import in another process may add or rename stations; the bot's copy of the
+# station list (for buttons and for reading typed names) catches up within this time.
+STATION_REFRESH_SECONDS = 300.0
+
+
+@dataclass
+class Jobs:
+    """The work the bot does on its own, on the booking database."""
+
+    outbox: OutboxService
+    booking: BookingService
+    customers: CustomerService
+
+    def deliverers(self, application: AnyApplication, services: Services) -> dict[str, Deliverer]:
+        deliverers = telegram_deliverers(application.bot, services)
+        deliverers[MessageKind.SAVE_PASSENGERS.value] = self.customers.deliver_saved_passengers
+        return deliverers
+
+    async def deliver_outbox(self, application: AnyApplication) -> DeliveryReport:
+        """Deliver what is due now, batch after batch, until nothing due is left."""
+        services: Services = application.services  # type: ignore[attr-defined]
+        deliverers = self.deliverers(application, services)
+        total = DeliveryReport()
+        while True:
+            report = await self.outbox.deliver_due(deliverers)
+            for field in ("sent", "failed", "blocked", "retried"):
+                setattr(total, field, getattr(total, field) + getattr(report, field))
+            if report.handled == 0:
+                return total
+
+    async def expire_holds(self) -> int:
+        return await self.booking.expire_holds()
+
+    def schedule(self, application: AnyApplication) -> None:
+        queue = application.job_queue
+        if queue is None:
+            raise RuntimeError("the bot needs python-telegram-bot's job-queue extra")
+        queue.run_repeating(self._outbox_job, OUTBOX_INTERVAL_SECONDS, first=0,
+                            name="outbox", job_kwargs={"max_instances": 1, "coalesce": True})
+        queue.run_repeating(self._expiry_job, EXPIRY_INTERVAL_SECONDS, first=0,
+                            name="expire-holds", job_kwargs={"max_instances": 1,
+                                                             "coalesce": True})
+        queue.run_repeating(self._stations_job, STATION_REFRESH_SECONDS,
+                            first=STATION_REFRESH_SECONDS, name="refresh-stations")
+
+    async def _outbox_job(self, context: CallbackContext[Any, Any, Any, Any]) -> None:
+        await self.deliver_outbox(context.application)
+
+    async def _expiry_job(self, context: CallbackContext[Any, Any, Any, Any]) -> None:
+        expired = await self.expire_holds()
+        if expired:
+            log.info("expired %d holds", expired)
+            await self.deliver_outbox(context.application)
+
+    async def _stations_job(self, context: CallbackContext[Any, Any, Any, Any]) -> None:
+        services: Services = context.application.services  # type: ignore[attr-defined]
+        if await services.load_stations():
+            log.info("station list changed; reloaded")
