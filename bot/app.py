@@ -9,10 +9,10 @@ from telegram import BotCommand
 from telegram.ext import Application, BasePersistence, ContextTypes, DictPersistence
 from telegram.request import BaseRequest
 
+from bot.persistence import DatabasePersistence, save_after_each_update
 from handlers.context import KassaApplication, KassaContext, Services
 from handlers.registry import register_handlers
 from locales import LANGUAGES, texts
-from storage.persistence import DatabasePersistence, save_after_each_update
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
