@@ -13,10 +13,10 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot.persistence import DatabasePersistence, save_after_each_update
 from handlers.context import KassaApplication, KassaContext, Services
 from handlers.registry import register_handlers
 from locales import LANGUAGES, texts
-from storage.persistence import DatabasePersistence, save_after_each_update
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 

@@ -6,18 +6,17 @@ press that button of the newest card, or /commands. Works with piped stdin; EOF 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import getpass
 import re
 import sys
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from bot.cli import EXTRA_COMMANDS
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 PROMPT = "you> "
 INERT = re.compile(r"^b:[0-9a-f]+:-:")
@@ -128,15 +127,3 @@ async def act(user: Any, transcript: Transcript, text: str, out: TextIO) -> None
             print(f"\n(bot notice) {query.answer.text}", file=out)
         return
     await user.send(text)
-
-
-def run(settings: Settings, args: argparse.Namespace) -> int:
-    return asyncio.run(chat(settings))
-
-
-def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("demo", help="chat with the bot in the terminal (emulated)")
-    parser.set_defaults(handler=run)
-
-
-EXTRA_COMMANDS.append(register)

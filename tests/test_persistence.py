@@ -22,8 +22,8 @@ from telegram.ext import (
 
 from bot.emulator import BotApiEmulator, BotHarness, emulated_builder
 from bot.emulator.harness import Delivery
+from bot.persistence import DatabasePersistence, save_after_each_update
 from storage import tables as t
-from storage.persistence import DatabasePersistence, save_after_each_update
 
 Context = ContextTypes.DEFAULT_TYPE
 
@@ -121,21 +121,110 @@ async def test_updates_replace_and_endings_delete(engine: AsyncEngine) -> None:
     assert await rows(engine) == {}
 
 
-async def test_unchanged_data_is_not_written_again(
+async def test_data_unchanged_since_it_was_read_is_not_written_back(
     engine: AsyncEngine, writes: list[str]
 ) -> None:
-    persistence = DatabasePersistence(engine)
-    await persistence.update_bot_data({"n": 1})
-    await persistence.update_bot_data({"n": 1})
-    await persistence.update_conversation("booking", (1, 1), 2)
-    await persistence.update_conversation("booking", (1, 1), 2)
+    first = DatabasePersistence(engine)
+    await first.update_bot_data({"n": 1})
+    await first.update_conversation("booking", (1, 1), 2)
     assert len(writes) == 2
     restarted = DatabasePersistence(engine)
     await restarted.get_bot_data()
+    await restarted.get_conversations("booking")
     await restarted.update_bot_data({"n": 1})  # what it read is what it holds
+    await restarted.update_conversation("booking", (1, 1), 2)
     assert len(writes) == 2
-    await restarted.update_bot_data({"n": 2})
+    user_data: dict[str, Any] = {}
+    await restarted.refresh_user_data(7, user_data)
+    user_data["lang"] = "ru"
+    await restarted.update_user_data(7, user_data)
+    await restarted.refresh_user_data(7, user_data)
+    await restarted.update_user_data(7, user_data)  # handed over again, unchanged
     assert len(writes) == 3
+    await restarted.update_bot_data({"n": 2})
+    assert len(writes) == 4
+
+
+# ---- two processes on one database ----------------------------------------------------------
+
+
+async def test_a_write_of_one_process_is_what_the_other_refreshes_to(engine: AsyncEngine) -> None:
+    a, b = DatabasePersistence(engine), DatabasePersistence(engine)
+    # Each process's dicts, as PTB holds them: refreshed before an update, handed over after.
+    a_user: dict[str, Any] = {}
+    b_user: dict[str, Any] = {}
+    b_chat: dict[str, Any] = {}
+    b_bot: dict[str, Any] = {}
+    await b.refresh_user_data(1001, b_user)
+    assert b_user == {}
+
+    await a.refresh_user_data(1001, a_user)
+    a_user.update(lang="ru", flow=FLOW)
+    await a.update_user_data(1001, a_user)
+    await a.update_chat_data(-5, {"pinned": 5})
+    await a.update_bot_data({"n": 1})
+    await b.refresh_user_data(1001, b_user)
+    await b.refresh_chat_data(-5, b_chat)
+    await b.refresh_bot_data(b_bot)
+    assert (b_user, b_chat, b_bot) == ({"lang": "ru", "flow": FLOW}, {"pinned": 5}, {"n": 1})
+
+    # b changes the passenger's language; a's next update for them sees it.
+    b_user["lang"] = "zh"
+    await b.update_user_data(1001, b_user)
+    await a.refresh_user_data(1001, a_user)
+    assert a_user == {"lang": "zh", "flow": FLOW}
+
+    await b.drop_user_data(1001)
+    await a.refresh_user_data(1001, a_user)
+    assert a_user == {}
+
+
+async def test_a_write_is_never_skipped_for_a_copy_another_process_replaced(
+    engine: AsyncEngine,
+) -> None:
+    a, b = DatabasePersistence(engine), DatabasePersistence(engine)
+    await a.update_user_data(1, {"lang": "en"})  # X
+    await b.update_user_data(1, {"lang": "ru"})  # Y
+    await a.update_user_data(1, {"lang": "en"})  # X again: must not be taken as written
+    assert await rows(engine, "user_data") == {("user_data", "1"): {"lang": "en"}}
+
+    # The same through refreshes, as PTB drives it: a reads Y, its handler sets X.
+    await b.update_bot_data({"mode": "Y"})
+    bot_data: dict[str, Any] = {}
+    await a.refresh_bot_data(bot_data)
+    assert bot_data == {"mode": "Y"}
+    bot_data["mode"] = "X"
+    await a.update_bot_data(bot_data)
+    assert await rows(engine, "bot_data") == {("bot_data", ""): {"mode": "X"}}
+
+
+async def test_a_process_that_changed_nothing_does_not_put_back_an_old_copy(
+    engine: AsyncEngine,
+) -> None:
+    a, b = DatabasePersistence(engine), DatabasePersistence(engine)
+    a_bot: dict[str, Any] = {"n": 1}
+    await a.update_bot_data(a_bot)
+    await a.refresh_bot_data(a_bot)  # a's next update reads n=1 and leaves it
+    await b.update_bot_data({"n": 2})
+    await a.update_bot_data(a_bot)  # a's periodic run hands its copy over
+    assert await rows(engine, "bot_data") == {("bot_data", ""): {"n": 2}}
+
+
+async def test_a_refresh_keeps_changes_this_process_has_not_written_yet(
+    engine: AsyncEngine,
+) -> None:
+    # Without save_after_each_update PTB writes only every update_interval: until then the
+    # process's own dict is newer than the row, and a refresh must not undo it.
+    persistence = DatabasePersistence(engine)
+    user_data: dict[str, Any] = {}
+    await persistence.refresh_user_data(1, user_data)
+    user_data["flow"] = {"step": "origin"}
+    await persistence.refresh_user_data(1, user_data)
+    assert user_data == {"flow": {"step": "origin"}}
+    await persistence.update_user_data(1, user_data)
+    await DatabasePersistence(engine).update_user_data(1, {"lang": "zh"})
+    await persistence.refresh_user_data(1, user_data)  # written: the row is the truth again
+    assert user_data == {"lang": "zh"}
 
 
 @pytest.mark.parametrize(
@@ -299,3 +388,43 @@ async def test_state_is_in_the_database_after_each_message(
         assert {kind for kind, _ in await rows(engine)} == {
             "conv:booking", "user_data", "chat_data", "bot_data"
         }
+
+
+async def remember(update: Update, context: Context) -> None:
+    """Keep the text after /note in user_data."""
+    assert update.effective_message is not None and context.user_data is not None
+    context.user_data["note"] = " ".join(context.args or [])
+    await update.effective_message.reply_text("noted")
+
+
+async def recall(update: Update, context: Context) -> None:
+    """Say what user_data holds."""
+    assert update.effective_message is not None and context.user_data is not None
+    await update.effective_message.reply_text(f"note: {context.user_data.get('note')}")
+
+
+def notes_bot(engine: AsyncEngine) -> BotHarness:
+    """One bot process with its own PTB Application on the shared database."""
+    emulator = BotApiEmulator()
+    application = emulated_builder(emulator).persistence(DatabasePersistence(engine)).build()
+    application.add_handler(CommandHandler("note", remember))
+    application.add_handler(CommandHandler("recall", recall))
+    save_after_each_update(application)
+    return BotHarness(application, emulator)
+
+
+async def test_two_bot_processes_on_one_database_see_each_others_user_data(
+    engine: AsyncEngine,
+) -> None:
+    async with notes_bot(engine) as a, notes_bot(engine) as b:  # both loaded before any write
+        anna_at_a, anna_at_b = a.user("Anna", user_id=1001), b.user("Anna", user_id=1001)
+        await anna_at_a.send("/note X")
+        await anna_at_b.send("/recall")
+        assert anna_at_b.last_message.text == "note: X"
+        await anna_at_b.send("/note Y")
+        await anna_at_a.send("/recall")
+        assert anna_at_a.last_message.text == "note: Y"
+        await anna_at_a.send("/note X")  # A writes X again, after B wrote Y
+        assert await rows(engine, "user_data") == {("user_data", "1001"): {"note": "X"}}
+        await anna_at_b.send("/recall")
+        assert anna_at_b.last_message.text == "note: X"

@@ -1,0 +1,57 @@
+"""The `kassa` command line: one module per command in this package, listed in COMMANDS.
+
+Each command module has NAME, HELP, ``add_arguments(parser)`` and ``run(settings, args) ->
+int`` (the exit status). Modules import their heavy dependencies inside ``run``, so
+`kassa --help` loads neither the database nor the bot. A new command (`kassa run`,
+`kassa webhook`, `kassa booking-api`) is a new module here and one line in COMMANDS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Protocol
+
+from bot.cli import db, demo, import_gtfs, seed_demo
+from bot.settings import Settings
+
+
+class Command(Protocol):
+    """What the CLI needs of a command module."""
+
+    NAME: str
+    HELP: str
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, settings: Settings, args: argparse.Namespace) -> int: ...
+
+
+# In the order `kassa --help` lists them.
+COMMANDS: tuple[Command, ...] = (
+    demo,
+    db,
+    import_gtfs,
+    seed_demo,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kassa", description="Kassa, the ticketing bot.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_arguments(
+            subparsers.add_parser(command.NAME, help=command.HELP, description=command.HELP)
+        )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = {command.NAME: command for command in COMMANDS}[args.command]
+    return command.run(Settings(), args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
