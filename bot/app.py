@@ -10,6 +10,7 @@ from telegram.ext import (
     Application,
     BasePersistence,
     ContextTypes,
+    PersistenceInput,
 )
 from telegram.request import BaseRequest
 
@@ -38,8 +39,13 @@ def command_descriptions(language: str) -> list[BotCommand]:
 
 
 def database_persistence(engine: AsyncEngine) -> BasePersistence[Any, Any, Any]:
-    """Conversation state and user data in the database, so a restart loses nothing."""
-    return DatabasePersistence(engine)
+    """Each person's data (their language, the booking flow) in the database, so a restart
+    loses nothing. Kassa keeps nothing in chat_data or bot_data and sends no arbitrary
+    callback data, so those are not stored (each would cost a read per update)."""
+    return DatabasePersistence(
+        engine,
+        store_data=PersistenceInput(bot_data=False, chat_data=False, callback_data=False),
+    )
 
 
 def build_application(
