@@ -13,9 +13,12 @@ from datetime import date, datetime
 from typing import Protocol
 
 from booking.model import Customer, Role, Station
+from booking.providers import Checkout, ProviderEvent
+from booking.ticketing import CheckIn, TicketView
 from booking.views import (
     BookingLimits,
     CancellationQuote,
+    ConfirmResult,
     OrderView,
     SeatMap,
     TripOption,
@@ -70,6 +73,19 @@ class BookingApi(Protocol):
     async def cancellation_quote(self, order_id: str, customer_id: int) -> CancellationQuote: ...
 
     async def cancel(self, order_id: str, customer_id: int) -> OrderView: ...
+
+    # ---- payment and tickets ----
+    async def start_payment(self, order_id: str, customer_id: int | None) -> Checkout:
+        """How to pay for a live hold: a checkout page, or an invoice in the chat."""
+        ...
+
+    async def handle_event(self, event: ProviderEvent) -> ConfirmResult | None:
+        """A provider's verified event (paid, declined), applied exactly once."""
+        ...
+
+    async def tickets(self, order_id: str, customer_id: int | None) -> list[TicketView]: ...
+
+    async def check_in(self, code: str, staff_id: int) -> CheckIn: ...
 
     def check_passenger_name(self, raw: str) -> str:
         """The name as a ticket would print it; BookingError if it cannot be one."""

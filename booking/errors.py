@@ -34,6 +34,13 @@ class ErrorCode(StrEnum):
     NOT_CANCELLABLE = "not_cancellable"
     AMOUNT_MISMATCH = "amount_mismatch"
     BUSY = "busy"
+    BAD_CHECKOUT_TOKEN = "bad_checkout_token"
+    BAD_SIGNATURE = "bad_signature"
+    STALE_SIGNATURE = "stale_signature"
+    BAD_PAYMENT_EVENT = "bad_payment_event"
+    CURRENCY_MISMATCH = "currency_mismatch"
+    NOT_STAFF = "not_staff"
+    BAD_TICKET_CODE = "bad_ticket_code"
 
 
 class BookingError(Exception):

@@ -296,6 +296,26 @@ class IllegalTransition(RuntimeError):
         self.wanted = wanted
 
 
+class TicketStatus(StrEnum):
+    VALID = "valid"
+    USED = "used"  # checked in
+    VOID = "void"  # its order was cancelled or refunded
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """One passenger's seat on a paid order; what a scanner checks in."""
+
+    id: str
+    order_id: str
+    seat: str
+    passenger: str
+    status: TicketStatus
+    issued_at: datetime
+    used_at: datetime | None = None
+    used_by: int | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class RefundTier:
     hours_before: float

@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 class MessageKind(StrEnum):
     HOLD_EXPIRED = "hold_expired"  # tell the passenger their hold ran out
     SAVE_PASSENGERS = "save_passengers"  # remember a booking's names for the next one
+    SEND_TICKETS = "send_tickets"  # a paid order's e-tickets, in the chat
+    PAYMENT_DECLINED = "payment_declined"  # the provider declined; the hold stays
+    REFUND = "refund"  # give money back through the provider that took it
+    REFUND_NOTICE = "refund_notice"  # tell the passenger the money is on its way back
 
 
 class DeliveryStatus(StrEnum):

@@ -8,30 +8,149 @@ is never lost and a seat is never sold twice.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
+from booking.clock import Clock, system_clock
 from booking.errors import BookingError, ErrorCode
-from booking.model import Order, OrderStatus, Trip, TripStatus
-from booking.orders import order_views
+from booking.model import Order, OrderStatus, Ticket, TicketStatus, Trip, TripStatus
+from booking.orders import order_views, owned_order
+from booking.outbox import MessageKind, Undeliverable, enqueue
 from booking.outcomes import ConfirmOutcome, PaymentStatus, RefundReason
-from booking.ports import AuditEvent, PaymentRecord, Segment, UnitOfWork
+from booking.ports import (
+    AuditEvent,
+    OutboxMessage,
+    PaymentEvent,
+    PaymentRecord,
+    Segment,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from booking.providers import Checkout, PaymentEventType, PaymentProvider, ProviderEvent
+from booking.settings import BookingRules
 from booking.usecase import UseCases, trip_of
 from booking.views import ConfirmResult
 
 
+@dataclass
+class PaymentGateway:
+    """The providers this operator takes payments with; new payments go to ``default``."""
+
+    providers: Mapping[str, PaymentProvider]
+    default: str
+
+    def provider(self, name: str) -> PaymentProvider:
+        found = self.providers.get(name)
+        if found is None:
+            raise LookupError(f"no payment provider {name!r} is set up")
+        return found
+
+
 class PaymentService(UseCases):
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        *,
+        rules: BookingRules | None = None,
+        clock: Clock = system_clock,
+        gateway: PaymentGateway | None = None,
+    ) -> None:
+        super().__init__(uow, rules=rules, clock=clock)
+        self.gateway = gateway
+
+    async def start_payment(self, order_id: str, customer_id: int | None) -> Checkout:
+        """How the passenger pays for their live hold (a page, or an invoice)."""
+        if self.gateway is None:
+            raise LookupError("no payment provider is set up")
+        async with self._uow() as uow:
+            order = await owned_order(uow, order_id, customer_id)
+            if not order.hold_live(self.now()):
+                raise BookingError(ErrorCode.ORDER_NOT_HELD if order.status is not
+                                   OrderStatus.HELD else ErrorCode.HOLD_EXPIRED)
+            [view] = await order_views(uow, [order], self.now())
+        return self.gateway.provider(self.gateway.default).checkout(view)
+
+    async def handle_event(self, event: ProviderEvent) -> ConfirmResult | None:
+        """Apply a provider's (already verified) event exactly once.
+
+        Refused, changing nothing: an unknown order, or an amount or currency that is not
+        the order's (a provider would not send that for our checkout: it is investigated,
+        not booked). A declined payment keeps the hold and tells the passenger.
+        """
+        async with self._uow() as uow:
+            order = await owned_order(uow, event.order_id, None)
+        if event.amount != order.amount:
+            raise BookingError(ErrorCode.AMOUNT_MISMATCH)
+        if event.currency != order.currency:
+            raise BookingError(ErrorCode.CURRENCY_MISMATCH)
+        if event.type is PaymentEventType.SUCCEEDED:
+            return await self.confirm_payment(
+                event.order_id, event.event_id, event.amount, event.currency, event.provider,
+                event_type=event.type.value,
+            )
+
+        async def attempt() -> None:
+            async with self._uow(write=True) as uow:
+                if await uow.payments.find_event(event.provider, event.event_id) is not None:
+                    return
+                now = self.now()
+                await uow.payments.add_event(PaymentEvent(
+                    event.provider, event.event_id, event.type.value, event.order_id,
+                    event.amount, event.currency, "declined", now))
+                await enqueue(uow, OutboxMessage(
+                    MessageKind.PAYMENT_DECLINED, order.customer_id, {"order": order.id}, now,
+                    dedupe_key=f"declined:{event.provider}:{event.event_id}"), now)
+                await uow.commit()
+
+        await self._retrying(attempt)
+        return None
+
+    async def refund_payment(self, message: OutboxMessage) -> None:
+        """The outbox's delivery of a refund: through the provider that took the money,
+        then recorded, and the passenger told. A refund already made is not made twice."""
+        if self.gateway is None:
+            raise Undeliverable("no payment provider is set up")
+        data = message.payload
+        provider_name, reference = str(data.get("provider")), str(data.get("reference"))
+        amount, currency = int(data.get("amount", 0)), str(data.get("currency"))
+        async with self._uow() as uow:
+            payment = await uow.payments.find(provider_name, reference)
+        if payment is None:
+            raise Undeliverable(f"no payment {provider_name}:{reference}")
+        if payment.status is PaymentStatus.REFUNDED:
+            return
+        try:
+            provider = self.gateway.provider(provider_name)
+        except LookupError as error:
+            raise Undeliverable(str(error)) from error
+        refund_id = await provider.refund(reference, amount, currency)
+        async with self._uow(write=True) as uow:
+            now = self.now()
+            if await uow.payments.mark_refunded(provider_name, reference, refund_id, amount, now):
+                await enqueue(uow, OutboxMessage(
+                    MessageKind.REFUND_NOTICE, message.recipient,
+                    {"order": payment.order_id, "amount": amount, "currency": currency,
+                     "reason": data.get("reason")}, now,
+                    dedupe_key=f"refunded:{provider_name}:{reference}"), now)
+            await uow.commit()
+
     async def confirm_payment(
-        self, order_id: str, reference: str, amount: int, currency: str, provider: str = "sandbox"
+        self, order_id: str, reference: str, amount: int, currency: str, provider: str = "sandbox",
+        *, event_type: str = PaymentEventType.SUCCEEDED.value,
     ) -> ConfirmResult:
         """Record a payment for an order; the same reference twice changes nothing."""
 
         async def attempt() -> ConfirmResult:
-            return await self._confirm_once(order_id, reference, amount, currency, provider)
+            return await self._confirm_once(
+                order_id, reference, amount, currency, provider, event_type)
 
         return await self._retrying(attempt)
 
     async def _confirm_once(
-        self, order_id: str, reference: str, amount: int, currency: str, provider: str
+        self, order_id: str, reference: str, amount: int, currency: str, provider: str,
+        event_type: str,
     ) -> ConfirmResult:
         async with self._uow(write=True) as uow:
             known = await uow.orders.get(order_id)
@@ -59,6 +178,9 @@ class PaymentService(UseCases):
             await uow.payments.add(
                 PaymentRecord(order_id, provider, reference, amount, currency, status, now)
             )
+            await uow.payments.add_event(PaymentEvent(
+                provider, reference, event_type, order_id, amount, currency,
+                reason.value if reason else "paid", now))
             actor = f"payment:{provider}"
             if reason is None:
                 order = await uow.orders.change_status(
@@ -69,8 +191,15 @@ class PaymentService(UseCases):
                     seats_live=True,
                     payment_reference=reference,
                 )
+                await self._issue_tickets(uow, order, now)
                 outcome = ConfirmOutcome.PAID
             else:
+                # The money goes back through the provider that took it, after the commit.
+                await enqueue(uow, OutboxMessage(
+                    MessageKind.REFUND, order.customer_id,
+                    {"provider": provider, "reference": reference, "amount": amount,
+                     "currency": currency, "reason": reason.value}, now,
+                    dedupe_key=f"refund:{provider}:{reference}"), now)
                 if order.status is OrderStatus.HELD and not order.hold_live(now):
                     order = await uow.orders.change_status(
                         order,
@@ -83,6 +212,16 @@ class PaymentService(UseCases):
             [view] = await order_views(uow, [order], now, known_trips=[trip])
             await uow.commit()
             return ConfirmResult(outcome, view, reason=reason)
+
+    async def _issue_tickets(self, uow: UnitOfWork, order: Order, now: datetime) -> None:
+        """One ticket per passenger, and their delivery after the commit."""
+        await uow.tickets.add([
+            Ticket(uuid.uuid4().hex, order.id, s.seat, s.passenger, TicketStatus.VALID, now)
+            for s in order.seats
+        ])
+        await enqueue(uow, OutboxMessage(
+            MessageKind.SEND_TICKETS, order.customer_id, {"order": order.id}, now,
+            dedupe_key=f"tickets:{order.id}"), now)
 
     async def _refund_reason(
         self, uow: UnitOfWork, order: Order, trip: Trip, amount: int, currency: str, now: datetime

@@ -8,7 +8,16 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol
 
-from booking.model import Customer, Order, OrderStatus, Route, SeatLayout, Station, Trip
+from booking.model import (
+    Customer,
+    Order,
+    OrderStatus,
+    Route,
+    SeatLayout,
+    Station,
+    Ticket,
+    Trip,
+)
 from booking.outcomes import PaymentStatus
 
 
@@ -99,10 +108,41 @@ class PaymentRecord:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class PaymentEvent:
+    """One event a provider sent, by the provider's own id, and what it did."""
+
+    provider: str
+    event_id: str
+    type: str
+    order_id: str
+    amount: int
+    currency: str
+    outcome: str
+    received_at: datetime
+
+
 class Payments(Protocol):
     async def find(self, provider: str, reference: str) -> PaymentRecord | None: ...
     async def add(self, payment: PaymentRecord) -> None: ...
     async def for_order(self, order_id: str) -> list[PaymentRecord]: ...
+    async def mark_refunded(
+        self, provider: str, reference: str, refund_reference: str, amount: int, at: datetime
+    ) -> bool:
+        """Record the provider's refund of the payment; False if it was refunded before."""
+        ...
+    async def find_event(self, provider: str, event_id: str) -> PaymentEvent | None: ...
+    async def add_event(self, event: PaymentEvent) -> None: ...
+
+
+class Tickets(Protocol):
+    async def add(self, tickets: Sequence[Ticket]) -> None: ...
+    async def for_order(self, order_id: str) -> list[Ticket]: ...
+    async def get(self, ticket_id: str, *, lock: bool = False) -> Ticket | None: ...
+    async def mark_used(self, ticket_id: str, at: datetime, by: int) -> bool:
+        """Valid -> used; False if it was not valid any more (another scan was first)."""
+        ...
+    async def void_order(self, order_id: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +203,8 @@ class UnitOfWork(Protocol):
     def customers(self) -> Customers: ...
     @property
     def outbox(self) -> Outbox: ...
+    @property
+    def tickets(self) -> Tickets: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(

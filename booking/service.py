@@ -11,16 +11,35 @@ from __future__ import annotations
 
 from booking.cancellation import CancellationService
 from booking.catalogue import CatalogueService
+from booking.clock import Clock, system_clock
 from booking.holds import HoldService
 from booking.names import passenger_name
 from booking.orders import OrderQueries
-from booking.payments import PaymentService
+from booking.payments import PaymentGateway, PaymentService
+from booking.ports import UnitOfWorkFactory
+from booking.settings import BookingRules
+from booking.ticketing import TicketCodes, TicketingService
+from booking.usecase import UseCases
 from booking.views import BookingLimits
 
 
 class BookingService(
-    CatalogueService, HoldService, PaymentService, CancellationService, OrderQueries
+    CatalogueService, HoldService, PaymentService, CancellationService, OrderQueries,
+    TicketingService,
 ):
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        *,
+        rules: BookingRules | None = None,
+        clock: Clock = system_clock,
+        gateway: PaymentGateway | None = None,
+        codes: TicketCodes | None = None,
+    ) -> None:
+        UseCases.__init__(self, uow, rules=rules, clock=clock)
+        self.gateway = gateway
+        self.codes = codes
+
     def limits(self) -> BookingLimits:
         return BookingLimits(
             max_seats_per_order=self.rules.max_seats_per_order,

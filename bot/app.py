@@ -56,6 +56,7 @@ def build_application(
     request: BaseRequest | None = None,
     updates_request: BaseRequest | None = None,
     base_url: str | None = None,
+    base_file_url: str | None = None,
 ) -> AnyApplication:
     """The full bot. Tests and benchmarks pass an EmulatorRequest; production passes nothing."""
     builder = (
@@ -69,6 +70,8 @@ def build_application(
         builder = builder.request(request).get_updates_request(updates_request or request)
     if base_url is not None:
         builder = builder.base_url(base_url)
+    if base_file_url is not None:
+        builder = builder.base_file_url(base_file_url)
     if persistence is not None:
         builder = builder.persistence(persistence)
     application = builder.build()

@@ -42,6 +42,7 @@ class Jobs:
     def deliverers(self, application: AnyApplication, services: Services) -> dict[str, Deliverer]:
         deliverers = telegram_deliverers(application.bot, services)
         deliverers[MessageKind.SAVE_PASSENGERS.value] = self.customers.deliver_saved_passengers
+        deliverers[MessageKind.REFUND.value] = self.booking.refund_payment
         return deliverers
 
     async def deliver_outbox(self, application: AnyApplication) -> DeliveryReport:

@@ -3,34 +3,70 @@ database engine."""
 
 from __future__ import annotations
 
+import secrets
+
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from booking.clock import Clock, system_clock
 from booking.customers import CustomerService
 from booking.outbox import OutboxService
+from booking.payments import PaymentGateway
+from booking.sandbox import SandboxProvider
 from booking.service import BookingService
+from booking.ticketing import SignedTicketCodes
+from booking.tickets.codes import TicketSigner, generate_signing_key, load_signing_key
 from bot.jobs import Jobs
 from bot.settings import Settings
 from handlers.context import Services
 from storage.uow import SqlUnitOfWorkFactory
 
 
+def secret(settings_value: object | None) -> bytes:
+    """A secret from the settings, or a random one for this process (demo and tests: links
+    and signatures then last as long as the process)."""
+    value = getattr(settings_value, "get_secret_value", lambda: None)()
+    return value.encode() if value else secrets.token_bytes(32)
+
+
+def sandbox_provider(settings: Settings) -> SandboxProvider:
+    return SandboxProvider(settings.public_url, secret(settings.secret_key),
+                           secret(settings.payment_webhook_secret))
+
+
+def ticket_codes(settings: Settings) -> SignedTicketCodes:
+    """Ticket codes signed with KASSA_TICKET_SIGNING_KEY, or with a key made for this process
+    (the demo and tests: its codes verify only while it runs)."""
+    value = settings.ticket_signing_key
+    text = value.get_secret_value() if value else generate_signing_key()
+    return SignedTicketCodes(TicketSigner(load_signing_key(text)))
+
+
+def payment_gateway(settings: Settings, sandbox: SandboxProvider) -> PaymentGateway:
+    return PaymentGateway({sandbox.name: sandbox}, default=settings.payment_provider)
+
+
 def create_services(settings: Settings, engine: AsyncEngine, *,
-                    clock: Clock = system_clock) -> Services:
+                    clock: Clock = system_clock,
+                    sandbox: SandboxProvider | None = None,
+                    codes: SignedTicketCodes | None = None) -> Services:
     """The booking and customer services on ``engine`` (stations load at Application start)."""
     uow = SqlUnitOfWorkFactory(engine)
+    gateway = payment_gateway(settings, sandbox or sandbox_provider(settings))
     return Services(
-        booking=BookingService(uow, rules=settings.booking_rules(), clock=clock),
+        booking=BookingService(uow, rules=settings.booking_rules(), clock=clock,
+                               gateway=gateway, codes=codes or ticket_codes(settings)),
         customers=CustomerService(uow, staff_ids=settings.staff_ids, clock=clock),
     )
 
 
-def create_jobs(settings: Settings, engine: AsyncEngine, *, clock: Clock = system_clock) -> Jobs:
+def create_jobs(settings: Settings, engine: AsyncEngine, *, clock: Clock = system_clock,
+                sandbox: SandboxProvider | None = None) -> Jobs:
     """The outbox worker and the sweeps on ``engine``."""
     uow = SqlUnitOfWorkFactory(engine)
     rules = settings.booking_rules()
+    gateway = payment_gateway(settings, sandbox or sandbox_provider(settings))
     return Jobs(
         outbox=OutboxService(uow, rules=rules, clock=clock),
-        booking=BookingService(uow, rules=rules, clock=clock),
+        booking=BookingService(uow, rules=rules, clock=clock, gateway=gateway),
         customers=CustomerService(uow, staff_ids=settings.staff_ids, clock=clock),
     )

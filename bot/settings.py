@@ -20,8 +20,16 @@ class Settings(BaseSettings):
     telegram_token: SecretStr | None = None
     staff_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     payment_provider: str = "sandbox"
+    payment_webhook_secret: SecretStr | None = None
+    telegram_payment_token: SecretStr | None = None
+    telegram_api_url: str | None = None
+    operator_name: str = "Kassa Coaches"
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
     public_url: str = "http://127.0.0.1:8080"
     secret_key: SecretStr | None = None
+    ticket_signing_key: SecretStr | None = None
+    scanner_token: SecretStr | None = None
     hold_minutes: int = Field(default=15, ge=1, le=24 * 60)
     max_seats: int = Field(default=9, ge=1, le=50)
     refund_policy: str = "24:100,2:50"

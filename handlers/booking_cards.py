@@ -20,6 +20,7 @@ from handlers.cards import Card, button
 from handlers.context import KassaContext
 from handlers.errors import error_text
 from handlers.flow import Flow, Step
+from handlers.payments import pay_rows
 from locales import Texts
 
 POPULAR_STATIONS = 8
@@ -336,7 +337,9 @@ async def held_card(context: KassaContext, flow: Flow) -> Card:
         expires = view.expires_at.astimezone(view.origin.tz)
         lines.insert(0, _("✅ Your seats are held until {time} ({station} time).",
                           time=_.time(expires), station=view.origin.name(context.language)))
-        rows = [[button(_("Cancel this hold"), cb.booking(flow.id, "x"))]]
+        lines.append(_("Pay before then to get your tickets."))
+        rows = await pay_rows(context.services, _, view)
+        rows.append([button(_("Cancel this hold"), cb.booking(flow.id, "x"))])
     else:
         lines.insert(0, _("This booking is {status}.", status=status_text(_, view.status)))
         rows = []

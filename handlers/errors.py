@@ -35,6 +35,13 @@ ERROR_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.NOT_CANCELLABLE: N_("This booking can no longer be cancelled."),
     ErrorCode.AMOUNT_MISMATCH: N_("The payment does not match the booking."),
     ErrorCode.BUSY: N_("Many people are booking right now. Please try again in a moment."),
+    ErrorCode.BAD_CHECKOUT_TOKEN: N_("This payment link is not valid."),
+    ErrorCode.BAD_SIGNATURE: N_("The payment notice could not be verified."),
+    ErrorCode.STALE_SIGNATURE: N_("The payment notice is too old."),
+    ErrorCode.BAD_PAYMENT_EVENT: N_("The payment notice could not be read."),
+    ErrorCode.CURRENCY_MISMATCH: N_("The payment is in another currency than the booking."),
+    ErrorCode.NOT_STAFF: N_("This is for staff only."),
+    ErrorCode.BAD_TICKET_CODE: N_("This is not a valid ticket code."),
 }
 
 

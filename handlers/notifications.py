@@ -16,9 +16,12 @@ from booking.errors import BookingError
 from booking.model import OrderStatus
 from booking.outbox import Deliverer, MessageKind, RetryLater, Undeliverable
 from booking.ports import OutboxMessage
+from booking.views import OrderView
 from handlers import callback_data as cb
 from handlers.cards import Card, button
 from handlers.context import Services
+from handlers.documents import Document, ticket_documents
+from handlers.payments import pay_rows
 from locales import Texts, texts
 
 
@@ -32,9 +35,19 @@ async def recipient_texts(services: Services, message: OutboxMessage) -> tuple[i
 
 
 async def send_card(bot: Bot, chat_id: int, card: Card) -> None:
-    """Send, with Telegram's refusals in the outbox's terms."""
+    """Send a message, with Telegram's refusals in the outbox's terms."""
+    await telegram_call(bot.send_message(chat_id, card.text, reply_markup=card.markup))
+
+
+async def send_document(bot: Bot, chat_id: int, document: Document) -> None:
+    await telegram_call(bot.send_document(chat_id, document.content,
+                                          filename=document.filename))
+
+
+async def telegram_call(call: Awaitable[object]) -> None:
+    """Await one Bot API call; Telegram's refusals become the outbox's terms."""
     try:
-        await bot.send_message(chat_id, card.text, reply_markup=card.markup)
+        await call
     except Forbidden as error:
         raise Undeliverable(error.message, blocked=True) from error
     except RetryAfter as error:
@@ -70,10 +83,81 @@ def hold_expired(bot: Bot, services: Services) -> Deliverer:
     return deliver
 
 
+async def order_for(services: Services, message: OutboxMessage) -> OrderView:
+    try:
+        return await services.booking.order(str(message.payload.get("order", "")))
+    except BookingError as error:
+        raise Undeliverable(f"no such order: {error}") from error
+
+
+def route_of(_: Texts, view: OrderView) -> str:
+    return f"{view.origin.name(_.language)} → {view.destination.name(_.language)}"
+
+
+def payment_declined(bot: Bot, services: Services) -> Deliverer:
+    async def deliver(message: OutboxMessage) -> None:
+        """The provider declined: the hold stays until it expires, and can be paid again."""
+        chat_id, _ = await recipient_texts(services, message)
+        view = await order_for(services, message)
+        if view.status is not OrderStatus.HELD or view.expires_at is None:
+            return
+        text = _("The payment was declined. Your seats stay held until {time} ({station} "
+                 "time).", time=_.time(view.expires_at.astimezone(view.origin.tz)),
+                 station=view.origin.name(_.language))
+        await send_card(bot, chat_id, Card(text, await pay_rows(services, _, view)))
+
+    return deliver
+
+
+def refund_notice(bot: Bot, services: Services) -> Deliverer:
+    async def deliver(message: OutboxMessage) -> None:
+        """The money went back: say how much and why, with an apology where we failed."""
+        chat_id, _ = await recipient_texts(services, message)
+        view = await order_for(services, message)
+        amount = _.price(int(message.payload.get("amount", 0)), view.currency)
+        reason = message.payload.get("reason")
+        if reason == "cancelled":
+            text = _("Your booking {route} is cancelled. {amount} is on its way back to you.",
+                     route=route_of(_, view), amount=amount)
+        else:
+            text = _("We are sorry: your payment for {route} on {day} arrived after the seats "
+                     "were no longer available. {amount} is on its way back to you.",
+                     route=route_of(_, view), day=_.day(view.departure.date()), amount=amount)
+        await send_card(bot, chat_id, Card(text, [[button(_("🚌 Book again"),
+                                                          cb.menu("book"))]]))
+
+    return deliver
+
+
+def send_tickets(bot: Bot, services: Services) -> Deliverer:
+    async def deliver(message: OutboxMessage) -> None:
+        """The paid order's reference and tickets, in the chat."""
+        chat_id, _ = await recipient_texts(services, message)
+        view = await order_for(services, message)
+        try:
+            tickets = await services.booking.tickets(view.id, None)
+        except LookupError as error:
+            raise Undeliverable(str(error)) from error
+        lines = [_("✅ Paid. Booking reference: {reference}", reference=view.id),
+                 route_of(_, view),
+                 _("{day}, {departs} → {arrives}", day=_.day(view.departure.date()),
+                   departs=_.time(view.departure), arrives=_.time(view.arrival))]
+        lines.extend(f"{t.seat} — {t.passenger}: {t.code}" for t in tickets)
+        await send_card(bot, chat_id, Card("\n".join(lines),
+                                           [[button(_("🎫 My tickets"), cb.menu("tickets"))]]))
+        for document in ticket_documents(_, view, tickets):
+            await send_document(bot, chat_id, document)
+
+    return deliver
+
+
 DelivererFactory = Callable[[Bot, Services], Callable[[OutboxMessage], Awaitable[None]]]
 
 TELEGRAM_DELIVERERS: dict[MessageKind, DelivererFactory] = {
     MessageKind.HOLD_EXPIRED: hold_expired,
+    MessageKind.PAYMENT_DECLINED: payment_declined,
+    MessageKind.REFUND_NOTICE: refund_notice,
+    MessageKind.SEND_TICKETS: send_tickets,
 }
 
 

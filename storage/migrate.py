@@ -30,3 +30,22 @@ async def upgrade(url: str, revision: str = "head") -> None:
 
 def downgrade_sync(url: str, revision: str) -> None:
     command.downgrade(alembic_config(url), revision)
+
+
+async def is_current(url: str) -> bool:
+    """Whether the database at ``url`` is migrated to the newest revision."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from storage.database import create_engine
+
+    heads = set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            current = await conn.run_sync(
+                lambda sync: set(MigrationContext.configure(sync).get_current_heads())
+            )
+    finally:
+        await engine.dispose()
+    return current == heads

@@ -24,8 +24,7 @@ from booking.model import (
     Trip,
     TripStatus,
 )
-from booking.outcomes import PaymentStatus
-from booking.ports import AuditEvent, LockTimeout, PaymentRecord, Segment
+from booking.ports import AuditEvent, LockTimeout, Segment
 from storage import tables as t
 from storage.errors import _PG_RETRYABLE
 
@@ -535,52 +534,6 @@ class SqlOrders:
             query = query.with_for_update(skip_locked=True)
         rows = (await self._conn.execute(query)).all()
         return await self._with_seats(rows)
-
-
-class SqlPayments:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
-
-    @staticmethod
-    def _record(row: Row[Any]) -> PaymentRecord:
-        return PaymentRecord(
-            order_id=row.order_id,
-            provider=row.provider,
-            reference=row.reference,
-            amount=row.amount,
-            currency=row.currency,
-            status=PaymentStatus(row.status),
-            created_at=row.created_at,
-        )
-
-    async def find(self, provider: str, reference: str) -> PaymentRecord | None:
-        row = (
-            await self._conn.execute(
-                select(t.payments).where(
-                    t.payments.c.provider == provider, t.payments.c.reference == reference
-                )
-            )
-        ).first()
-        return self._record(row) if row else None
-
-    async def add(self, payment: PaymentRecord) -> None:
-        await self._conn.execute(
-            insert(t.payments).values(
-                order_id=payment.order_id,
-                provider=payment.provider,
-                reference=payment.reference,
-                amount=payment.amount,
-                currency=payment.currency,
-                status=payment.status,
-                created_at=payment.created_at,
-            )
-        )
-
-    async def for_order(self, order_id: str) -> list[PaymentRecord]:
-        rows = await self._conn.execute(
-            select(t.payments).where(t.payments.c.order_id == order_id).order_by(t.payments.c.id)
-        )
-        return [self._record(r) for r in rows]
 
 
 def clear_caches() -> None:

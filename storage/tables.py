@@ -203,7 +203,42 @@ payments = Table(
     Column("currency", String(3), nullable=False),
     Column("status", String(16), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # Set when the money went back through the provider (a refund it confirmed).
+    Column("refund_reference", String(255)),
+    Column("refunded_amount", BigInteger),
+    Column("refunded_at", UTCDateTime),
     UniqueConstraint("provider", "reference", name="uq_payments_provider_reference"),
+)
+
+# Every event a payment provider sent us, by its own id: a webhook delivered twice is one row,
+# written in the transaction of the order change it caused.
+payment_events = Table(
+    "payment_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("provider", String(32), nullable=False),
+    Column("event_id", String(255), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("order_id", ForeignKey("orders.id"), nullable=False, index=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    UniqueConstraint("provider", "event_id", name="uq_payment_events_provider_event"),
+)
+
+# One ticket per passenger and seat of a paid order; its code is signed when rendered.
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("order_id", ForeignKey("orders.id"), nullable=False, index=True),
+    Column("seat", String(8), nullable=False),
+    Column("passenger", String(200), nullable=False),
+    Column("status", String(16), nullable=False),  # valid | used | void
+    Column("issued_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime),
+    Column("used_by", BigInteger),  # the staff member who checked it in
 )
 
 order_events = Table(

@@ -14,7 +14,9 @@ from storage.customers import SqlCustomers
 from storage.database import WRITE_OPTION, wait_for_write_turn
 from storage.errors import is_lock_contention
 from storage.outbox import SqlOutbox
-from storage.repositories import SqlCatalog, SqlInventory, SqlOrders, SqlPayments, on_driver
+from storage.payments import SqlPayments
+from storage.repositories import SqlCatalog, SqlInventory, SqlOrders, on_driver
+from storage.tickets import SqlTickets
 
 
 class SqlUnitOfWork:
@@ -24,6 +26,7 @@ class SqlUnitOfWork:
     payments: SqlPayments
     customers: SqlCustomers
     outbox: SqlOutbox
+    tickets: SqlTickets
 
     def __init__(
         self, engine: AsyncEngine, *, write: bool = False, cache_key: str | None = None
@@ -81,6 +84,7 @@ class SqlUnitOfWork:
         self.payments = SqlPayments(conn)
         self.customers = SqlCustomers(conn)
         self.outbox = SqlOutbox(conn)
+        self.tickets = SqlTickets(conn)
         return self
 
     async def _begin_on_driver(self, conn: AsyncConnection) -> None:

@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram.ext import BasePersistence
 
 from booking.demo_network import demo_timetable
+from booking.sandbox import SandboxProvider
 from bot.app import build_application, prepare
 from bot.emulator import BotApiEmulator, BotHarness, EmulatorRequest, SimulatedUser
 from bot.jobs import Jobs
-from bot.services import create_jobs, create_services
+from bot.services import create_jobs, create_services, sandbox_provider
 from bot.settings import Settings
 from handlers.context import Services
 from storage.timetable import store_timetable
@@ -26,6 +27,7 @@ class Bot:
     services: Services
     emulator: BotApiEmulator
     jobs: Jobs
+    sandbox: SandboxProvider
 
     async def run_jobs(self) -> None:
         """What the scheduler would do next: sweep expired holds, deliver the outbox."""
@@ -46,13 +48,14 @@ async def running_bot(engine: AsyncEngine, clock, *, emulator: BotApiEmulator | 
                       raise_errors: bool = True) -> AsyncIterator[Bot]:
     emulator = emulator or BotApiEmulator()
     settings = Settings(_env_file=None)
-    services = create_services(settings, engine, clock=clock)
-    jobs = create_jobs(settings, engine, clock=clock)
+    sandbox = sandbox_provider(settings)
+    services = create_services(settings, engine, clock=clock, sandbox=sandbox)
+    jobs = create_jobs(settings, engine, clock=clock, sandbox=sandbox)
     app = build_application(services, token=emulator.token,
                             request=EmulatorRequest(emulator), persistence=persistence)
     async with BotHarness(app, emulator, raise_errors=raise_errors) as harness:
         await prepare(app)
-        yield Bot(harness, services, emulator, jobs)
+        yield Bot(harness, services, emulator, jobs, sandbox)
 
 
 def texts_of(user: SimulatedUser) -> list[str]:

@@ -13,7 +13,9 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol
 
-from bot.cli import db, demo, import_gtfs, seed_demo
+from pydantic import ValidationError
+
+from bot.cli import db, demo, import_gtfs, run, seed_demo
 from bot.settings import Settings
 
 
@@ -31,6 +33,7 @@ class Command(Protocol):
 # In the order `kassa --help` lists them.
 COMMANDS: tuple[Command, ...] = (
     demo,
+    run,
     db,
     import_gtfs,
     seed_demo,
@@ -50,7 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = {command.NAME: command for command in COMMANDS}[args.command]
-    return command.run(Settings(), args)
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        # One line naming the setting, never a traceback.
+        problem = error.errors()[0]
+        name = "KASSA_" + str(problem["loc"][0]).upper() if problem["loc"] else "a setting"
+        print(f"kassa: {name}: {problem['msg']}", file=sys.stderr)
+        return 2
+    return command.run(settings, args)
 
 
 if __name__ == "__main__":

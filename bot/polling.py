@@ -1,0 +1,127 @@
+"""`kassa run`: the bot on Telegram by long polling, and Kassa's web server, in one process.
+
+Start-up checks the settings first and names exactly the one that is missing or wrong.
+SIGTERM or Ctrl-C stops taking updates, lets the ones in flight finish, stops the web
+server and the jobs, and exits 0 with one line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+from typing import TextIO
+
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# How long the web server gives a request in flight to finish after a stop.
+WEB_SHUTDOWN_SECONDS = 5.0
+
+
+class SettingsProblem(Exception):
+    """A setting that stops Kassa from starting; the message names it."""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    token: str
+    api_url: str | None
+
+
+def check_settings(settings: Settings) -> RunSettings:
+    token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
+    if not token.strip():
+        raise SettingsProblem("KASSA_TELEGRAM_TOKEN is not set (the bot's token from @BotFather)")
+    if ":" not in token or any(c.isspace() for c in token):
+        raise SettingsProblem("KASSA_TELEGRAM_TOKEN does not look like a bot token "
+                              "(<digits>:<letters>)")
+    if not settings.public_url.startswith(("http://", "https://")):
+        raise SettingsProblem("KASSA_PUBLIC_URL must start with http:// or https://")
+    api_url = settings.telegram_api_url
+    if api_url is not None and not api_url.startswith(("http://", "https://")):
+        raise SettingsProblem("KASSA_TELEGRAM_API_URL must start with http:// or https://")
+    if settings.payment_provider != "sandbox":
+        raise SettingsProblem(f"KASSA_PAYMENT_PROVIDER={settings.payment_provider!r} is not "
+                              "available here (sandbox)")
+    for name in ("secret_key", "payment_webhook_secret"):
+        value = getattr(settings, name)
+        if value is None or not value.get_secret_value().strip():
+            raise SettingsProblem(f"KASSA_{name.upper()} is not set (any long random text)")
+    return RunSettings(token, api_url.rstrip("/") if api_url else None)
+
+
+async def schema_is_current(database_url: str) -> bool:
+    from storage.migrate import is_current
+
+    return await is_current(database_url)
+
+
+async def serve(settings: Settings, run: RunSettings, out: TextIO) -> int:
+    from aiohttp import web
+
+    from bot.app import build_application, database_persistence, prepare
+    from bot.services import create_jobs, create_services, sandbox_provider
+    from bot.web import make_web_app
+    from storage.database import create_engine
+
+    if not await schema_is_current(settings.database_url):
+        print("kassa run: the database schema is not up to date; run `kassa db upgrade`",
+              file=sys.stderr)
+        return 2
+    engine = create_engine(settings.database_url)
+    sandbox = sandbox_provider(settings)
+    services = create_services(settings, engine, sandbox=sandbox)
+    jobs = create_jobs(settings, engine, sandbox=sandbox)
+    base_url = f"{run.api_url}/bot" if run.api_url else None
+    file_url = f"{run.api_url}/file/bot" if run.api_url else None
+    application = build_application(services, token=run.token, base_url=base_url,
+                                    base_file_url=file_url,
+                                    persistence=database_persistence(engine))
+    web_runner = web.AppRunner(make_web_app(services, sandbox, settings.operator_name),
+                               access_log=None, shutdown_timeout=WEB_SHUTDOWN_SECONDS)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await application.initialize()
+        await prepare(application)
+        jobs.schedule(application)
+        await web_runner.setup()
+        await web.TCPSite(web_runner, settings.http_host, settings.http_port).start()
+        await application.start()
+        if application.updater is None:
+            raise RuntimeError("polling needs an Updater")
+        await application.updater.start_polling(drop_pending_updates=False)
+        print(f"kassa: polling; web server on http://{settings.http_host}:"
+              f"{settings.http_port}", file=out, flush=True)
+        await stop.wait()
+    finally:
+        # Stop taking updates first; the Application then finishes those in flight.
+        if application.updater is not None and application.updater.running:
+            await application.updater.stop()
+        if application.running:
+            await application.stop()
+        await web_runner.cleanup()
+        await application.shutdown()
+        await engine.dispose()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    print("kassa: stopped", file=out, flush=True)
+    return 0
+
+
+def run(settings: Settings, out: TextIO = sys.stdout) -> int:
+    try:
+        checked = check_settings(settings)
+    except SettingsProblem as problem:
+        print(f"kassa run: {problem}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
+                        "%(message)s", stream=sys.stderr)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return asyncio.run(serve(settings, checked, out))

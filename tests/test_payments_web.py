@@ -1,0 +1,203 @@
+"""Paying through the sandbox: the Pay button, the checkout page, the signed webhook, exactly
+once — through the emulator and Kassa's real web server on loopback, on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import aiohttp
+import pytest
+from aiohttp import web
+from sqlalchemy import func, select
+
+from booking import sandbox
+from booking.model import OrderStatus
+from booking.providers import PaymentEventType, ProviderEvent
+from bot.web import make_web_app
+from storage import tables as t
+from tests.conversation_support import Bot, running_bot, seed
+
+
+@asynccontextmanager
+async def web_server(bot: Bot) -> AsyncIterator[str]:
+    """Kassa's web app on a free loopback port; yields its base URL."""
+    runner = web.AppRunner(make_web_app(bot.services, bot.sandbox, "Test Coaches"))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def bot(engine, clock):
+    await seed(engine, clock)
+    async with running_bot(engine, clock) as running:
+        yield running
+
+
+async def held_booking(bot: Bot, name: str = "Anna"):
+    user = bot.user(name)
+    await user.send("Beijing to Tianjin tomorrow")
+    first_trip = next(t for t in user.last_message.button_texts() if t.startswith("1."))
+    await user.press(first_trip)
+    await user.press("1")
+    await user.press("Any seats")
+    await user.send("Anna Lee")
+    await user.press("✅ Confirm")
+    [view] = await bot.services.booking.orders_of(user.id)
+    return user, view
+
+
+def pay_url(message) -> str:
+    urls = [b.get("url") for row in message.inline_keyboard for b in row if b.get("url")]
+    assert urls, f"no Pay button on {message.text!r}"
+    return str(urls[0])
+
+
+async def test_pay_on_the_checkout_page_and_get_the_tickets(bot):
+    user, view = await held_booking(bot)
+    card = user.last_message
+    assert "Pay before then" in card.text
+    url = pay_url(card)
+    async with web_server(bot) as base, aiohttp.ClientSession() as http:
+        page_url = base + url[url.index("/pay/"):]
+        async with http.get(page_url) as response:
+            page = await response.text()
+        assert response.status == 200
+        assert "CN¥" in page and "Anna Lee" in page and "Beijing" in page
+        assert 'method="post"' in page and "Seats held for" in page
+        async with http.post(page_url, data={"action": "pay"}) as response:
+            after = await response.text()
+        assert "Paid" in after and 'name="action"' not in after
+        # A second press of Pay (the form re-posted) changes nothing.
+        async with http.post(page_url, data={"action": "pay"}) as response:
+            assert response.status == 200
+    assert (await bot.services.booking.order(view.id)).status is OrderStatus.PAID
+    await bot.run_jobs()
+    texts = [m.text for m in user.messages]
+    assert any(f"Booking reference: {view.id}" in t for t in texts)
+    bot.harness.assert_no_errors()
+
+
+async def test_decline_tells_the_passenger_and_keeps_the_hold(bot):
+    user, view = await held_booking(bot)
+    url = pay_url(user.last_message)
+    async with web_server(bot) as base, aiohttp.ClientSession() as http:
+        page_url = base + url[url.index("/pay/"):]
+        async with http.post(page_url, data={"action": "decline"}) as response:
+            after = await response.text()
+    assert "declined" in after
+    assert (await bot.services.booking.order(view.id)).status is OrderStatus.HELD
+    await bot.run_jobs()
+    assert "The payment was declined" in user.last_message.text
+    assert pay_url(user.last_message)
+
+
+async def test_expired_and_tampered_links_offer_no_pay(bot, clock):
+    user, _view = await held_booking(bot)
+    url = pay_url(user.last_message)
+    async with web_server(bot) as base, aiohttp.ClientSession() as http:
+        page_url = base + url[url.index("/pay/"):]
+        tampered = page_url[:-3] + ("AAA" if not page_url.endswith("AAA") else "BBB")
+        async with http.get(tampered) as response:
+            assert response.status == 404
+            assert 'name="action"' not in await response.text()
+        clock.advance(minutes=16)
+        async with http.get(page_url) as response:
+            page = await response.text()
+        assert "no longer on hold" in page and 'name="action"' not in page
+
+
+def signed(event: ProviderEvent, secret: bytes, timestamp: int) -> tuple[bytes, dict[str, str]]:
+    body = sandbox.event_body(event)
+    return body, {sandbox.SIGNATURE_HEADER: sandbox.signature(body, secret, timestamp),
+                  "Content-Type": "application/json"}
+
+
+async def test_webhook_refuses_what_it_cannot_trust(bot, engine):
+    _user, view = await held_booking(bot)
+    secret = bot.sandbox.webhook_secret
+    now = int(bot.services.booking.now().timestamp())
+    good = ProviderEvent("sandbox", "evt_1", PaymentEventType.SUCCEEDED, view.id, view.amount,
+                         view.currency)
+    cases = {
+        "missing": (sandbox.event_body(good), {}, 401, "bad_signature"),
+        "forged": (*signed(good, b"not-our-secret", now), 401, "bad_signature"),
+        "stale": (*signed(good, secret, now - 301), 401, "stale_signature"),
+        "unknown order": (*signed(ProviderEvent("sandbox", "evt_2", good.type, "f" * 32,
+                                                good.amount, good.currency), secret, now),
+                          404, "unknown_order"),
+        "amount": (*signed(ProviderEvent("sandbox", "evt_3", good.type, view.id,
+                                         good.amount + 1, good.currency), secret, now),
+                   422, "amount_mismatch"),
+        "currency": (*signed(ProviderEvent("sandbox", "evt_4", good.type, view.id,
+                                           good.amount, "EUR"), secret, now),
+                     422, "currency_mismatch"),
+    }
+    unknown_type = json.dumps({"id": "evt_5", "type": "payment.weird", "order": view.id,
+                               "amount": view.amount, "currency": view.currency}).encode()
+    cases["unknown type"] = (unknown_type, {sandbox.SIGNATURE_HEADER: sandbox.signature(
+        unknown_type, secret, now)}, 400, "bad_payment_event")
+    async with web_server(bot) as base, aiohttp.ClientSession() as http:
+        for name, (body, headers, status, code) in cases.items():
+            async with http.post(f"{base}/payments/sandbox/webhook", data=body,
+                                 headers=headers) as response:
+                answer = await response.json()
+            assert (response.status, answer["error"]["code"]) == (status, code), name
+    assert (await bot.services.booking.order(view.id)).status is OrderStatus.HELD
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(t.payments))).scalar() == 0
+
+
+async def test_fifty_deliveries_of_one_event_confirm_once(bot, engine):
+    user, view = await held_booking(bot)
+    event = ProviderEvent("sandbox", "evt_once", PaymentEventType.SUCCEEDED, view.id,
+                          view.amount, view.currency)
+    body, headers = signed(event, bot.sandbox.webhook_secret,
+                           int(bot.services.booking.now().timestamp()))
+    async with web_server(bot) as base, aiohttp.ClientSession() as http:
+
+        async def deliver() -> int:
+            async with http.post(f"{base}/payments/sandbox/webhook", data=body,
+                                 headers=headers) as response:
+                return response.status
+
+        statuses = await asyncio.gather(*(deliver() for _ in range(50)))
+    assert set(statuses) == {200}
+    async with engine.connect() as conn:
+        def count(table):
+            return select(func.count()).select_from(table)
+        assert (await conn.execute(count(t.payments))).scalar() == 1
+        assert (await conn.execute(count(t.payment_events))).scalar() == 1
+        assert (await conn.execute(count(t.tickets))).scalar() == 1
+        sends = (await conn.execute(count(t.outbox).where(t.outbox.c.kind == "send_tickets")))
+        assert sends.scalar() == 1
+    await bot.run_jobs()
+    references = [m for m in user.messages if re.search(r"Booking reference", m.text or "")]
+    assert len(references) == 1
+
+
+async def test_late_payment_after_resale_is_refunded_with_an_apology(bot, clock, engine):
+    user, view = await held_booking(bot)
+    clock.advance(minutes=16)
+    # Someone else takes the seat meanwhile.
+    seat = view.seats[0].seat
+    await bot.services.booking.hold(999, view.trip_id, view.origin.code, view.destination.code,
+                                    ["Other Person"], [seat])
+    event = ProviderEvent("sandbox", "evt_late", PaymentEventType.SUCCEEDED, view.id,
+                          view.amount, view.currency)
+    result = await bot.services.booking.handle_event(event)
+    assert result is not None and result.outcome.value == "refund_needed"
+    await bot.run_jobs()
+    assert "is on its way back to you" in user.last_message.text
+    async with engine.connect() as conn:
+        status = (await conn.execute(select(t.payments.c.status))).scalar()
+    assert status == "refunded"
