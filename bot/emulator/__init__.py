@@ -14,6 +14,7 @@ Over HTTP: `async with EmulatorServer(emulator) as server`, then `http_builder(s
 `BotHarness(app, emulator, delivery="polling")`.
 """
 
+from bot.emulator.api import BotApiEmulator
 from bot.emulator.errors import BotApiError, EmulatorUsageError
 from bot.emulator.harness import BotHarness, emulated_builder, http_builder
 from bot.emulator.params import Upload
@@ -30,7 +31,6 @@ from bot.emulator.records import (
 )
 from bot.emulator.request import EmulatorRequest
 from bot.emulator.server import EmulatorServer
-from bot.emulator.state import BotApiEmulator
 from bot.emulator.users import PaymentResult, SimulatedGroup, SimulatedUser
 
 __all__ = [

@@ -6,37 +6,15 @@ import asyncio
 import contextlib
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.emulator.errors import BotApiError, bad_request
 from bot.emulator.params import Params
-
-if TYPE_CHECKING:
-    from bot.emulator.state import BotApiEmulator
+from bot.emulator.state import DEFAULT_ALLOWED_UPDATES, EmulatorState
 
 _COMMAND = re.compile(r"[a-z0-9_]{1,32}")
 
-# The update types Telegram sends when a bot never chose its allowed_updates.
-DEFAULT_ALLOWED_UPDATES = frozenset(
-    {
-        "message",
-        "edited_message",
-        "channel_post",
-        "edited_channel_post",
-        "inline_query",
-        "chosen_inline_result",
-        "callback_query",
-        "shipping_query",
-        "pre_checkout_query",
-        "poll",
-        "poll_answer",
-        "my_chat_member",
-        "chat_join_request",
-    }
-)
-
-
-async def get_me(emu: BotApiEmulator, p: Params) -> dict[str, Any]:
+async def get_me(emu: EmulatorState, p: Params) -> dict[str, Any]:
     """getMe."""
     return {
         **emu.bot.to_api(),
@@ -53,7 +31,7 @@ def _command_key(p: Params) -> tuple[str, str]:
     return json.dumps(scope, sort_keys=True), p.get_str("language_code") or ""
 
 
-async def set_my_commands(emu: BotApiEmulator, p: Params) -> bool:
+async def set_my_commands(emu: EmulatorState, p: Params) -> bool:
     """setMyCommands."""
     commands = p.get_json("commands", "can't parse commands JSON object")
     if not isinstance(commands, list) or len(commands) > 100:
@@ -72,18 +50,18 @@ async def set_my_commands(emu: BotApiEmulator, p: Params) -> bool:
     return True
 
 
-async def get_my_commands(emu: BotApiEmulator, p: Params) -> list[dict[str, str]]:
+async def get_my_commands(emu: EmulatorState, p: Params) -> list[dict[str, str]]:
     """getMyCommands."""
     return emu.commands.get(_command_key(p), [])
 
 
-async def delete_my_commands(emu: BotApiEmulator, p: Params) -> bool:
+async def delete_my_commands(emu: EmulatorState, p: Params) -> bool:
     """deleteMyCommands."""
     emu.commands.pop(_command_key(p), None)
     return True
 
 
-async def set_webhook(emu: BotApiEmulator, p: Params) -> bool:
+async def set_webhook(emu: EmulatorState, p: Params) -> bool:
     """setWebhook: remembered, so getUpdates conflicts as on Telegram; nothing is pushed."""
     emu.webhook_url = p.get_str("url") or ""
     if p.get_bool("drop_pending_updates"):
@@ -91,7 +69,7 @@ async def set_webhook(emu: BotApiEmulator, p: Params) -> bool:
     return True
 
 
-async def delete_webhook(emu: BotApiEmulator, p: Params) -> bool:
+async def delete_webhook(emu: EmulatorState, p: Params) -> bool:
     """deleteWebhook."""
     emu.webhook_url = ""
     if p.get_bool("drop_pending_updates"):
@@ -99,7 +77,7 @@ async def delete_webhook(emu: BotApiEmulator, p: Params) -> bool:
     return True
 
 
-async def get_webhook_info(emu: BotApiEmulator, p: Params) -> dict[str, Any]:
+async def get_webhook_info(emu: EmulatorState, p: Params) -> dict[str, Any]:
     """getWebhookInfo."""
     return {
         "url": emu.webhook_url,
@@ -109,12 +87,12 @@ async def get_webhook_info(emu: BotApiEmulator, p: Params) -> dict[str, Any]:
     }
 
 
-async def refuse_session_change(emu: BotApiEmulator, p: Params) -> bool:
+async def refuse_session_change(emu: EmulatorState, p: Params) -> bool:
     """logOut and close: refused, since they would end the bot's session with the real cloud."""
     raise bad_request("logOut and close are refused by the Kassa Bot API emulator")
 
 
-async def get_updates(emu: BotApiEmulator, p: Params) -> list[dict[str, Any]]:
+async def get_updates(emu: EmulatorState, p: Params) -> list[dict[str, Any]]:
     """getUpdates with offset acknowledgement and long polling."""
     if emu.webhook_url:
         raise BotApiError(

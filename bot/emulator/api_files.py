@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.emulator.api_messages import caption, send
 from bot.emulator.errors import BotApiError, bad_request
 from bot.emulator.keyboards import parse_reply_markup
 from bot.emulator.params import Params
 from bot.emulator.records import FileRecord
-
-if TYPE_CHECKING:
-    from bot.emulator.state import BotApiEmulator
+from bot.emulator.state import EmulatorState
 
 MAX_UPLOAD = 50 * 1024 * 1024
 MAX_DOWNLOAD = 20 * 1024 * 1024
 
 
 def input_file(
-    emu: BotApiEmulator, p: Params, name: str, *, folder: str, photo: bool = False
+    emu: EmulatorState, p: Params, name: str, *, folder: str, photo: bool = False
 ) -> FileRecord:
     """The file a send method refers to: a fresh upload, an attach:// part or a file_id."""
     value = p.get_str(name)
@@ -84,7 +82,7 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-async def send_document(emu: BotApiEmulator, p: Params) -> dict[str, Any]:
+async def send_document(emu: EmulatorState, p: Params) -> dict[str, Any]:
     """sendDocument."""
     text, entities = caption(emu, p)
     markup = parse_reply_markup(p)
@@ -96,7 +94,7 @@ async def send_document(emu: BotApiEmulator, p: Params) -> dict[str, Any]:
     )
 
 
-async def send_photo(emu: BotApiEmulator, p: Params) -> dict[str, Any]:
+async def send_photo(emu: EmulatorState, p: Params) -> dict[str, Any]:
     """sendPhoto."""
     text, entities = caption(emu, p)
     markup = parse_reply_markup(p)
@@ -106,7 +104,7 @@ async def send_photo(emu: BotApiEmulator, p: Params) -> dict[str, Any]:
     return send(emu, p, chat, markup, photo=record, caption=text, caption_entities=entities)
 
 
-async def get_file(emu: BotApiEmulator, p: Params) -> dict[str, Any]:
+async def get_file(emu: EmulatorState, p: Params) -> dict[str, Any]:
     """getFile: the path under which /file/bot<token>/ serves the bytes."""
     record = emu.files.get(p.get_str("file_id") or "")
     if record is None:

@@ -20,10 +20,10 @@ from bot.emulator.errors import (
 from bot.emulator.keyboards import parse_reply_markup
 from bot.emulator.params import Params
 from bot.emulator.records import CallbackAnswer, ChatRecord, StoredMessage
+from bot.emulator.state import EmulatorState
 
 if TYPE_CHECKING:
     from bot.emulator.entities import Entity
-    from bot.emulator.state import BotApiEmulator
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
@@ -46,7 +46,7 @@ CHAT_ACTIONS = frozenset(
 _ENTITIES_ERROR = "can't parse entities JSON object"
 
 
-def message_text(emu: BotApiEmulator, p: Params) -> tuple[str, list[Entity]]:
+def message_text(emu: EmulatorState, p: Params) -> tuple[str, list[Entity]]:
     """The text parameter as the user will see it; empty text is refused."""
     text = p.get_str("text") or ""
     if not text:
@@ -58,7 +58,7 @@ def message_text(emu: BotApiEmulator, p: Params) -> tuple[str, list[Entity]]:
     return plain, parsed
 
 
-def caption(emu: BotApiEmulator, p: Params) -> tuple[str | None, list[Entity]]:
+def caption(emu: EmulatorState, p: Params) -> tuple[str | None, list[Entity]]:
     """The caption parameter as the user will see it; None when absent or blank."""
     text = p.get_str("caption")
     if not text:
@@ -88,7 +88,7 @@ def reply_target(p: Params, chat: ChatRecord) -> StoredMessage | None:
 
 
 def send(
-    emu: BotApiEmulator, p: Params, chat: ChatRecord, markup: dict[str, Any] | None, **content: Any
+    emu: EmulatorState, p: Params, chat: ChatRecord, markup: dict[str, Any] | None, **content: Any
 ) -> dict[str, Any]:
     """The common tail of every send method: reply, flood control, storing, keyboards."""
     reply_to = reply_target(p, chat)
@@ -109,7 +109,7 @@ def send(
     return message.to_api()
 
 
-async def send_message(emu: BotApiEmulator, p: Params) -> dict[str, Any]:
+async def send_message(emu: EmulatorState, p: Params) -> dict[str, Any]:
     """sendMessage."""
     text, entities = message_text(emu, p)
     markup = parse_reply_markup(p)
@@ -120,7 +120,7 @@ async def send_message(emu: BotApiEmulator, p: Params) -> dict[str, Any]:
     return send(emu, p, chat, markup, text=text, entities=entities)
 
 
-def editable(emu: BotApiEmulator, p: Params) -> StoredMessage:
+def editable(emu: EmulatorState, p: Params) -> StoredMessage:
     """The message an edit method targets, checked the way Telegram checks it."""
     if p.has("inline_message_id"):
         raise bad_request("inline messages are not supported by the Kassa Bot API emulator")
@@ -134,7 +134,7 @@ def editable(emu: BotApiEmulator, p: Params) -> StoredMessage:
     return message
 
 
-def apply_edit(emu: BotApiEmulator, message: StoredMessage, **changes: Any) -> dict[str, Any]:
+def apply_edit(emu: EmulatorState, message: StoredMessage, **changes: Any) -> dict[str, Any]:
     """Change a message in place, refusing an edit that changes nothing as Telegram does."""
     if all(getattr(message, name) == value for name, value in changes.items()):
         raise bad_request(NOT_MODIFIED)
@@ -146,7 +146,7 @@ def apply_edit(emu: BotApiEmulator, message: StoredMessage, **changes: Any) -> d
     return message.to_api()
 
 
-async def edit_message_text(emu: BotApiEmulator, p: Params) -> dict[str, Any]:
+async def edit_message_text(emu: EmulatorState, p: Params) -> dict[str, Any]:
     """editMessageText; leaving out reply_markup removes the inline keyboard, as on Telegram."""
     text, entities = message_text(emu, p)
     markup = parse_reply_markup(p, inline_only=True)
@@ -158,7 +158,7 @@ async def edit_message_text(emu: BotApiEmulator, p: Params) -> dict[str, Any]:
     return apply_edit(emu, message, text=text, entities=entities, reply_markup=markup)
 
 
-async def edit_message_caption(emu: BotApiEmulator, p: Params) -> dict[str, Any]:
+async def edit_message_caption(emu: EmulatorState, p: Params) -> dict[str, Any]:
     """editMessageCaption."""
     text, entities = caption(emu, p)
     markup = parse_reply_markup(p, inline_only=True)
@@ -170,14 +170,14 @@ async def edit_message_caption(emu: BotApiEmulator, p: Params) -> dict[str, Any]
     )
 
 
-async def edit_message_reply_markup(emu: BotApiEmulator, p: Params) -> dict[str, Any]:
+async def edit_message_reply_markup(emu: EmulatorState, p: Params) -> dict[str, Any]:
     """editMessageReplyMarkup."""
     markup = parse_reply_markup(p, inline_only=True)
     message = editable(emu, p)
     return apply_edit(emu, message, reply_markup=markup)
 
 
-async def delete_message(emu: BotApiEmulator, p: Params) -> bool:
+async def delete_message(emu: EmulatorState, p: Params) -> bool:
     """deleteMessage; in private chats a bot may delete the user's messages too."""
     chat = emu.find_chat(p.chat_id())
     message = chat.live(p.message_id())
@@ -187,7 +187,7 @@ async def delete_message(emu: BotApiEmulator, p: Params) -> bool:
     return True
 
 
-async def answer_callback_query(emu: BotApiEmulator, p: Params) -> bool:
+async def answer_callback_query(emu: EmulatorState, p: Params) -> bool:
     """answerCallbackQuery; each query can be answered once."""
     query = emu.callback_queries.get(p.get_str("callback_query_id") or "")
     if query is None or query.answered:
@@ -204,7 +204,7 @@ async def answer_callback_query(emu: BotApiEmulator, p: Params) -> bool:
     return True
 
 
-async def send_chat_action(emu: BotApiEmulator, p: Params) -> bool:
+async def send_chat_action(emu: EmulatorState, p: Params) -> bool:
     """sendChatAction."""
     action = p.get_str("action")
     chat = emu.find_chat(p.chat_id())

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.emulator.api_messages import send
 from bot.emulator.errors import QUERY_INVALID, bad_request
 from bot.emulator.keyboards import parse_reply_markup
 from bot.emulator.params import Params
 from bot.emulator.records import Invoice
-
-if TYPE_CHECKING:
-    from bot.emulator.state import BotApiEmulator
+from bot.emulator.state import EmulatorState
 
 STARS = "XTR"
 _CURRENCY = re.compile(r"[A-Z]{3}")
@@ -69,7 +67,7 @@ def parse_invoice(p: Params) -> Invoice:
     )
 
 
-async def send_invoice(emu: BotApiEmulator, p: Params) -> dict[str, Any]:
+async def send_invoice(emu: EmulatorState, p: Params) -> dict[str, Any]:
     """sendInvoice."""
     invoice = parse_invoice(p)
     markup = parse_reply_markup(p, inline_only=True)
@@ -78,7 +76,7 @@ async def send_invoice(emu: BotApiEmulator, p: Params) -> dict[str, Any]:
     return send(emu, p, chat, markup, invoice=invoice)
 
 
-async def answer_pre_checkout_query(emu: BotApiEmulator, p: Params) -> bool:
+async def answer_pre_checkout_query(emu: EmulatorState, p: Params) -> bool:
     """answerPreCheckoutQuery; each query can be answered once."""
     query = emu.pre_checkout_queries.get(p.get_str("pre_checkout_query_id") or "")
     if query is None or query.ok is not None:

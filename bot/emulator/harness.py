@@ -10,10 +10,10 @@ from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import HTTPXRequest
 
+from bot.emulator.api import BotApiEmulator
 from bot.emulator.records import UserRecord
 from bot.emulator.request import EmulatorRequest
 from bot.emulator.server import EmulatorServer
-from bot.emulator.state import BotApiEmulator
 from bot.emulator.users import SimulatedGroup, SimulatedUser
 
 Delivery = Literal["direct", "queue", "polling"]

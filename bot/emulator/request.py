@@ -8,9 +8,9 @@ from urllib.parse import unquote, urlsplit
 
 from telegram.request import BaseRequest, RequestData
 
+from bot.emulator.api import BotApiEmulator
 from bot.emulator.errors import BotApiError, not_found
 from bot.emulator.params import Upload
-from bot.emulator.state import BotApiEmulator
 
 # PTB builds "<base_url><token>/<method>" and "<base_file_url><token>/<file_path>"; the host is
 # irrelevant here, so whatever base URL the bot was given, the request stays in the process.

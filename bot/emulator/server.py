@@ -8,9 +8,9 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.emulator.api import BotApiEmulator
 from bot.emulator.errors import BotApiError
 from bot.emulator.params import Upload
-from bot.emulator.state import BotApiEmulator
 
 LOOPBACK = "127.0.0.1"
 # Documents may be up to 50 MB on Telegram; aiohttp's default body limit is 1 MB.

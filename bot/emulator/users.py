@@ -7,6 +7,7 @@ import mimetypes
 from dataclasses import dataclass
 from typing import Any
 
+from bot.emulator.api import BotApiEmulator
 from bot.emulator.api_files import image_size
 from bot.emulator.entities import find_entities, trim, utf16_slice
 from bot.emulator.errors import EmulatorUsageError
@@ -18,7 +19,6 @@ from bot.emulator.records import (
     StoredMessage,
     UserRecord,
 )
-from bot.emulator.state import BotApiEmulator
 
 PAYMENT_ANSWER_TIMEOUT = 10.0  # Telegram cancels a checkout the bot leaves unanswered this long
 
