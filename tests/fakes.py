@@ -28,10 +28,20 @@ from booking.model import (
     RouteStop,
     SeatLayout,
     Station,
+    Ticket,
+    TicketStatus,
     Trip,
     segments_overlap,
 )
-from booking.ports import AuditEvent, LockTimeout, OutboxMessage, PaymentRecord, Segment
+from booking.outcomes import PaymentStatus
+from booking.ports import (
+    AuditEvent,
+    LockTimeout,
+    OutboxMessage,
+    PaymentEvent,
+    PaymentRecord,
+    Segment,
+)
 
 PENDING = "pending"
 
@@ -72,6 +82,8 @@ class Tables:
     seats: dict[str, SeatsState] = field(default_factory=dict)  # by order id
     events: list[AuditEvent] = field(default_factory=list)
     payments: list[PaymentRecord] = field(default_factory=list)
+    payment_events: list[PaymentEvent] = field(default_factory=list)
+    tickets: dict[str, Ticket] = field(default_factory=dict)
     customers: dict[int, Customer] = field(default_factory=dict)
     outbox: dict[int, OutboxRow] = field(default_factory=dict)
     next_outbox_id: int = 1
@@ -86,6 +98,8 @@ class Tables:
             seats=dict(self.seats),
             events=list(self.events),
             payments=list(self.payments),
+            payment_events=list(self.payment_events),
+            tickets=dict(self.tickets),
             customers=dict(self.customers),
             outbox=dict(self.outbox),
             next_outbox_id=self.next_outbox_id,
@@ -303,6 +317,57 @@ class FakePayments:
     async def for_order(self, order_id: str) -> list[PaymentRecord]:
         return [p for p in self._t.payments if p.order_id == order_id]
 
+    async def mark_refunded(
+        self, provider: str, reference: str, refund_reference: str, amount: int, at: datetime
+    ) -> bool:
+        for i, payment in enumerate(self._t.payments):
+            if (payment.provider, payment.reference) == (provider, reference):
+                if payment.status is PaymentStatus.REFUNDED:
+                    return False
+                self._t.payments[i] = replace(payment, status=PaymentStatus.REFUNDED)
+                return True
+        return False
+
+    async def find_event(self, provider: str, event_id: str) -> PaymentEvent | None:
+        return next((e for e in self._t.payment_events
+                     if (e.provider, e.event_id) == (provider, event_id)), None)
+
+    async def add_event(self, event: PaymentEvent) -> None:
+        if await self.find_event(event.provider, event.event_id) is not None:
+            raise Conflict(f"payment event {event.provider}:{event.event_id} exists")
+        self._t.payment_events.append(event)
+
+
+class FakeTickets:
+    def __init__(self, tables: Tables) -> None:
+        self._t = tables
+
+    async def add(self, tickets: Sequence[Ticket]) -> None:
+        for ticket in tickets:
+            if ticket.id in self._t.tickets:
+                raise Conflict(f"ticket {ticket.id} exists")
+            self._t.tickets[ticket.id] = ticket
+
+    async def for_order(self, order_id: str) -> list[Ticket]:
+        return sorted((t for t in self._t.tickets.values() if t.order_id == order_id),
+                      key=lambda t: t.seat)
+
+    async def get(self, ticket_id: str, *, lock: bool = False) -> Ticket | None:
+        return self._t.tickets.get(ticket_id)
+
+    async def mark_used(self, ticket_id: str, at: datetime, by: int) -> bool:
+        ticket = self._t.tickets.get(ticket_id)
+        if ticket is None or ticket.status is not TicketStatus.VALID:
+            return False
+        self._t.tickets[ticket_id] = replace(ticket, status=TicketStatus.USED, used_at=at,
+                                             used_by=by)
+        return True
+
+    async def void_order(self, order_id: str) -> None:
+        for ticket in await self.for_order(order_id):
+            if ticket.status is TicketStatus.VALID:
+                self._t.tickets[ticket.id] = replace(ticket, status=TicketStatus.VOID)
+
 
 class FakeOutbox:
     def __init__(self, tables: Tables) -> None:
@@ -384,6 +449,7 @@ class _Repositories:
     payments: FakePayments
     customers: FakeCustomers
     outbox: FakeOutbox
+    tickets: FakeTickets
 
 
 class FakeUnitOfWork:
@@ -435,6 +501,10 @@ class FakeUnitOfWork:
     def outbox(self) -> FakeOutbox:
         return self._repos().outbox
 
+    @property
+    def tickets(self) -> FakeTickets:
+        return self._repos().tickets
+
     async def __aenter__(self) -> FakeUnitOfWork:
         if self._lock_timeout:
             # What a writer sees when its wait for the database's lock runs out.
@@ -443,7 +513,7 @@ class FakeUnitOfWork:
         self._tables = t = self._begun.copy()
         self._repositories = _Repositories(
             FakeCatalog(t), FakeInventory(t), FakeOrders(t), FakePayments(t),
-            FakeCustomers(t), FakeOutbox(t),
+            FakeCustomers(t), FakeOutbox(t), FakeTickets(t),
         )
         self._read_version = self._db.version
         return self
