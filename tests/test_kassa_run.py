@@ -1,0 +1,103 @@
+"""`kassa run` as a real process: against the Bot API emulator over loopback HTTP, a booking
+paid end to end through Kassa's own web server, then SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.emulator import BotApiEmulator, EmulatorServer, SimulatedUser
+
+KASSA = [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def clean_env(tmp_path: Path, **settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KASSA_")}
+    env["KASSA_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path}/kassa.db"
+    env.update({f"KASSA_{k.upper()}": v for k, v in settings.items()})
+    return env
+
+
+def test_missing_token_is_named_in_one_line(tmp_path):
+    result = subprocess.run([*KASSA, "run"], env=clean_env(tmp_path), cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "kassa run: KASSA_TELEGRAM_TOKEN is not set (the bot's token from @BotFather)"]
+    assert "Traceback" not in result.stderr
+
+
+async def until(emulator: BotApiEmulator, check: Callable[[], bool], what: str,
+                within: float = 15.0) -> None:
+    try:
+        await emulator.wait_until(check, within)
+    except TimeoutError:
+        raise AssertionError(f"waited {within} s for {what}") from None
+
+
+def shows(user: SimulatedUser, text: str) -> Callable[[], bool]:
+    return lambda: bool(user.chat.bot_messages) and text in (user.last_message.text or "")
+
+
+@pytest.mark.slow
+async def test_kassa_run_books_and_pays_then_stops_on_sigterm(tmp_path):
+    emulator = BotApiEmulator()
+    http_port = free_port()
+    async with EmulatorServer(emulator) as server:
+        env = clean_env(
+            tmp_path, telegram_token=emulator.token,
+            telegram_api_url=server.base_url.removesuffix("/bot"),
+            http_port=str(http_port), public_url=f"http://127.0.0.1:{http_port}",
+            secret_key="test-secret-key", payment_webhook_secret="test-webhook-secret",
+        )
+        seeded = await asyncio.create_subprocess_exec(
+            *KASSA, "seed-demo", "--days", "3", env=env, cwd=tmp_path,
+            stdout=asyncio.subprocess.DEVNULL)
+        assert await seeded.wait() == 0
+        process = await asyncio.create_subprocess_exec(
+            *KASSA, "run", env=env, cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        try:
+            anna = SimulatedUser(emulator, emulator.add_user("Anna", language_code="en"))
+            await anna.send("Beijing to Tianjin tomorrow")
+            await until(emulator, shows(anna, "Tap a trip"), "the trips")
+            first = next(t for t in anna.last_message.button_texts() if t.startswith("1."))
+            await anna.press(first)
+            await until(emulator, shows(anna, "How many passengers"), "the count step")
+            await anna.press("1")
+            await until(emulator, shows(anna, "Pick 1 seat"), "the seat map")
+            await anna.press("Any seats")
+            await until(emulator, shows(anna, "Passenger 1 of 1"), "the names step")
+            await anna.send("Anna Lee")
+            await until(emulator, shows(anna, "Please check"), "the summary")
+            await anna.press("✅ Confirm")
+            await until(emulator, shows(anna, "held until"), "the hold")
+            url = next(b["url"] for row in anna.last_message.inline_keyboard for b in row
+                       if b.get("url"))
+            assert url.startswith(f"http://127.0.0.1:{http_port}/pay/")
+            async with aiohttp.ClientSession() as http, http.post(
+                url, data={"action": "pay"}) as response:
+                assert "Paid" in await response.text()
+            await until(emulator, lambda: any("Booking reference" in (m.text or "")
+                                              for m in anna.chat.bot_messages), "the tickets")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, err.decode()[-2000:]
+    assert out.decode().strip().splitlines()[-1] == "kassa: stopped"
+    assert "Traceback" not in err.decode()
