@@ -7,10 +7,12 @@ press that button of the newest card, or /commands. Works with piped stdin; EOF 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import re
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.settings import Settings
@@ -19,6 +21,9 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 PROMPT = "you> "
+FILES_DIR = Path("kassa-demo-files")
+# How often the demo runs the bot's scheduled work (outbox, expired holds) between inputs.
+JOBS_INTERVAL_SECONDS = 1.0
 INERT = re.compile(r"^b:[0-9a-f]+:-:")
 
 
@@ -38,10 +43,12 @@ async def seed_if_empty(engine: AsyncEngine, database_url: str) -> bool:
 
 
 class Transcript:
-    """Prints what the bot sent or changed since the last look, buttons numbered."""
+    """Prints what the bot sent or changed since the last look, buttons numbered; links are
+    printed as plain URL lines and files are saved under FILES_DIR."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, files_dir: Path = FILES_DIR) -> None:
         self.out = out
+        self.files_dir = files_dir
         self.seen: dict[int, int] = {}  # message id -> edits already printed
         self.buttons: list[str] = []  # callback data of the numbered buttons
 
@@ -50,38 +57,66 @@ class Transcript:
             if self.seen.get(message.message_id) == message.edits:
                 continue
             self.seen[message.message_id] = message.edits
+            if message.document is not None:
+                self._save(message.document)
+                continue
             print("\nbot> " + message.visible_text.replace("\n", "\n     "), file=self.out)
-            rows = message.buttons
+            rows = message.inline_keyboard
             if rows:
                 self.buttons = []
                 for row in rows:
                     cells = []
-                    for text, data in row:
+                    for button in row:
+                        text, data = button["text"], button.get("callback_data")
+                        if button.get("url"):
+                            print(f"     {text}: {button['url']}", file=self.out)
+                            continue
                         if INERT.match(data or ""):  # aisle, weekday names: not pressable
                             cells.append(text.strip() or "·")
                             continue
                         self.buttons.append(data)
                         cells.append(f"[{len(self.buttons)}] {text}")
-                    print("     " + "  ".join(cells), file=self.out)
+                    if cells:
+                        print("     " + "  ".join(cells), file=self.out)
         self.out.flush()
+
+    def _save(self, document: Any) -> None:
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        name = Path(document.file_name or f"{document.file_unique_id}.bin").name
+        path = self.files_dir / name
+        path.write_bytes(document.data)
+        print(f"\nbot> 📎 {name} (saved to {path})", file=self.out)
 
 
 async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
+    from aiohttp import web
+
     from bot.app import build_application, database_persistence, prepare
     from bot.emulator import BotApiEmulator, BotHarness, EmulatorRequest
-    from bot.services import create_services
+    from bot.services import create_jobs, create_services, sandbox_provider
+    from bot.web import make_web_app
     from storage.database import create_engine
 
     engine = create_engine(settings.database_url)
+    web_runner: web.AppRunner | None = None
     try:
         if await seed_if_empty(engine, settings.database_url):
             print("Seeded the demo network (21 cities, 14 days of trips).", file=out)
+        # The checkout page is served on loopback, on a free port.
+        port = _free_port(settings.http_host)
+        settings = settings.model_copy(update={"public_url": f"http://{settings.http_host}:{port}"})
+        sandbox = sandbox_provider(settings)
         emulator = BotApiEmulator()
-        services = create_services(settings, engine)
+        services = create_services(settings, engine, sandbox=sandbox)
+        jobs = create_jobs(settings, engine, sandbox=sandbox)
         application = build_application(
             services, token=emulator.token, request=EmulatorRequest(emulator),
             persistence=database_persistence(engine),
         )
+        web_runner = web.AppRunner(make_web_app(services, sandbox, settings.operator_name),
+                                   access_log=None)
+        await web_runner.setup()
+        await web.TCPSite(web_runner, settings.http_host, port).start()
         # A stable user id, so the conversation and bookings are there next time.
         async with BotHarness(application, emulator, raise_errors=False) as harness:
             await prepare(application)
@@ -90,28 +125,62 @@ async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.
             transcript = Transcript(out)
             print("Kassa demo: type a message, a number to press a button, /help; "
                   "Ctrl-D to quit.", file=out)
+            print(f"Payment pages are served at {settings.public_url}", file=out)
             await user.send("/start")
             transcript.show(user.messages)
-            while True:
-                if stdin.isatty():
-                    print(PROMPT, end="", file=out, flush=True)
-                line = await asyncio.to_thread(stdin.readline)
-                if not line:
-                    break
-                text = line.strip()
-                if not text:
-                    continue
-                if not stdin.isatty():
-                    print(PROMPT + text, file=out)
-                await act(user, transcript, text, out)
+            background = asyncio.create_task(_run_jobs(jobs, application, user, transcript))
+            try:
+                while True:
+                    if stdin.isatty():
+                        print(PROMPT, end="", file=out, flush=True)
+                    line = await asyncio.to_thread(stdin.readline)
+                    if not line:
+                        break
+                    text = line.strip()
+                    if not text:
+                        continue
+                    if not stdin.isatty():
+                        print(PROMPT + text, file=out)
+                    await act(user, transcript, text, out)
+                    transcript.show(user.messages)
+                    for error in harness.errors:
+                        print(f"(the bot failed: {error!r})", file=out)
+                    harness.errors.clear()
+                # Piped input ends here: deliver what the last steps queued (tickets, say).
+                await jobs.deliver_outbox(application)
                 transcript.show(user.messages)
-                for error in harness.errors:
-                    print(f"(the bot failed: {error!r})", file=out)
-                harness.errors.clear()
+            finally:
+                background.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await background
     finally:
+        if web_runner is not None:
+            await web_runner.cleanup()
         await engine.dispose()
     print("\nbye", file=out)
     return 0
+
+
+def _free_port(host: str) -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+async def _run_jobs(jobs: Any, application: Any, user: Any, transcript: Transcript) -> None:
+    """The bot's scheduled work, between inputs: a payment made in the browser brings the
+    tickets into the terminal without a key pressed."""
+    sweeps = 0
+    while True:
+        await asyncio.sleep(JOBS_INTERVAL_SECONDS)
+        sweeps += 1
+        if sweeps % 30 == 0:
+            await jobs.expire_holds()
+        report = await jobs.deliver_outbox(application)
+        if report.handled:
+            transcript.show(user.messages)
 
 
 async def act(user: Any, transcript: Transcript, text: str, out: TextIO) -> None:
