@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from booking.model import Order, OrderStatus, SeatAllocation
 from booking.ports import AuditEvent, Segment
 from storage import tables as t
 from storage.database import create_engine, wait_for_write_turn
-from storage.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
+from storage.uow import SqlUnitOfWorkFactory
 from tests.conftest import FakeClock
 from tests.factories import build_network
 
@@ -79,44 +78,24 @@ async def test_an_error_inside_a_unit_of_work_rolls_it_back(
 # ---- cancellation --------------------------------------------------------------------
 #
 # A buyer who goes away mid-hold (the handler's task cancelled) must leave no write turn,
-# transaction or lock behind. Each case cancels the hold while one of its statements is
-# in flight, with a seat already held so that every query has a row to return.
+# transaction or lock behind. Each case cancels a hold while one of its round trips is in
+# flight, with a seat already held so that every query has a row to return: BEGIN, each
+# statement, COMMIT, or the rollback after the use case failed.
 
-Step = Callable[[SqlUnitOfWork, int, datetime], Awaitable[object]]
-
-
-async def _lock_trip(uow: SqlUnitOfWork, trip: int, now: datetime) -> object:
-    return await uow.catalog.trip(trip, lock=True)
+CANCELLED_AT = ["begin", "lock_trip", "taken_seats", "add_order", "commit", "rollback"]
 
 
-async def _taken_seats(uow: SqlUnitOfWork, trip: int, now: datetime) -> object:
-    return await uow.inventory.taken_seats(Segment(trip, 0, 1), now)
-
-
-async def _add_order(uow: SqlUnitOfWork, trip: int, now: datetime) -> object:
-    await uow.orders.add(*a_hold(trip, 7, now))
-    return None
-
-
-async def _commit(uow: SqlUnitOfWork, trip: int, now: datetime) -> object:
-    await uow.commit()
-    return None
-
-
-HOLD_STEPS: list[Step] = [_lock_trip, _taken_seats, _add_order, _commit]
-
-
-def cancel_in_flight(engine: AsyncEngine, step: Step) -> None:
-    """Cancel the current task while the step's (first) statement is in flight."""
+def cancel_in_flight(engine: AsyncEngine, *, statement: bool) -> None:
+    """Cancel the current task while its next round trip to the database is in flight."""
     task = asyncio.current_task()
     assert task is not None
-    if engine.dialect.name == "sqlite" and step is not _commit:
+    if statement and engine.dialect.name == "sqlite":
         # aiosqlite makes the cursor in a round trip of its own before it executes;
         # cancel once the cursor is there, so that the cancellation meets the statement.
         event.listen(engine.sync_engine, "before_cursor_execute",
                      lambda *_: task.cancel(), once=True)
     else:
-        task.cancel()  # the step's first wait is its statement's round trip
+        task.cancel()  # the next wait is that round trip
 
 
 async def write_a_hold(engine: AsyncEngine, trip: int, customer_id: int, now: datetime) -> None:
@@ -126,19 +105,32 @@ async def write_a_hold(engine: AsyncEngine, trip: int, customer_id: int, now: da
         await uow.commit()
 
 
-@pytest.mark.parametrize("cancelled", HOLD_STEPS, ids=lambda step: step.__name__.strip("_"))
-async def test_a_hold_cancelled_mid_statement_leaves_nothing_held(
-    engine: AsyncEngine, clock: FakeClock, cancelled: Step
+@pytest.mark.parametrize("cancelled_at", CANCELLED_AT)
+async def test_a_cancelled_hold_leaves_nothing_held(
+    engine: AsyncEngine, clock: FakeClock, cancelled_at: str
 ) -> None:
     trip = (await build_network(engine, days=1)).trips[DAY]
     await write_a_hold(engine, trip, 1, clock())
 
+    def cancel_if(step: str) -> None:
+        if step == cancelled_at:
+            cancel_in_flight(engine, statement=step not in ("commit", "rollback"))
+
     async def hold() -> None:
+        now = clock()
+        cancel_if("begin")
         async with SqlUnitOfWorkFactory(engine)(write=True) as uow:
-            for step in HOLD_STEPS:
-                if step is cancelled:
-                    cancel_in_flight(engine, step)
-                await step(uow, trip, clock())
+            cancel_if("lock_trip")
+            await uow.catalog.trip(trip, lock=True)
+            cancel_if("taken_seats")
+            await uow.inventory.taken_seats(Segment(trip, 0, 1), now)
+            cancel_if("add_order")
+            await uow.orders.add(*a_hold(trip, 7, now))
+            if cancelled_at == "rollback":
+                cancel_if("rollback")
+                raise LookupError("the use case fails after writing")
+            cancel_if("commit")
+            await uow.commit()
 
     task = asyncio.create_task(hold())
     with pytest.raises(asyncio.CancelledError):
@@ -163,7 +155,6 @@ async def test_a_hold_cancelled_mid_statement_leaves_nothing_held(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                 "AND state LIKE 'idle in transaction%'")).scalar()
         assert stuck == 0
-    assert task.done()
 
 
 async def test_a_writer_cancelled_as_its_turn_comes_stops_and_passes_the_turn_on(
