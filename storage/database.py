@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -78,6 +79,20 @@ def _sqlite_engine(url: str, *, pool_size: int, echo: bool, busy_ms: int) -> Asy
         write = conn.get_execution_options().get(WRITE_OPTION, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
+    @event.listens_for(engine.sync_engine, "invalidate")
+    def _on_invalidate(dbapi_connection: Any, _record: Any, _error: Any) -> None:
+        # A task cancelled while its statement runs makes SQLAlchemy drop the connection
+        # (it cannot know the connection's state) without rolling back or closing the
+        # cursor. Python's sqlite3 then closes a connection with a query still open only
+        # in name: the connection lives on, with its transaction and the database's write
+        # lock, until that cursor is garbage collected, and the cancelled task's traceback
+        # keeps it. Every writer meanwhile waits out the busy timeout and hears "busy"
+        # (tests/test_unit_of_work.py, cancelled_mid_statement). aiosqlite runs one call at
+        # a time in order, so this rollback happens before the close, even if the wait
+        # for it is cancelled in turn.
+        with contextlib.suppress(Exception):  # e.g. outside a greenlet: no await possible
+            dbapi_connection.rollback()
+
     _sqlite_writers[engine.sync_engine] = _WriterQueue(asyncio.Lock(), busy_ms / 1000)
     return engine
 
@@ -101,8 +116,13 @@ async def wait_for_write_turn(engine: AsyncEngine) -> asyncio.Lock | None:
     queue = _sqlite_writers.get(engine.sync_engine)
     if queue is None:
         return None
+    # asyncio.timeout, not wait_for: on Python 3.11 wait_for runs the acquire in a task of
+    # its own, and a cancellation that arrives as the turn does is swallowed: the
+    # cancelled writer goes on to write (tests/test_unit_of_work.py). Acquired in this
+    # task, a turn is either ours or passed on by the lock itself.
     try:
-        await asyncio.wait_for(queue.lock.acquire(), queue.timeout_s)
+        async with asyncio.timeout(queue.timeout_s):
+            await queue.lock.acquire()
     except TimeoutError as error:
         raise LockTimeout("waited too long for the SQLite write lock") from error
     return queue.lock

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Sequence
-from dataclasses import replace
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-import asyncpg
 from sqlalchemy import and_, bindparam, insert, or_, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -23,12 +20,10 @@ from booking.model import (
     Station,
     Trip,
     TripStatus,
+    segments_overlap,
 )
-from booking.ports import AuditEvent, LockTimeout, Segment
+from booking.ports import AuditEvent, Segment
 from storage import tables as t
-from storage.errors import _PG_RETRYABLE
-
-T = TypeVar("T")
 
 # Routes and layouts never change once stored (a new timetable makes new routes), so
 # every process may keep them; this saves two queries on each hold.
@@ -42,19 +37,21 @@ def _station(row: Row[Any]) -> Station:
     )
 
 
-def _trip(row: Any) -> Trip:  # a Row of _TRIP_COLUMNS
+def trip_from_row(row: Sequence[Any]) -> Trip:
+    """The Trip in a row of TRIP_COLUMNS: SQLAlchemy's Row or asyncpg's Record alike."""
+    trip_id, route_id, service_date, departure_at, layout_id, status, delay_minutes = row
     return Trip(
-        id=row.id,
-        route_id=row.route_id,
-        service_date=row.service_date,
-        departure_at=row.departure_at,
-        layout_id=row.layout_id,
-        status=TripStatus(row.status),
-        delay_minutes=row.delay_minutes,
+        id=trip_id,
+        route_id=route_id,
+        service_date=service_date,
+        departure_at=departure_at,
+        layout_id=layout_id,
+        status=TripStatus(status),
+        delay_minutes=delay_minutes,
     )
 
 
-_TRIP_COLUMNS = (
+TRIP_COLUMNS = (
     t.trips.c.id,
     t.trips.c.route_id,
     t.trips.c.service_date,
@@ -66,10 +63,11 @@ _TRIP_COLUMNS = (
 
 
 # The hold path runs these on every hold: built once here (building a statement costs
-# more than compiling it, which SQLAlchemy caches), values given as parameters.
-_TRIP_BY_ID = select(*_TRIP_COLUMNS).where(t.trips.c.id == bindparam("trip_id"))
-_TRIP_BY_ID_LOCKED = _TRIP_BY_ID.with_for_update(of=t.trips)
-_TRIPS_DEPARTING = select(*_TRIP_COLUMNS).where(
+# more than compiling it, which SQLAlchemy caches), values given as parameters. On
+# PostgreSQL storage/pg_fastpath.py sends the locking one straight to asyncpg.
+_TRIP_BY_ID = select(*TRIP_COLUMNS).where(t.trips.c.id == bindparam("trip_id"))
+TRIP_BY_ID_LOCKED = _TRIP_BY_ID.with_for_update(of=t.trips)
+_TRIPS_DEPARTING = select(*TRIP_COLUMNS).where(
     t.trips.c.route_id.in_(bindparam("route_ids", expanding=True)),
     t.trips.c.departure_at >= bindparam("start"),
     t.trips.c.departure_at < bindparam("end"),
@@ -101,77 +99,11 @@ _ROUTE_STOPS = (
 _ROUTE_FARES = select(t.fares).where(t.fares.c.route_id.in_(bindparam("ids", expanding=True)))
 
 
-# ---- the hold path on PostgreSQL, straight on asyncpg -----------------------------------
-#
-# A hold is BEGIN, lock the trip, read its taken seats, insert, COMMIT. On PostgreSQL the
-# unit of work runs its transaction on the asyncpg connection under SQLAlchemy's (see
-# storage/uow.py) and hands it to the repositories as ``driver``; the three statements of
-# the hold go to it directly. SQLAlchemy's execution layer costs about as much CPU per
-# statement as asyncpg's whole round trip, and on a machine shared with the database that
-# CPU is what bounds the hold rate (measured with bench/holds.py: ~1.4 -> ~0.9 ms of
-# Python per hold). Same SQL as the prebuilt statements above, same transaction, same lock.
-
-_PG_TRIP = (
-    "SELECT id, route_id, service_date, departure_at, layout_id, status, delay_minutes"
-    " FROM trips WHERE id = $1"
-)
-_PG_TRIP_LOCKED = _PG_TRIP + " FOR UPDATE OF trips"
-_PG_TAKEN_SEATS = (
-    "SELECT seat FROM allocations WHERE trip_id = $1 AND live AND from_seq < $2"
-    " AND to_seq > $3 AND (held_until IS NULL OR held_until > $4)"
-)
-_PG_TAKEN_SEATS_EXCLUDING = _PG_TAKEN_SEATS + " AND order_id <> $5"
-# The order, its seats and its audit row in one statement. The foreign keys of the seats
-# and of the audit row on the new order are checked at the end of the statement, when the
-# order row is there; WITH ORDINALITY keeps the seats' ids in the passengers' order.
-_PG_ADD_ORDER = """
-WITH new_order AS (
-    INSERT INTO orders (id, customer_id, trip_id, from_seq, to_seq, status, amount, currency,
-                        created_at, updated_at, expires_at, request_key)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11)
-    RETURNING id
-), new_seats AS (
-    INSERT INTO allocations (order_id, trip_id, seat, passenger, from_seq, to_seq, live,
-                             held_until)
-    SELECT new_order.id, $3, s.seat, s.passenger, $4, $5, true, $10
-    FROM new_order,
-         unnest($12::varchar[], $13::varchar[]) WITH ORDINALITY AS s(seat, passenger, n)
-    ORDER BY s.n
-)
-INSERT INTO order_events (order_id, at, from_status, to_status, actor, detail)
-SELECT new_order.id, $14, $15, $16, $17, $18::json FROM new_order
-"""
-
-
-async def on_driver(call: Awaitable[T]) -> T:
-    """Await a statement sent straight to asyncpg; lock contention becomes LockTimeout
-    (what the unit of work makes of SQLAlchemy's errors)."""
-    try:
-        return await call
-    except asyncpg.PostgresError as error:
-        if error.sqlstate in _PG_RETRYABLE:
-            raise LockTimeout(str(error)) from error
-        raise
-
-
-def _trip_record(row: Any) -> Trip:  # an asyncpg Record of _PG_TRIP
-    return Trip(
-        id=row["id"],
-        route_id=row["route_id"],
-        service_date=row["service_date"],
-        departure_at=row["departure_at"],
-        layout_id=row["layout_id"],
-        status=TripStatus(row["status"]),
-        delay_minutes=row["delay_minutes"],
-    )
-
-
 class SqlCatalog:
-    def __init__(self, conn: AsyncConnection, cache_key: str, driver: Any = None) -> None:
+    def __init__(self, conn: AsyncConnection, cache_key: str) -> None:
         self._conn = conn
         self._cache_key = cache_key
         self._for_update = conn.dialect.name != "sqlite"
-        self._driver = driver  # the asyncpg connection of the transaction, on PostgreSQL
 
     async def stations(self) -> list[Station]:
         rows = await self._conn.execute(
@@ -255,75 +187,54 @@ class SqlCatalog:
         rows = await self._conn.execute(
             _TRIPS_DEPARTING, {"route_ids": list(route_ids), "start": start, "end": end}
         )
-        return [_trip(r) for r in rows]
+        return [trip_from_row(r) for r in rows]
 
     async def trip(self, trip_id: int, *, lock: bool = False) -> Trip | None:
-        if self._driver is not None:
-            record = await on_driver(
-                self._driver.fetchrow(_PG_TRIP_LOCKED if lock else _PG_TRIP, trip_id)
-            )
-            return _trip_record(record) if record else None
         # SQLite has no row locks: its writing transactions hold the database write lock
         # from BEGIN IMMEDIATE, which serialises them just the same.
-        query = _TRIP_BY_ID_LOCKED if lock and self._for_update else _TRIP_BY_ID
+        query = TRIP_BY_ID_LOCKED if lock and self._for_update else _TRIP_BY_ID
         row = (await self._conn.execute(query, {"trip_id": trip_id})).first()
-        return _trip(row) if row else None
+        return trip_from_row(row) if row else None
 
 
-# Spelled as the bare column so that SQLite matches it to the partial index's "WHERE live"
-# (SQLAlchemy writes a boolean column as "live = 1" there, which SQLite does not match).
-_LIVE = text("allocations.live")
-
-
-def _taken_seats_query(*, exclude_order: bool) -> Any:
-    a = t.allocations.c
-    condition = and_(
-        a.trip_id == bindparam("trip_id"),
-        _LIVE,
-        a.from_seq < bindparam("to_seq"),
-        a.to_seq > bindparam("from_seq"),
-        or_(a.held_until.is_(None), a.held_until > bindparam("now")),
-    )
-    if exclude_order:
-        condition = and_(condition, a.order_id != bindparam("order_id"))
-    return select(a.seat).where(condition)
-
-
-_LIVE_ALLOCATIONS_OF_TRIPS = select(
-    t.allocations.c.trip_id, t.allocations.c.seat, t.allocations.c.from_seq,
-    t.allocations.c.to_seq,
-).where(
-    t.allocations.c.trip_id.in_(bindparam("trip_ids", expanding=True)),
-    _LIVE,
-    or_(t.allocations.c.held_until.is_(None), t.allocations.c.held_until > bindparam("now")),
+_alloc = t.allocations.c
+# An allocation counts while it is live and its hold has not run out (a paid seat has no
+# held_until). Spelled with the bare column so that SQLite matches it to the partial
+# index's "WHERE live" (SQLAlchemy writes a boolean column as "live = 1" there, which
+# SQLite does not match).
+_LIVE_AT_NOW = and_(
+    text("allocations.live"),
+    or_(_alloc.held_until.is_(None), _alloc.held_until > bindparam("now")),
 )
-_TAKEN_SEATS = _taken_seats_query(exclude_order=False)
-_TAKEN_SEATS_EXCLUDING = _taken_seats_query(exclude_order=True)
+# The seat-overlap rule in SQL, for every statement that applies it: the allocation's
+# stop interval overlaps [from_seq, to_seq), as booking.model.segments_overlap says.
+_OVERLAPS_SEGMENT = and_(_alloc.from_seq < bindparam("to_seq"),
+                         _alloc.to_seq > bindparam("from_seq"))
+
+# On PostgreSQL storage/pg_fastpath.py sends TAKEN_SEATS straight to asyncpg.
+TAKEN_SEATS = select(_alloc.seat).where(
+    _alloc.trip_id == bindparam("trip_id"), _LIVE_AT_NOW, _OVERLAPS_SEGMENT
+)
+_TAKEN_SEATS_EXCLUDING = TAKEN_SEATS.where(_alloc.order_id != bindparam("order_id"))
+_LIVE_ALLOCATIONS_OF_TRIPS = select(
+    _alloc.trip_id, _alloc.seat, _alloc.from_seq, _alloc.to_seq
+).where(_alloc.trip_id.in_(bindparam("trip_ids", expanding=True)), _LIVE_AT_NOW)
 
 
 class SqlInventory:
-    def __init__(self, conn: AsyncConnection, driver: Any = None) -> None:
+    def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
-        self._driver = driver
 
     async def taken_seats(
         self, segment: Segment, now: datetime, *, exclude_order: str | None = None
     ) -> set[str]:
-        if self._driver is not None:
-            args: list[Any] = [segment.trip_id, segment.to_seq, segment.from_seq, now]
-            query = _PG_TAKEN_SEATS
-            if exclude_order is not None:
-                query = _PG_TAKEN_SEATS_EXCLUDING
-                args.append(exclude_order)
-            records = await on_driver(self._driver.fetch(query, *args))
-            return {r[0] for r in records}
         params: dict[str, Any] = {
             "trip_id": segment.trip_id,
             "from_seq": segment.from_seq,
             "to_seq": segment.to_seq,
             "now": now,
         }
-        statement = _TAKEN_SEATS
+        statement = TAKEN_SEATS
         if exclude_order is not None:
             statement = _TAKEN_SEATS_EXCLUDING
             params["order_id"] = exclude_order
@@ -342,7 +253,7 @@ class SqlInventory:
         taken: dict[int, set[str]] = {}
         for r in rows:
             segment = wanted[r.trip_id]
-            if r.from_seq < segment.to_seq and r.to_seq > segment.from_seq:
+            if segments_overlap((r.from_seq, r.to_seq), (segment.from_seq, segment.to_seq)):
                 taken.setdefault(r.trip_id, set()).add(r.seat)
         return {trip_id: len(seats) for trip_id, seats in taken.items()}
 
@@ -386,27 +297,14 @@ _INSERT_EVENT = insert(t.order_events).values(
     detail=bindparam("detail"),
 )
 
+
 class SqlOrders:
-    def __init__(self, conn: AsyncConnection, driver: Any = None) -> None:
+    def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
         self._skip_locked = conn.dialect.name != "sqlite"
-        self._driver = driver
 
     async def add(self, order: Order, event: AuditEvent) -> None:
-        """Insert the order, its seats and its audit row (one statement on PostgreSQL)."""
-        if self._driver is not None:
-            await on_driver(
-                self._driver.execute(
-                    _PG_ADD_ORDER,
-                    order.id, order.customer_id, order.trip_id, order.from_seq, order.to_seq,
-                    order.status.value, order.amount, order.currency, order.created_at,
-                    order.expires_at, order.request_key,
-                    [s.seat for s in order.seats], [s.passenger for s in order.seats],
-                    event.at, event.from_status.value if event.from_status else None,
-                    event.to_status.value, event.actor, json.dumps(event.detail),
-                )
-            )
-            return
+        """Insert the order, its seats and its audit row."""
         await self._conn.execute(_INSERT_ORDER, _order_values(order))
         await self._conn.execute(
             _INSERT_ALLOCATION,
@@ -472,6 +370,13 @@ class SqlOrders:
         refund_amount: int | None = None,
         payment_reference: str | None = None,
     ) -> Order:
+        # Through the domain's transitions first: an illegal change raises, never writes.
+        changed = order.transition(
+            status, refund_amount=refund_amount, payment_reference=payment_reference
+        )
+        if (event.from_status, event.to_status) != (order.status, status):
+            raise ValueError(f"audit event {event.from_status}->{event.to_status} does not "
+                             f"match the change {order.status}->{status}")
         values: dict[str, Any] = {"status": status.value, "updated_at": event.at}
         if refund_amount is not None:
             values["refund_amount"] = refund_amount
@@ -495,12 +400,7 @@ class SqlOrders:
             )
         )
         await self._add_event(event)
-        return replace(
-            order,
-            status=status,
-            refund_amount=order.refund_amount if refund_amount is None else refund_amount,
-            payment_reference=payment_reference or order.payment_reference,
-        )
+        return changed
 
     async def by_request_key(self, customer_id: int, request_key: str) -> Order | None:
         row = (

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from types import TracebackType
-from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
-from booking.ports import LockTimeout
 from storage.customers import SqlCustomers
 from storage.database import WRITE_OPTION, wait_for_write_turn
-from storage.errors import is_lock_contention
+from storage.errors import lock_timeout
 from storage.outbox import SqlOutbox
 from storage.payments import SqlPayments
-from storage.repositories import SqlCatalog, SqlInventory, SqlOrders, on_driver
+from storage.pg_fastpath import PgCatalog, PgInventory, PgOrders, PgTransaction
+from storage.repositories import SqlCatalog, SqlInventory, SqlOrders
 from storage.tickets import SqlTickets
 
 
@@ -25,8 +24,6 @@ class SqlUnitOfWork:
     orders: SqlOrders
     payments: SqlPayments
     customers: SqlCustomers
-    outbox: SqlOutbox
-    tickets: SqlTickets
 
     def __init__(
         self, engine: AsyncEngine, *, write: bool = False, cache_key: str | None = None
@@ -37,10 +34,10 @@ class SqlUnitOfWork:
         # Only SQLite's BEGIN looks at the option (BEGIN IMMEDIATE for a writer); setting
         # it elsewhere would cost a call on every unit of work for nothing.
         self._mark_write = write and engine.dialect.name == "sqlite"
-        self._on_driver = engine.dialect.driver == "asyncpg"
+        self._on_asyncpg = engine.dialect.driver == "asyncpg"
         self._conn: AsyncConnection | None = None
-        self._tx: AsyncTransaction | None = None
-        self._driver: Any = None  # the asyncpg connection running the transaction
+        self._tx: AsyncTransaction | None = None  # SQLAlchemy's, or...
+        self._pg: PgTransaction | None = None  # ...the one run on asyncpg (pg_fastpath)
         self._turn: asyncio.Lock | None = None
 
     @property
@@ -52,76 +49,43 @@ class SqlUnitOfWork:
     async def __aenter__(self) -> SqlUnitOfWork:
         self._turn = await wait_for_write_turn(self._engine) if self._mark_write else None
         try:
-            return await self._begin()
-        except BaseException:
+            conn = await self._engine.connect()
+            try:
+                await self._begin(conn)
+            except BaseException:
+                await conn.close()
+                raise
+        except BaseException as error:
             self._release_turn()
-            raise
+            timeout = lock_timeout(error)
+            if timeout is None:
+                raise
+            raise timeout from error
+        return self
+
+    async def _begin(self, conn: AsyncConnection) -> None:
+        if self._on_asyncpg:
+            pg = self._pg = await PgTransaction.begin(conn)
+            self.catalog = PgCatalog(conn, self._cache_key, pg.driver)
+            self.inventory = PgInventory(conn, pg.driver)
+            self.orders = PgOrders(conn, pg.driver)
+        else:
+            if self._mark_write:
+                conn = await conn.execution_options(**{WRITE_OPTION: True})
+            self._tx = await conn.begin()
+            self.catalog = SqlCatalog(conn, self._cache_key)
+            self.inventory = SqlInventory(conn)
+            self.orders = SqlOrders(conn)
+        self.payments = SqlPayments(conn)
+        self.customers = SqlCustomers(conn)
+        self.outbox = SqlOutbox(conn)
+        self.tickets = SqlTickets(conn)
+        self._conn = conn
 
     def _release_turn(self) -> None:
         if self._turn is not None:
             self._turn.release()
             self._turn = None
-
-    async def _begin(self) -> SqlUnitOfWork:
-        conn = await self._engine.connect()
-        if self._on_driver:
-            await self._begin_on_driver(conn)
-        else:
-            try:
-                if self._mark_write:
-                    conn = await conn.execution_options(**{WRITE_OPTION: True})
-                self._tx = await conn.begin()
-            except DBAPIError as error:
-                await conn.close()
-                if is_lock_contention(error):
-                    raise LockTimeout(str(error)) from error
-                raise
-        self._conn = conn
-        driver = self._driver
-        self.catalog = SqlCatalog(conn, self._cache_key, driver)
-        self.inventory = SqlInventory(conn, driver)
-        self.orders = SqlOrders(conn, driver)
-        self.payments = SqlPayments(conn)
-        self.customers = SqlCustomers(conn)
-        self.outbox = SqlOutbox(conn)
-        self.tickets = SqlTickets(conn)
-        return self
-
-    async def _begin_on_driver(self, conn: AsyncConnection) -> None:
-        """PostgreSQL: run the transaction on the asyncpg connection itself.
-
-        SQLAlchemy's own transaction handling is switched off for this checkout
-        (AUTOCOMMIT: it sends no BEGIN or COMMIT of its own), so the statements sent
-        through SQLAlchemy and those the hold path sends straight to asyncpg share one
-        server transaction, begun here and ended by commit() or __aexit__.
-        """
-        try:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            driver: Any = (await conn.get_raw_connection()).driver_connection
-            await on_driver(driver.execute("BEGIN"))
-        except BaseException:
-            await conn.invalidate()  # whatever state it is in, it is not pooled again
-            await conn.close()
-            raise
-        self._driver = driver
-
-    async def _end_on_driver(
-        self, conn: AsyncConnection, driver: Any, failing: BaseException | None
-    ) -> None:
-        """Roll back what was not committed; a connection in doubt is not pooled again."""
-        healthy = False
-        try:
-            if not driver.is_closed() and driver.is_in_transaction():
-                await driver.execute("ROLLBACK")
-            healthy = not driver.is_closed() and not driver.is_in_transaction()
-        except Exception:
-            # E.g. a cancelled statement still in progress: the connection is dropped
-            # below, which ends the transaction; the error the body raised goes on.
-            if failing is None:
-                raise
-        finally:
-            if not healthy:
-                await conn.invalidate()
 
     async def __aexit__(
         self,
@@ -129,11 +93,13 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        conn, tx, driver = self._conn, self._tx, self._driver
-        self._conn = self._tx = self._driver = None
+        conn, tx, pg = self._conn, self._tx, self._pg
+        self._conn = self._tx = self._pg = None
+        # Each step runs even if the one before raised (or was cancelled): the write turn
+        # is passed on only after the connection, and with it any transaction, is gone.
         try:
-            if driver is not None and conn is not None:
-                await self._end_on_driver(conn, driver, exc)
+            if pg is not None:
+                await pg.end(exc)
             elif tx is not None and tx.is_active:
                 await tx.rollback()
         finally:
@@ -142,23 +108,24 @@ class SqlUnitOfWork:
                     await conn.close()
             finally:
                 self._release_turn()
-        if exc is not None and is_lock_contention(exc):
-            raise LockTimeout(str(exc)) from exc
+        if exc is not None:
+            timeout = lock_timeout(exc)
+            if timeout is not None:
+                raise timeout from exc
 
     async def commit(self) -> None:
-        if self._driver is not None:
-            status = await on_driver(self._driver.execute("COMMIT"))
-            if status != "COMMIT":  # the server ended a failed transaction with ROLLBACK
-                raise RuntimeError(f"transaction not committed (the server said {status})")
+        if self._pg is not None:
+            await self._pg.commit()
             return
         if self._tx is None:
             raise RuntimeError("unit of work used outside 'async with'")
         try:
             await self._tx.commit()
         except DBAPIError as error:
-            if is_lock_contention(error):
-                raise LockTimeout(str(error)) from error
-            raise
+            timeout = lock_timeout(error)
+            if timeout is None:
+                raise
+            raise timeout from error
 
 
 class SqlUnitOfWorkFactory:
