@@ -109,15 +109,15 @@ class HoldService(UseCases):
                 expires_at=now + timedelta(minutes=self.rules.hold_minutes),
                 request_key=request_key,
             )
+            # The passengers are remembered for the customer's next booking after the commit,
+            # off the hold's path (the customer's row is not locked here).
+            await enqueue(uow, OutboxMessage(MessageKind.SAVE_PASSENGERS, customer_id,
+                                             {"names": names}, now), now)
             await uow.orders.add(
                 order,
                 AuditEvent(order.id, now, None, OrderStatus.HELD, f"customer:{customer_id}",
                            {"seats": chosen, "amount": order.amount}),
             )
-            # The passengers are remembered for the customer's next booking after the commit,
-            # off the hold's path (the customer's row is not locked here).
-            await enqueue(uow, OutboxMessage(MessageKind.SAVE_PASSENGERS, customer_id,
-                                             {"names": names}, now), now)
             # Built before the commit from what is at hand: no more round trips under the lock.
             [view] = await order_views(uow, [order], now, known_trips=[trip])
             await uow.commit()

@@ -25,8 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
 from booking.model import Order, Trip
-from booking.ports import AuditEvent, Segment
+from booking.ports import AuditEvent, OutboxMessage, Segment
 from storage.errors import lock_timeout
+from storage.outbox import SqlOutbox
 from storage.repositories import (
     TAKEN_SEATS,
     TRIP_BY_ID_LOCKED,
@@ -67,9 +68,10 @@ class _Compiled:
 _TRIP_LOCKED = _Compiled(TRIP_BY_ID_LOCKED)
 _TAKEN_SEATS = _Compiled(TAKEN_SEATS)
 
-# The order, its seats and its audit row in one statement. The foreign keys of the seats
-# and of the audit row on the new order are checked at the end of the statement, when the
-# order row is there; WITH ORDINALITY keeps the seats' ids in the passengers' order.
+# The order, its seats, its audit row and the hold's outbox rows in one statement. The
+# foreign keys of the seats and of the audit row on the new order are checked at the end of
+# the statement, when the order row is there; WITH ORDINALITY keeps the seats' ids in the
+# passengers' order.
 _ADD_ORDER = """
 WITH new_order AS (
     INSERT INTO orders (id, customer_id, trip_id, from_seq, to_seq, status, amount, currency,
@@ -83,6 +85,16 @@ WITH new_order AS (
     FROM new_order,
          unnest($12::varchar[], $13::varchar[]) WITH ORDINALITY AS s(seat, passenger, n)
     ORDER BY s.n
+), new_outbox AS (
+    -- the outbox rows the same unit of work wrote before (see PgOutbox): none, or a few
+    INSERT INTO outbox (kind, recipient, payload, dedupe_key, due_at, status, attempts,
+                        created_at)
+    SELECT m.kind, m.recipient, m.payload::json, m.dedupe_key, m.due_at, 'pending',
+           m.attempts, m.created_at
+    FROM unnest($19::varchar[], $20::bigint[], $21::text[], $22::varchar[],
+                $23::timestamptz[], $24::int[], $25::timestamptz[])
+         AS m(kind, recipient, payload, dedupe_key, due_at, attempts, created_at)
+    ON CONFLICT DO NOTHING
 )
 INSERT INTO order_events (order_id, at, from_status, to_status, actor, detail)
 SELECT new_order.id, $14, $15, $16, $17, $18::json FROM new_order
@@ -98,11 +110,14 @@ class PgTransaction:
     commit() or end().
     """
 
-    __slots__ = ("conn", "driver")
+    __slots__ = ("conn", "driver", "pending_outbox")
 
     def __init__(self, conn: AsyncConnection, driver: Any) -> None:
         self.conn = conn
         self.driver = driver  # the asyncpg connection
+        # Outbox rows not yet sent: they ride along with the next order insert, or are
+        # written just before COMMIT (see PgOutbox).
+        self.pending_outbox: list[tuple[OutboxMessage, datetime]] = []
 
     @classmethod
     async def begin(cls, conn: AsyncConnection) -> PgTransaction:
@@ -115,7 +130,16 @@ class PgTransaction:
             raise
         return cls(conn, driver)
 
+    async def flush_outbox(self) -> None:
+        pending, self.pending_outbox = self.pending_outbox, []
+        for message, created_at in pending:
+            await _sent(self.driver.execute(
+                _ADD_OUTBOX, message.kind, message.recipient, json.dumps(message.payload),
+                message.dedupe_key, message.due_at, message.attempts, created_at,
+            ))
+
     async def commit(self) -> None:
+        await self.flush_outbox()
         status = await _sent(self.driver.execute("COMMIT"))
         if status != "COMMIT":  # the server ended a failed transaction with ROLLBACK
             raise RuntimeError(f"transaction not committed (the server said {status})")
@@ -168,12 +192,15 @@ class PgInventory(SqlInventory):
 
 
 class PgOrders(SqlOrders):
-    def __init__(self, conn: AsyncConnection, driver: Any) -> None:
+    def __init__(self, conn: AsyncConnection, pg: PgTransaction) -> None:
         super().__init__(conn)
-        self._driver = driver
+        self._driver = pg.driver
+        self._pg = pg
 
     async def add(self, order: Order, event: AuditEvent) -> None:
-        """Insert the order, its seats and its audit row in one statement."""
+        """Insert the order, its seats, its audit row and the pending outbox rows in one
+        statement."""
+        pending, self._pg.pending_outbox = self._pg.pending_outbox, []
         await _sent(
             self._driver.execute(
                 _ADD_ORDER,
@@ -183,5 +210,35 @@ class PgOrders(SqlOrders):
                 [s.seat for s in order.seats], [s.passenger for s in order.seats],
                 event.at, event.from_status.value if event.from_status else None,
                 event.to_status.value, event.actor, json.dumps(event.detail),
+                [m.kind for m, _ in pending], [m.recipient for m, _ in pending],
+                [json.dumps(m.payload) for m, _ in pending], [m.dedupe_key for m, _ in pending],
+                [m.due_at for m, _ in pending], [m.attempts for m, _ in pending],
+                [at for _, at in pending],
             )
         )
+
+
+# An outbox row written with no order insert after it (the expiry sweep's notices, say).
+_ADD_OUTBOX = """
+INSERT INTO outbox (kind, recipient, payload, dedupe_key, due_at, status, attempts, created_at)
+VALUES ($1, $2, $3::json, $4, $5, 'pending', $6, $7)
+ON CONFLICT DO NOTHING
+"""
+
+
+class PgOutbox(SqlOutbox):
+    """Outbox rows are kept until the transaction's next order insert carries them (a hold
+    writes one with every order, so this saves it a round trip) or until COMMIT."""
+
+    def __init__(self, conn: AsyncConnection, pg: PgTransaction) -> None:
+        super().__init__(conn)
+        self._pg = pg
+
+    async def add(self, message: OutboxMessage, created_at: datetime) -> None:
+        self._pg.pending_outbox.append((message, created_at))
+
+    async def claim_due(
+        self, now: datetime, limit: int, lease_until: datetime
+    ) -> list[OutboxMessage]:
+        await self._pg.flush_outbox()
+        return await super().claim_due(now, limit, lease_until)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,11 @@ from booking.model import (
 )
 from booking.ports import AuditEvent, Segment
 from storage import tables as t
+
+# Stations do change (an import may rename one or correct its timezone), but rarely: every
+# order view names two of them, so a hold would cost two more queries without this.
+STATION_CACHE_SECONDS = 60.0
+_station_cache: dict[tuple[str, str], tuple[float, Station]] = {}
 
 # Routes and layouts never change once stored (a new timetable makes new routes), so
 # every process may keep them; this saves two queries on each hold.
@@ -112,9 +118,17 @@ class SqlCatalog:
         return [_station(r) for r in rows]
 
     async def station(self, code: str) -> Station | None:
+        key = (self._cache_key, code)
+        cached = _station_cache.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
         query = select(t.stations).where(t.stations.c.code == code)
         row = (await self._conn.execute(query)).first()
-        return _station(row) if row else None
+        if row is None:
+            return None
+        station = _station(row)
+        _station_cache[key] = (time.monotonic() + STATION_CACHE_SECONDS, station)
+        return station
 
     async def route(self, route_id: int) -> Route:
         return (await self.routes([route_id]))[route_id]
@@ -440,3 +454,4 @@ def clear_caches() -> None:
     """Forget cached routes and layouts (for a process that recreates its database)."""
     _route_cache.clear()
     _layout_cache.clear()
+    _station_cache.clear()

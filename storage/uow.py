@@ -13,7 +13,7 @@ from storage.database import WRITE_OPTION, wait_for_write_turn
 from storage.errors import lock_timeout
 from storage.outbox import SqlOutbox
 from storage.payments import SqlPayments
-from storage.pg_fastpath import PgCatalog, PgInventory, PgOrders, PgTransaction
+from storage.pg_fastpath import PgCatalog, PgInventory, PgOrders, PgOutbox, PgTransaction
 from storage.repositories import SqlCatalog, SqlInventory, SqlOrders
 from storage.tickets import SqlTickets
 
@@ -24,6 +24,8 @@ class SqlUnitOfWork:
     orders: SqlOrders
     payments: SqlPayments
     customers: SqlCustomers
+    outbox: SqlOutbox
+    tickets: SqlTickets
 
     def __init__(
         self, engine: AsyncEngine, *, write: bool = False, cache_key: str | None = None
@@ -68,7 +70,8 @@ class SqlUnitOfWork:
             pg = self._pg = await PgTransaction.begin(conn)
             self.catalog = PgCatalog(conn, self._cache_key, pg.driver)
             self.inventory = PgInventory(conn, pg.driver)
-            self.orders = PgOrders(conn, pg.driver)
+            self.orders = PgOrders(conn, pg)
+            self.outbox = PgOutbox(conn, pg)
         else:
             if self._mark_write:
                 conn = await conn.execution_options(**{WRITE_OPTION: True})
@@ -76,9 +79,9 @@ class SqlUnitOfWork:
             self.catalog = SqlCatalog(conn, self._cache_key)
             self.inventory = SqlInventory(conn)
             self.orders = SqlOrders(conn)
+            self.outbox = SqlOutbox(conn)
         self.payments = SqlPayments(conn)
         self.customers = SqlCustomers(conn)
-        self.outbox = SqlOutbox(conn)
         self.tickets = SqlTickets(conn)
         self._conn = conn
 
