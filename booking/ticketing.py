@@ -107,8 +107,12 @@ class TicketingService(UseCases):
             [view] = await order_views(uow, [order], self.now())
         return [_view(t, codes.sign(t, order, view.departure)) for t in tickets]
 
-    async def check_in(self, code: str, staff_id: int) -> CheckIn:
-        """Mark the ticket used if it is valid; otherwise say why not. Staff only."""
+    async def check_in(self, code: str, staff_id: int | None) -> CheckIn:
+        """Mark the ticket used if it is valid; otherwise say why not.
+
+        ``staff_id`` is the staff member scanning (their role is checked here too); None is
+        a scanner app the HTTP layer has authenticated by its token.
+        """
         codes = self._codes()
         try:
             ticket_id = codes.ticket_id(code.strip())
@@ -117,9 +121,10 @@ class TicketingService(UseCases):
 
         async def attempt() -> CheckIn:
             async with self._uow(write=True) as uow:
-                staff = await uow.customers.get(staff_id)
-                if staff is None or staff.role not in (Role.STAFF, Role.ADMIN):
-                    raise BookingError(ErrorCode.NOT_STAFF)
+                if staff_id is not None:
+                    staff = await uow.customers.get(staff_id)
+                    if staff is None or staff.role not in (Role.STAFF, Role.ADMIN):
+                        raise BookingError(ErrorCode.NOT_STAFF)
                 ticket = await uow.tickets.get(ticket_id, lock=True)
                 if ticket is None:
                     return CheckIn(CheckInOutcome.FORGED)
@@ -127,12 +132,11 @@ class TicketingService(UseCases):
                 now = self.now()
                 [view] = await order_views(uow, [order], now)
                 if ticket.status is TicketStatus.VALID:
-                    if await uow.tickets.mark_used(ticket.id, now, staff_id):
+                    if await uow.tickets.mark_used(ticket.id, now, staff_id or 0):
                         await uow.commit()
                         used = Ticket(ticket.id, ticket.order_id, ticket.seat, ticket.passenger,
-                                      TicketStatus.USED, ticket.issued_at, now, staff_id)
-                        return CheckIn(CheckInOutcome.CHECKED_IN,
-                                       _view(used, code, ), view)
+                                      TicketStatus.USED, ticket.issued_at, now, staff_id or 0)
+                        return CheckIn(CheckInOutcome.CHECKED_IN, _view(used, code), view)
                     ticket = await uow.tickets.get(ticket_id) or ticket
                 outcome = (CheckInOutcome.VOID if ticket.status is TicketStatus.VOID
                            else CheckInOutcome.ALREADY_USED)

@@ -91,9 +91,10 @@ class Transcript:
 async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
     from aiohttp import web
 
+    from booking.tickets.codes import public_key_pem
     from bot.app import build_application, database_persistence, prepare
     from bot.emulator import BotApiEmulator, BotHarness, EmulatorRequest
-    from bot.services import create_jobs, create_services, sandbox_provider
+    from bot.services import create_jobs, create_services, sandbox_provider, ticket_codes
     from bot.web import make_web_app
     from storage.database import create_engine
 
@@ -107,14 +108,16 @@ async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.
         settings = settings.model_copy(update={"public_url": f"http://{settings.http_host}:{port}"})
         sandbox = sandbox_provider(settings)
         emulator = BotApiEmulator()
-        services = create_services(settings, engine, sandbox=sandbox)
+        codes = ticket_codes(settings)
+        services = create_services(settings, engine, sandbox=sandbox, codes=codes)
         jobs = create_jobs(settings, engine, sandbox=sandbox)
         application = build_application(
             services, token=emulator.token, request=EmulatorRequest(emulator),
             persistence=database_persistence(engine),
         )
-        web_runner = web.AppRunner(make_web_app(services, sandbox, settings.operator_name),
-                                   access_log=None)
+        web_app = make_web_app(services, sandbox, settings.operator_name,
+                               public_key_pem=public_key_pem(codes.signer.public_key))
+        web_runner = web.AppRunner(web_app, access_log=None)
         await web_runner.setup()
         await web.TCPSite(web_runner, settings.http_host, port).start()
         # A stable user id, so the conversation and bookings are there next time.

@@ -51,6 +51,16 @@ def check_settings(settings: Settings) -> RunSettings:
         value = getattr(settings, name)
         if value is None or not value.get_secret_value().strip():
             raise SettingsProblem(f"KASSA_{name.upper()} is not set (any long random text)")
+    key = settings.ticket_signing_key
+    if key is None or not key.get_secret_value().strip():
+        raise SettingsProblem("KASSA_TICKET_SIGNING_KEY is not set (make one with "
+                              "`kassa keygen`)")
+    from booking.tickets.codes import SigningKeyError, load_signing_key
+
+    try:
+        load_signing_key(key.get_secret_value())
+    except SigningKeyError as error:
+        raise SettingsProblem(str(error)) from None
     return RunSettings(token, api_url.rstrip("/") if api_url else None)
 
 
@@ -63,8 +73,9 @@ async def schema_is_current(database_url: str) -> bool:
 async def serve(settings: Settings, run: RunSettings, out: TextIO) -> int:
     from aiohttp import web
 
+    from booking.tickets.codes import public_key_pem
     from bot.app import build_application, database_persistence, prepare
-    from bot.services import create_jobs, create_services, sandbox_provider
+    from bot.services import create_jobs, create_services, sandbox_provider, ticket_codes
     from bot.web import make_web_app
     from storage.database import create_engine
 
@@ -74,15 +85,19 @@ async def serve(settings: Settings, run: RunSettings, out: TextIO) -> int:
         return 2
     engine = create_engine(settings.database_url)
     sandbox = sandbox_provider(settings)
-    services = create_services(settings, engine, sandbox=sandbox)
+    codes = ticket_codes(settings)
+    services = create_services(settings, engine, sandbox=sandbox, codes=codes)
     jobs = create_jobs(settings, engine, sandbox=sandbox)
     base_url = f"{run.api_url}/bot" if run.api_url else None
     file_url = f"{run.api_url}/file/bot" if run.api_url else None
     application = build_application(services, token=run.token, base_url=base_url,
                                     base_file_url=file_url,
                                     persistence=database_persistence(engine))
-    web_runner = web.AppRunner(make_web_app(services, sandbox, settings.operator_name),
-                               access_log=None, shutdown_timeout=WEB_SHUTDOWN_SECONDS)
+    scanner = settings.scanner_token.get_secret_value() if settings.scanner_token else None
+    web_app = make_web_app(services, sandbox, settings.operator_name,
+                           public_key_pem=public_key_pem(codes.signer.public_key),
+                           scanner_token=scanner)
+    web_runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=WEB_SHUTDOWN_SECONDS)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -8,6 +8,7 @@ Programs get JSON errors: ``{"error": {"code": "...", "message": "..."}}``.
 
 from __future__ import annotations
 
+import hmac
 import html
 import logging
 from datetime import datetime
@@ -27,6 +28,8 @@ from locales import Texts, texts
 log = logging.getLogger(__name__)
 
 SERVICES = web.AppKey("services", Services)
+PUBLIC_KEY = web.AppKey("public_key", str)
+SCANNER_TOKEN = web.AppKey("scanner_token", str)
 SANDBOX = web.AppKey("sandbox", sandbox.SandboxProvider)
 OPERATOR = web.AppKey("operator", str)
 
@@ -45,11 +48,18 @@ MAX_WEBHOOK_BYTES = 64 * 1024
 
 
 def make_web_app(services: Services, provider: sandbox.SandboxProvider | None,
-                 operator: str) -> web.Application:
+                 operator: str, *, public_key_pem: str | None = None,
+                 scanner_token: str | None = None) -> web.Application:
     app = web.Application(client_max_size=MAX_WEBHOOK_BYTES)
     app[SERVICES] = services
     app[OPERATOR] = operator
     app.router.add_get("/healthz", healthz)
+    if public_key_pem is not None:
+        app[PUBLIC_KEY] = public_key_pem
+        app.router.add_get("/tickets/public-key", public_key)
+    if scanner_token:
+        app[SCANNER_TOKEN] = scanner_token
+        app.router.add_post("/tickets/verify", verify_ticket)
     if provider is not None:
         app[SANDBOX] = provider
         app.router.add_get("/pay/{token}", checkout_page)
@@ -67,6 +77,44 @@ def json_error(error: BookingError) -> web.Response:
 
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
+
+
+# ---- tickets, for scanner apps ------------------------------------------------------------
+
+async def public_key(request: web.Request) -> web.Response:
+    """The key ticket codes are signed with, so a scanner can verify them offline."""
+    return web.Response(text=request.app[PUBLIC_KEY], content_type="application/x-pem-file")
+
+
+async def verify_ticket(request: web.Request) -> web.Response:
+    """Check a ticket in: {"code": "..."} with a bearer scanner token."""
+    expected = f"Bearer {request.app[SCANNER_TOKEN]}"
+    if not hmac.compare_digest(request.headers.get("Authorization", ""), expected):
+        return web.json_response(
+            {"error": {"code": "unauthorized", "message": "a valid scanner token is needed"}},
+            status=401)
+    try:
+        data = await request.json()
+        code = data["code"]
+        if not isinstance(code, str):
+            raise TypeError("code must be text")
+    except (ValueError, KeyError, TypeError):
+        return web.json_response(
+            {"error": {"code": "bad_request", "message": 'send {"code": "<ticket code>"}'}},
+            status=400)
+    try:
+        result = await request.app[SERVICES].booking.check_in(code, None)
+    except BookingError as error:
+        return json_error(error)
+    ticket = result.ticket
+    return web.json_response({
+        "outcome": result.outcome.value,
+        "ticket": None if ticket is None else {
+            "id": ticket.id, "order": ticket.order_id, "seat": ticket.seat,
+            "passenger": ticket.passenger, "status": ticket.status.value,
+            "used_at": ticket.used_at.isoformat() if ticket.used_at else None,
+        },
+    })
 
 
 # ---- the sandbox's webhook ------------------------------------------------------------------

@@ -10,6 +10,7 @@ from telegram import Update
 
 from handlers import callback_data as cb
 from handlers.cards import Card, answer_query, button, show
+from handlers.checkin import checkin_photo
 from handlers.context import KassaContext
 from handlers.flow import load_flow, save_flow
 
@@ -85,7 +86,10 @@ async def not_understood(update: Update, context: KassaContext) -> None:
 
 
 async def other_content(update: Update, context: KassaContext) -> None:
-    """Stickers, contacts, photos and the like: say what the bot understands."""
+    """Stickers, contacts, photos and the like: say what the bot understands (a photo from
+    staff is a ticket to check in)."""
+    if await checkin_photo(update, context):
+        return
     _ = context.texts
     await show(update, context,
                menu_card(context, _("I can only read text and button presses.")), edit=False)

@@ -16,7 +16,7 @@ from telegram.ext import (
 )
 
 from handlers import callback_data as cb
-from handlers import conversation, language, lifecycle, menu, tickets
+from handlers import checkin, conversation, language, lifecycle, menu, tickets
 
 FIRST, MAIN = -1, 0
 
@@ -34,6 +34,7 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
         CommandHandler("help", menu.show_help),
         CommandHandler(["mytickets", "tickets"], tickets.list_tickets),
         CommandHandler("language", language.choose_language),
+        CommandHandler("checkin", checkin.checkin_command, filters=private),
         CallbackQueryHandler(conversation.begin, pattern=f"^{cb.menu('book')}$"),
         CallbackQueryHandler(menu.show_help, pattern=f"^{cb.menu('help')}$"),
         CallbackQueryHandler(tickets.list_tickets, pattern=f"^{cb.menu('tickets')}$"),

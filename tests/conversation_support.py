@@ -45,9 +45,10 @@ async def seed(engine: AsyncEngine, clock) -> None:
 @asynccontextmanager
 async def running_bot(engine: AsyncEngine, clock, *, emulator: BotApiEmulator | None = None,
                       persistence: BasePersistence | None = None,
-                      raise_errors: bool = True) -> AsyncIterator[Bot]:
+                      raise_errors: bool = True,
+                      settings: Settings | None = None) -> AsyncIterator[Bot]:
     emulator = emulator or BotApiEmulator()
-    settings = Settings(_env_file=None)
+    settings = settings or Settings(_env_file=None)
     sandbox = sandbox_provider(settings)
     services = create_services(settings, engine, clock=clock, sandbox=sandbox)
     jobs = create_jobs(settings, engine, clock=clock, sandbox=sandbox)

@@ -15,6 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from booking.tickets.codes import generate_signing_key
 from bot.emulator import BotApiEmulator, EmulatorServer, SimulatedUser
 
 KASSA = [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())"]
@@ -64,6 +65,7 @@ async def test_kassa_run_books_and_pays_then_stops_on_sigterm(tmp_path):
             telegram_api_url=server.base_url.removesuffix("/bot"),
             http_port=str(http_port), public_url=f"http://127.0.0.1:{http_port}",
             secret_key="test-secret-key", payment_webhook_secret="test-webhook-secret",
+            ticket_signing_key=generate_signing_key(),
         )
         seeded = await asyncio.create_subprocess_exec(
             *KASSA, "seed-demo", "--days", "3", env=env, cwd=tmp_path,

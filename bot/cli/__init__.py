@@ -15,7 +15,7 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
-from bot.cli import db, demo, import_gtfs, run, seed_demo
+from bot.cli import db, demo, import_gtfs, keygen, run, seed_demo
 from bot.settings import Settings
 
 
@@ -37,6 +37,7 @@ COMMANDS: tuple[Command, ...] = (
     db,
     import_gtfs,
     seed_demo,
+    keygen,
 )
 
 

@@ -1,0 +1,92 @@
+"""/checkin: staff check a ticket in by its code, or by a photo of its QR code.
+
+The role is read afresh for every check (CustomersApi.role), and checked again by the use
+case; a passenger is told it is for staff and nothing changes.
+"""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from booking.errors import BookingError, ErrorCode
+from booking.model import Role
+from booking.ticketing import CheckIn, CheckInOutcome
+from booking.tickets.scan import read_codes
+from handlers.cards import Card, show
+from handlers.context import KassaContext
+from handlers.errors import error_text
+from locales import Texts
+
+STAFF_ROLES = frozenset({Role.STAFF, Role.ADMIN})
+
+
+async def is_staff(update: Update, context: KassaContext) -> bool:
+    user = update.effective_user
+    return user is not None and await context.services.customers.role(user.id) in STAFF_ROLES
+
+
+async def checkin_command(update: Update, context: KassaContext) -> None:
+    """/checkin <code>: check the ticket in; without a code, say how."""
+    _ = context.texts
+    if not await is_staff(update, context):
+        await refuse(update, context)
+        return
+    code = " ".join(context.args or [])
+    if not code:
+        await show(update, context, Card(
+            _("Send the ticket code after /checkin, or send a photo of the ticket's QR code."),
+            []), edit=False)
+        return
+    await check(update, context, code)
+
+
+async def checkin_photo(update: Update, context: KassaContext) -> bool:
+    """A photo from staff is a ticket to check in; True if it was handled as one."""
+    message = update.effective_message
+    if message is None or not message.photo or not await is_staff(update, context):
+        return False
+    _ = context.texts
+    photo = await message.photo[-1].get_file()
+    codes = read_codes(bytes(await photo.download_as_bytearray()))
+    if not codes:
+        await show(update, context, Card(
+            _("❌ I could not find a QR code in this photo. Try again closer, or type the "
+              "code after /checkin."), []), edit=False)
+        return True
+    await check(update, context, codes[0])
+    return True
+
+
+async def refuse(update: Update, context: KassaContext) -> None:
+    await show(update, context, Card(error_text(context.texts, BookingError(ErrorCode.NOT_STAFF)),
+                                     []), edit=False)
+
+
+async def check(update: Update, context: KassaContext, code: str) -> None:
+    user = update.effective_user
+    if user is None:
+        return
+    try:
+        result = await context.services.booking.check_in(code, user.id)
+    except BookingError as error:
+        await show(update, context, Card(error_text(context.texts, error), []), edit=False)
+        return
+    await show(update, context, Card(result_text(context.texts, result), []), edit=False)
+
+
+def result_text(_: Texts, result: CheckIn) -> str:
+    if result.outcome is CheckInOutcome.FORGED or result.ticket is None:
+        return _("❌ Not a valid ticket: the code is forged, damaged or unknown.")
+    ticket, order = result.ticket, result.order
+    about = f"{ticket.seat} — {ticket.passenger}"
+    if order is not None:
+        about += (f"\n{order.origin.name(_.language)} → {order.destination.name(_.language)}, "
+                  f"{_.day(order.departure.date())} {_.time(order.departure)}")
+    if result.outcome is CheckInOutcome.CHECKED_IN:
+        return _("✅ Valid. Checked in now.\n{ticket}", ticket=about)
+    if result.outcome is CheckInOutcome.VOID:
+        return _("⛔ Void: this booking was cancelled.\n{ticket}", ticket=about)
+    when = _.time(ticket.used_at) if ticket.used_at else "?"
+    who = str(ticket.used_by) if ticket.used_by else _("a scanner")
+    return _("⚠️ Already used at {time} (checked in by {who}).\n{ticket}",
+             time=when, who=who, ticket=about)

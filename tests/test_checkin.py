@@ -1,0 +1,119 @@
+"""Check-in: staff by code or QR photo in the chat, scanners over HTTP; passengers refused."""
+
+from __future__ import annotations
+
+import io
+
+import aiohttp
+import pytest
+import segno
+from aiohttp import web
+
+from booking.model import TicketStatus
+from booking.providers import PaymentEventType
+from booking.tickets.codes import public_key_pem
+from bot.settings import Settings
+from bot.web import make_web_app
+from tests.conversation_support import Bot, running_bot, seed
+from tests.test_payments_web import held_booking
+
+STAFF_ID = 777001
+
+
+@pytest.fixture
+async def bot(engine, clock):
+    await seed(engine, clock)
+    settings = Settings(_env_file=None, staff_ids=[STAFF_ID])
+    async with running_bot(engine, clock, settings=settings) as running:
+        yield running
+
+
+async def paid_ticket(bot: Bot):
+    _user, view = await held_booking(bot)
+    await bot.services.booking.handle_event(bot.sandbox.event(view, PaymentEventType.SUCCEEDED))
+    [ticket] = await bot.services.booking.tickets(view.id, None)
+    return ticket.code, view
+
+
+def qr_png(text: str) -> bytes:
+    out = io.BytesIO()
+    segno.make_qr(text).save(out, kind="png", scale=8, border=4)
+    return out.getvalue()
+
+
+async def test_staff_check_in_by_code_then_again(bot):
+    code, _view = await paid_ticket(bot)
+    staff = bot.user("Sam", user_id=STAFF_ID)
+    await staff.send("/start")
+    await staff.send(f"/checkin {code}")
+    assert "✅ Valid. Checked in now." in staff.last_message.text
+    assert "Anna Lee" in staff.last_message.text
+    await staff.send(f"/checkin {code}")
+    assert "Already used" in staff.last_message.text
+    bot.harness.assert_no_errors()
+
+
+async def test_staff_check_in_by_photo_of_the_qr_code(bot):
+    code, _view = await paid_ticket(bot)
+    staff = bot.user("Sam", user_id=STAFF_ID)
+    await staff.send("/start")
+    await staff.send_photo(qr_png(code))
+    assert "✅ Valid. Checked in now." in staff.last_message.text
+    await staff.send_photo(qr_png("hello, no ticket here"))
+    assert "Not a valid ticket" in staff.last_message.text
+
+
+async def test_forged_and_void_tickets(bot):
+    code, view = await paid_ticket(bot)
+    staff = bot.user("Sam", user_id=STAFF_ID)
+    await staff.send("/start")
+    changed = code[:-5] + ("A" if code[-5] != "A" else "B") + code[-4:]
+    await staff.send(f"/checkin {changed}")
+    assert "Not a valid ticket" in staff.last_message.text
+    await bot.services.booking.cancel(view.id, view.customer_id)
+    await staff.send(f"/checkin {code}")
+    assert "Void" in staff.last_message.text
+
+
+async def test_a_passenger_is_told_it_is_for_staff(bot):
+    code, view = await paid_ticket(bot)
+    passenger = bot.user("Pat")
+    await passenger.send("/start")
+    await passenger.send(f"/checkin {code}")
+    assert "staff only" in passenger.last_message.text
+    [ticket] = await bot.services.booking.tickets(view.id, None)
+    assert ticket.status is TicketStatus.VALID
+
+
+async def test_scanner_api_verifies_with_its_token(bot):
+    code, _view = await paid_ticket(bot)
+    codes = bot.services.booking.codes  # type: ignore[attr-defined]
+    app = make_web_app(bot.services, bot.sandbox, "Test Coaches",
+                       public_key_pem=public_key_pem(codes.signer.public_key),
+                       scanner_token="scan-secret")
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/tickets/public-key") as response:
+                assert "BEGIN PUBLIC KEY" in await response.text()
+            async with http.post(f"{base}/tickets/verify", json={"code": code}) as response:
+                assert response.status == 401
+            auth = {"Authorization": "Bearer scan-secret"}
+            async with http.post(f"{base}/tickets/verify", json={"code": code},
+                                 headers=auth) as response:
+                assert (await response.json())["outcome"] == "checked_in"
+            async with http.post(f"{base}/tickets/verify", json={"code": code},
+                                 headers=auth) as response:
+                assert (await response.json())["outcome"] == "already_used"
+            async with http.post(f"{base}/tickets/verify", data=b"not json",
+                                 headers=auth) as response:
+                assert response.status == 400
+            async with http.post(f"{base}/tickets/verify", json={"code": "K1.XYZ"},
+                                 headers=auth) as response:
+                assert (await response.json())["outcome"] == "forged"
+    finally:
+        await runner.cleanup()
