@@ -134,21 +134,27 @@ def send_tickets(bot: Bot, services: Services) -> Deliverer:
         """The paid order's reference and tickets, in the chat."""
         chat_id, _ = await recipient_texts(services, message)
         view = await order_for(services, message)
-        try:
-            tickets = await services.booking.tickets(view.id, None)
-        except LookupError as error:
-            raise Undeliverable(str(error)) from error
-        lines = [_("✅ Paid. Booking reference: {reference}", reference=view.id),
-                 route_of(_, view),
-                 _("{day}, {departs} → {arrives}", day=_.day(view.departure.date()),
-                   departs=_.time(view.departure), arrives=_.time(view.arrival))]
-        lines.extend(f"{t.seat} — {t.passenger}: {t.code}" for t in tickets)
-        await send_card(bot, chat_id, Card("\n".join(lines),
-                                           [[button(_("🎫 My tickets"), cb.menu("tickets"))]]))
-        for document in ticket_documents(_, view, tickets):
-            await send_document(bot, chat_id, document)
+        await send_ticket_files(bot, services, chat_id, _, view)
 
     return deliver
+
+
+async def send_ticket_files(bot: Bot, services: Services, chat_id: int, _: Texts,
+                            view: OrderView) -> None:
+    """The booking reference and each ticket's code, then one PDF per passenger and the .ics."""
+    try:
+        tickets = await services.booking.tickets(view.id, None)
+    except LookupError as error:
+        raise Undeliverable(str(error)) from error
+    lines = [_("✅ Paid. Booking reference: {reference}", reference=view.id),
+             route_of(_, view),
+             _("{day}, {departs} → {arrives}", day=_.day(view.departure.date()),
+               departs=_.time(view.departure), arrives=_.time(view.arrival))]
+    lines.extend(f"{t.seat} — {t.passenger}: {t.code}" for t in tickets)
+    await send_card(bot, chat_id, Card("\n".join(lines),
+                                       [[button(_("🎫 My tickets"), cb.menu("tickets"))]]))
+    for document in ticket_documents(_, view, tickets):
+        await send_document(bot, chat_id, document)
 
 
 DelivererFactory = Callable[[Bot, Services], Callable[[OutboxMessage], Awaitable[None]]]

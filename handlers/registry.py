@@ -43,6 +43,7 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
         CallbackQueryHandler(tickets.open_ticket, pattern=f"^{cb.TICKETS}:o:"),
         CallbackQueryHandler(tickets.ask_cancel, pattern=f"^{cb.TICKETS}:c:"),
         CallbackQueryHandler(tickets.do_cancel, pattern=f"^{cb.TICKETS}:y:"),
+        CallbackQueryHandler(tickets.send_again, pattern=f"^{cb.TICKETS}:s:"),
         # Every booking card button, and anything else pressed (a button of a finished
         # booking or data we never sent), which the router answers "out of date".
         CallbackQueryHandler(conversation.on_button),

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from telegram import Update
 
-from booking.errors import BookingError
+from booking.errors import BookingError, ErrorCode
 from booking.model import OrderStatus
+from booking.outbox import RetryLater, Undeliverable
 from booking.outcomes import CancelKind
 from booking.views import OrderView
 from handlers import callback_data as cb
@@ -18,6 +19,7 @@ from handlers.cards import Card, answer_query, button, show
 from handlers.context import KassaContext
 from handlers.errors import error_text
 from handlers.menu import pause_booking
+from handlers.notifications import send_ticket_files
 from locales import Texts
 
 ORDERS_LISTED = 10
@@ -94,6 +96,8 @@ async def open_ticket(update: Update, context: KassaContext) -> None:
         return
     await answer_query(update)
     rows = []
+    if view.status is OrderStatus.PAID:
+        rows.append([button(_("📄 Send my tickets again"), cb.tickets("s", view.id))])
     if view.cancellable:
         label = _("Cancel booking") if view.status is OrderStatus.PAID else _("Cancel this hold")
         rows.append([button(label, cb.tickets("c", view.id))])
@@ -139,3 +143,19 @@ async def do_cancel(update: Update, context: KassaContext) -> None:
                  price=_.price(view.refund_amount, view.currency))
     rows = [[button(_("« My tickets"), cb.menu("tickets"))]]
     await show(update, context, Card(text, rows))
+
+
+async def send_again(update: Update, context: KassaContext) -> None:
+    """A paid order's tickets, sent to the chat once more."""
+    chat = update.effective_chat
+    try:
+        view = await context.services.booking.order(ticket_id(update), user_id(update))
+        if view.status is not OrderStatus.PAID or chat is None:
+            raise BookingError(ErrorCode.NOT_CANCELLABLE, status=view.status.value)
+        await answer_query(update)
+        await send_ticket_files(context.bot, context.services, chat.id, context.texts, view)
+    except BookingError as error:
+        await show_error(update, context, error)
+    except (Undeliverable, RetryLater):
+        await answer_query(update, error_text(context.texts, BookingError(ErrorCode.BUSY)),
+                           alert=True)

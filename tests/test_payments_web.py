@@ -201,3 +201,16 @@ async def test_late_payment_after_resale_is_refunded_with_an_apology(bot, clock,
     async with engine.connect() as conn:
         status = (await conn.execute(select(t.payments.c.status))).scalar()
     assert status == "refunded"
+
+
+async def test_my_tickets_sends_a_paid_orders_tickets_again(bot):
+    user, view = await held_booking(bot)
+    await bot.services.booking.handle_event(bot.sandbox.event(view, PaymentEventType.SUCCEEDED))
+    await bot.run_jobs()
+    await user.send("/mytickets")
+    await user.press(next(t for t in user.last_message.button_texts() if "Beijing" in t))
+    assert "Status: paid" in user.last_message.text
+    await user.press("📄 Send my tickets again")
+    references = [m for m in user.messages if "Booking reference" in (m.text or "")]
+    assert len(references) == 2
+    bot.harness.assert_no_errors()
