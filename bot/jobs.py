@@ -16,6 +16,7 @@ from booking.customers import CustomerService
 from booking.outbox import Deliverer, DeliveryReport, MessageKind, OutboxService
 from booking.service import BookingService
 from handlers.context import Services
+from handlers.countdown import update_held_cards
 from handlers.notifications import telegram_deliverers
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,8 @@ OUTBOX_INTERVAL_SECONDS = 1.0
 # Availability never waits for the sweep (an expired hold stops counting at once); it only
 # tidies statuses and tells passengers, which a minute's delay does not hurt.
 EXPIRY_INTERVAL_SECONDS = 30.0
+# The held card's countdown (5 min, 1 min, expired) is shown this late at most.
+COUNTDOWN_INTERVAL_SECONDS = 15.0
 # A timetable import in another process may add or rename stations; the bot's copy of the
 # station list (for buttons and for reading typed names) catches up within this time.
 STATION_REFRESH_SECONDS = 300.0
@@ -69,6 +72,9 @@ class Jobs:
         queue.run_repeating(self._expiry_job, EXPIRY_INTERVAL_SECONDS, first=0,
                             name="expire-holds", job_kwargs={"max_instances": 1,
                                                              "coalesce": True})
+        queue.run_repeating(self._countdown_job, COUNTDOWN_INTERVAL_SECONDS, first=0,
+                            name="held-cards", job_kwargs={"max_instances": 1,
+                                                           "coalesce": True})
         queue.run_repeating(self._stations_job, STATION_REFRESH_SECONDS,
                             first=STATION_REFRESH_SECONDS, name="refresh-stations")
 
@@ -80,6 +86,9 @@ class Jobs:
         if expired:
             log.info("expired %d holds", expired)
             await self.deliver_outbox(context.application)
+
+    async def _countdown_job(self, context: CallbackContext[Any, Any, Any, Any]) -> None:
+        await update_held_cards(context.application)
 
     async def _stations_job(self, context: CallbackContext[Any, Any, Any, Any]) -> None:
         services: Services = context.application.services  # type: ignore[attr-defined]

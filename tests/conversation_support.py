@@ -18,6 +18,7 @@ from bot.jobs import Jobs
 from bot.services import create_jobs, create_services, sandbox_provider
 from bot.settings import Settings
 from handlers.context import Services
+from handlers.countdown import update_held_cards
 from storage.timetable import store_timetable
 
 
@@ -33,6 +34,7 @@ class Bot:
         """What the scheduler would do next: sweep expired holds, deliver the outbox."""
         await self.jobs.expire_holds()
         await self.jobs.deliver_outbox(self.harness.application)
+        await update_held_cards(self.harness.application)
 
     def user(self, name: str = "Anna", language: str = "en", **kw: Any) -> SimulatedUser:
         return self.harness.user(name, language_code=language, **kw)

@@ -214,3 +214,27 @@ async def test_my_tickets_sends_a_paid_orders_tickets_again(bot):
     references = [m for m in user.messages if "Booking reference" in (m.text or "")]
     assert len(references) == 2
     bot.harness.assert_no_errors()
+
+
+async def test_the_held_card_counts_down_then_says_expired(bot, clock):
+    user, _view = await held_booking(bot)
+    card = user.last_message
+    edits = card.edits
+    await bot.run_jobs()
+    assert card.edits == edits  # 15 minutes left: nothing to say yet
+    clock.advance(minutes=10, seconds=30)
+    await bot.run_jobs()
+    assert "4 minutes left to pay" not in card.text and "5 minutes left to pay" in card.text
+    await bot.run_jobs()
+    assert card.edits == edits + 1  # shown once
+    clock.advance(minutes=3, seconds=40)
+    await bot.run_jobs()
+    assert "1 minute left to pay" in card.text
+    clock.advance(minutes=1)
+    await bot.run_jobs()
+    assert "The hold has run out" in card.text and "expired" in card.text
+    assert "🚌 Book another trip" in card.button_texts()
+    assert not any(b.get("url") for r in card.inline_keyboard for b in r)
+    assert card.edits == edits + 3
+    # The passenger is also told in a message of its own (the outbox, from the sweep).
+    assert "has expired and the seats were released" in user.last_message.text
