@@ -79,6 +79,10 @@ class BookingApi(Protocol):
         """How to pay for a live hold: a checkout page, or an invoice in the chat."""
         ...
 
+    async def check_checkout(self, order_id: str, amount: int, currency: str) -> None:
+        """May the order be paid now, for this amount (Telegram's pre-checkout)?"""
+        ...
+
     async def handle_event(self, event: ProviderEvent) -> ConfirmResult | None:
         """A provider's verified event (paid, declined), applied exactly once."""
         ...

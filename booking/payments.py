@@ -30,6 +30,7 @@ from booking.ports import (
 )
 from booking.providers import Checkout, PaymentEventType, PaymentProvider, ProviderEvent
 from booking.settings import BookingRules
+from booking.telegram_payments import RefundByHand
 from booking.usecase import UseCases, trip_of
 from booking.views import ConfirmResult
 
@@ -59,6 +60,19 @@ class PaymentService(UseCases):
     ) -> None:
         super().__init__(uow, rules=rules, clock=clock)
         self.gateway = gateway
+
+    async def check_checkout(self, order_id: str, amount: int, currency: str) -> None:
+        """Telegram's pre-checkout question: may this order be paid now, for this amount?
+        BookingError says why not."""
+        async with self._uow() as uow:
+            order = await owned_order(uow, order_id, None)
+        if not order.hold_live(self.now()):
+            raise BookingError(ErrorCode.HOLD_EXPIRED if order.status is OrderStatus.HELD
+                               else ErrorCode.ORDER_NOT_HELD)
+        if amount != order.amount:
+            raise BookingError(ErrorCode.AMOUNT_MISMATCH)
+        if currency != order.currency:
+            raise BookingError(ErrorCode.CURRENCY_MISMATCH)
 
     async def start_payment(self, order_id: str, customer_id: int | None) -> Checkout:
         """How the passenger pays for their live hold (a page, or an invoice)."""
@@ -125,7 +139,10 @@ class PaymentService(UseCases):
             provider = self.gateway.provider(provider_name)
         except LookupError as error:
             raise Undeliverable(str(error)) from error
-        refund_id = await provider.refund(reference, amount, currency)
+        try:
+            refund_id = await provider.refund(reference, amount, currency)
+        except RefundByHand as instruction:
+            raise Undeliverable(str(instruction)) from instruction
         async with self._uow(write=True) as uow:
             now = self.now()
             if await uow.payments.mark_refunded(provider_name, reference, refund_id, amount, now):

@@ -44,9 +44,14 @@ def check_settings(settings: Settings) -> RunSettings:
     api_url = settings.telegram_api_url
     if api_url is not None and not api_url.startswith(("http://", "https://")):
         raise SettingsProblem("KASSA_TELEGRAM_API_URL must start with http:// or https://")
-    if settings.payment_provider != "sandbox":
-        raise SettingsProblem(f"KASSA_PAYMENT_PROVIDER={settings.payment_provider!r} is not "
-                              "available here (sandbox)")
+    if settings.payment_provider not in ("sandbox", "telegram"):
+        raise SettingsProblem(f"KASSA_PAYMENT_PROVIDER={settings.payment_provider!r}: use "
+                              "sandbox or telegram")
+    payment_token = settings.telegram_payment_token
+    if settings.payment_provider == "telegram" and (
+            payment_token is None or not payment_token.get_secret_value().strip()):
+        raise SettingsProblem("KASSA_TELEGRAM_PAYMENT_TOKEN is not set (the provider token "
+                              "from @BotFather, needed with KASSA_PAYMENT_PROVIDER=telegram)")
     for name in ("secret_key", "payment_webhook_secret"):
         value = getattr(settings, name)
         if value is None or not value.get_secret_value().strip():

@@ -13,6 +13,7 @@ from booking.outbox import OutboxService
 from booking.payments import PaymentGateway
 from booking.sandbox import SandboxProvider
 from booking.service import BookingService
+from booking.telegram_payments import TelegramPaymentsProvider
 from booking.ticketing import SignedTicketCodes
 from booking.tickets.codes import TicketSigner, generate_signing_key, load_signing_key
 from bot.jobs import Jobs
@@ -42,7 +43,9 @@ def ticket_codes(settings: Settings) -> SignedTicketCodes:
 
 
 def payment_gateway(settings: Settings, sandbox: SandboxProvider) -> PaymentGateway:
-    return PaymentGateway({sandbox.name: sandbox}, default=settings.payment_provider)
+    telegram = TelegramPaymentsProvider(settings.operator_name)
+    return PaymentGateway({sandbox.name: sandbox, telegram.name: telegram},
+                          default=settings.payment_provider)
 
 
 def create_services(settings: Settings, engine: AsyncEngine, *,
@@ -56,6 +59,8 @@ def create_services(settings: Settings, engine: AsyncEngine, *,
         booking=BookingService(uow, rules=settings.booking_rules(), clock=clock,
                                gateway=gateway, codes=codes or ticket_codes(settings)),
         customers=CustomerService(uow, staff_ids=settings.staff_ids, clock=clock),
+        telegram_payment_token=(settings.telegram_payment_token.get_secret_value()
+                                if settings.telegram_payment_token else None),
     )
 
 

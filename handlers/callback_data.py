@@ -16,6 +16,7 @@ BOOKING = "b"
 MENU = "m"
 TICKETS = "t"
 LANGUAGE = "l"
+PAY = "p"
 
 
 def new_flow_id() -> str:
@@ -64,3 +65,12 @@ def ticket_order_id(data: str | None) -> str:
 
 def language(code: str) -> str:
     return f"{LANGUAGE}:{code}"
+
+
+def pay(order_id: str) -> str:
+    return f"{PAY}:{order_id}"
+
+
+def paid_order_id(data: str | None) -> str:
+    """The order a Pay button carries ("" when it carries none)."""
+    return (data or "").partition(":")[2]

@@ -49,6 +49,8 @@ class Services:
     booking: BookingApi
     customers: CustomersApi
     directory: StationDirectory = field(default_factory=StationDirectory)
+    # Telegram Payments' provider token, when payments are taken in the chat.
+    telegram_payment_token: str | None = None
 
     async def load_stations(self) -> bool:
         """Read the station catalogue; True if it changed."""

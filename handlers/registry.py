@@ -11,12 +11,13 @@ from telegram.ext import (
     ChatMemberHandler,
     CommandHandler,
     MessageHandler,
+    PreCheckoutQueryHandler,
     TypeHandler,
     filters,
 )
 
 from handlers import callback_data as cb
-from handlers import checkin, conversation, language, lifecycle, menu, tickets
+from handlers import checkin, conversation, language, lifecycle, menu, payments, tickets
 
 FIRST, MAIN = -1, 0
 
@@ -44,6 +45,9 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
         CallbackQueryHandler(tickets.ask_cancel, pattern=f"^{cb.TICKETS}:c:"),
         CallbackQueryHandler(tickets.do_cancel, pattern=f"^{cb.TICKETS}:y:"),
         CallbackQueryHandler(tickets.send_again, pattern=f"^{cb.TICKETS}:s:"),
+        CallbackQueryHandler(payments.send_invoice, pattern=f"^{cb.PAY}:"),
+        PreCheckoutQueryHandler(payments.pre_checkout),
+        MessageHandler(filters.SUCCESSFUL_PAYMENT, payments.successful_payment),
         # Every booking card button, and anything else pressed (a button of a finished
         # booking or data we never sent), which the router answers "out of date".
         CallbackQueryHandler(conversation.on_button),

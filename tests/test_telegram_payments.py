@@ -1,0 +1,51 @@
+"""Telegram Payments through the emulator: the invoice, pre-checkout answered only for a live
+hold and its amount, the successful payment applied once, then the tickets."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from booking.model import OrderStatus
+from bot.settings import Settings
+from storage import tables as t
+from tests.conversation_support import running_bot, seed
+from tests.test_payments_web import held_booking
+
+
+@pytest.fixture
+async def bot(engine, clock):
+    await seed(engine, clock)
+    settings = Settings(_env_file=None, payment_provider="telegram",
+                        telegram_payment_token="284685063:TEST:provider")
+    async with running_bot(engine, clock, settings=settings) as running:
+        yield running
+
+
+async def test_pay_with_an_invoice_in_the_chat(bot, engine):
+    user, view = await held_booking(bot)
+    label = next(t for t in user.last_message.button_texts() if t.startswith("💳 Pay"))
+    await user.press(label)
+    invoice = user.last_message.invoice
+    assert invoice is not None and invoice.total_amount == view.amount
+    assert invoice.currency == view.currency and invoice.payload == view.id
+    result = await user.pay()
+    assert result.ok
+    assert (await bot.services.booking.order(view.id)).status is OrderStatus.PAID
+    await bot.run_jobs()
+    assert any("Booking reference" in (m.text or "") for m in user.messages)
+    async with engine.connect() as conn:
+        events = (await conn.execute(select(func.count()).select_from(t.payment_events)))
+        assert events.scalar() == 1
+    bot.harness.assert_no_errors()
+
+
+async def test_pre_checkout_refused_once_the_hold_has_run_out(bot, clock):
+    user, view = await held_booking(bot)
+    label = next(t for t in user.last_message.button_texts() if t.startswith("💳 Pay"))
+    await user.press(label)
+    clock.advance(minutes=16)
+    result = await user.pay()
+    assert not result.ok and result.answered
+    assert "expired" in (result.error_message or "")
+    assert (await bot.services.booking.order(view.id)).status is OrderStatus.EXPIRED
