@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from booking import limits
 from booking.errors import BookingError, ErrorCode
 from booking.model import Route, Station, Trip, TripStatus, local_day_bounds
 from booking.ports import Segment, UnitOfWork
@@ -40,6 +41,11 @@ class _Journey:
         )
 
 
+def _check_journey(origin: str, destination: str) -> None:
+    limits.station_code(origin, "origin")
+    limits.station_code(destination, "destination")
+
+
 class CatalogueService(UseCases):
     async def stations(self) -> list[Station]:
         """Every station, the busiest first."""
@@ -48,6 +54,7 @@ class CatalogueService(UseCases):
 
     async def destinations(self, origin: str) -> list[Station]:
         """Stations some route reaches after calling at ``origin``."""
+        limits.station_code(origin, "origin")
         async with self._uow() as uow:
             await station_of(uow, origin)
             codes = await uow.catalog.destinations_from(origin)
@@ -55,6 +62,7 @@ class CatalogueService(UseCases):
 
     async def search(self, origin: str, destination: str, day: date) -> list[TripOption]:
         """Trips calling at origin, then destination, leaving origin on ``day`` (local time)."""
+        _check_journey(origin, destination)
         now = self.now()
         async with self._uow() as uow:
             journey = await self._journey(uow, origin, destination)
@@ -69,6 +77,11 @@ class CatalogueService(UseCases):
     ) -> list[date]:
         """The days closest to ``day`` (before or after, never past) with ``seats`` free on
         some trip: one search over the whole window instead of one per day."""
+        _check_journey(origin, destination)
+        if seats < 1:
+            raise BookingError(ErrorCode.BAD_SEAT_COUNT)
+        if seats > self.rules.max_seats_per_order:
+            raise BookingError(ErrorCode.TOO_MANY_SEATS, limit=self.rules.max_seats_per_order)
         now = self.now()
         async with self._uow() as uow:
             journey = await self._journey(uow, origin, destination)
@@ -76,9 +89,14 @@ class CatalogueService(UseCases):
                 return []
             tz = journey.origin.tz
             today = now.astimezone(tz).date()
-            first = max(today, day - timedelta(days=NEAREST_DAYS_SEARCHED))
-            last = min(day + timedelta(days=NEAREST_DAYS_SEARCHED),
-                       today + timedelta(days=self.rules.booking_horizon_days))
+            on_sale_until = today + timedelta(days=self.rules.booking_horizon_days)
+            around = timedelta(days=NEAREST_DAYS_SEARCHED)
+            # Compared before any arithmetic on ``day``: a day near date.min or date.max
+            # would overflow, and a day far from the days on sale has no neighbour on sale.
+            if day < today - around or day > on_sale_until + around:
+                return []
+            first = max(today, day - around)
+            last = min(day + around, on_sale_until)
             if last < first:
                 return []
             start, _ = local_day_bounds(first, tz)
@@ -90,6 +108,8 @@ class CatalogueService(UseCases):
 
     async def trip_option(self, trip_id: int, origin: str, destination: str) -> TripOption:
         """One trip as the search would show it, with its seats free now."""
+        limits.trip_id(trip_id)
+        _check_journey(origin, destination)
         now = self.now()
         async with self._uow() as uow:
             trip = await uow.catalog.trip(trip_id)
@@ -107,6 +127,8 @@ class CatalogueService(UseCases):
 
     async def seat_map(self, trip_id: int, origin: str, destination: str) -> SeatMap:
         """Which seats of the trip are free for the stop interval origin -> destination."""
+        limits.trip_id(trip_id)
+        _check_journey(origin, destination)
         async with self._uow() as uow:
             trip = await uow.catalog.trip(trip_id)
             if trip is None:

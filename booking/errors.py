@@ -34,6 +34,12 @@ class ErrorCode(StrEnum):
     NOT_CANCELLABLE = "not_cancellable"
     AMOUNT_MISMATCH = "amount_mismatch"
     BUSY = "busy"
+    # Values no column could hold (booking/limits.py), refused before any statement.
+    BAD_ID = "bad_id"  # an id outside its range or not of its shape
+    BAD_TEXT = "bad_text"  # empty, too long, or with a control character, NUL or surrogate
+    BAD_CURRENCY = "bad_currency"  # not an ISO 4217 code
+    BAD_AMOUNT = "bad_amount"  # negative, or more than an amount column holds
+    BAD_BATCH_SIZE = "bad_batch_size"  # a batch or limit below 1 or above its bound
 
 
 class BookingError(Exception):

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 
+from booking import limits
 from booking.errors import BookingError, ErrorCode
 from booking.model import Order, OrderStatus, SeatAllocation
 from booking.names import passenger_name
@@ -38,11 +39,18 @@ class HoldService(UseCases):
         chosen side by side where possible. The same ``request_key`` twice returns the
         order made the first time, so a repeated button press never books twice.
         """
-        names = [passenger_name(p) for p in passengers]
-        if not names:
+        limits.customer_id(customer_id)
+        limits.trip_id(trip_id)
+        limits.station_code(origin, "origin")
+        limits.station_code(destination, "destination")
+        if request_key is not None:
+            limits.text(request_key, "request_key", limits.REQUEST_KEY_LENGTH)
+        passengers = list(passengers)
+        if not passengers:
             raise BookingError(ErrorCode.BAD_SEAT_COUNT)
-        if len(names) > self.rules.max_seats_per_order:
+        if len(passengers) > self.rules.max_seats_per_order:
             raise BookingError(ErrorCode.TOO_MANY_SEATS, limit=self.rules.max_seats_per_order)
+        names = [passenger_name(p) for p in passengers]
         wanted = list(seats) if seats is not None else None
         if wanted is not None:
             if len(wanted) != len(names):
@@ -95,6 +103,9 @@ class HoldService(UseCases):
                 if picked is None:
                     raise BookingError(ErrorCode.NOT_ENOUGH_SEATS, free=len(free))
                 chosen = picked
+            amount = route.price(from_seq, to_seq) * len(names)
+            if amount > limits.MAX_AMOUNT:  # a stored fare times the passengers
+                raise BookingError(ErrorCode.BAD_AMOUNT, field="amount")
             order = Order(
                 id=uuid.uuid4().hex,
                 customer_id=customer_id,
@@ -102,7 +113,7 @@ class HoldService(UseCases):
                 from_seq=from_seq,
                 to_seq=to_seq,
                 status=OrderStatus.HELD,
-                amount=route.price(from_seq, to_seq) * len(names),
+                amount=amount,
                 currency=route.currency,
                 seats=tuple(SeatAllocation(s, n) for s, n in zip(chosen, names, strict=True)),
                 created_at=now,

@@ -14,8 +14,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from booking import limits
 from booking.errors import BookingError, ErrorCode
-from booking.names import MAX_NAME_LENGTH, squash
+from booking.names import MAX_NAME_LENGTH, passenger_name, squash
 
 DEFAULT_LANGUAGE = "en"
 
@@ -345,8 +346,8 @@ def local_day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
 # ---- customers ----------------------------------------------------------------------------
 
 MAX_SAVED_PASSENGERS = 10
-MAX_CUSTOMER_NAME_LENGTH = 200  # customers.name is a String(200)
-MAX_LANGUAGE_LENGTH = 8  # customers.language is a String(8)
+MAX_CUSTOMER_NAME_LENGTH = limits.CUSTOMER_NAME_LENGTH
+MAX_LANGUAGE_LENGTH = limits.LANGUAGE_LENGTH
 
 
 class Role(StrEnum):
@@ -356,9 +357,21 @@ class Role(StrEnum):
 
 
 def check_language(language: str) -> str:
-    if not language or len(language) > MAX_LANGUAGE_LENGTH:
+    if (
+        not language
+        or len(language) > MAX_LANGUAGE_LENGTH
+        or limits.unsafe_character(language) is not None
+    ):
         raise ValueError(f"bad language code {language!r}")
     return language
+
+
+def _storable(text: str) -> str:
+    """``text`` without the characters no stored text may hold (NUL, controls, surrogates);
+    a line break or tab becomes a space."""
+    return "".join(
+        c if limits.unsafe_character(c) is None else " " if c.isspace() else "" for c in text
+    )
 
 
 @dataclass(frozen=True)
@@ -382,10 +395,15 @@ class Customer:
         whoever the configuration lists now, so taking someone off the list takes their
         rights away; an admin stays an admin. Someone writing to us has not blocked us.
         """
-        name = squash(name)[:MAX_CUSTOMER_NAME_LENGTH] or self.name
-        # The language given here is only a hint (Telegram's); one too long to store is
-        # dropped rather than refusing the person's message.
-        hint_fits = language is not None and 0 < len(language) <= MAX_LANGUAGE_LENGTH
+        # The profile name is Telegram's, not something the person typed for us: characters
+        # no column may hold are dropped rather than refusing the person's message.
+        name = squash(_storable(name))[:MAX_CUSTOMER_NAME_LENGTH] or self.name
+        # The language given here is only a hint (Telegram's); one that cannot be stored is
+        # dropped, for the same reason.
+        hint_fits = language is not None and (
+            0 < len(language) <= MAX_LANGUAGE_LENGTH
+            and limits.unsafe_character(language) is None
+        )
         if self.language is not None or not hint_fits:
             language = self.language
         role = self.role_with(is_staff=is_staff)
@@ -407,9 +425,11 @@ class Customer:
         """
         kept: dict[str, str] = {}
         for raw in [*names, *self.saved_passengers]:
-            name = squash(raw)[:MAX_NAME_LENGTH]  # what a hold accepts
-            if name:
-                kept.setdefault(name.casefold(), name)
+            try:  # only what a hold accepts is offered again
+                name = passenger_name(squash(raw)[:MAX_NAME_LENGTH])
+            except BookingError:
+                continue
+            kept.setdefault(name.casefold(), name)
         return replace(self, saved_passengers=tuple(kept.values())[:MAX_SAVED_PASSENGERS])
 
     def with_blocked(self, blocked: bool) -> Customer:

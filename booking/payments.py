@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from booking import limits
 from booking.errors import BookingError, ErrorCode
 from booking.model import Order, OrderStatus, Trip, TripStatus
 from booking.orders import order_views
@@ -23,7 +24,18 @@ class PaymentService(UseCases):
     async def confirm_payment(
         self, order_id: str, reference: str, amount: int, currency: str, provider: str = "sandbox"
     ) -> ConfirmResult:
-        """Record a payment for an order; the same reference twice changes nothing."""
+        """Record a payment for an order; the same reference twice changes nothing.
+
+        A callback that cannot be recorded (an amount, currency, reference or provider no
+        column holds) is refused here, before any statement, with a BookingError the
+        provider is answered with, so that it retries or alerts: it is never lost inside
+        a transaction that rolls back.
+        """
+        limits.order_id(order_id)
+        limits.text(reference, "reference", limits.PAYMENT_REFERENCE_LENGTH)
+        limits.amount(amount)
+        limits.currency(currency)
+        limits.text(provider, "provider", limits.PROVIDER_LENGTH)
 
         async def attempt() -> ConfirmResult:
             return await self._confirm_once(order_id, reference, amount, currency, provider)
