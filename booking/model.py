@@ -260,6 +260,22 @@ class Order:
             self.expires_at > now
         )
 
+    def answers(
+        self,
+        trip_id: int,
+        segment: tuple[int, int],
+        names: Sequence[str],
+        seats: Sequence[str] | None,
+    ) -> bool:
+        """Whether this order is what a hold of ``names`` on the trip's ``segment`` (on
+        ``seats``, or any seats when None) asked for: the same request key may replay it."""
+        return (
+            self.trip_id == trip_id
+            and (self.from_seq, self.to_seq) == segment
+            and [s.passenger for s in self.seats] == list(names)
+            and (seats is None or [s.seat for s in self.seats] == list(seats))
+        )
+
     def status_at(self, now: datetime) -> OrderStatus:
         """The status a person should see: a hold past its time is expired, whether or not
         the expiry sweep has tidied the row yet."""

@@ -56,10 +56,21 @@ class PaymentService(UseCases):
             if order is None:
                 raise BookingError(ErrorCode.UNKNOWN_ORDER)
             now = self.now()
+            actor = f"payment:{provider}"
             earlier = await uow.payments.find(provider, reference)
             if earlier is not None:
                 if earlier.order_id != order_id:
-                    raise BookingError(ErrorCode.UNKNOWN_ORDER)
+                    # A provider's reference names one payment, which bought another order:
+                    # refused, so the provider alerts, and noted in this order's history,
+                    # so that staff can trace the money.
+                    await uow.orders.note(
+                        AuditEvent(order.id, now, order.status, order.status, actor,
+                                   {"refused": ErrorCode.PAYMENT_REFERENCE_USED.value,
+                                    "reference": reference, "amount": amount,
+                                    "currency": currency})
+                    )
+                    await uow.commit()
+                    raise BookingError(ErrorCode.PAYMENT_REFERENCE_USED)
                 outcome = (
                     ConfirmOutcome.PAID if earlier.status is PaymentStatus.SUCCEEDED
                     else ConfirmOutcome.REFUND_NEEDED
@@ -71,7 +82,6 @@ class PaymentService(UseCases):
             await uow.payments.add(
                 PaymentRecord(order_id, provider, reference, amount, currency, status, now)
             )
-            actor = f"payment:{provider}"
             if reason is None:
                 order = await uow.orders.change_status(
                     order,

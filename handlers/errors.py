@@ -41,6 +41,9 @@ ERROR_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.BAD_CURRENCY: N_("That is not a known currency code."),
     ErrorCode.BAD_AMOUNT: N_("That amount is not valid."),
     ErrorCode.BAD_BATCH_SIZE: N_("That batch size is out of range."),
+    ErrorCode.REQUEST_KEY_REUSED: N_("This request was already used for a different booking."),
+    ErrorCode.PAYMENT_REFERENCE_USED: N_(
+        "This payment reference already belongs to another booking."),
 }
 
 # Why a name was refused, where the reason says more than the general message.

@@ -503,6 +503,9 @@ class SqlOrders:
             payment_reference=payment_reference or order.payment_reference,
         )
 
+    async def note(self, event: AuditEvent) -> None:
+        await self._add_event(event)
+
     async def by_request_key(self, customer_id: int, request_key: str) -> Order | None:
         row = (
             await self._conn.execute(

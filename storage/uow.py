@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
-from booking.ports import LockTimeout
+from booking.ports import DuplicateKey, LockTimeout
 from storage.customers import SqlCustomers
 from storage.database import WRITE_OPTION, wait_for_write_turn
-from storage.errors import is_lock_contention
+from storage.errors import is_duplicate_key, is_lock_contention
 from storage.outbox import SqlOutbox
 from storage.repositories import SqlCatalog, SqlInventory, SqlOrders, SqlPayments, on_driver
 
@@ -140,6 +140,8 @@ class SqlUnitOfWork:
                 self._release_turn()
         if exc is not None and is_lock_contention(exc):
             raise LockTimeout(str(exc)) from exc
+        if exc is not None and is_duplicate_key(exc):
+            raise DuplicateKey(str(exc)) from exc
 
     async def commit(self) -> None:
         if self._driver is not None:

@@ -5,7 +5,7 @@ payments for trips that are gone."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -18,12 +18,12 @@ from booking.errors import BookingError, ErrorCode
 from booking.model import OrderStatus
 from booking.names import NameProblem
 from booking.outbox import OutboxService
-from booking.outcomes import RefundReason
+from booking.outcomes import ConfirmOutcome, RefundReason
 from booking.service import BookingService
 from storage import tables as t
 from storage.uow import SqlUnitOfWorkFactory
 from tests.conftest import FakeClock
-from tests.factories import Network, build_network
+from tests.factories import Network, build_network, double_allocations
 from tests.snapshot import database_snapshot
 
 DAY = date(2026, 6, 1)
@@ -238,6 +238,131 @@ async def test_negative_amounts_and_empty_references_write_no_payment(
                                                               provider=""))
     assert await payment_rows(engine) == []
     assert await database_snapshot(engine) == before
+
+
+# ---- 4. the same request key, or payment reference, for something else ----------------------
+
+
+async def test_same_request_key_same_request_replays_the_first_answer(
+    service: BookingService, network: Network
+) -> None:
+    trip = network.trips[DAY]
+    first = await service.hold(CUSTOMER, trip, "A", "C", ["Ann", "Bob"], request_key="k")
+    again = await service.hold(CUSTOMER, trip, "A", "C", ["Ann", "Bob"], request_key="k")
+    assert again == first
+    seats = [s.seat for s in first.seats]
+    same_seats = await service.hold(CUSTOMER, trip, "A", "C", ["Ann", "Bob"], seats,
+                                    request_key="k")
+    assert same_seats.id == first.id
+    # Another customer's key of the same spelling is theirs alone.
+    other = await service.hold(OTHER, trip, "A", "C", ["Cy"], request_key="k")
+    assert other.id != first.id
+    assert len(await service.orders_of(CUSTOMER)) == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"trip": date(2026, 6, 2)},
+        {"origin": "B"},
+        {"destination": "D"},
+        {"passengers": ["Ann", "Cy"]},
+        {"passengers": ["Ann"]},
+        {"seats": ["5A", "5B"]},
+        {"origin": "C", "destination": "A"},  # no such stretch at all
+    ],
+    ids=["trip", "origin", "destination", "names", "fewer", "seats", "wrong-way"],
+)
+async def test_same_request_key_different_request_is_refused(
+    service: BookingService, network: Network, engine: AsyncEngine, change: dict[str, Any]
+) -> None:
+    request: dict[str, Any] = {"trip": DAY, "origin": "A", "destination": "C",
+                               "passengers": ["Ann", "Bob"], "seats": None, **change}
+    await service.hold(CUSTOMER, network.trips[DAY], "A", "C", ["Ann", "Bob"], request_key="k")
+    before = await database_snapshot(engine)
+    await refused(
+        ErrorCode.REQUEST_KEY_REUSED,
+        service.hold(CUSTOMER, network.trips[request["trip"]], request["origin"],
+                     request["destination"], request["passengers"], request["seats"],
+                     request_key="k"),
+    )
+    assert await database_snapshot(engine) == before
+
+
+async def test_concurrent_holds_with_one_request_key_never_surface_a_constraint_error(
+    service: BookingService, network: Network, engine: AsyncEngine
+) -> None:
+    """Two trips, so neither waits for the other's trip lock: on PostgreSQL both reach the
+    insert, and the loser's unique violation becomes a retry that finds the winner."""
+    trips = [network.trips[DAY], network.trips[DAY + timedelta(days=1)]]
+    for attempt in range(6):
+        key = f"race-{attempt}"
+        results = await asyncio.gather(
+            *(service.hold(CUSTOMER, trip, "A", "B", ["Ann"], request_key=key) for trip in trips),
+            return_exceptions=True,
+        )
+        won = [r for r in results if not isinstance(r, BaseException)]
+        lost = [r for r in results if isinstance(r, BaseException)]
+        assert len(won) == 1, results
+        assert [type(e) for e in lost] == [BookingError], results
+        assert isinstance(lost[0], BookingError)
+        assert lost[0].code is ErrorCode.REQUEST_KEY_REUSED
+        # The same request, racing itself, is one order.
+        same = await asyncio.gather(
+            *(service.hold(CUSTOMER, trips[0], "C", "D", ["Bob"], request_key=f"same-{attempt}")
+              for _ in range(3))
+        )
+        assert len({view.id for view in same}) == 1
+    assert await double_allocations(engine, service.now()) == []
+
+
+async def test_payment_reference_of_another_order_is_refused_and_kept(
+    service: BookingService, network: Network, engine: AsyncEngine
+) -> None:
+    paid = await service.hold(CUSTOMER, network.trips[DAY], "A", "B", ["Ann"])
+    other = await service.hold(OTHER, network.trips[DAY], "A", "B", ["Bob"])
+    assert (await service.confirm_payment(paid.id, "ref-1", paid.amount, "EUR")).outcome is (
+        ConfirmOutcome.PAID
+    )
+    error = await refused(
+        ErrorCode.PAYMENT_REFERENCE_USED,
+        service.confirm_payment(other.id, "ref-1", other.amount, "EUR"),
+    )
+    assert "order" not in error.params  # the other order is not the caller's to know
+    assert await payment_rows(engine) == [(paid.id, "ref-1", paid.amount)]
+    assert (await service.order(other.id)).status is OrderStatus.HELD
+    # The event is kept in the order's history, with no change of status.
+    [created, note] = await audit(engine, other.id)
+    assert created[:2] == (None, "held")
+    assert note == ("held", "held", {"refused": "payment_reference_used", "reference": "ref-1",
+                                     "amount": other.amount, "currency": "EUR"})
+
+
+async def test_one_payment_reference_confirmed_for_two_orders_at_once(
+    service: BookingService, network: Network, engine: AsyncEngine
+) -> None:
+    """Orders on two trips, so neither confirmation waits for the other's trip lock."""
+    for attempt in range(6):
+        orders = [
+            await service.hold(CUSTOMER + n, network.trips[DAY + timedelta(days=n)], "A", "B",
+                               ["Ann"])
+            for n in range(2)
+        ]
+        reference = f"race-{attempt}"
+        results = await asyncio.gather(
+            *(service.confirm_payment(o.id, reference, o.amount, "EUR") for o in orders),
+            return_exceptions=True,
+        )
+        won = [r for r in results if not isinstance(r, BaseException)]
+        lost = [r for r in results if isinstance(r, BaseException)]
+        assert len(won) == 1 and won[0].outcome is ConfirmOutcome.PAID, results
+        assert len(lost) == 1 and isinstance(lost[0], BookingError), results
+        assert lost[0].code is ErrorCode.PAYMENT_REFERENCE_USED
+        loser = next(o for o in orders if o.id != won[0].order.id)
+        assert [e[2].get("refused") for e in await audit(engine, loser.id)] == [
+            None, "payment_reference_used"]
+    references = [r[1] for r in await payment_rows(engine)]
+    assert len(references) == len(set(references)) == 6
 
 
 # ---- 5. a sweep that never ends -------------------------------------------------------------
