@@ -137,11 +137,13 @@ class CatalogueService(UseCases):
             from_seq, to_seq = route.segment(origin, destination)
             layout = await uow.catalog.layout(trip.layout_id)
             taken = await uow.inventory.taken_seats(Segment(trip.id, from_seq, to_seq), self.now())
+        cancelled = trip.status is TripStatus.CANCELLED
         rows = [
-            [None if label is None else SeatCell(label, label not in taken) for label in row]
+            [None if label is None else SeatCell(label, not cancelled and label not in taken)
+             for label in row]
             for row in layout.grid()
         ]
-        return SeatMap(trip.id, from_seq, to_seq, layout.seat_class, rows)
+        return SeatMap(trip.id, from_seq, to_seq, layout.seat_class, rows, trip.status)
 
     # ---- the search itself -------------------------------------------------------------
 
@@ -168,11 +170,12 @@ class CatalogueService(UseCases):
     async def _options(
         self, uow: UnitOfWork, journey: _Journey, start: datetime, end: datetime, now: datetime
     ) -> list[TripOption]:
-        """Bookable trips leaving the origin in [start, end), soonest first.
+        """Trips leaving the origin in [start, end) and not yet gone, soonest first.
 
         ``start`` and ``end`` are instants; the trips are found by their first departure,
         so the window opens earlier by the latest boarding offset (absolute minutes, which
-        a clock change does not stretch).
+        a clock change does not stretch). A cancelled trip is listed as cancelled, with no
+        seat free, so the passenger learns of it instead of missing it.
         """
         candidates = await uow.catalog.trips_departing(
             list(journey.routes),
@@ -183,7 +186,7 @@ class CatalogueService(UseCases):
         for trip in candidates:
             route = journey.routes[trip.route_id]
             leaves = trip.departs_at(route, journey.segments[trip.route_id][0])
-            if trip.status is not TripStatus.CANCELLED and leaves > now and start <= leaves < end:
+            if leaves > now and start <= leaves < end:
                 found.append(trip)
         options = await self._described(uow, journey, found, now)
         options.sort(key=lambda o: (o.departure, o.trip_id))
@@ -213,7 +216,8 @@ class CatalogueService(UseCases):
                     arrival=trip.arrives_at(route, to_seq).astimezone(journey.destination.tz),
                     price=route.price(from_seq, to_seq),
                     currency=route.currency,
-                    seats_free=max(0, layout.capacity - taken.get(trip.id, 0)),
+                    seats_free=0 if trip.status is TripStatus.CANCELLED
+                    else max(0, layout.capacity - taken.get(trip.id, 0)),
                     capacity=layout.capacity,
                     status=trip.status,
                     delay_minutes=trip.delay_minutes,

@@ -5,21 +5,25 @@ payments for trips that are gone."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from booking import limits
 from booking.customers import CustomerService
 from booking.errors import BookingError, ErrorCode
-from booking.model import OrderStatus
+from booking.model import OrderStatus, Station, TripStatus
 from booking.names import NameProblem
 from booking.outbox import OutboxService
 from booking.outcomes import ConfirmOutcome, RefundReason
 from booking.service import BookingService
+from booking.views import TripOption
+from handlers.booking_cards import trip_line
+from locales import texts
 from storage import tables as t
 from storage.uow import SqlUnitOfWorkFactory
 from tests.conftest import FakeClock
@@ -409,3 +413,85 @@ async def test_nearest_days_refuses_seat_counts_and_survives_extreme_dates(
     assert await service.nearest_days("A", "B", date.max, 1) == []
     await refused(ErrorCode.PAST_DATE, service.search("A", "B", date.min))
     await refused(ErrorCode.DATE_TOO_FAR, service.search("A", "B", date.max))
+
+
+# ---- 7. paying for a trip that is gone -------------------------------------------------------
+
+
+async def set_trip_status(engine: AsyncEngine, trip_id: int, status: TripStatus) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(t.trips).where(t.trips.c.id == trip_id).values(status=status.value)
+        )
+
+
+async def test_live_hold_on_a_cancelled_trip_is_refunded_not_paid(
+    service: BookingService, network: Network, engine: AsyncEngine
+) -> None:
+    trip = network.trips[DAY]
+    order = await service.hold(CUSTOMER, trip, "A", "C", ["Ann"])
+    await set_trip_status(engine, trip, TripStatus.CANCELLED)
+    assert (await service.order(order.id)).expires_at is not None  # the hold is still live
+    result = await service.confirm_payment(order.id, "pay-1", order.amount, "EUR")
+    assert result.outcome is ConfirmOutcome.REFUND_NEEDED
+    assert result.reason is RefundReason.TRIP_CANCELLED
+    assert result.order.status is OrderStatus.HELD
+    again = await service.confirm_payment(order.id, "pay-1", order.amount, "EUR")
+    assert again.duplicate and again.outcome is ConfirmOutcome.REFUND_NEEDED
+
+
+async def test_live_hold_on_a_departed_trip_is_refunded_not_paid(
+    service: BookingService, network: Network, clock: FakeClock
+) -> None:
+    trip = network.trips[DAY]  # leaves A at 06:00 UTC
+    clock.now = clock.now.replace(hour=5, minute=55)
+    order = await service.hold(CUSTOMER, trip, "A", "C", ["Ann"])
+    clock.advance(minutes=10)  # departed; the hold has 5 minutes left
+    assert (await service.order(order.id)).expires_at is not None
+    result = await service.confirm_payment(order.id, "pay-1", order.amount, "EUR")
+    assert result.outcome is ConfirmOutcome.REFUND_NEEDED
+    assert result.reason is RefundReason.TRIP_DEPARTED
+
+
+async def test_expired_hold_on_a_cancelled_trip_is_refunded_though_its_seats_are_free(
+    service: BookingService, network: Network, clock: FakeClock, engine: AsyncEngine
+) -> None:
+    trip = network.trips[DAY]
+    order = await service.hold(CUSTOMER, trip, "A", "C", ["Ann"])
+    clock.advance(minutes=20)
+    await set_trip_status(engine, trip, TripStatus.CANCELLED)
+    result = await service.confirm_payment(order.id, "late", order.amount, "EUR")
+    assert result.reason is RefundReason.TRIP_CANCELLED
+    assert result.order.status is OrderStatus.EXPIRED
+
+
+async def test_cancelled_trip_is_shown_cancelled_in_search_and_seat_map(
+    service: BookingService, network: Network, engine: AsyncEngine
+) -> None:
+    trip = network.trips[DAY]
+    await service.hold(CUSTOMER, trip, "A", "C", ["Ann"], ["1A"])
+    await set_trip_status(engine, trip, TripStatus.CANCELLED)
+    [option] = await service.search("A", "C", DAY)
+    assert option.trip_id == trip
+    assert option.status is TripStatus.CANCELLED
+    assert option.seats_free == 0
+    seat_map = await service.seat_map(trip, "A", "C")
+    assert seat_map.trip_status is TripStatus.CANCELLED
+    assert seat_map.free == []
+    assert "1B" in seat_map.labels
+    # No day with seats is offered on a cancelled trip, and it cannot be booked.
+    assert DAY not in await service.nearest_days("A", "C", DAY + timedelta(days=1), 1)
+    await refused(ErrorCode.TRIP_CANCELLED, service.trip_option(trip, "A", "C"))
+    await refused(ErrorCode.TRIP_CANCELLED, service.hold(OTHER, trip, "A", "C", ["Bob"]))
+    # A trip running as planned says so.
+    assert (await service.seat_map(network.trips[DAY + timedelta(days=1)], "A", "C")
+            ).trip_status is TripStatus.SCHEDULED
+
+
+def test_trip_list_says_a_cancelled_trip_is_cancelled_not_sold_out() -> None:
+    station = Station("A", {"en": "Alpha"}, "Europe/Berlin")
+    departs = datetime(2026, 6, 1, 8, 0, tzinfo=station.tz)
+    option = TripOption(1, "A - B", station, station, 0, 1, departs, departs + timedelta(hours=1),
+                        1000, "EUR", 0, 20, TripStatus.CANCELLED, 0)
+    assert "cancelled" in trip_line(texts("en"), option)
+    assert "sold out" in trip_line(texts("en"), replace(option, status=TripStatus.SCHEDULED))
