@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from booking import limits
 from booking.errors import BookingError, ErrorCode
@@ -189,7 +189,9 @@ class CatalogueService(UseCases):
             if leaves > now and start <= leaves < end:
                 found.append(trip)
         options = await self._described(uow, journey, found, now)
-        options.sort(key=lambda o: (o.departure, o.trip_id))
+        # In UTC: two local times of one timezone compare by the wall clock, which puts
+        # 02:40 CEST after 02:20 CET in the hour the clocks go back.
+        options.sort(key=lambda o: (o.departure.astimezone(UTC), o.trip_id))
         return options
 
     async def _described(

@@ -7,7 +7,7 @@ cancelled) are made here from the live state, so every caller shows the same ans
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from booking import limits
 from booking.errors import BookingError, ErrorCode
@@ -30,7 +30,8 @@ class OrderQueries(UseCases):
         limits.customer_id(customer_id)
         async with self._uow() as uow:
             views = await order_views(uow, await uow.orders.for_customer(customer_id), self.now())
-        return sorted(views, key=lambda v: v.departure)
+        # In UTC: local times of one timezone compare by the wall clock (see search).
+        return sorted(views, key=lambda v: v.departure.astimezone(UTC))
 
 
 def check_order_ref(order_id: str, customer_id: int | None) -> None:
