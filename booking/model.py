@@ -20,20 +20,43 @@ from booking.names import MAX_NAME_LENGTH, passenger_name, squash
 
 DEFAULT_LANGUAGE = "en"
 
+# Scripts in which a name is written as it is read (kana for Japanese): a reading helps to
+# find a station, but is never shown in place of its name.
+READING_SCRIPTS = frozenset({"Hrkt", "Hira", "Kana"})
+# Which variant of a language stands in for the plain one when a station has no name in
+# it: Kassa's Chinese is Simplified.
+PREFERRED_VARIANTS: dict[str, tuple[str, ...]] = {"zh": ("zh-Hans", "zh-CN", "zh-SG")}
+
+
+def is_reading(tag: str) -> bool:
+    """Whether the language tag (``ja-Hrkt``) names a reading rather than a name."""
+    return any(part in READING_SCRIPTS for part in tag.split("-")[1:])
+
 
 @dataclass(frozen=True, slots=True)
 class Station:
     code: str
-    names: dict[str, str]
+    names: dict[str, str]  # by language tag: "de", and apart from it "ja-Hrkt", "zh-Hant"
     timezone: str
     lat: float | None = None
     lon: float | None = None
 
     def name(self, language: str = DEFAULT_LANGUAGE) -> str:
-        """The station's name in ``language``, falling back to English, then to any name."""
+        """The station's name in ``language``; else in a variant of it (zh-Hans for zh),
+        never a reading; else in English; else any name, a reading only if nothing else."""
+        exact = self.names.get(language)
+        if exact:
+            return exact
+        variants = [
+            *(tag for tag in PREFERRED_VARIANTS.get(language, ()) if tag in self.names),
+            *(tag for tag in self.names if tag.split("-")[0] == language),
+        ]
+        for tag in variants:
+            if not is_reading(tag) and self.names[tag]:
+                return self.names[tag]
         return (
-            self.names.get(language)
-            or self.names.get(DEFAULT_LANGUAGE)
+            self.names.get(DEFAULT_LANGUAGE)
+            or next((n for tag, n in self.names.items() if n and not is_reading(tag)), None)
             or next(iter(self.names.values()), self.code)
         )
 

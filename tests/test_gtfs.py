@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from booking.gtfs import FeedError, read_feed
+from booking.stations import StationIndex
 from booking.timetable import Timetable, TimetableRoute, TimetableTrip
 
 GTFS_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gtfs"
@@ -281,10 +282,62 @@ def test_translations_in_both_formats(tmp_path: Path) -> None:
     ))
     stations = {s.code: s for s in sample(days=1, path=folder).stations}
     assert stations["gtfs:dta:BEATTY_AIRPORT"].names["ru"] == "Аэропорт"
-    assert stations["gtfs:dta:BULLFROG"].names["zh"] == "牛蛙"
+    # A script is part of the tag, kept apart from plain zh; Chinese readers get it.
+    assert stations["gtfs:dta:BULLFROG"].names["zh-Hans"] == "牛蛙"
+    assert stations["gtfs:dta:BULLFROG"].name("zh") == "牛蛙"
     write(folder, "translations.txt", "trans_id,lang,translation\nBullfrog (Demo),ru,Буллфрог\n")
     stations = {s.code: s for s in sample(days=1, path=folder).stations}
     assert stations["gtfs:dta:BULLFROG"].names == {"en": "Bullfrog (Demo)", "ru": "Буллфрог"}
+
+
+def test_japanese_names_keep_their_kanji_and_readings_stay_apart(tmp_path: Path) -> None:
+    """A feed in Japanese with both ja and ja-Hrkt (kana reading) rows: the reading once
+    overwrote the name, so Japanese readers saw こうだい, and 工大 showed only in English."""
+    folder = copy_sample(tmp_path)
+    edit(folder, "stops.txt", "Bullfrog (Demo)", "工大")
+    write(folder, "feed_info.txt", (
+        "feed_publisher_name,feed_publisher_url,feed_lang\nDemo,http://example.com,ja\n"
+    ))
+    write(folder, "translations.txt", (
+        "table_name,field_name,language,translation,record_id,record_sub_id,field_value\n"
+        "stops,stop_name,ja,工大,BULLFROG,,\n"
+        "stops,stop_name,ja-Hrkt,こうだい,BULLFROG,,\n"
+        "stops,stop_name,en,Kodai,BULLFROG,,\n"
+        "stops,stop_name,zh-Hant,工大站,BULLFROG,,\n"
+        "stops,stop_name,SR-latn,Kodai Latinica,BULLFROG,,\n"
+    ))
+    [station] = [s for s in sample(days=1, path=folder).stations if s.code.endswith("BULLFROG")]
+    assert station.names == {"en": "Kodai", "ja": "工大", "ja-Hrkt": "こうだい",
+                             "zh-Hant": "工大站", "sr-Latn": "Kodai Latinica"}
+    assert (station.name("ja"), station.name("en"), station.name("zh")) == (
+        "工大", "Kodai", "工大站")
+    assert station.name("sr") == "Kodai Latinica"
+    # The reading still finds the station.
+    assert StationIndex([station]).match("こうだい") == [station]
+
+
+def test_a_reading_alone_is_never_shown_as_the_name(tmp_path: Path) -> None:
+    folder = copy_sample(tmp_path)
+    edit(folder, "stops.txt", "Bullfrog (Demo)", "工大")
+    write(folder, "translations.txt", (
+        "table_name,field_name,language,translation,record_id,record_sub_id,field_value\n"
+        "stops,stop_name,ja-Hrkt,こうだい,BULLFROG,,\n"
+    ))
+    [station] = [s for s in sample(days=1, path=folder).stations if s.code.endswith("BULLFROG")]
+    assert station.name("ja") == station.name("ru") == "工大"
+
+
+def test_a_translation_language_that_is_no_tag_is_refused(tmp_path: Path) -> None:
+    folder = copy_sample(tmp_path)
+    write(folder, "translations.txt", (
+        "table_name,field_name,language,translation,record_id,record_sub_id,field_value\n"
+        "stops,stop_name,ru,Аэропорт,BEATTY_AIRPORT,,\n"
+        "stops,stop_name,ja Hrkt!,こうだい,BULLFROG,,\n"
+    ))
+    with pytest.raises(FeedError) as error:
+        sample(days=1, path=folder)
+    assert (error.value.file, error.value.line) == ("translations.txt", 3)
+    assert "language" in error.value.problem
 
 
 def test_stops_without_times_are_placed_evenly(tmp_path: Path) -> None:
