@@ -8,6 +8,7 @@ import unicodedata
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from booking import limits
 from booking.gtfs.errors import FeedError
 from booking.gtfs.source import FeedFiles, Record
 
@@ -84,7 +85,7 @@ def read_agencies(files: FeedFiles) -> dict[str, Agency]:
             raise record.error(f"agency_id {agency_id!r} appears twice")
         agencies[agency_id] = Agency(
             id=agency_id,
-            name=record.required("agency_name"),
+            name=record.text("agency_name", limits.AGENCY_NAME_LENGTH),
             timezone=timezone_of(record, "agency_timezone"),
             language=language_tag(record.get("agency_lang")),
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+from booking import limits
 from booking.gtfs.agency import FeedIdentity, timezone_of, translation_tag
 from booking.gtfs.errors import FeedError
 from booking.gtfs.source import FeedFiles, Record
@@ -52,7 +53,7 @@ def read_stops(files: FeedFiles) -> dict[str, Stop]:
 def _stop(record: Record) -> Stop:
     location_type = record.choice("location_type", ("0", "1", "2", "3", "4"), default="0")
     # Generic nodes and boarding areas may go unnamed; anything a passenger sees may not.
-    name = record.required("stop_name") if location_type in "012" else record.get("stop_name")
+    name = record.text("stop_name", limits.STATION_NAME_LENGTH, required=location_type in "012")
     return Stop(
         id=record.required("stop_id"),
         name=name,
@@ -102,7 +103,7 @@ def read_translations(files: FeedFiles) -> Translations:
             language = _language(record, "lang")
             if language:
                 translations.by_text.setdefault(record.required("trans_id"), {})[language] = (
-                    record.required("translation")
+                    record.text("translation", limits.STATION_NAME_LENGTH)
                 )
         else:
             expected = f"{','.join(_NEW_TRANSLATIONS)} or {','.join(_OLD_TRANSLATIONS)}"
@@ -116,7 +117,7 @@ def _add_translation(translations: Translations, record: Record) -> None:
     language = _language(record, "language")
     if language is None:
         return
-    text = record.required("translation")
+    text = record.text("translation", limits.STATION_NAME_LENGTH)
     if record.get("record_id"):
         translations.by_stop.setdefault(record.get("record_id"), {})[language] = text
     elif record.get("field_value"):
