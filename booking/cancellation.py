@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from booking import limits
 from booking.model import Order, OrderStatus, TripStatus
-from booking.orders import cancel_refusal, order_views, owned_order
+from booking.orders import cancel_refusal, check_order_ref, order_views, owned_order
 from booking.outbox import MessageKind, enqueue
 from booking.outcomes import CancelKind
 from booking.ports import AuditEvent, OutboxMessage, UnitOfWork
@@ -19,6 +20,10 @@ from booking.views import CancellationQuote, OrderView
 # The expiry sweep's batch when none is given: large enough to keep up, small enough that
 # one transaction never holds many rows.
 EXPIRY_BATCH = 500
+MAX_EXPIRY_BATCH = 10_000
+# One sweep does at most this many batches; whatever is left is the next sweep's (a bound,
+# so that the sweep ends even while new holds keep expiring under it).
+MAX_EXPIRY_ROUNDS = 100
 
 
 class CancellationService(UseCases):
@@ -26,6 +31,7 @@ class CancellationService(UseCases):
         self, order_id: str, customer_id: int | None
     ) -> CancellationQuote:
         """What cancelling the order now would do, changing nothing."""
+        check_order_ref(order_id, customer_id)
         async with self._uow() as uow:
             order, refund = await self._cancellable(uow, order_id, customer_id)
         kind = CancelKind.REFUND if order.status is OrderStatus.PAID else CancelKind.RELEASE
@@ -38,6 +44,9 @@ class CancellationService(UseCases):
 
         ``customer_id`` None is a staff cancellation (no ownership check).
         """
+        check_order_ref(order_id, customer_id)
+        if actor is not None:
+            limits.text(actor, "actor", limits.ACTOR_LENGTH)
 
         async def attempt() -> OrderView:
             async with self._uow(write=True) as uow:
@@ -108,8 +117,9 @@ class CancellationService(UseCases):
         Availability never waits for this (an expired hold stops counting at once); it
         tidies the orders so that passengers and staff see the right status.
         """
+        limits.count(batch, "batch", MAX_EXPIRY_BATCH)
         expired = 0
-        while True:
+        for _ in range(MAX_EXPIRY_ROUNDS):
             async with self._uow(write=True) as uow:
                 now = self.now()
                 due = await uow.orders.expired_holds(now, batch)
@@ -127,4 +137,5 @@ class CancellationService(UseCases):
                 await uow.commit()
             expired += len(due)
             if len(due) < batch:
-                return expired
+                break
+        return expired

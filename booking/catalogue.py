@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+from booking import limits
 from booking.errors import BookingError, ErrorCode
 from booking.model import Route, Station, Trip, TripStatus, local_day_bounds
 from booking.ports import Segment, UnitOfWork
@@ -40,6 +41,11 @@ class _Journey:
         )
 
 
+def _check_journey(origin: str, destination: str) -> None:
+    limits.station_code(origin, "origin")
+    limits.station_code(destination, "destination")
+
+
 class CatalogueService(UseCases):
     async def stations(self) -> list[Station]:
         """Every station, the busiest first."""
@@ -48,6 +54,7 @@ class CatalogueService(UseCases):
 
     async def destinations(self, origin: str) -> list[Station]:
         """Stations some route reaches after calling at ``origin``."""
+        limits.station_code(origin, "origin")
         async with self._uow() as uow:
             await station_of(uow, origin)
             codes = await uow.catalog.destinations_from(origin)
@@ -55,6 +62,7 @@ class CatalogueService(UseCases):
 
     async def search(self, origin: str, destination: str, day: date) -> list[TripOption]:
         """Trips calling at origin, then destination, leaving origin on ``day`` (local time)."""
+        _check_journey(origin, destination)
         now = self.now()
         async with self._uow() as uow:
             journey = await self._journey(uow, origin, destination)
@@ -69,6 +77,11 @@ class CatalogueService(UseCases):
     ) -> list[date]:
         """The days closest to ``day`` (before or after, never past) with ``seats`` free on
         some trip: one search over the whole window instead of one per day."""
+        _check_journey(origin, destination)
+        if seats < 1:
+            raise BookingError(ErrorCode.BAD_SEAT_COUNT)
+        if seats > self.rules.max_seats_per_order:
+            raise BookingError(ErrorCode.TOO_MANY_SEATS, limit=self.rules.max_seats_per_order)
         now = self.now()
         async with self._uow() as uow:
             journey = await self._journey(uow, origin, destination)
@@ -76,9 +89,14 @@ class CatalogueService(UseCases):
                 return []
             tz = journey.origin.tz
             today = now.astimezone(tz).date()
-            first = max(today, day - timedelta(days=NEAREST_DAYS_SEARCHED))
-            last = min(day + timedelta(days=NEAREST_DAYS_SEARCHED),
-                       today + timedelta(days=self.rules.booking_horizon_days))
+            on_sale_until = today + timedelta(days=self.rules.booking_horizon_days)
+            around = timedelta(days=NEAREST_DAYS_SEARCHED)
+            # Compared before any arithmetic on ``day``: a day near date.min or date.max
+            # would overflow, and a day far from the days on sale has no neighbour on sale.
+            if day < today - around or day > on_sale_until + around:
+                return []
+            first = max(today, day - around)
+            last = min(day + around, on_sale_until)
             if last < first:
                 return []
             start, _ = local_day_bounds(first, tz)
@@ -90,6 +108,8 @@ class CatalogueService(UseCases):
 
     async def trip_option(self, trip_id: int, origin: str, destination: str) -> TripOption:
         """One trip as the search would show it, with its seats free now."""
+        limits.trip_id(trip_id)
+        _check_journey(origin, destination)
         now = self.now()
         async with self._uow() as uow:
             trip = await uow.catalog.trip(trip_id)
@@ -107,6 +127,8 @@ class CatalogueService(UseCases):
 
     async def seat_map(self, trip_id: int, origin: str, destination: str) -> SeatMap:
         """Which seats of the trip are free for the stop interval origin -> destination."""
+        limits.trip_id(trip_id)
+        _check_journey(origin, destination)
         async with self._uow() as uow:
             trip = await uow.catalog.trip(trip_id)
             if trip is None:
@@ -115,11 +137,13 @@ class CatalogueService(UseCases):
             from_seq, to_seq = route.segment(origin, destination)
             layout = await uow.catalog.layout(trip.layout_id)
             taken = await uow.inventory.taken_seats(Segment(trip.id, from_seq, to_seq), self.now())
+        cancelled = trip.status is TripStatus.CANCELLED
         rows = [
-            [None if label is None else SeatCell(label, label not in taken) for label in row]
+            [None if label is None else SeatCell(label, not cancelled and label not in taken)
+             for label in row]
             for row in layout.grid()
         ]
-        return SeatMap(trip.id, from_seq, to_seq, layout.seat_class, rows)
+        return SeatMap(trip.id, from_seq, to_seq, layout.seat_class, rows, trip.status)
 
     # ---- the search itself -------------------------------------------------------------
 
@@ -146,11 +170,12 @@ class CatalogueService(UseCases):
     async def _options(
         self, uow: UnitOfWork, journey: _Journey, start: datetime, end: datetime, now: datetime
     ) -> list[TripOption]:
-        """Bookable trips leaving the origin in [start, end), soonest first.
+        """Trips leaving the origin in [start, end) and not yet gone, soonest first.
 
         ``start`` and ``end`` are instants; the trips are found by their first departure,
         so the window opens earlier by the latest boarding offset (absolute minutes, which
-        a clock change does not stretch).
+        a clock change does not stretch). A cancelled trip is listed as cancelled, with no
+        seat free, so the passenger learns of it instead of missing it.
         """
         candidates = await uow.catalog.trips_departing(
             list(journey.routes),
@@ -161,10 +186,12 @@ class CatalogueService(UseCases):
         for trip in candidates:
             route = journey.routes[trip.route_id]
             leaves = trip.departs_at(route, journey.segments[trip.route_id][0])
-            if trip.status is not TripStatus.CANCELLED and leaves > now and start <= leaves < end:
+            if leaves > now and start <= leaves < end:
                 found.append(trip)
         options = await self._described(uow, journey, found, now)
-        options.sort(key=lambda o: (o.departure, o.trip_id))
+        # In UTC: two local times of one timezone compare by the wall clock, which puts
+        # 02:40 CEST after 02:20 CET in the hour the clocks go back.
+        options.sort(key=lambda o: (o.departure.astimezone(UTC), o.trip_id))
         return options
 
     async def _described(
@@ -191,7 +218,8 @@ class CatalogueService(UseCases):
                     arrival=trip.arrives_at(route, to_seq).astimezone(journey.destination.tz),
                     price=route.price(from_seq, to_seq),
                     currency=route.currency,
-                    seats_free=max(0, layout.capacity - taken.get(trip.id, 0)),
+                    seats_free=0 if trip.status is TripStatus.CANCELLED
+                    else max(0, layout.capacity - taken.get(trip.id, 0)),
                     capacity=layout.capacity,
                     status=trip.status,
                     delay_minutes=trip.delay_minutes,

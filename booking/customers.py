@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 
+from booking import limits
 from booking.clock import system_clock
 from booking.model import (
     MAX_CUSTOMER_NAME_LENGTH,
@@ -45,6 +46,7 @@ class CustomerService:
         self._clock = clock
 
     async def customer(self, user_id: int) -> Customer | None:
+        limits.customer_id(user_id, "user_id")
         async with self._uow() as uow:
             return await uow.customers.get(user_id)
 
@@ -55,7 +57,12 @@ class CustomerService:
         return customer.role_with(is_staff=user_id in self._staff_ids)
 
     async def ensure(self, user_id: int, name: str, language: str | None = None) -> Customer:
-        """The customer, created on first contact and brought up to date on later ones."""
+        """The customer, created on first contact and brought up to date on later ones.
+
+        The name and the language are Telegram's: what no column can hold is dropped
+        from them (Customer.on_contact), never a reason to refuse the person.
+        """
+        limits.customer_id(user_id, "user_id")
         is_staff = user_id in self._staff_ids
         # Called on every update: when nothing changes, a read is all it costs.
         current = await self.customer(user_id)
@@ -68,11 +75,14 @@ class CustomerService:
         )
 
     async def set_language(self, user_id: int, language: str) -> Customer:
+        limits.customer_id(user_id, "user_id")
+        limits.text(language, "language", limits.LANGUAGE_LENGTH)
         check_language(language)
         return await self._change(user_id, lambda c: c.with_language(language))
 
     async def remember_passengers(self, user_id: int, names: Sequence[str]) -> Customer:
         """Put ``names`` at the front of the customer's saved passengers."""
+        limits.customer_id(user_id, "user_id")
         names = list(names)  # a generator would be used up by the first attempt
         return await self._change(user_id, lambda c: c.with_passengers(names))
 
@@ -87,6 +97,7 @@ class CustomerService:
 
     async def set_blocked(self, user_id: int, blocked: bool) -> None:
         """Record that the person blocked (or unblocked) the bot."""
+        limits.customer_id(user_id, "user_id")
         await self._change(user_id, lambda c: c.with_blocked(blocked))
 
     async def _change(self, user_id: int, change: Callable[[Customer], Customer]) -> Customer:

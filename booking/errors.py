@@ -41,10 +41,23 @@ class ErrorCode(StrEnum):
     CURRENCY_MISMATCH = "currency_mismatch"
     NOT_STAFF = "not_staff"
     BAD_TICKET_CODE = "bad_ticket_code"
+    # Values no column could hold (booking/limits.py), refused before any statement.
+    BAD_ID = "bad_id"  # an id outside its range or not of its shape
+    BAD_TEXT = "bad_text"  # empty, too long, or with a control character, NUL or surrogate
+    BAD_CURRENCY = "bad_currency"  # not an ISO 4217 code
+    BAD_AMOUNT = "bad_amount"  # negative, or more than an amount column holds
+    BAD_BATCH_SIZE = "bad_batch_size"  # a batch or limit below 1 or above its bound
+    # The same idempotency key or payment reference for something else.
+    REQUEST_KEY_REUSED = "request_key_reused"
+    PAYMENT_REFERENCE_USED = "payment_reference_used"
 
 
 class BookingError(Exception):
-    """A refused request: nothing was changed, and ``code`` says why."""
+    """A refused request: nothing was changed, and ``code`` says why.
+
+    (A payment refused for a reference another order holds is the one exception: the
+    order's history keeps a note of it, so the money can be traced.)
+    """
 
     def __init__(self, code: ErrorCode, **params: Any) -> None:
         super().__init__(f"{code.value}: {params}" if params else code.value)

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from booking import limits
 from booking.errors import BookingError, ErrorCode
-from booking.model import Order, OrderStatus, SeatAllocation
+from booking.model import Order, OrderStatus, Route, SeatAllocation, Trip
 from booking.names import passenger_name
 from booking.orders import order_views
 from booking.outbox import MessageKind, enqueue
-from booking.ports import AuditEvent, OutboxMessage, Segment
+from booking.ports import AuditEvent, OutboxMessage, Segment, UnitOfWork
 from booking.usecase import UseCases
 from booking.views import OrderView
 
@@ -35,14 +36,22 @@ class HoldService(UseCases):
         """Hold seats for every passenger, all or nothing, until the hold expires.
 
         ``seats`` names the seats (one per passenger, in order); without it seats are
-        chosen side by side where possible. The same ``request_key`` twice returns the
-        order made the first time, so a repeated button press never books twice.
+        chosen side by side where possible. The same ``request_key`` with the same request
+        returns the order made the first time, so a repeated button press never books
+        twice; the same key with a different request is refused (REQUEST_KEY_REUSED).
         """
-        names = [passenger_name(p) for p in passengers]
-        if not names:
+        limits.customer_id(customer_id)
+        limits.trip_id(trip_id)
+        limits.station_code(origin, "origin")
+        limits.station_code(destination, "destination")
+        if request_key is not None:
+            limits.text(request_key, "request_key", limits.REQUEST_KEY_LENGTH)
+        passengers = list(passengers)
+        if not passengers:
             raise BookingError(ErrorCode.BAD_SEAT_COUNT)
-        if len(names) > self.rules.max_seats_per_order:
+        if len(passengers) > self.rules.max_seats_per_order:
             raise BookingError(ErrorCode.TOO_MANY_SEATS, limit=self.rules.max_seats_per_order)
+        names = [passenger_name(p) for p in passengers]
         wanted = list(seats) if seats is not None else None
         if wanted is not None:
             if len(wanted) != len(names):
@@ -72,11 +81,12 @@ class HoldService(UseCases):
             if trip is None:
                 raise BookingError(ErrorCode.UNKNOWN_TRIP)
             now = self.now()
+            route = await uow.catalog.route(trip.route_id)
             if request_key is not None:
                 earlier = await uow.orders.by_request_key(customer_id, request_key)
                 if earlier is not None:
-                    return (await order_views(uow, [earlier], now, known_trips=[trip]))[0]
-            route = await uow.catalog.route(trip.route_id)
+                    return await self._replay(uow, earlier, trip, route, origin, destination,
+                                              names, wanted, now)
             from_seq, to_seq = route.segment(origin, destination)
             trip.check_bookable(route, from_seq, now)
             layout = await uow.catalog.layout(trip.layout_id)
@@ -95,6 +105,9 @@ class HoldService(UseCases):
                 if picked is None:
                     raise BookingError(ErrorCode.NOT_ENOUGH_SEATS, free=len(free))
                 chosen = picked
+            amount = route.price(from_seq, to_seq) * len(names)
+            if amount > limits.MAX_AMOUNT:  # a stored fare times the passengers
+                raise BookingError(ErrorCode.BAD_AMOUNT, field="amount")
             order = Order(
                 id=uuid.uuid4().hex,
                 customer_id=customer_id,
@@ -102,7 +115,7 @@ class HoldService(UseCases):
                 from_seq=from_seq,
                 to_seq=to_seq,
                 status=OrderStatus.HELD,
-                amount=route.price(from_seq, to_seq) * len(names),
+                amount=amount,
                 currency=route.currency,
                 seats=tuple(SeatAllocation(s, n) for s, n in zip(chosen, names, strict=True)),
                 created_at=now,
@@ -122,3 +135,27 @@ class HoldService(UseCases):
             [view] = await order_views(uow, [order], now, known_trips=[trip])
             await uow.commit()
             return view
+
+    @staticmethod
+    async def _replay(
+        uow: UnitOfWork,
+        earlier: Order,
+        trip: Trip,
+        route: Route,
+        origin: str,
+        destination: str,
+        names: list[str],
+        wanted: list[str] | None,
+        now: datetime,
+    ) -> OrderView:
+        """The order made the first time with this request key, as it stands now, if this
+        is the same request; a key reused for another trip, stretch, passengers or seats
+        never answers with an order the caller did not ask for."""
+        try:
+            segment = route.segment(origin, destination)
+        except BookingError:
+            segment = None
+        if segment is None or not earlier.answers(trip.id, segment, names, wanted):
+            raise BookingError(ErrorCode.REQUEST_KEY_REUSED)
+        [view] = await order_views(uow, [earlier], now, known_trips=[trip])
+        return view

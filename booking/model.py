@@ -14,25 +14,49 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from booking import limits
 from booking.errors import BookingError, ErrorCode
-from booking.names import MAX_NAME_LENGTH, squash
+from booking.names import MAX_NAME_LENGTH, passenger_name, squash
 
 DEFAULT_LANGUAGE = "en"
+
+# Scripts in which a name is written as it is read (kana for Japanese): a reading helps to
+# find a station, but is never shown in place of its name.
+READING_SCRIPTS = frozenset({"Hrkt", "Hira", "Kana"})
+# Which variant of a language stands in for the plain one when a station has no name in
+# it: Kassa's Chinese is Simplified.
+PREFERRED_VARIANTS: dict[str, tuple[str, ...]] = {"zh": ("zh-Hans", "zh-CN", "zh-SG")}
+
+
+def is_reading(tag: str) -> bool:
+    """Whether the language tag (``ja-Hrkt``) names a reading rather than a name."""
+    return any(part in READING_SCRIPTS for part in tag.split("-")[1:])
 
 
 @dataclass(frozen=True, slots=True)
 class Station:
     code: str
-    names: dict[str, str]
+    names: dict[str, str]  # by language tag: "de", and apart from it "ja-Hrkt", "zh-Hant"
     timezone: str
     lat: float | None = None
     lon: float | None = None
 
     def name(self, language: str = DEFAULT_LANGUAGE) -> str:
-        """The station's name in ``language``, falling back to English, then to any name."""
+        """The station's name in ``language``; else in a variant of it (zh-Hans for zh),
+        never a reading; else in English; else any name, a reading only if nothing else."""
+        exact = self.names.get(language)
+        if exact:
+            return exact
+        variants = [
+            *(tag for tag in PREFERRED_VARIANTS.get(language, ()) if tag in self.names),
+            *(tag for tag in self.names if tag.split("-")[0] == language),
+        ]
+        for tag in variants:
+            if not is_reading(tag) and self.names[tag]:
+                return self.names[tag]
         return (
-            self.names.get(language)
-            or self.names.get(DEFAULT_LANGUAGE)
+            self.names.get(DEFAULT_LANGUAGE)
+            or next((n for tag, n in self.names.items() if n and not is_reading(tag)), None)
             or next(iter(self.names.values()), self.code)
         )
 
@@ -259,6 +283,22 @@ class Order:
             self.expires_at > now
         )
 
+    def answers(
+        self,
+        trip_id: int,
+        segment: tuple[int, int],
+        names: Sequence[str],
+        seats: Sequence[str] | None,
+    ) -> bool:
+        """Whether this order is what a hold of ``names`` on the trip's ``segment`` (on
+        ``seats``, or any seats when None) asked for: the same request key may replay it."""
+        return (
+            self.trip_id == trip_id
+            and (self.from_seq, self.to_seq) == segment
+            and [s.passenger for s in self.seats] == list(names)
+            and (seats is None or [s.seat for s in self.seats] == list(seats))
+        )
+
     def status_at(self, now: datetime) -> OrderStatus:
         """The status a person should see: a hold past its time is expired, whether or not
         the expiry sweep has tidied the row yet."""
@@ -365,8 +405,8 @@ def local_day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
 # ---- customers ----------------------------------------------------------------------------
 
 MAX_SAVED_PASSENGERS = 10
-MAX_CUSTOMER_NAME_LENGTH = 200  # customers.name is a String(200)
-MAX_LANGUAGE_LENGTH = 8  # customers.language is a String(8)
+MAX_CUSTOMER_NAME_LENGTH = limits.CUSTOMER_NAME_LENGTH
+MAX_LANGUAGE_LENGTH = limits.LANGUAGE_LENGTH
 
 
 class Role(StrEnum):
@@ -376,9 +416,21 @@ class Role(StrEnum):
 
 
 def check_language(language: str) -> str:
-    if not language or len(language) > MAX_LANGUAGE_LENGTH:
+    if (
+        not language
+        or len(language) > MAX_LANGUAGE_LENGTH
+        or limits.unsafe_character(language) is not None
+    ):
         raise ValueError(f"bad language code {language!r}")
     return language
+
+
+def _storable(text: str) -> str:
+    """``text`` without the characters no stored text may hold (NUL, controls, surrogates);
+    a line break or tab becomes a space."""
+    return "".join(
+        c if limits.unsafe_character(c) is None else " " if c.isspace() else "" for c in text
+    )
 
 
 @dataclass(frozen=True)
@@ -402,10 +454,15 @@ class Customer:
         whoever the configuration lists now, so taking someone off the list takes their
         rights away; an admin stays an admin. Someone writing to us has not blocked us.
         """
-        name = squash(name)[:MAX_CUSTOMER_NAME_LENGTH] or self.name
-        # The language given here is only a hint (Telegram's); one too long to store is
-        # dropped rather than refusing the person's message.
-        hint_fits = language is not None and 0 < len(language) <= MAX_LANGUAGE_LENGTH
+        # The profile name is Telegram's, not something the person typed for us: characters
+        # no column may hold are dropped rather than refusing the person's message.
+        name = squash(_storable(name))[:MAX_CUSTOMER_NAME_LENGTH] or self.name
+        # The language given here is only a hint (Telegram's); one that cannot be stored is
+        # dropped, for the same reason.
+        hint_fits = language is not None and (
+            0 < len(language) <= MAX_LANGUAGE_LENGTH
+            and limits.unsafe_character(language) is None
+        )
         if self.language is not None or not hint_fits:
             language = self.language
         role = self.role_with(is_staff=is_staff)
@@ -427,9 +484,11 @@ class Customer:
         """
         kept: dict[str, str] = {}
         for raw in [*names, *self.saved_passengers]:
-            name = squash(raw)[:MAX_NAME_LENGTH]  # what a hold accepts
-            if name:
-                kept.setdefault(name.casefold(), name)
+            try:  # only what a hold accepts is offered again
+                name = passenger_name(squash(raw)[:MAX_NAME_LENGTH])
+            except BookingError:
+                continue
+            kept.setdefault(name.casefold(), name)
         return replace(self, saved_passengers=tuple(kept.values())[:MAX_SAVED_PASSENGERS])
 
     def with_blocked(self, blocked: bool) -> Customer:

@@ -7,8 +7,9 @@ cancelled) are made here from the live state, so every caller shows the same ans
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
+from booking import limits
 from booking.errors import BookingError, ErrorCode
 from booking.model import Order, OrderStatus, Trip
 from booking.ports import UnitOfWork
@@ -19,15 +20,25 @@ from booking.views import OrderView, order_seats
 class OrderQueries(UseCases):
     async def order(self, order_id: str, customer_id: int | None = None) -> OrderView:
         """One order, checked to belong to ``customer_id`` when given."""
+        check_order_ref(order_id, customer_id)
         async with self._uow() as uow:
             order = await owned_order(uow, order_id, customer_id)
             return (await order_views(uow, [order], self.now()))[0]
 
     async def orders_of(self, customer_id: int) -> list[OrderView]:
         """A customer's orders, the soonest departure first."""
+        limits.customer_id(customer_id)
         async with self._uow() as uow:
             views = await order_views(uow, await uow.orders.for_customer(customer_id), self.now())
-        return sorted(views, key=lambda v: v.departure)
+        # In UTC: local times of one timezone compare by the wall clock (see search).
+        return sorted(views, key=lambda v: v.departure.astimezone(UTC))
+
+
+def check_order_ref(order_id: str, customer_id: int | None) -> None:
+    """Refuse an order id or customer id that no order could have, before any statement."""
+    limits.order_id(order_id)
+    if customer_id is not None:
+        limits.customer_id(customer_id)
 
 
 async def owned_order(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from booking import limits
 from booking.ports import OutboxMessage, UnitOfWork
 from booking.usecase import UseCases
 
@@ -56,6 +57,7 @@ Deliverer = Callable[[OutboxMessage], Awaitable[None]]
 
 MAX_ATTEMPTS = 6
 CLAIM_BATCH = 100
+MAX_CLAIM_BATCH = 1000
 # A claimed row stays the claimer's this long; a worker that died releases it by expiry.
 LEASE = timedelta(minutes=2)
 
@@ -87,6 +89,7 @@ class OutboxService(UseCases):
         self, deliverers: Mapping[str, Deliverer], *, limit: int = CLAIM_BATCH
     ) -> DeliveryReport:
         """Claim the due messages and deliver each; the report counts what happened."""
+        limits.count(limit, "limit", MAX_CLAIM_BATCH)
         now = self.now()
         async with self._uow(write=True) as uow:
             claimed = await uow.outbox.claim_due(now, limit, now + LEASE)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from booking import limits
 from booking.clock import Clock, system_clock
 from booking.errors import BookingError, ErrorCode
 from booking.model import Order, OrderStatus, Ticket, TicketStatus, Trip, TripStatus
@@ -157,7 +158,18 @@ class PaymentService(UseCases):
         self, order_id: str, reference: str, amount: int, currency: str, provider: str = "sandbox",
         *, event_type: str = PaymentEventType.SUCCEEDED.value,
     ) -> ConfirmResult:
-        """Record a payment for an order; the same reference twice changes nothing."""
+        """Record a payment for an order; the same reference twice changes nothing.
+
+        A callback that cannot be recorded (an amount, currency, reference or provider no
+        column holds) is refused here, before any statement, with a BookingError the
+        provider is answered with, so that it retries or alerts: it is never lost inside
+        a transaction that rolls back.
+        """
+        limits.order_id(order_id)
+        limits.text(reference, "reference", limits.PAYMENT_REFERENCE_LENGTH)
+        limits.amount(amount)
+        limits.currency(currency)
+        limits.text(provider, "provider", limits.PROVIDER_LENGTH)
 
         async def attempt() -> ConfirmResult:
             return await self._confirm_once(
@@ -180,10 +192,21 @@ class PaymentService(UseCases):
             if order is None:
                 raise BookingError(ErrorCode.UNKNOWN_ORDER)
             now = self.now()
+            actor = f"payment:{provider}"
             earlier = await uow.payments.find(provider, reference)
             if earlier is not None:
                 if earlier.order_id != order_id:
-                    raise BookingError(ErrorCode.UNKNOWN_ORDER)
+                    # A provider's reference names one payment, which bought another order:
+                    # refused, so the provider alerts, and noted in this order's history,
+                    # so that staff can trace the money.
+                    await uow.orders.note(
+                        AuditEvent(order.id, now, order.status, order.status, actor,
+                                   {"refused": ErrorCode.PAYMENT_REFERENCE_USED.value,
+                                    "reference": reference, "amount": amount,
+                                    "currency": currency})
+                    )
+                    await uow.commit()
+                    raise BookingError(ErrorCode.PAYMENT_REFERENCE_USED)
                 outcome = (
                     ConfirmOutcome.PAID if earlier.status is PaymentStatus.SUCCEEDED
                     else ConfirmOutcome.REFUND_NEEDED
@@ -198,7 +221,6 @@ class PaymentService(UseCases):
             await uow.payments.add_event(PaymentEvent(
                 provider, reference, event_type, order_id, amount, currency,
                 reason.value if reason else "paid", now))
-            actor = f"payment:{provider}"
             if reason is None:
                 order = await uow.orders.change_status(
                     order,

@@ -25,6 +25,12 @@ class LockTimeout(Exception):
     """A lock was not granted within its bound; the caller may retry, then report busy."""
 
 
+class DuplicateKey(Exception):
+    """A concurrent transaction committed the same idempotency key first (a hold's request
+    key, a payment's provider reference). Nothing was written; a retry reads that row and
+    decides on it (replay, or refuse), so no caller ever sees a constraint error."""
+
+
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
     """One row of an order's history, written in the same transaction as the change."""
@@ -89,6 +95,9 @@ class Orders(Protocol):
         payment_reference: str | None = None,
     ) -> Order:
         """Move the order to ``status``; its seats stay allocated only if ``seats_live``."""
+        ...
+    async def note(self, event: AuditEvent) -> None:
+        """An audit row that changes no status (a refused payment, say)."""
         ...
     async def by_request_key(self, customer_id: int, request_key: str) -> Order | None: ...
     async def for_customer(self, customer_id: int) -> list[Order]: ...

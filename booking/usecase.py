@@ -11,7 +11,7 @@ from typing import TypeVar
 from booking.clock import Clock, system_clock
 from booking.errors import BookingError, ErrorCode
 from booking.model import Order, Station, Trip
-from booking.ports import LockTimeout, UnitOfWork, UnitOfWorkFactory
+from booking.ports import DuplicateKey, LockTimeout, UnitOfWork, UnitOfWorkFactory
 from booking.settings import BookingRules
 
 T = TypeVar("T")
@@ -35,10 +35,15 @@ class UseCases:
         return self._clock()
 
     async def _retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
-        """Run a writing transaction, retrying a few times when a lock wait times out."""
+        """Run a writing transaction, retrying a few times when a lock wait times out, or
+        when a concurrent one committed the same idempotency key first (the retry reads
+        what it committed)."""
         for tries in range(self.rules.lock_retries + 1):
             try:
                 return await attempt()
+            except DuplicateKey:
+                if tries == self.rules.lock_retries:
+                    break
             except LockTimeout:
                 if tries == self.rules.lock_retries:
                     break

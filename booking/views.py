@@ -59,6 +59,8 @@ class SeatMap:
     to_seq: int
     seat_class: str
     rows: list[list[SeatCell | None]]  # None is the aisle or a position with no seat
+    # A cancelled trip's map says so, and shows no seat free.
+    trip_status: TripStatus = TripStatus.SCHEDULED
 
     @property
     def free(self) -> list[str]:

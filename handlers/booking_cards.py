@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from telegram import InlineKeyboardButton
 
 from booking.errors import BookingError
-from booking.model import OrderStatus, Station
+from booking.model import OrderStatus, Station, TripStatus
 from booking.views import TripOption
 from handlers import callback_data as cb
 from handlers.cards import Card, button
@@ -143,8 +143,12 @@ def calendar_rows(context: KassaContext, flow: Flow, month: date,
 
 
 def trip_line(_: Texts, option: TripOption) -> str:
-    seats = (_.ngettext("{n} seat left", "{n} seats left", option.seats_free)
-             if option.seats_free else _("sold out"))
+    if option.status is TripStatus.CANCELLED:  # listed so that nobody waits for it
+        seats = _("cancelled")
+    elif option.seats_free:
+        seats = _.ngettext("{n} seat left", "{n} seats left", option.seats_free)
+    else:
+        seats = _("sold out")
     return _("{departs} → {arrives} ({duration}) · {price} · {seats}",
              departs=_.time(option.departure), arrives=_.time(option.arrival),
              duration=_.duration(option.duration), price=_.price(option.price, option.currency),

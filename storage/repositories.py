@@ -416,6 +416,9 @@ class SqlOrders:
         await self._add_event(event)
         return changed
 
+    async def note(self, event: AuditEvent) -> None:
+        await self._add_event(event)
+
     async def by_request_key(self, customer_id: int, request_key: str) -> Order | None:
         row = (
             await self._conn.execute(

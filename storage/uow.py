@@ -8,9 +8,10 @@ from types import TracebackType
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
+from booking.ports import DuplicateKey
 from storage.customers import SqlCustomers
 from storage.database import WRITE_OPTION, wait_for_write_turn
-from storage.errors import lock_timeout
+from storage.errors import is_duplicate_key, lock_timeout
 from storage.outbox import SqlOutbox
 from storage.payments import SqlPayments
 from storage.pg_fastpath import PgCatalog, PgInventory, PgOrders, PgOutbox, PgTransaction
@@ -115,6 +116,8 @@ class SqlUnitOfWork:
             timeout = lock_timeout(exc)
             if timeout is not None:
                 raise timeout from exc
+            if is_duplicate_key(exc):
+                raise DuplicateKey(str(exc)) from exc
 
     async def commit(self) -> None:
         if self._pg is not None:

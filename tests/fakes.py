@@ -271,6 +271,11 @@ class FakeOrders:
         self._t.events.append(event)
         return changed
 
+    async def note(self, event: AuditEvent) -> None:
+        if event.order_id not in self._t.orders:
+            raise Conflict(f"no order {event.order_id}")
+        self._t.events.append(event)
+
     async def by_request_key(self, customer_id: int, request_key: str) -> Order | None:
         for order in self._t.orders.values():
             if order.customer_id == customer_id and order.request_key == request_key:

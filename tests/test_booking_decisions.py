@@ -205,7 +205,7 @@ async def test_only_the_owner_or_staff_may_cancel(
     await expect(ErrorCode.NOT_YOUR_ORDER, booking.cancellation_quote(order.id, OTHER))
     await expect(ErrorCode.NOT_YOUR_ORDER, booking.cancel(order.id, OTHER))
     await expect(ErrorCode.NOT_YOUR_ORDER, booking.order(order.id, OTHER))
-    await expect(ErrorCode.UNKNOWN_ORDER, booking.cancel("nope", CUSTOMER))
+    await expect(ErrorCode.UNKNOWN_ORDER, booking.cancel("f" * 32, CUSTOMER))
     assert db.committed.orders[order.id].status is OrderStatus.HELD
     staff = await booking.cancel(order.id, None, actor="staff:7")  # no ownership check
     assert staff.status is OrderStatus.CANCELLED
@@ -354,9 +354,10 @@ async def test_confirmation_is_idempotent_per_reference(
     assert (repeat.outcome, repeat.duplicate) == (ConfirmOutcome.REFUND_NEEDED, True)
     assert len(db.committed.payments) == 2
     # A reference already used for another order confirms nothing here.
-    await expect(ErrorCode.UNKNOWN_ORDER, booking.confirm_payment(short.id, "pay-1", A_TO_C,
-                                                                  "EUR"))
-    await expect(ErrorCode.UNKNOWN_ORDER, booking.confirm_payment("nope", "pay-3", 1, "EUR"))
+    await expect(ErrorCode.PAYMENT_REFERENCE_USED,
+                 booking.confirm_payment(short.id, "pay-1", A_TO_C, "EUR"))
+    await expect(ErrorCode.UNKNOWN_ORDER,
+                 booking.confirm_payment("f" * 32, "pay-3", 1, "EUR"))
     assert db.committed.orders[short.id].status is OrderStatus.HELD
 
 

@@ -10,9 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from booking.customers import MAX_SAVED_PASSENGERS, Customer, CustomerService, Role
+from booking.errors import BookingError, ErrorCode
 from storage import tables as t
 from storage.uow import SqlUnitOfWorkFactory
 from tests.conftest import FakeClock
+from tests.factories import pax
 
 ANNA = 5001
 STAFF = 7001
@@ -82,11 +84,12 @@ def test_passengers_ignores_blanks_and_trims_long_names() -> None:
 
 
 def test_passengers_keeps_at_most_ten() -> None:
-    customer = Customer.new(ANNA).with_passengers([f"P{n}" for n in range(8)])
-    customer = customer.with_passengers([f"Q{n}" for n in range(5)])
+    customer = Customer.new(ANNA).with_passengers([f"P {pax(n)}" for n in range(8)])
+    customer = customer.with_passengers([f"Q {pax(n)}" for n in range(5)])
     assert len(customer.saved_passengers) == MAX_SAVED_PASSENGERS
-    assert customer.saved_passengers[:6] == ("Q0", "Q1", "Q2", "Q3", "Q4", "P0")
-    assert customer.saved_passengers[-1] == "P4"
+    assert customer.saved_passengers[:6] == (
+        "Q Pax A", "Q Pax B", "Q Pax C", "Q Pax D", "Q Pax E", "P Pax A")
+    assert customer.saved_passengers[-1] == "P Pax E"
 
 
 # ---- the use cases on a real database --------------------------------------------------------
@@ -179,8 +182,9 @@ async def test_set_language(customers: CustomerService) -> None:
     await customers.ensure(ANNA, "Anna", "en")
     assert (await customers.set_language(ANNA, "ru")).language == "ru"
     assert (await customers.customer(ANNA)).language == "ru"  # type: ignore[union-attr]
-    with pytest.raises(ValueError):
+    with pytest.raises(BookingError) as refused:
         await customers.set_language(ANNA, "not-a-language")
+    assert refused.value.code is ErrorCode.BAD_TEXT
 
 
 async def test_set_language_for_someone_not_seen_yet_creates_them(

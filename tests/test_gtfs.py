@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from booking.gtfs import FeedError, read_feed
+from booking.stations import StationIndex
 from booking.timetable import Timetable, TimetableRoute, TimetableTrip
 
 GTFS_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gtfs"
@@ -281,10 +282,62 @@ def test_translations_in_both_formats(tmp_path: Path) -> None:
     ))
     stations = {s.code: s for s in sample(days=1, path=folder).stations}
     assert stations["gtfs:dta:BEATTY_AIRPORT"].names["ru"] == "Аэропорт"
-    assert stations["gtfs:dta:BULLFROG"].names["zh"] == "牛蛙"
+    # A script is part of the tag, kept apart from plain zh; Chinese readers get it.
+    assert stations["gtfs:dta:BULLFROG"].names["zh-Hans"] == "牛蛙"
+    assert stations["gtfs:dta:BULLFROG"].name("zh") == "牛蛙"
     write(folder, "translations.txt", "trans_id,lang,translation\nBullfrog (Demo),ru,Буллфрог\n")
     stations = {s.code: s for s in sample(days=1, path=folder).stations}
     assert stations["gtfs:dta:BULLFROG"].names == {"en": "Bullfrog (Demo)", "ru": "Буллфрог"}
+
+
+def test_japanese_names_keep_their_kanji_and_readings_stay_apart(tmp_path: Path) -> None:
+    """A feed in Japanese with both ja and ja-Hrkt (kana reading) rows: the reading once
+    overwrote the name, so Japanese readers saw こうだい, and 工大 showed only in English."""
+    folder = copy_sample(tmp_path)
+    edit(folder, "stops.txt", "Bullfrog (Demo)", "工大")
+    write(folder, "feed_info.txt", (
+        "feed_publisher_name,feed_publisher_url,feed_lang\nDemo,http://example.com,ja\n"
+    ))
+    write(folder, "translations.txt", (
+        "table_name,field_name,language,translation,record_id,record_sub_id,field_value\n"
+        "stops,stop_name,ja,工大,BULLFROG,,\n"
+        "stops,stop_name,ja-Hrkt,こうだい,BULLFROG,,\n"
+        "stops,stop_name,en,Kodai,BULLFROG,,\n"
+        "stops,stop_name,zh-Hant,工大站,BULLFROG,,\n"
+        "stops,stop_name,SR-latn,Kodai Latinica,BULLFROG,,\n"
+    ))
+    [station] = [s for s in sample(days=1, path=folder).stations if s.code.endswith("BULLFROG")]
+    assert station.names == {"en": "Kodai", "ja": "工大", "ja-Hrkt": "こうだい",
+                             "zh-Hant": "工大站", "sr-Latn": "Kodai Latinica"}
+    assert (station.name("ja"), station.name("en"), station.name("zh")) == (
+        "工大", "Kodai", "工大站")
+    assert station.name("sr") == "Kodai Latinica"
+    # The reading still finds the station.
+    assert StationIndex([station]).match("こうだい") == [station]
+
+
+def test_a_reading_alone_is_never_shown_as_the_name(tmp_path: Path) -> None:
+    folder = copy_sample(tmp_path)
+    edit(folder, "stops.txt", "Bullfrog (Demo)", "工大")
+    write(folder, "translations.txt", (
+        "table_name,field_name,language,translation,record_id,record_sub_id,field_value\n"
+        "stops,stop_name,ja-Hrkt,こうだい,BULLFROG,,\n"
+    ))
+    [station] = [s for s in sample(days=1, path=folder).stations if s.code.endswith("BULLFROG")]
+    assert station.name("ja") == station.name("ru") == "工大"
+
+
+def test_a_translation_language_that_is_no_tag_is_refused(tmp_path: Path) -> None:
+    folder = copy_sample(tmp_path)
+    write(folder, "translations.txt", (
+        "table_name,field_name,language,translation,record_id,record_sub_id,field_value\n"
+        "stops,stop_name,ru,Аэропорт,BEATTY_AIRPORT,,\n"
+        "stops,stop_name,ja Hrkt!,こうだい,BULLFROG,,\n"
+    ))
+    with pytest.raises(FeedError) as error:
+        sample(days=1, path=folder)
+    assert (error.value.file, error.value.line) == ("translations.txt", 3)
+    assert "language" in error.value.problem
 
 
 def test_stops_without_times_are_placed_evenly(tmp_path: Path) -> None:
@@ -353,6 +406,37 @@ BROKEN: list[tuple[str, str, str, str, int | None, str]] = [
     ("frequencies.txt", "STBA,6:00:00,22:00:00,1800", "STBA,6:00:00,22:00:00,0",
      "frequencies.txt", 2, "headway_secs must be positive, not 0"),
     ("fare_rules.txt", "a,AAMV", "b,AAMV", "fare_rules.txt", 5, "unknown fare_id 'b'"),
+    # Issue 9: what a use case would refuse does not get in through a feed either.
+    ("fare_attributes.txt", "a,5.25,USD", "a,5.25,EURO", "fare_attributes.txt", 3,
+     "unknown currency_type 'EURO' (expected an ISO 4217 code such as EUR)"),
+    ("fare_attributes.txt", "p,1.25,USD", "p,1.25,ABC", "fare_attributes.txt", 2,
+     "unknown currency_type 'ABC' (expected an ISO 4217 code such as EUR)"),
+    ("fare_attributes.txt", "p,1.25,USD", "p,21474836.48,USD", "fare_attributes.txt", 2,
+     "price 21474836.48 USD is more than a fare can be"),
+    ("fare_attributes.txt", "p,1.25,USD", "p,1e400,USD", "fare_attributes.txt", 2,
+     "price 1e400 USD is more than a fare can be"),
+    ("agency.txt", "Demo Transit Authority", "D" * 201, "agency.txt", 2,
+     "agency_name is 201 characters long, more than 200"),
+    ("stops.txt", "Nye County Airport (Demo)", "N" * 201, "stops.txt", 3,
+     "stop_name is 201 characters long, more than 200"),
+    ("stops.txt", "Nye County Airport (Demo)", "Nye\x00County", "stops.txt", 3,
+     "stop_name holds the control character U+0000"),
+    ("stops.txt", "Nye County Airport (Demo)", "Nye\x1b[2J", "stops.txt", 3,
+     "stop_name holds the control character U+001B"),
+    ("stops.txt", "Nye County Airport (Demo)", "\"Nye\tCounty\"", "stops.txt", 3,
+     "stop_name holds the control character U+0009"),
+    ("agency.txt", "Demo Transit Authority", "Demo\x07Transit", "agency.txt", 2,
+     "agency_name holds the control character U+0007"),
+    ("routes.txt", "Airport - Bullfrog,,3", "Airport\x7f - Bullfrog,,3", "routes.txt", 2,
+     "route_long_name holds the control character U+007F"),
+    ("trips.txt", "AB,FULLW,AB1,to Bullfrog", "AB,FULLW,AB1,to\x85 Bullfrog", "trips.txt", 2,
+     "trip_headsign holds the control character U+0085"),
+    # A quote left open swallows the lines after it: reported where it opens.
+    ("stops.txt", "BEATTY_AIRPORT,Nye County Airport (Demo)",
+     'BEATTY_AIRPORT,"Nye County Airport (Demo)', "stops.txt", 3,
+     "a quoted value runs past the end of this line (is a closing quote missing?)"),
+    ("stop_times.txt", "AB1,8:10:00,8:15:00,BULLFROG", 'AB1,"8:10:00,8:15:00,BULLFROG', ST, 15,
+     "a quoted value runs past the end of this line (is a closing quote missing?)"),
 ]
 
 
@@ -436,3 +520,52 @@ def test_not_a_feed(tmp_path: Path) -> None:
     assert error.value.file == "feed.zip" and error.value.line is None
     with pytest.raises(FeedError, match="no such file or folder"):
         sample(path=tmp_path / "nothing-here")
+
+
+def test_a_quote_left_open_is_reported_where_it_opens_even_when_it_closes_later(
+    tmp_path: Path,
+) -> None:
+    """The reader resynchronises at the next quote and would fail lines later, on a row
+    mixed from two, with an unrelated problem."""
+    folder = copy_sample(tmp_path)
+    edit(folder, "stops.txt", "BEATTY_AIRPORT,Nye County Airport (Demo)",
+         'BEATTY_AIRPORT,"Nye County Airport (Demo)')
+    edit(folder, "stops.txt", "NADAV,North Ave / D Ave N (Demo)",
+         'NADAV,North Ave / D Ave N (Demo)"')
+    with pytest.raises(FeedError) as error:
+        sample(path=folder)
+    assert (error.value.file, error.value.line) == ("stops.txt", 3)
+
+
+def test_an_over_long_field_is_reported_where_its_quote_opens(tmp_path: Path) -> None:
+    """A quote left open in a long file makes the reader fail on a field too large, at
+    the end: the line reported is still the one with the quote."""
+    folder = copy_sample(tmp_path)
+    edit(folder, "stops.txt", "BEATTY_AIRPORT,Nye County Airport (Demo)",
+         'BEATTY_AIRPORT,"Nye County Airport (Demo)')
+    with (folder / "stops.txt").open("a") as stops:
+        for n in range(20000):
+            stops.write(f"X{n},Filler stop {n} with a long enough name,,36.0,-116.0,,\n")
+    with pytest.raises(FeedError) as error:
+        sample(path=folder)
+    assert (error.value.file, error.value.line) == ("stops.txt", 3)
+
+
+def test_names_at_their_limit_and_currencies_in_lower_case_are_imported(
+    tmp_path: Path,
+) -> None:
+    folder = copy_sample(tmp_path)
+    edit(folder, "agency.txt", "Demo Transit Authority", "D" * 200)
+    edit(folder, "stops.txt", "Nye County Airport (Demo)", "N" * 200)
+    edit(folder, "fare_attributes.txt", "p,1.25,USD", "p,1.25,usd")
+    edit(folder, "fare_attributes.txt", "a,5.25,USD", "a,5.25,usd")
+    timetable = sample(days=1, path=folder)
+    assert {r.agency for r in timetable.routes} == {"D" * 200}
+    assert {r.currency for r in timetable.routes} == {"USD"}
+    airport = next(s for s in timetable.stations if s.code == "gtfs:dta:BEATTY_AIRPORT")
+    assert airport.names == {"en": "N" * 200}
+
+
+def test_a_default_currency_that_is_no_iso_code_is_refused() -> None:
+    with pytest.raises(ValueError, match="ISO 4217"):
+        read_feed(SAMPLE_DIR, today=TODAY, shift_to=MONDAY, default_currency="EURO")

@@ -7,7 +7,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from booking.errors import BookingError, ErrorCode
-from booking.model import RefundPolicy, Route, RouteStop, SeatLayout, segments_overlap
+from booking.model import (
+    RefundPolicy,
+    Route,
+    RouteStop,
+    SeatLayout,
+    Station,
+    segments_overlap,
+)
 
 
 def test_segment_inventory_is_half_open() -> None:
@@ -86,3 +93,15 @@ def test_route_calling_twice_boards_at_the_nearest_call() -> None:
     assert route.segment("X", "C") == (3, 4)
     assert route.segment("X", "B") == (1, 2)
     assert route.segment("A", "X") == (0, 1)
+
+
+def test_station_name_prefers_the_language_then_a_variant_never_a_reading() -> None:
+    names = {"en": "Kodai", "ja-Hrkt": "こうだい", "ja-JP": "工大", "zh-Hant": "工大站",
+             "zh-Hans": "工大站简"}
+    station = Station("K", names, "Asia/Tokyo")
+    assert station.name("ja") == "工大"  # the regional variant, not the reading
+    assert station.name("zh") == "工大站简"  # Kassa's Chinese is Simplified
+    assert station.name("ru") == "Kodai"
+    only_reading = Station("K", {"ja-Hrkt": "こうだい", "ja": "工大"}, "Asia/Tokyo")
+    assert only_reading.name("en") == "工大"
+    assert Station("K", {"ja-Hrkt": "こうだい"}, "Asia/Tokyo").name("ja") == "こうだい"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from booking.service import BookingService
 from booking.timetable import Timetable, TimetableRoute
 from storage import tables as t
 from storage.timetable import store_timetable
-from tests.test_gtfs import DB_ZIP, SAMPLE_DIR
+from tests.test_gtfs import DB_ZIP, SAMPLE_DIR, copy_sample, edit
 
 DAY = date(2026, 6, 1)  # the conftest clock's day; a Monday
 AIRPORT, BULLFROG = "gtfs:dta:BEATTY_AIRPORT", "gtfs:dta:BULLFROG"
@@ -157,3 +158,23 @@ async def test_db_feed_is_stored_and_searchable(
     assert first.origin.name("de") == "Köln Hbf"
     hubs = [s.name() for s in (await service.stations())[:10]]
     assert "Frankfurt(Main)Hbf" in hubs and "Köln Hbf" in hubs
+
+
+async def test_a_feed_at_the_limits_is_stored_alike_on_both_databases(
+    engine: AsyncEngine, service: BookingService, tmp_path: Path
+) -> None:
+    """Names as long as their columns, a currency in lower case, a right-to-left mark (a
+    format character, which names in Arabic or Hebrew may need): stored on PostgreSQL as on
+    SQLite. One character more, or a control character, is refused by read_feed first."""
+    folder = copy_sample(tmp_path)
+    edit(folder, "agency.txt", "Demo Transit Authority", "D" * 200)
+    edit(folder, "stops.txt", "Nye County Airport (Demo)", "\u200f" + "N" * 199)
+    edit(folder, "fare_attributes.txt", "p,1.25,USD", "p,1.25,usd")
+    timetable = read_feed(folder, today=DAY, shift_to=DAY, days=1)
+    await store_timetable(engine, timetable)
+    async with engine.connect() as conn:
+        agencies = set((await conn.execute(select(t.routes.c.agency, t.routes.c.currency))).all())
+    assert agencies == {("D" * 200, "USD")}
+    [option] = await service.search(AIRPORT, BULLFROG, DAY)
+    assert option.origin.name() == "\u200f" + "N" * 199
+    assert (option.price, option.currency) == (125, "USD")

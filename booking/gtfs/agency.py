@@ -8,6 +8,7 @@ import unicodedata
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from booking import limits
 from booking.gtfs.errors import FeedError
 from booking.gtfs.source import FeedFiles, Record
 
@@ -42,9 +43,37 @@ def timezone_of(record: Record, column: str) -> str:
 
 
 def language_tag(text: str) -> str | None:
-    """``de``-style primary subtag of a BCP 47 tag; None for none or ``mul`` (multilingual)."""
+    """``de``-style primary subtag of a BCP 47 tag; None for none or ``mul`` (multilingual).
+
+    For the language of the feed's own names (feed_lang, agency_lang): a feed in ``zh-Hant``
+    names its stops in Chinese, so they are the plain Chinese names.
+    """
     primary = text.strip().lower().replace("_", "-").split("-")[0]
     return primary if primary and primary != "mul" else None
+
+
+_SUBTAG = re.compile(r"[A-Za-z0-9]{1,8}")
+
+
+def translation_tag(text: str) -> str | None:
+    """A translation's BCP 47 tag in its usual case (``ja-Hrkt``, ``zh-Hant``, ``pt-BR``),
+    kept whole: a script or region makes it another name than the plain language's (and
+    ``ja-Hrkt`` is a reading, not a name). None for none or ``mul``; ValueError if it is
+    no tag."""
+    if not text.strip():
+        return None
+    parts = text.strip().replace("_", "-").split("-")
+    if any(_SUBTAG.fullmatch(part) is None for part in parts):
+        raise ValueError(f"bad language tag {text!r}")
+    tag = [parts[0].lower()]
+    for part in parts[1:]:
+        if len(part) == 4 and part.isalpha():
+            tag.append(part.title())  # script
+        elif (len(part) == 2 and part.isalpha()) or (len(part) == 3 and part.isdigit()):
+            tag.append(part.upper())  # region
+        else:
+            tag.append(part.lower())
+    return None if tag == ["mul"] else "-".join(tag)
 
 
 def read_agencies(files: FeedFiles) -> dict[str, Agency]:
@@ -56,7 +85,7 @@ def read_agencies(files: FeedFiles) -> dict[str, Agency]:
             raise record.error(f"agency_id {agency_id!r} appears twice")
         agencies[agency_id] = Agency(
             id=agency_id,
-            name=record.required("agency_name"),
+            name=record.text("agency_name", limits.AGENCY_NAME_LENGTH),
             timezone=timezone_of(record, "agency_timezone"),
             language=language_tag(record.get("agency_lang")),
         )

@@ -13,6 +13,8 @@ Two sources, simplest first:
   currency than the feed's main one; those stretches keep the distance price.
 
 The currency is the one most of the feed's fares use, else the importer's default (EUR).
+A currency_type must be an ISO 4217 code (written in any case: "eur" is EUR); any other
+code is refused at its line, as is a price above what an amount column holds.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from functools import lru_cache
 
 from babel.numbers import get_currency_precision
 
+from booking import limits
 from booking.gtfs.source import FeedFiles, Record
 
 FARE_ATTRIBUTES = "fare_attributes.txt"
@@ -90,7 +93,8 @@ def read_fares(files: FeedFiles, route_ids: Collection[str], default_currency: s
         fare_id = record.required("fare_id")
         if fare_id in fares:
             raise record.error(f"fare_id {fare_id!r} appears twice")
-        fares[fare_id] = (_price(record), record.required("currency_type").upper())
+        currency = _currency(record)
+        fares[fare_id] = (_price(record, currency), currency)
     currency = _main_currency(fares.values(), default_currency)
     table = FareTable(currency)
     if files.has(FARE_RULES):
@@ -98,7 +102,16 @@ def read_fares(files: FeedFiles, route_ids: Collection[str], default_currency: s
     return table
 
 
-def _price(record: Record) -> Decimal:
+def _currency(record: Record) -> str:
+    text = record.required("currency_type")
+    if not limits.is_currency(text.upper()):
+        raise record.error(
+            f"unknown currency_type {text!r} (expected an ISO 4217 code such as EUR)"
+        )
+    return text.upper()
+
+
+def _price(record: Record, currency: str) -> Decimal:
     text = record.required("price")
     try:
         price = Decimal(text)
@@ -106,6 +119,9 @@ def _price(record: Record) -> Decimal:
         raise record.error(f"bad price {text!r}") from None
     if not price.is_finite() or price < 0:
         raise record.error(f"bad price {text!r}")
+    # Compared in major units first: a huge price has no minor units (quantize overflows).
+    if price > limits.MAX_AMOUNT or minor_units(price, currency) > limits.MAX_AMOUNT:
+        raise record.error(f"price {text} {currency} is more than a fare can be")
     return price
 
 

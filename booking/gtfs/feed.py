@@ -19,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from booking import limits
 from booking.gtfs.agency import FeedIdentity, identify_feed, read_agencies
 from booking.gtfs.calendar import (
     CALENDAR,
@@ -34,6 +35,7 @@ from booking.gtfs.fares import FareTable, Pricing, price_route, read_fares
 from booking.gtfs.layouts import layout_for
 from booking.gtfs.source import FeedFiles
 from booking.gtfs.stations import (
+    STOPS,
     StationMaker,
     Stop,
     Translations,
@@ -60,7 +62,7 @@ log = logging.getLogger(__name__)
 
 ROUTE_CODE_LENGTH = 128  # routes.code
 SOURCE_KEY_LENGTH = 255  # trips.source_key
-ROUTE_NAME_LENGTH = 200  # routes.name
+ROUTE_NAME_LENGTH = limits.ROUTE_NAME_LENGTH  # longer names are cut (see _route_name)
 
 
 def read_feed(
@@ -82,6 +84,8 @@ def read_feed(
     warning (the 2019 DB feed has three, at the Belarus-Poland border), or refused when
     ``strict``.
     """
+    if not limits.is_currency(default_currency):
+        raise ValueError(f"default_currency {default_currency!r} is no ISO 4217 code")
     with FeedFiles(path) as files:
         feed = _read(files, default_currency)
     window = plan_window(feed.services, today=today, shift_to=shift_to, days=days)
@@ -250,6 +254,9 @@ class _TimetableBuilder:
             for seq, (station, (_, arrive, depart, _), fare)
             in enumerate(zip(stations, shape, offsets, strict=True))
         )
+        if max(offsets, default=0) > limits.MAX_AMOUNT:
+            raise FeedError(STOPS, None, f"route {trip.route_id!r}: its distance fare "
+                            f"reaches {offsets[-1]}, more than a fare can be")
         gtfs_route = self._feed.routes[trip.route_id]
         name = _route_name(gtfs_route, trip.headsign)
         agency, currency = gtfs_route.agency.name, self._feed.fares.currency
@@ -324,7 +331,9 @@ def _route_code(feed: FeedIdentity, route_id: str, content: str) -> str:
 
 
 def _route_name(route: GtfsRoute, headsign: str) -> str:
-    """"ICE 1672 (Stralsund Hbf)": the line as the operator names it, and where it goes."""
+    """"ICE 1672 (Stralsund Hbf)": the line as the operator names it, and where it goes,
+    cut to ROUTE_NAME_LENGTH characters (routes.name) rather than refused: the parts are
+    separate fields, each within its own limits."""
     short, long = route.short_name, route.long_name
     base = long if short and long.startswith(short) else " ".join(p for p in (short, long) if p)
     base = base or route.id

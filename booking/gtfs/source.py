@@ -2,6 +2,12 @@
 
 Every value read through a ``Record`` that does not parse becomes a ``FeedError`` naming
 the file and line, so the readers above never deal with raw ``ValueError``s.
+
+Every row is checked against what no stored text may hold (booking/limits.py): a NUL,
+another control character (a tab or line break inside a value included) or an unpaired
+surrogate is refused at its line, on either database, rather than stored by SQLite and
+a traceback on PostgreSQL. A value spanning lines is a quote left open, reported at the
+line where it opens.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from booking import limits
 from booking.gtfs.errors import FeedError
 
 # 6:00:00 and 25:10:00 are fine (a service day can run past midnight); 25:61:00 is not.
@@ -72,6 +79,13 @@ class Record:
             raise self.error(f"{column} is empty")
         return value
 
+    def text(self, column: str, max_length: int, *, required: bool = True) -> str:
+        """A value that will be stored as text: at most ``max_length`` characters."""
+        value = self.required(column) if required else self.get(column)
+        if len(value) > max_length:
+            raise self.error(f"{column} is {len(value)} characters long, more than {max_length}")
+        return value
+
     def time(self, column: str) -> int | None:
         """A GTFS time in seconds; None when the cell is empty (a non-timepoint stop)."""
         text = self.get(column)
@@ -116,6 +130,22 @@ class Record:
         if text not in allowed:
             raise self.error(f"bad {column} {text!r} (expected one of {', '.join(allowed)})")
         return text
+
+
+_OPEN_QUOTE = "a quoted value runs past the end of this line (is a closing quote missing?)"
+
+
+def _check_characters(name: str, line: int, header: Sequence[str], row: Sequence[str]) -> None:
+    """Refuse a row holding a character no stored text may hold, naming its column."""
+    if limits.unsafe_character("".join(row)) is None:  # one search for the common case
+        return
+    for index, cell in enumerate(row):
+        bad = limits.unsafe_character(cell)
+        if bad is not None:
+            column = header[index] if index < len(header) else f"column {index + 1}"
+            raise FeedError(
+                name, line, f"{column} holds the control character {limits.code_point(bad)}"
+            )
 
 
 class FeedFiles:
@@ -184,11 +214,18 @@ class FeedFiles:
                 if missing:
                     raise FeedError(name, 1, f"missing column {', '.join(missing)}")
                 columns = {column: index for index, column in enumerate(header)}
+                start = reader.line_num + 1  # the line the next row begins on
                 for row in reader:
+                    if reader.line_num != start:
+                        raise FeedError(name, start, _OPEN_QUOTE)
+                    line, start = start, reader.line_num + 1
                     if not any(row) or not "".join(row).strip():
                         continue  # blank lines are common at the end of hand-edited files
-                    yield Record(name, reader.line_num, columns, row)
+                    _check_characters(name, line, header, row)
+                    yield Record(name, line, columns, row)
             except UnicodeDecodeError:
                 raise FeedError(name, self._undecodable_line(name), "not UTF-8 text") from None
             except csv.Error as error:
-                raise FeedError(name, reader.line_num, f"unreadable CSV ({error})") from None
+                # Reported where the row began: an open quote makes the reader fail (a
+                # field too large, say) many lines after the quote that caused it.
+                raise FeedError(name, start, f"unreadable CSV ({error})") from None

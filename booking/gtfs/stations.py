@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from booking.gtfs.agency import FeedIdentity, language_tag, timezone_of
+from booking import limits
+from booking.gtfs.agency import FeedIdentity, timezone_of, translation_tag
 from booking.gtfs.errors import FeedError
 from booking.gtfs.source import FeedFiles, Record
 from booking.model import DEFAULT_LANGUAGE, Station
@@ -52,7 +53,7 @@ def read_stops(files: FeedFiles) -> dict[str, Stop]:
 def _stop(record: Record) -> Stop:
     location_type = record.choice("location_type", ("0", "1", "2", "3", "4"), default="0")
     # Generic nodes and boarding areas may go unnamed; anything a passenger sees may not.
-    name = record.required("stop_name") if location_type in "012" else record.get("stop_name")
+    name = record.text("stop_name", limits.STATION_NAME_LENGTH, required=location_type in "012")
     return Stop(
         id=record.required("stop_id"),
         name=name,
@@ -99,10 +100,10 @@ def read_translations(files: FeedFiles) -> Translations:
             _add_translation(translations, record)
         elif all(record.has_column(column) for column in _OLD_TRANSLATIONS):
             # The older format translates a text wherever it appears (trans_id is the text).
-            language = language_tag(record.required("lang"))
+            language = _language(record, "lang")
             if language:
                 translations.by_text.setdefault(record.required("trans_id"), {})[language] = (
-                    record.required("translation")
+                    record.text("translation", limits.STATION_NAME_LENGTH)
                 )
         else:
             expected = f"{','.join(_NEW_TRANSLATIONS)} or {','.join(_OLD_TRANSLATIONS)}"
@@ -113,16 +114,23 @@ def read_translations(files: FeedFiles) -> Translations:
 def _add_translation(translations: Translations, record: Record) -> None:
     if record.get("table_name") != "stops" or record.get("field_name") != "stop_name":
         return  # only station names are shown by Kassa
-    language = language_tag(record.required("language"))
+    language = _language(record, "language")
     if language is None:
         return
-    text = record.required("translation")
+    text = record.text("translation", limits.STATION_NAME_LENGTH)
     if record.get("record_id"):
         translations.by_stop.setdefault(record.get("record_id"), {})[language] = text
     elif record.get("field_value"):
         translations.by_text.setdefault(record.get("field_value"), {})[language] = text
     else:
         raise record.error("a stop_name translation needs record_id or field_value")
+
+
+def _language(record: Record, column: str) -> str | None:
+    try:
+        return translation_tag(record.required(column))
+    except ValueError as error:
+        raise record.error(f"{error} in {column}") from None
 
 
 class StationMaker:
@@ -170,6 +178,8 @@ def _station(
     default_timezone: str,
 ) -> Station:
     # stop_name is shown to everyone whose language the feed does not translate to.
+    # Translations come under their whole tag: ja-Hrkt (a kana reading) is kept apart from
+    # ja and never replaces the name (Station.name never shows a reading for a name).
     names = {DEFAULT_LANGUAGE: stop.name}
     if feed.language:
         names[feed.language] = stop.name
