@@ -187,8 +187,13 @@ def _time_block(
     pdf.set_xy(x, y)
     _font(pdf, "", 7)
     pdf.set_text_color(*MUTED)
-    pdf.cell(width, 3.5, caption.upper(), new_x="LEFT", new_y="NEXT")
+    pdf.cell(width, 3.5, _fit(pdf, caption.upper(), width), new_x="LEFT", new_y="NEXT")
     _font(pdf, "B", 10.5)
+    size = 10.5
+    # A spelled-out local date ("25 дек. 2026 г., 06:00") is longer than the ISO one.
+    while size > 7 and pdf.get_string_width(when) > width - 2 * pdf.c_margin:
+        size -= 0.5
+        _font(pdf, "B", size)
     pdf.set_text_color(*INK)
     pdf.cell(width, 5.5, _fit(pdf, when, width), new_x="LEFT", new_y="NEXT")
     _font(pdf, "", 6.5)
