@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -72,3 +73,6 @@ def test_bad_input_is_refused() -> None:
         render_trip_ics([], NOW)
     with pytest.raises(ValueError, match="timezone-aware"):
         render_trip_ics(documents(), datetime(2026, 1, 1))  # noqa: DTZ001
+    first, second, _ = documents()
+    with pytest.raises(ValueError, match="one order"):
+        render_trip_ics([first, replace(second, booking_reference="OTHER1")], NOW)
