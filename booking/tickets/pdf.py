@@ -119,7 +119,7 @@ def _page(pdf: FPDF, doc: TicketDocument, captions: TicketCaptions) -> None:
     _headline(pdf, f"→ {doc.destination}")
     _font(pdf, "", 8)
     pdf.set_text_color(*MUTED)
-    _text(pdf, WIDTH, 4.5, f"{captions.trip}: {doc.route_name}")
+    _text(pdf, WIDTH, 4.5, f"{captions.trip}: {doc.route_name}", max_lines=2)
 
     # Times on each station's clock.
     y = pdf.get_y() + 2
@@ -169,12 +169,7 @@ def _headline(pdf: FPDF, text: str) -> None:
         pdf.cell(WIDTH, 6.5, text, new_x="LMARGIN", new_y="NEXT")
         return
     _font(pdf, "B", 11)
-    lines = cast(list[str], pdf.multi_cell(WIDTH, 5, text, dry_run=True, output="LINES"))
-    if len(lines) > 2:
-        lines = [lines[0], _fit(pdf, " ".join(lines[1:]), WIDTH)]
-    for line in lines:
-        _font(pdf, "B", 11)
-        pdf.cell(WIDTH, 5, line, new_x="LMARGIN", new_y="NEXT")
+    _text(pdf, WIDTH, 5, text, max_lines=2)
 
 
 def _fitted_line(pdf: FPDF, text: str) -> None:
@@ -214,12 +209,23 @@ def _field(pdf: FPDF, x: float, y: float, width: float, caption: str, value: str
     return pdf.get_y()
 
 
-def _text(pdf: FPDF, width: float, height: float, text: str) -> None:
-    """A line of text, wrapped only when it does not fit (wrapping measures it many times)."""
+def _text(pdf: FPDF, width: float, height: float, text: str, max_lines: int = 3) -> None:
+    """Text in the current font, wrapped when it does not fit, at most ``max_lines`` lines.
+
+    The lines are drawn one cell each, selecting the font again before each: a line that
+    multi_cell wrapped after Chinese (fallback) text was drawn with the fallback's font
+    state and came out as other letters (the fpdf2 issue described at _font).
+    """
     if pdf.get_string_width(text) <= width - 2 * pdf.c_margin:
         pdf.cell(width, height, text, new_x="LEFT", new_y="NEXT")
-    else:
-        pdf.multi_cell(width, height, text, align="L", new_x="LEFT", new_y="NEXT")
+        return
+    style, size = pdf.font_style, pdf.font_size_pt
+    lines = cast(list[str], pdf.multi_cell(width, height, text, dry_run=True, output="LINES"))
+    if len(lines) > max_lines:
+        lines = [*lines[: max_lines - 1], _fit(pdf, " ".join(lines[max_lines - 1 :]), width)]
+    for line in lines:
+        _font(pdf, style, size)
+        pdf.cell(width, height, line, new_x="LEFT", new_y="NEXT")
 
 
 def _font(pdf: FPDF, style: str, size: float) -> None:
