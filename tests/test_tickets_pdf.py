@@ -169,7 +169,7 @@ def test_naive_times_are_refused(tickets) -> None:
 
 
 def test_a_missing_font_names_its_package(tickets) -> None:
-    doc, _ = tickets[0]
+    doc = replace(tickets[0][0], origin="Berlin Hbf")  # no Chinese on this ticket
     fonts = TicketFonts(cjk=FontFile(Path("/nonexistent/wqy-microhei.ttc"), "fonts-wqy-microhei"))
     with pytest.raises(MissingFontError, match="fonts-wqy-microhei"):
         render_ticket_pdf(doc, fonts=fonts)

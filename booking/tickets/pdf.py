@@ -71,6 +71,9 @@ def _characters(documents: Sequence[TicketDocument], captions: TicketCaptions) -
 
 
 def _new_pdf(fonts: TicketFonts, chars: set[str]) -> FPDF:
+    # Every font, not only those this ticket needs: a missing Chinese font should fail the
+    # first ticket, not the first Chinese one.
+    fonts.check()
     pdf = FPDF(orientation="P", unit="mm", format=PAGE)
     pdf.set_margins(MARGIN, MARGIN, MARGIN)
     pdf.set_auto_page_break(False)
