@@ -61,6 +61,7 @@ def create_services(settings: Settings, engine: AsyncEngine, *,
         customers=CustomerService(uow, staff_ids=settings.staff_ids, clock=clock),
         telegram_payment_token=(settings.telegram_payment_token.get_secret_value()
                                 if settings.telegram_payment_token else None),
+        operator=settings.operator_name,
     )
 
 

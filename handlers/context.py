@@ -51,6 +51,7 @@ class Services:
     directory: StationDirectory = field(default_factory=StationDirectory)
     # Telegram Payments' provider token, when payments are taken in the chat.
     telegram_payment_token: str | None = None
+    operator: str = "Kassa Coaches"  # printed on tickets and the checkout page
 
     async def load_stations(self) -> bool:
         """Read the station catalogue; True if it changed."""

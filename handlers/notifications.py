@@ -153,7 +153,8 @@ async def send_ticket_files(bot: Bot, services: Services, chat_id: int, _: Texts
     lines.extend(f"{t.seat} — {t.passenger}: {t.code}" for t in tickets)
     await send_card(bot, chat_id, Card("\n".join(lines),
                                        [[button(_("🎫 My tickets"), cb.menu("tickets"))]]))
-    for document in ticket_documents(_, view, tickets):
+    for document in await ticket_documents(_, view, tickets, services.operator,
+                                           services.booking.now()):
         await send_document(bot, chat_id, document)
 
 

@@ -20,6 +20,7 @@ from booking.providers import PaymentEventType, ProviderEvent
 from bot.web import make_web_app
 from storage import tables as t
 from tests.conversation_support import Bot, running_bot, seed
+from tests.test_tickets_pdf import page_image, qr_text, text_of
 
 
 @asynccontextmanager
@@ -83,7 +84,17 @@ async def test_pay_on_the_checkout_page_and_get_the_tickets(bot):
     assert (await bot.services.booking.order(view.id)).status is OrderStatus.PAID
     await bot.run_jobs()
     texts = [m.text for m in user.messages]
-    assert any(f"Booking reference: {view.id}" in t for t in texts)
+    assert any(f"Booking reference: {view.id}" in (t or "") for t in texts)
+    # One PDF per passenger and the trip's calendar file, in the chat.
+    files = {m.document.file_name: m.document.data for m in user.messages if m.document}
+    [pdf_name] = [n for n in files if n.endswith(".pdf")]
+    assert [n for n in files if n.endswith(".ics")]
+    pdf = files[pdf_name]
+    assert "Anna Lee" in text_of(pdf)[0] and view.id in text_of(pdf)[0].replace("\r\n", "")
+    # The QR code on the page is the ticket's signed code, which checks in.
+    code = qr_text(page_image(pdf))
+    [ticket] = await bot.services.booking.tickets(view.id, None)
+    assert code == ticket.code
     bot.harness.assert_no_errors()
 
 

@@ -181,6 +181,7 @@ def test_a_code_with_extra_characters_is_refused(signer: TicketSigner, code: str
         ("K1.!!!!", MalformedTicketCode),
         ("K1.AAAAAAAA", MalformedTicketCode),
         ("https://example.com/ticket", MalformedTicketCode),
+        ("K1." + "A" * 5000, MalformedTicketCode),
         ("K2.AEBJECAB", UnsupportedTicketVersion),
         ("K1.AI", MalformedTicketCode),  # payload version byte 2 under a K1 prefix
     ],

@@ -58,6 +58,7 @@ MAX_SHORT_TEXT = 32  # bytes of a seat label or initials
 MAX_TEXT = 64  # bytes of a ticket id or order reference
 MAX_VARINT_BYTES = 9  # up to 63 bits
 KEY_SETTING = "KASSA_TICKET_SIGNING_KEY"
+MAX_CODE_CHARS = 1000  # the longest possible code is ~500 characters, ~600 typed in groups
 
 _PREFIX_RE = re.compile(r"K(\d+)\.")
 _TYPING_NOISE = re.compile(r"[\s\-]+")
@@ -289,6 +290,8 @@ def normalize(code: str) -> str:
 
 
 def _unpack(code: str) -> bytes:
+    if len(code) > MAX_CODE_CHARS:  # before any work on it: the text may come from anyone
+        raise MalformedTicketCode("the text is too long to be a ticket code")
     text = normalize(code)
     match = _PREFIX_RE.match(text)
     if match is None:
