@@ -73,12 +73,15 @@ def local_link(base: str, url: str) -> str:
     return base + url[url.index("/pay/"):]
 
 
-async def screenshot(page: Page, name: str) -> Path:
+async def screenshot(page: Page, name: str, database_url: str) -> None:
+    """A full-page picture kept under test-artifacts/ (from the SQLite run only: both databases
+    render the same page)."""
+    if not database_url.startswith("sqlite"):
+        return
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / name
     await page.screenshot(path=str(path), full_page=True)
     print(f"screenshot: {path.relative_to(ARTIFACTS.parent)}")
-    return path
 
 
 def pay_button(page: Page):
@@ -100,20 +103,19 @@ async def test_open_the_link_see_the_order_pay_and_get_the_tickets(bot, page, da
         await expect(body).to_contain_text("Beijing → Tianjin")
         await expect(body).to_contain_text("Seats held for")
         await expect(pay_button(page)).to_have_text(f"Pay {amount}")
-        if "sqlite" in database_url:  # one picture is enough; both runs render the same page
-            await screenshot(page, "checkout-360.png")
+        await screenshot(page, "checkout-360.png", database_url)
         await pay_button(page).click()
         await expect(body).to_contain_text("Paid. Your tickets are on their way to the chat.")
         await expect(page.get_by_role("button")).to_have_count(0)
-        if "sqlite" in database_url:
-            await screenshot(page, "checkout-360-paid.png")
+        await screenshot(page, "checkout-360-paid.png", database_url)
     assert (await bot.services.booking.order(view.id)).status is OrderStatus.PAID
     await bot.run_jobs()
     assert any(f"Booking reference: {view.id}" in (m.text or "") for m in user.messages)
     bot.harness.assert_no_errors()
 
 
-async def test_decline_says_declined_keeps_the_hold_and_tells_the_passenger(bot, page):
+async def test_decline_says_declined_keeps_the_hold_and_tells_the_passenger(bot, page,
+                                                                            database_url):
     user, view = await held_booking(bot)
     async with web_server(bot) as base:
         await page.goto(local_link(base, pay_url(user.last_message)))
@@ -122,6 +124,7 @@ async def test_decline_says_declined_keeps_the_hold_and_tells_the_passenger(bot,
         await expect(body).to_contain_text("Payment declined. Your seats stay held until")
         # The hold stays, so the page still offers Pay.
         await expect(pay_button(page)).to_be_visible()
+        await screenshot(page, "checkout-360-declined.png", database_url)
     assert (await bot.services.booking.order(view.id)).status is OrderStatus.HELD
     await bot.run_jobs()
     assert "The payment was declined" in user.last_message.text
@@ -129,7 +132,7 @@ async def test_decline_says_declined_keeps_the_hold_and_tells_the_passenger(bot,
     bot.harness.assert_no_errors()
 
 
-async def test_expired_hold_and_tampered_link_offer_no_pay(bot, page, clock):
+async def test_expired_hold_and_tampered_link_offer_no_pay(bot, page, clock, database_url):
     user, _view = await held_booking(bot)
     async with web_server(bot) as base:
         link = local_link(base, pay_url(user.last_message))
@@ -138,6 +141,7 @@ async def test_expired_hold_and_tampered_link_offer_no_pay(bot, page, clock):
         assert response is not None and response.status == 404
         await expect(page.locator("body")).to_contain_text("This payment link is not valid.")
         await expect(page.get_by_role("button")).to_have_count(0)
+        await screenshot(page, "checkout-360-not-valid.png", database_url)
 
         clock.advance(minutes=16)
         response = await page.goto(link)
@@ -145,6 +149,7 @@ async def test_expired_hold_and_tampered_link_offer_no_pay(bot, page, clock):
         await expect(page.locator("body")).to_contain_text(
             "This booking is no longer on hold, so it cannot be paid.")
         await expect(page.get_by_role("button")).to_have_count(0)
+        await screenshot(page, "checkout-360-expired.png", database_url)
 
 
 async def assert_fits_the_phone(page: Page) -> None:
@@ -158,18 +163,18 @@ async def assert_fits_the_phone(page: Page) -> None:
         assert box["x"] >= 0 and box["x"] + box["width"] <= WIDTH
 
 
-async def test_the_page_is_readable_on_a_360px_phone(bot, page):
-    # A long unbroken passenger name must wrap, not widen the page.
-    passenger = "Wolfeschlegelsteinhausenbergerdorff-Alexandrovna-Maximiliana"
+async def test_the_page_is_readable_on_a_360px_phone(bot, page, database_url):
+    # A long unbroken passenger name (no space, no hyphen) must wrap, not widen the page.
+    passenger = "Wolfeschlegelsteinhausenbergerdorffvoralternwarengewissenhaftschaferswessen"
     user, _view = await held_booking(bot, passenger=passenger)
     async with web_server(bot) as base:
         await page.goto(local_link(base, pay_url(user.last_message)))
         await expect(page.locator("body")).to_contain_text(passenger)
         await expect(page.get_by_role("button")).to_have_count(2)
         await assert_fits_the_phone(page)
-        font_size = await page.evaluate(
-            "parseFloat(getComputedStyle(document.querySelector('p')).fontSize)")
+        font_size = await page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
         assert font_size >= 16, f"body text is {font_size}px"
+        await screenshot(page, "checkout-360-long-name.png", database_url)
         await page.get_by_role("button", name="Decline").click()
         await expect(page.locator("body")).to_contain_text("Payment declined")
         await assert_fits_the_phone(page)
