@@ -10,6 +10,7 @@ CI=true.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,7 +24,9 @@ from tests.conftest import IN_CI
 from tests.conversation_support import running_bot, seed
 from tests.test_payments_web import held_booking, pay_url, web_server
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's chromium; KASSA_TEST_CHROMIUM points elsewhere (tests/test_ci_guard.py points it at
+# nothing to see the test fail under CI=true and skip otherwise).
+CHROMIUM = Path(os.environ.get("KASSA_TEST_CHROMIUM") or "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--no-first-run", "--disable-sync",
@@ -33,7 +36,9 @@ MIN_TAP_HEIGHT = 44  # px: the smallest comfortable touch target
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
+@pytest.fixture(autouse=True)
 def require_chromium() -> None:
+    """Checked before anything else is set up: skip, or fail under CI=true."""
     if CHROMIUM.exists():
         return
     reason = (f"Debian's chromium is not installed ({CHROMIUM}); `make install` as root, or "
@@ -46,7 +51,6 @@ def require_chromium() -> None:
 @pytest.fixture
 async def page() -> AsyncIterator[Page]:
     """A fresh headless chromium tab with a 360x740 phone viewport."""
-    require_chromium()
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
