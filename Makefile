@@ -53,3 +53,17 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache
+
+# Debian's chromium, driven headless by Playwright in tests/test_checkout_browser.py (Playwright
+# never downloads a browser here). Installed as root when missing; only a warning otherwise.
+.PHONY: chromium
+install: chromium
+chromium:
+	@command -v chromium >/dev/null 2>&1 || \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "the checkout browser test needs Debian's chromium: run 'apt-get install -y chromium' as root" >&2; \
+	fi

@@ -164,8 +164,8 @@ async def checkout_page(request: web.Request) -> web.Response:
     try:
         view = await _order_of(request)
     except BookingError:
-        return _page(texts("en"), texts("en")("Payment"),
-                     [texts("en")("This payment link is not valid.")], status=404)
+        return _page(texts("en"), texts("en")("Payment"), [],
+                     note=("warn", texts("en")("This payment link is not valid.")), status=404)
     _ = await _texts_for(request, view)
     return _page(_, _("Payment"), _order_lines(request, _, view), form=_form(_, view),
                  note=_status_note(request, _, view))
@@ -191,29 +191,30 @@ async def checkout_action(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(str(request.url.with_query({"done": str(action or "")})))
 
 
-def _order_lines(request: web.Request, _: Texts, view: OrderView) -> list[str]:
+def _order_lines(request: web.Request, _: Texts, view: OrderView) -> list[Line]:
     language = _.language
-    lines = [
-        request.app[OPERATOR],
-        f"{view.origin.name(language)} → {view.destination.name(language)}",
-        _("{day}, {departs} → {arrives}", day=_.day(view.departure.date()),
-          departs=_.time(view.departure), arrives=_.time(view.arrival)),
+    lines: list[Line] = [
+        ("operator", request.app[OPERATOR]),
+        ("route", f"{view.origin.name(language)} → {view.destination.name(language)}"),
+        ("when", _("{day}, {departs} → {arrives}", day=_.day(view.departure.date()),
+                   departs=_.time(view.departure), arrives=_.time(view.arrival))),
     ]
-    lines.extend(f"{s.seat} — {s.passenger}" for s in view.seats)
-    lines.append(_("Total: {price}", price=_.price(view.amount, view.currency)))
+    lines.extend(("seat", f"{s.seat} — {s.passenger}") for s in view.seats)
+    lines.append(("total", _("Total: {price}", price=_.price(view.amount, view.currency))))
     return lines
 
 
-def _status_note(request: web.Request, _: Texts, view: OrderView) -> str | None:
+def _status_note(request: web.Request, _: Texts, view: OrderView) -> Line:
+    """What the page says about the order now, and its kind (ok, held, warn) for its colour."""
     if view.status is OrderStatus.PAID:
-        return _("Paid. Your tickets are on their way to the chat.")
+        return "ok", _("Paid. Your tickets are on their way to the chat.")
     if view.status is OrderStatus.HELD and view.expires_at is not None:
         if request.query.get("done") == "decline":
-            return _("Payment declined. Your seats stay held until {time}.",
-                     time=_.time(view.expires_at.astimezone(view.origin.tz)))
+            return "warn", _("Payment declined. Your seats stay held until {time}.",
+                             time=_.time(view.expires_at.astimezone(view.origin.tz)))
         left = int((view.expires_at - request.app[SERVICES].booking.now()).total_seconds())
-        return _("Seats held for {minutes} more min.", minutes=max(1, left // 60))
-    return _("This booking is no longer on hold, so it cannot be paid.")
+        return "held", _("Seats held for {minutes} more min.", minutes=max(1, left // 60))
+    return "warn", _("This booking is no longer on hold, so it cannot be paid.")
 
 
 def _form(_: Texts, view: OrderView) -> str | None:
@@ -229,21 +230,37 @@ def _form(_: Texts, view: OrderView) -> str | None:
     )
 
 
+# Phone first: one column, 16 px text, 48 px buttons, long names wrap instead of scrolling.
 _STYLE = """
-body{font-family:system-ui,sans-serif;margin:0;padding:16px;max-width:480px;color:#111}
-h1{font-size:1.3em} p{margin:.3em 0;line-height:1.35}
-.note{background:#f3f6fa;border-radius:8px;padding:10px;margin:12px 0}
-button{display:block;width:100%;font-size:1.1em;padding:14px;margin:8px 0;border-radius:8px;
-border:0} .pay{background:#1a7f37;color:#fff} .decline{background:#eee;color:#111}
+*{box-sizing:border-box}
+body{font:16px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;
+padding:16px;max-width:480px;color:#111;background:#fff;overflow-wrap:anywhere}
+h1{font-size:1.3em;margin:.2em 0 .6em} p{margin:.25em 0}
+.order{border:1px solid #d8dee6;border-radius:12px;padding:12px 14px}
+.operator{color:#555;font-size:.9em} .route{font-size:1.15em;font-weight:600}
+.when{color:#333;margin-bottom:.6em}
+.total{font-weight:700;font-size:1.1em;border-top:1px solid #d8dee6;margin-top:.6em;
+padding-top:.6em}
+.note{border-radius:10px;padding:10px 12px;margin:14px 0;background:#eef3f9}
+.note.ok{background:#e6f4ea;color:#0f5323} .note.warn{background:#fdf0e0;color:#6b3a00}
+button{display:block;width:100%;min-height:48px;font:inherit;font-size:1.1em;font-weight:600;
+padding:12px;margin:10px 0;border-radius:10px;border:1px solid transparent;cursor:pointer}
+.pay{background:#1a7f37;color:#fff} .decline{background:#fff;color:#333;border-color:#c6ccd4}
 """
 
+Line = tuple[str, str]  # (CSS class, text)
 
-def _page(_: Texts, title: str, lines: list[str], *, form: str | None = None,
-          note: str | None = None, status: int = 200) -> web.Response:
+
+def _page(_: Texts, title: str, lines: list[Line], *, form: str | None = None,
+          note: Line | None = None, status: int = 200) -> web.Response:
     body: list[Any] = [f"<h1>{html.escape(title)}</h1>"]
-    body.extend(f"<p>{html.escape(line)}</p>" for line in lines)
+    if lines:
+        body.append('<div class="order">')
+        body.extend(f'<p class="{kind}">{html.escape(text)}</p>' for kind, text in lines)
+        body.append("</div>")
     if note:
-        body.append(f'<p class="note">{html.escape(note)}</p>')
+        kind, text = note
+        body.append(f'<p class="note {kind}">{html.escape(text)}</p>')
     if form:
         body.append(form)
     document = (

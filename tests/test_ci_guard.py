@@ -1,4 +1,5 @@
-"""Under CI=true an unreachable PostgreSQL fails the run instead of skipping its tests."""
+"""Under CI=true an unreachable PostgreSQL, or a missing chromium, fails the run instead of
+skipping its tests."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_pytest_with(env_changes: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run_pytest_with(env_changes: dict[str, str],
+                    target: str = "tests/test_booking_service.py::test_search_bad_input",
+                    ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **env_changes}
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "tests/test_booking_service.py::test_search_bad_input"],
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", target],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
     )
 
@@ -34,3 +36,22 @@ def test_unset_url_fails_under_ci() -> None:
     result = run_pytest_with({"CI": "true", "KASSA_TEST_DATABASE_URL": ""})
     assert result.returncode != 0
     assert "KASSA_TEST_DATABASE_URL is not set" in result.stdout
+
+
+BROWSER_TEST = "tests/test_checkout_browser.py::test_expired_hold_and_tampered_link_offer_no_pay"
+
+
+def test_missing_chromium_fails_under_ci() -> None:
+    result = run_pytest_with({"CI": "true", "KASSA_TEST_CHROMIUM": "/nonexistent/chromium"},
+                             BROWSER_TEST)
+    assert result.returncode != 0
+    assert "CI=true: Debian's chromium is not installed" in result.stdout
+    assert "skipped" not in result.stdout
+
+
+def test_missing_chromium_skips_on_a_developer_machine() -> None:
+    result = run_pytest_with({"CI": "", "KASSA_TEST_CHROMIUM": "/nonexistent/chromium"},
+                             BROWSER_TEST)
+    assert result.returncode == 0, result.stdout
+    assert "2 skipped" in result.stdout
+    assert "Debian's chromium is not installed" in result.stdout

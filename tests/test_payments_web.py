@@ -44,14 +44,14 @@ async def bot(engine, clock):
         yield running
 
 
-async def held_booking(bot: Bot, name: str = "Anna"):
+async def held_booking(bot: Bot, name: str = "Anna", passenger: str = "Anna Lee"):
     user = bot.user(name)
     await user.send("Beijing to Tianjin tomorrow")
     first_trip = next(t for t in user.last_message.button_texts() if t.startswith("1."))
     await user.press(first_trip)
     await user.press("1")
     await user.press("Any seats")
-    await user.send("Anna Lee")
+    await user.send(passenger)
     await user.press("✅ Confirm")
     [view] = await bot.services.booking.orders_of(user.id)
     return user, view
