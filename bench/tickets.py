@@ -7,7 +7,8 @@ Renders one passenger's ticket PDF after another in this one process (one core) 
 fresh signed code each, as the ticket use case will. The rate is per CPU second of this
 process (time.process_time), so other work on the machine does not lower it; the wall-clock
 rate is printed beside it. The first PDF is timed on its own: it parses the font files.
-No database is needed for this half.
+No database is needed for this half; the other (bench/webhooks.py) measures signed payment
+webhooks on the PostgreSQL database KASSA_DATABASE_URL names.
 
 Figures go to stdout; the last line is one JSON object.
 """
@@ -15,6 +16,7 @@ Figures go to stdout; the last line is one JSON object.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import json
 import statistics
@@ -28,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.webhooks import webhook_figures
 from booking.tickets.codes import (
     TicketClaims,
     TicketSigner,
@@ -132,11 +135,14 @@ def ticket_figures(seconds: float) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="PDF rendering time")
+    parser.add_argument("--webhook-seconds", type=float, default=8.0,
+                        help="holds placed before they are paid by webhook")
     args = parser.parse_args()
     figures: dict[str, Any] = {}
     figures.update(ticket_figures(args.seconds))
-    # The other half of issue 7's bench (signed webhook confirmations per second on
-    # PostgreSQL, against bench/holds.py's hold rate) adds its figures here.
+    # The other half: signed webhook confirmations per second on PostgreSQL, beside the
+    # hold rate of the same run (bench/webhooks.py).
+    figures.update(asyncio.run(webhook_figures(seconds=args.webhook_seconds)))
     print(json.dumps(figures, ensure_ascii=False))
 
 

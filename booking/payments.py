@@ -94,17 +94,16 @@ class PaymentService(UseCases):
         the order's (a provider would not send that for our checkout: it is investigated,
         not booked). A declined payment keeps the hold and tells the passenger.
         """
-        async with self._uow() as uow:
-            order = await owned_order(uow, event.order_id, None)
-        if event.amount != order.amount:
-            raise BookingError(ErrorCode.AMOUNT_MISMATCH)
-        if event.currency != order.currency:
-            raise BookingError(ErrorCode.CURRENCY_MISMATCH)
         if event.type is PaymentEventType.SUCCEEDED:
+            # The amount is checked inside the confirmation's own transaction, before it
+            # writes: one transaction per webhook on the busiest path.
             return await self.confirm_payment(
                 event.order_id, event.event_id, event.amount, event.currency, event.provider,
-                event_type=event.type.value,
+                event_type=event.type.value, refuse_mismatch=True,
             )
+        async with self._uow() as uow:
+            order = await owned_order(uow, event.order_id, None)
+        _check_amount(order, event.amount, event.currency)
 
         async def attempt() -> None:
             async with self._uow(write=True) as uow:
@@ -156,7 +155,7 @@ class PaymentService(UseCases):
 
     async def confirm_payment(
         self, order_id: str, reference: str, amount: int, currency: str, provider: str = "sandbox",
-        *, event_type: str = PaymentEventType.SUCCEEDED.value,
+        *, event_type: str = PaymentEventType.SUCCEEDED.value, refuse_mismatch: bool = False,
     ) -> ConfirmResult:
         """Record a payment for an order; the same reference twice changes nothing.
 
@@ -173,18 +172,20 @@ class PaymentService(UseCases):
 
         async def attempt() -> ConfirmResult:
             return await self._confirm_once(
-                order_id, reference, amount, currency, provider, event_type)
+                order_id, reference, amount, currency, provider, event_type, refuse_mismatch)
 
         return await self._retrying(attempt)
 
     async def _confirm_once(
         self, order_id: str, reference: str, amount: int, currency: str, provider: str,
-        event_type: str,
+        event_type: str, refuse_mismatch: bool,
     ) -> ConfirmResult:
         async with self._uow(write=True) as uow:
             known = await uow.orders.get(order_id)
             if known is None:
                 raise BookingError(ErrorCode.UNKNOWN_ORDER)
+            if refuse_mismatch:
+                _check_amount(known, amount, currency)
             # Same lock as holds: a late payment may claim seats back.
             trip = await trip_of(uow, known, lock=self.rules.lock_inventory)
             # Read again under the lock: the status may have changed while we waited.
@@ -287,3 +288,12 @@ class PaymentService(UseCases):
         if any(s.seat in taken for s in order.seats):
             return RefundReason.SEAT_TAKEN
         return None
+
+
+def _check_amount(order: Order, amount: int, currency: str) -> None:
+    """A provider event for another amount or currency than the order's is refused: a
+    provider would not send it for our checkout, so it is investigated, not booked."""
+    if amount != order.amount:
+        raise BookingError(ErrorCode.AMOUNT_MISMATCH)
+    if currency != order.currency:
+        raise BookingError(ErrorCode.CURRENCY_MISMATCH)
