@@ -6,7 +6,7 @@ every time: we can never overbook a seat.
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -19,6 +19,15 @@ from booking.outbox import MessageKind, enqueue
 from booking.ports import AuditEvent, OutboxMessage, Segment, UnitOfWork
 from booking.usecase import UseCases
 from booking.views import OrderView
+
+# Crockford's base32: no I, L, O or U, so a reference read aloud or typed is not mistaken.
+REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+REFERENCE_LENGTH = 12  # 60 random bits: a clash is unlikely at any realistic volume
+
+
+def new_booking_reference() -> str:
+    """The order's id, which is the booking reference a passenger sees and quotes."""
+    return "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
 
 
 class HoldService(UseCases):
@@ -109,7 +118,7 @@ class HoldService(UseCases):
             if amount > limits.MAX_AMOUNT:  # a stored fare times the passengers
                 raise BookingError(ErrorCode.BAD_AMOUNT, field="amount")
             order = Order(
-                id=uuid.uuid4().hex,
+                id=new_booking_reference(),
                 customer_id=customer_id,
                 trip_id=trip.id,
                 from_seq=from_seq,
