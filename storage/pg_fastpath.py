@@ -139,6 +139,8 @@ class PgTransaction:
 
 
 class PgCatalog(SqlCatalog):
+    """The catalog, locking a trip for a hold straight on asyncpg."""
+
     def __init__(self, conn: AsyncConnection, cache_key: str, driver: Any) -> None:
         super().__init__(conn, cache_key)
         self._driver = driver
@@ -146,12 +148,14 @@ class PgCatalog(SqlCatalog):
     async def trip(self, trip_id: int, *, lock: bool = False) -> Trip | None:
         if not lock:  # not the hold's statement
             return await super().trip(trip_id)
-        row = await _sent(self._driver.fetchrow(_TRIP_LOCKED.sql, *_TRIP_LOCKED.args(
-            trip_id=trip_id)))
+        args = _TRIP_LOCKED.args(trip_id=trip_id)
+        row = await _sent(self._driver.fetchrow(_TRIP_LOCKED.sql, *args))
         return trip_from_row(row) if row else None
 
 
 class PgInventory(SqlInventory):
+    """The inventory, reading a hold's taken seats straight on asyncpg."""
+
     def __init__(self, conn: AsyncConnection, driver: Any) -> None:
         super().__init__(conn)
         self._driver = driver
@@ -168,6 +172,8 @@ class PgInventory(SqlInventory):
 
 
 class PgOrders(SqlOrders):
+    """The orders, adding a hold's order straight on asyncpg."""
+
     def __init__(self, conn: AsyncConnection, driver: Any) -> None:
         super().__init__(conn)
         self._driver = driver
