@@ -51,22 +51,17 @@ async def _sent(call: Awaitable[T]) -> T:
         raise timeout from error
 
 
-class _Compiled:
-    """A SQLAlchemy statement as asyncpg takes it: $n placeholders, values in their order."""
-
-    __slots__ = ("_names", "sql")
-
-    def __init__(self, statement: Select[Any]) -> None:
-        compiled = statement.compile(dialect=asyncpg_dialect())
-        self.sql = str(compiled)
-        self._names = tuple(compiled.positiontup or ())
-
-    def args(self, **values: Any) -> list[Any]:
-        return [values[name] for name in self._names]
+def _compiled(statement: Select[Any], *names: str) -> str:
+    """The SQL of a SQLAlchemy statement as asyncpg takes it; ``names`` are its parameters
+    in the order of $1, $2, ..., checked here so that the callers can pass them by position."""
+    compiled = statement.compile(dialect=asyncpg_dialect())
+    if tuple(compiled.positiontup or ()) != names:
+        raise RuntimeError(f"parameters {compiled.positiontup}, not {names}: {compiled}")
+    return str(compiled)
 
 
-_TRIP_LOCKED = _Compiled(TRIP_BY_ID_LOCKED)
-_TAKEN_SEATS = _Compiled(TAKEN_SEATS)
+_TRIP_LOCKED = _compiled(TRIP_BY_ID_LOCKED, "trip_id")
+_TAKEN_SEATS = _compiled(TAKEN_SEATS, "trip_id", "now", "to_seq", "from_seq")
 
 # The order, its seats, its audit row and the hold's outbox rows in one statement. The
 # foreign keys of the seats and of the audit row on the new order are checked at the end of
@@ -163,6 +158,8 @@ class PgTransaction:
 
 
 class PgCatalog(SqlCatalog):
+    """The catalog, locking a trip for a hold straight on asyncpg."""
+
     def __init__(self, conn: AsyncConnection, cache_key: str, driver: Any) -> None:
         super().__init__(conn, cache_key)
         self._driver = driver
@@ -170,12 +167,13 @@ class PgCatalog(SqlCatalog):
     async def trip(self, trip_id: int, *, lock: bool = False) -> Trip | None:
         if not lock:  # not the hold's statement
             return await super().trip(trip_id)
-        row = await _sent(self._driver.fetchrow(_TRIP_LOCKED.sql, *_TRIP_LOCKED.args(
-            trip_id=trip_id)))
+        row = await _sent(self._driver.fetchrow(_TRIP_LOCKED, trip_id))
         return trip_from_row(row) if row else None
 
 
 class PgInventory(SqlInventory):
+    """The inventory, reading a hold's taken seats straight on asyncpg."""
+
     def __init__(self, conn: AsyncConnection, driver: Any) -> None:
         super().__init__(conn)
         self._driver = driver
@@ -185,13 +183,15 @@ class PgInventory(SqlInventory):
     ) -> set[str]:
         if exclude_order is not None:  # a late payment's check, not the hold's
             return await super().taken_seats(segment, now, exclude_order=exclude_order)
-        args = _TAKEN_SEATS.args(trip_id=segment.trip_id, from_seq=segment.from_seq,
-                                 to_seq=segment.to_seq, now=now)
-        rows = await _sent(self._driver.fetch(_TAKEN_SEATS.sql, *args))
+        rows = await _sent(self._driver.fetch(
+            _TAKEN_SEATS, segment.trip_id, now, segment.to_seq, segment.from_seq
+        ))
         return {r[0] for r in rows}
 
 
 class PgOrders(SqlOrders):
+    """The orders, adding a hold's order (with the outbox rows before it) straight on asyncpg."""
+
     def __init__(self, conn: AsyncConnection, pg: PgTransaction) -> None:
         super().__init__(conn)
         self._driver = pg.driver
