@@ -53,6 +53,12 @@ class BookingApi(Protocol):
 
     async def seat_map(self, trip_id: int, origin: str, destination: str) -> SeatMap: ...
 
+    async def alternatives(
+        self, origin: str, destination: str, around: datetime, seats: int
+    ) -> list[TripOption]:
+        """The next trips with ``seats`` free, for someone whose trip fell through."""
+        ...
+
     # ---- holds and orders ----
     async def hold(
         self,

@@ -21,6 +21,11 @@ from booking.views import SeatCell, SeatMap, TripOption
 # of them are offered.
 NEAREST_DAYS_SEARCHED = 7
 NEAREST_DAYS_OFFERED = 3
+# Alternatives to a trip that fell through: trips from a few hours before it to a few days
+# after, the soonest few.
+ALTERNATIVES_BEFORE_HOURS = 6
+ALTERNATIVES_DAYS = 3
+ALTERNATIVES_OFFERED = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +110,26 @@ class CatalogueService(UseCases):
         days = {o.departure.date() for o in options if o.seats_free >= seats} - {day}
         nearest = sorted(days, key=lambda d: (abs((d - day).days), d))[:NEAREST_DAYS_OFFERED]
         return sorted(nearest)
+
+    async def alternatives(
+        self, origin: str, destination: str, around: datetime, seats: int
+    ) -> list[TripOption]:
+        """The next trips from origin to destination after ``around`` (or now, if later)
+        with ``seats`` free, soonest first: what to offer someone whose trip fell through."""
+        _check_journey(origin, destination)
+        if not 1 <= seats <= self.rules.max_seats_per_order:
+            raise BookingError(ErrorCode.BAD_SEAT_COUNT)
+        if around.tzinfo is None:
+            raise BookingError(ErrorCode.PAST_DATE, date=str(around))
+        now = self.now()
+        start = max(now, around - timedelta(hours=ALTERNATIVES_BEFORE_HOURS))
+        async with self._uow() as uow:
+            journey = await self._journey(uow, origin, destination)
+            if not journey.routes:
+                return []
+            options = await self._options(
+                uow, journey, start, start + timedelta(days=ALTERNATIVES_DAYS), now)
+        return [o for o in options if o.seats_free >= seats][:ALTERNATIVES_OFFERED]
 
     async def trip_option(self, trip_id: int, origin: str, destination: str) -> TripOption:
         """One trip as the search would show it, with its seats free now."""

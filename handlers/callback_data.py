@@ -17,6 +17,7 @@ MENU = "m"
 TICKETS = "t"
 LANGUAGE = "l"
 PAY = "p"
+ALTERNATIVE = "a"
 
 
 def new_flow_id() -> str:
@@ -74,3 +75,15 @@ def pay(order_id: str) -> str:
 def paid_order_id(data: str | None) -> str:
     """The order a Pay button carries ("" when it carries none)."""
     return (data or "").partition(":")[2]
+
+
+def alternative(order_id: str, trip_id: int) -> str:
+    """Book the trip instead of the order's, for the same stretch and passengers."""
+    return f"{ALTERNATIVE}:{order_id}:{trip_id}"
+
+
+def parse_alternative(data: str | None) -> tuple[str, int] | None:
+    parts = (data or "").split(":")
+    if len(parts) != 3 or parts[0] != ALTERNATIVE or not parts[2].isdigit():
+        return None
+    return parts[1], int(parts[2])

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 
 from telegram import Message, Update
 
+from booking.errors import BookingError
 from handlers import booking_steps as steps
 from handlers import callback_data as cb
 from handlers.cards import answer_query, drop_buttons, show
 from handlers.context import KassaContext
+from handlers.errors import error_text
 from handlers.flow import Flow, Step, load_flow, save_flow
 from handlers.menu import menu_card, not_understood
 from handlers.parsing import parse_trip_request
@@ -57,6 +59,39 @@ async def begin(update: Update, context: KassaContext) -> None:
     await answer_query(update)
     await _drop_old_card(update, context, load_flow(context))
     await Turn(update, context, Flow.new()).go(Step.ORIGIN)
+
+
+async def rebook(update: Update, context: KassaContext) -> None:
+    """An alternative trip offered after one fell through: a new booking of the same stretch
+    and number of passengers on that trip, at the seat map."""
+    query = update.callback_query
+    found = cb.parse_alternative(query.data if query else None)
+    user = update.effective_user
+    await answer_query(update)
+    if found is None or user is None:
+        return
+    order_id, trip_id = found
+    try:
+        view = await context.services.booking.order(order_id, user.id)
+    except BookingError as error:
+        await show(update, context, menu_card(context, error_text(context.texts, error)),
+                   edit=False)
+        return
+    await _drop_old_card(update, context, load_flow(context))
+    flow = Flow.new()
+    flow.origin, flow.destination = view.origin.code, view.destination.code
+    flow.trip, flow.count = trip_id, len(view.seats)
+    flow.names = list(view.passengers)
+    turn = Turn(update, context, flow)
+    try:
+        option = await context.services.booking.trip_option(trip_id, flow.origin,
+                                                           flow.destination)
+    except BookingError as error:
+        flow.trip = flow.count = None
+        await turn.go(Step.DATE, error_text(context.texts, error), new_message=True)
+        return
+    flow.day = option.departure.date()
+    await turn.go(Step.SEATS, new_message=True)
 
 
 async def cancel(update: Update, context: KassaContext) -> None:

@@ -8,6 +8,7 @@ turns Telegram's answers into the outbox's terms: blocked, retry later, or sent.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
@@ -123,10 +124,23 @@ def refund_notice(bot: Bot, services: Services) -> Deliverer:
             text = _("We are sorry: your payment for {route} on {day} arrived after the seats "
                      "were no longer available. {amount} is on its way back to you.",
                      route=route_of(_, view), day=_.day(view.departure.date()), amount=amount)
-        await send_card(bot, chat_id, Card(text, [[button(_("🚌 Book again"),
-                                                          cb.menu("book"))]]))
+        rows = await alternative_rows(services, _, view)
+        rows.append([button(_("🚌 Book again"), cb.menu("book"))])
+        await send_card(bot, chat_id, Card(text, rows))
 
     return deliver
+
+
+async def alternative_rows(services: Services, _: Texts, view: OrderView) -> list[list[Any]]:
+    """The nearest trips with as many seats, each a button that books it at once."""
+    try:
+        options = await services.booking.alternatives(
+            view.origin.code, view.destination.code, view.departure, len(view.seats))
+    except BookingError:
+        return []
+    return [[button(f"{_.day(o.departure.date())} {_.time(o.departure)} · "
+                    f"{_.price(o.price * len(view.seats), o.currency)}",
+                    cb.alternative(view.id, o.trip_id))] for o in options]
 
 
 def send_tickets(bot: Bot, services: Services) -> Deliverer:

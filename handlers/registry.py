@@ -46,6 +46,7 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
         CallbackQueryHandler(tickets.do_cancel, pattern=f"^{cb.TICKETS}:y:"),
         CallbackQueryHandler(tickets.send_again, pattern=f"^{cb.TICKETS}:s:"),
         CallbackQueryHandler(payments.send_invoice, pattern=f"^{cb.PAY}:"),
+        CallbackQueryHandler(conversation.rebook, pattern=f"^{cb.ALTERNATIVE}:"),
         PreCheckoutQueryHandler(payments.pre_checkout),
         MessageHandler(filters.SUCCESSFUL_PAYMENT, payments.successful_payment),
         # Every booking card button, and anything else pressed (a button of a finished

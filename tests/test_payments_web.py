@@ -208,10 +208,19 @@ async def test_late_payment_after_resale_is_refunded_with_an_apology(bot, clock,
     result = await bot.services.booking.handle_event(event)
     assert result is not None and result.outcome.value == "refund_needed"
     await bot.run_jobs()
-    assert "is on its way back to you" in user.last_message.text
+    apology = user.last_message
+    assert "is on its way back to you" in apology.text
     async with engine.connect() as conn:
         status = (await conn.execute(select(t.payments.c.status))).scalar()
     assert status == "refunded"
+    # The nearest trips with a seat are offered; one tap books the same stretch again.
+    alternatives = [b for b in apology.button_texts() if "·" in b]
+    assert alternatives
+    await user.press(alternatives[0])
+    assert "Pick 1 seat" in user.last_message.text
+    await user.press("Any seats")
+    assert "Please check your booking" in user.last_message.text  # the names are kept
+    bot.harness.assert_no_errors()
 
 
 async def test_my_tickets_sends_a_paid_orders_tickets_again(bot):
