@@ -27,7 +27,10 @@ REFERENCE_LENGTH = 12  # 60 random bits: a clash is unlikely at any realistic vo
 
 def new_booking_reference() -> str:
     """The order's id, which is the booking reference a passenger sees and quotes."""
-    return "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
+    # One read of the system's random source, cut into 5-bit letters (secrets.choice per
+    # letter cost a tenth of a millisecond a hold).
+    bits = int.from_bytes(secrets.token_bytes(8), "big")
+    return "".join(REFERENCE_ALPHABET[(bits >> (5 * i)) & 31] for i in range(REFERENCE_LENGTH))
 
 
 class HoldService(UseCases):

@@ -170,6 +170,8 @@ class SeatLayout:
     # Derived once: searches and holds ask for them on every trip.
     labels: tuple[str, ...] = field(init=False, repr=False, compare=False)
     label_set: frozenset[str] = field(init=False, repr=False, compare=False)
+    rows_of_labels: tuple[tuple[str | None, ...], ...] = field(init=False, repr=False,
+                                                             compare=False)
 
     def __post_init__(self) -> None:
         letters = self.columns.replace(AISLE, "")
@@ -177,20 +179,20 @@ class SeatLayout:
             raise ValueError(f"bad seat layout {self.name!r}")
         if any(c not in string.ascii_uppercase for c in letters):
             raise ValueError(f"seat letters must be A-Z in layout {self.name!r}")
-        labels = tuple(label for row in self.grid() for label in row if label is not None)
+        grid = tuple(
+            tuple(None if letter == AISLE or f"{row}{letter}" in self.missing
+                  else f"{row}{letter}" for letter in self.columns)
+            for row in range(1, self.rows + 1)
+        )
+        object.__setattr__(self, "rows_of_labels", grid)
+        labels = tuple(label for row in grid for label in row if label is not None)
         object.__setattr__(self, "labels", labels)
         object.__setattr__(self, "label_set", frozenset(labels))
 
-    def grid(self) -> list[list[str | None]]:
-        """Rows of labels left to right; None stands for the aisle or a missing seat."""
-        rows: list[list[str | None]] = []
-        for row in range(1, self.rows + 1):
-            cells: list[str | None] = []
-            for letter in self.columns:
-                label = f"{row}{letter}"
-                cells.append(None if letter == AISLE or label in self.missing else label)
-            rows.append(cells)
-        return rows
+    def grid(self) -> tuple[tuple[str | None, ...], ...]:
+        """Rows of labels left to right; None stands for the aisle or a missing seat.
+        Worked out once: every hold that picks seats walks it."""
+        return self.rows_of_labels
 
     @property
     def capacity(self) -> int:

@@ -26,7 +26,7 @@ def test_segment_inventory_is_half_open() -> None:
 
 def test_layout_grid_and_labels() -> None:
     layout = SeatLayout(1, "t", rows=2, columns="AB_CD", missing=frozenset({"2D"}))
-    assert layout.grid() == [["1A", "1B", None, "1C", "1D"], ["2A", "2B", None, "2C", None]]
+    assert layout.grid() == (("1A", "1B", None, "1C", "1D"), ("2A", "2B", None, "2C", None))
     assert layout.capacity == 7
 
 
