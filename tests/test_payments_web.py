@@ -258,3 +258,19 @@ async def test_the_held_card_counts_down_then_says_expired(bot, clock):
     assert card.edits == edits + 3
     # The passenger is also told in a message of its own (the outbox, from the sweep).
     assert "has expired and the seats were released" in user.last_message.text
+
+
+async def test_tickets_not_yet_sent_are_sent_after_a_restart(engine, clock):
+    await seed(engine, clock)
+    emulator = None
+    async with running_bot(engine, clock) as first:
+        emulator = first.emulator
+        user, view = await held_booking(first)
+        await first.services.booking.handle_event(
+            first.sandbox.event(view, PaymentEventType.SUCCEEDED))
+        # The bot stops before its outbox worker ran: the tickets are owed, not lost.
+    async with running_bot(engine, clock, emulator=emulator) as second:
+        await second.run_jobs()
+        assert any(f"Booking reference: {view.id}" in (m.text or "") for m in user.messages)
+        assert [m for m in user.messages if m.document and m.document.file_name.endswith(".pdf")]
+        second.harness.assert_no_errors()
