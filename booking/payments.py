@@ -32,7 +32,7 @@ from booking.ports import (
 from booking.providers import Checkout, PaymentEventType, PaymentProvider, ProviderEvent
 from booking.settings import BookingRules
 from booking.telegram_payments import RefundByHand
-from booking.usecase import UseCases, trip_of
+from booking.usecase import UseCases
 from booking.views import ConfirmResult
 
 
@@ -181,17 +181,19 @@ class PaymentService(UseCases):
         event_type: str, refuse_mismatch: bool,
     ) -> ConfirmResult:
         async with self._uow(write=True) as uow:
-            known = await uow.orders.get(order_id)
-            if known is None:
+            trip_id = await uow.orders.trip_id(order_id)
+            if trip_id is None:
                 raise BookingError(ErrorCode.UNKNOWN_ORDER)
-            if refuse_mismatch:
-                _check_amount(known, amount, currency)
-            # Same lock as holds: a late payment may claim seats back.
-            trip = await trip_of(uow, known, lock=self.rules.lock_inventory)
-            # Read again under the lock: the status may have changed while we waited.
+            # Same lock as holds, taken first: a late payment may claim seats back.
+            trip = await uow.catalog.trip(trip_id, lock=self.rules.lock_inventory)
+            if trip is None:
+                raise RuntimeError(f"order {order_id} refers to a missing trip {trip_id}")
+            # Read under the lock: the status may have changed while we waited.
             order = await uow.orders.get(order_id, lock=True)
             if order is None:
                 raise BookingError(ErrorCode.UNKNOWN_ORDER)
+            if refuse_mismatch:
+                _check_amount(order, amount, currency)
             now = self.now()
             actor = f"payment:{provider}"
             earlier = await uow.payments.find(provider, reference)

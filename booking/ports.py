@@ -84,6 +84,9 @@ class Inventory(Protocol):
 class Orders(Protocol):
     async def add(self, order: Order, event: AuditEvent) -> None: ...
     async def get(self, order_id: str, *, lock: bool = False) -> Order | None: ...
+    async def trip_id(self, order_id: str) -> int | None:
+        """The trip of the order (one small read, to take the trip's lock first)."""
+        ...
     async def change_status(
         self,
         order: Order,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from booking.outcomes import PaymentStatus
@@ -36,30 +36,32 @@ def _event(row: Row[Any]) -> PaymentEvent:
     )
 
 
+# Built once (a payment confirmation runs them all): building a statement costs more CPU
+# than running it.
+_FIND = select(t.payments).where(_p.provider == bindparam("b_provider"),
+                                 _p.reference == bindparam("b_reference"))
+_FIND_EVENT = select(t.payment_events).where(_e.provider == bindparam("b_provider"),
+                                             _e.event_id == bindparam("b_event"))
+_INSERT_PAYMENT = insert(t.payments)
+_INSERT_EVENT = insert(t.payment_events)
+
+
 class SqlPayments:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
     async def find(self, provider: str, reference: str) -> PaymentRecord | None:
-        row = (
-            await self._conn.execute(
-                select(t.payments).where(_p.provider == provider, _p.reference == reference)
-            )
-        ).first()
+        params = {"b_provider": provider, "b_reference": reference}
+        row = (await self._conn.execute(_FIND, params)).first()
         return _record(row) if row else None
 
     async def add(self, payment: PaymentRecord) -> None:
-        await self._conn.execute(
-            insert(t.payments).values(
-                order_id=payment.order_id,
-                provider=payment.provider,
-                reference=payment.reference,
-                amount=payment.amount,
-                currency=payment.currency,
-                status=payment.status.value,
-                created_at=payment.created_at,
-            )
-        )
+        await self._conn.execute(_INSERT_PAYMENT, {
+            "order_id": payment.order_id, "provider": payment.provider,
+            "reference": payment.reference, "amount": payment.amount,
+            "currency": payment.currency, "status": payment.status.value,
+            "created_at": payment.created_at,
+        })
 
     async def for_order(self, order_id: str) -> list[PaymentRecord]:
         rows = await self._conn.execute(
@@ -80,18 +82,13 @@ class SqlPayments:
         return bool(result.rowcount == 1)
 
     async def find_event(self, provider: str, event_id: str) -> PaymentEvent | None:
-        row = (
-            await self._conn.execute(
-                select(t.payment_events).where(_e.provider == provider, _e.event_id == event_id)
-            )
-        ).first()
+        params = {"b_provider": provider, "b_event": event_id}
+        row = (await self._conn.execute(_FIND_EVENT, params)).first()
         return _event(row) if row else None
 
     async def add_event(self, event: PaymentEvent) -> None:
-        await self._conn.execute(
-            insert(t.payment_events).values(
-                provider=event.provider, event_id=event.event_id, type=event.type,
-                order_id=event.order_id, amount=event.amount, currency=event.currency,
-                outcome=event.outcome, received_at=event.received_at,
-            )
-        )
+        await self._conn.execute(_INSERT_EVENT, {
+            "provider": event.provider, "event_id": event.event_id, "type": event.type,
+            "order_id": event.order_id, "amount": event.amount, "currency": event.currency,
+            "outcome": event.outcome, "received_at": event.received_at,
+        })

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, or_, select, text, update
+from sqlalchemy import Integer, String, and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -312,6 +312,37 @@ _INSERT_EVENT = insert(t.order_events).values(
 )
 
 
+# Built once: a payment confirmation or a cancellation runs these, and building a statement
+# costs more CPU than running it does.
+_ORDER_BY_ID = select(t.orders).where(t.orders.c.id == bindparam("b_order_id"))
+_ORDER_BY_ID_LOCKED = _ORDER_BY_ID.with_for_update()
+_TRIP_OF_ORDER = select(t.orders.c.trip_id).where(t.orders.c.id == bindparam("b_order_id"))
+_SEATS_OF_ORDERS = (
+    select(t.allocations.c.order_id, t.allocations.c.seat, t.allocations.c.passenger)
+    .where(t.allocations.c.order_id.in_(bindparam("b_ids", expanding=True)))
+    .order_by(t.allocations.c.id)
+)
+# Guarded on the status decided from; a value given as None keeps the one stored.
+_CHANGE_STATUS = (
+    update(t.orders)
+    .where(t.orders.c.id == bindparam("b_order_id"),
+           t.orders.c.status == bindparam("b_from_status"))
+    .values(
+        status=bindparam("b_status"),
+        updated_at=bindparam("b_at"),
+        refund_amount=func.coalesce(bindparam("b_refund", type_=Integer),
+                                    t.orders.c.refund_amount),
+        payment_reference=func.coalesce(bindparam("b_reference", type_=String),
+                                        t.orders.c.payment_reference),
+    )
+)
+_SET_SEATS_LIVE = (
+    update(t.allocations)
+    .where(t.allocations.c.order_id == bindparam("b_order_id"))
+    .values(live=bindparam("b_live"), held_until=bindparam("b_held_until"))
+)
+
+
 class SqlOrders:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -335,23 +366,20 @@ class SqlOrders:
         await self._conn.execute(_INSERT_EVENT, _event_values(event))
 
     async def get(self, order_id: str, *, lock: bool = False) -> Order | None:
-        query = select(t.orders).where(t.orders.c.id == order_id)
-        if lock and self._skip_locked:
-            query = query.with_for_update()
-        row = (await self._conn.execute(query)).first()
+        query = _ORDER_BY_ID_LOCKED if lock and self._skip_locked else _ORDER_BY_ID
+        row = (await self._conn.execute(query, {"b_order_id": order_id})).first()
         if row is None:
             return None
         return (await self._with_seats([row]))[0]
+
+    async def trip_id(self, order_id: str) -> int | None:
+        return (await self._conn.execute(_TRIP_OF_ORDER, {"b_order_id": order_id})).scalar()
 
     async def _with_seats(self, rows: Sequence[Row[Any]]) -> list[Order]:
         ids = [r.id for r in rows]
         seats: dict[str, list[SeatAllocation]] = {i: [] for i in ids}
         if ids:
-            alloc = await self._conn.execute(
-                select(t.allocations.c.order_id, t.allocations.c.seat, t.allocations.c.passenger)
-                .where(t.allocations.c.order_id.in_(ids))
-                .order_by(t.allocations.c.id)
-            )
+            alloc = await self._conn.execute(_SEATS_OF_ORDERS, {"b_ids": ids})
             for a in alloc:
                 seats[a.order_id].append(SeatAllocation(a.seat, a.passenger))
         return [
@@ -391,28 +419,19 @@ class SqlOrders:
         if (event.from_status, event.to_status) != (order.status, status):
             raise ValueError(f"audit event {event.from_status}->{event.to_status} does not "
                              f"match the change {order.status}->{status}")
-        values: dict[str, Any] = {"status": status.value, "updated_at": event.at}
-        if refund_amount is not None:
-            values["refund_amount"] = refund_amount
-        if payment_reference is not None:
-            values["payment_reference"] = payment_reference
         # Guard on the status we decided from: a concurrent change makes this a no-op
         # that the caller sees, never a silent overwrite.
-        result = await self._conn.execute(
-            update(t.orders)
-            .where(t.orders.c.id == order.id, t.orders.c.status == order.status.value)
-            .values(**values)
-        )
+        result = await self._conn.execute(_CHANGE_STATUS, {
+            "b_order_id": order.id, "b_from_status": order.status.value,
+            "b_status": status.value, "b_at": event.at, "b_refund": refund_amount,
+            "b_reference": payment_reference,
+        })
         if result.rowcount != 1:
             raise RuntimeError(f"order {order.id} changed under us")
-        await self._conn.execute(
-            update(t.allocations)
-            .where(t.allocations.c.order_id == order.id)
-            .values(
-                live=seats_live,
-                held_until=order.expires_at if status is OrderStatus.HELD else None,
-            )
-        )
+        await self._conn.execute(_SET_SEATS_LIVE, {
+            "b_order_id": order.id, "b_live": seats_live,
+            "b_held_until": order.expires_at if status is OrderStatus.HELD else None,
+        })
         await self._add_event(event)
         return changed
 

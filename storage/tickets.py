@@ -23,6 +23,9 @@ def _ticket(row: Row[Any]) -> Ticket:
     )
 
 
+_INSERT = insert(t.tickets)  # built once: every payment runs it
+
+
 class SqlTickets:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -31,7 +34,7 @@ class SqlTickets:
     async def add(self, tickets: Sequence[Ticket]) -> None:
         if tickets:
             await self._conn.execute(
-                insert(t.tickets),
+                _INSERT,
                 [{"id": x.id, "order_id": x.order_id, "seat": x.seat, "passenger": x.passenger,
                   "status": x.status.value, "issued_at": x.issued_at} for x in tickets],
             )

@@ -271,6 +271,10 @@ class FakeOrders:
         self._t.events.append(event)
         return changed
 
+    async def trip_id(self, order_id: str) -> int | None:
+        order = self._t.orders.get(order_id)
+        return order.trip_id if order else None
+
     async def note(self, event: AuditEvent) -> None:
         if event.order_id not in self._t.orders:
             raise Conflict(f"no order {event.order_id}")
