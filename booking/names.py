@@ -1,11 +1,50 @@
 """What may be printed on a ticket as a passenger's name: one rule for the chat, the API and
-imports alike."""
+imports alike.
+
+A name holds letters of any script (with their combining marks), spaces, hyphens and
+apostrophes, and the middle dots that join the parts of a foreign name in Chinese and
+Japanese (约翰·史密斯, ジョン・スミス) or Catalan (Gal·la). It is NFC-normalised, so the
+same name typed on two keyboards is one name, and runs of spaces become one space.
+Anything else is refused with a reason (``NameProblem``), since it would be printed on
+tickets and shown to staff: control characters (ESC sequences that repaint a terminal,
+BEL, DEL), invisible formatting (bidirectional overrides that reverse what staff read,
+zero-width characters that make two names look alike), and symbols such as emoji or
+digits.
+"""
 
 from __future__ import annotations
 
+import unicodedata
+from enum import StrEnum
+
 from booking.errors import BookingError, ErrorCode
 
+# Adopted from the booking core's branch (issue 9) for the chat's names step; that branch
+# keeps code_point in booking/limits.py, which this one does not have yet.
+
+
+def code_point(char: str) -> str:
+    """``U+001B``: how a refused character is named in an error (never the character)."""
+    return f"U+{ord(char):04X}"
+
+
 MAX_NAME_LENGTH = 100  # allocations.passenger is wider; a ticket line is not
+
+HYPHENS = frozenset("-\u2010\u2011")  # hyphen-minus, hyphen, non-breaking hyphen
+APOSTROPHES = frozenset("'\u2019")  # O'Brien and O’Brien (phones type the latter)
+MIDDLE_DOTS = frozenset("\u00b7\u30fb")  # · and ・
+_JOINERS = HYPHENS | APOSTROPHES | MIDDLE_DOTS
+
+
+class NameProblem(StrEnum):
+    """Why a text cannot be a passenger's name (the ``reason`` of BAD_PASSENGER_NAME)."""
+
+    EMPTY = "empty"
+    TOO_LONG = "too_long"
+    NO_LETTERS = "no_letters"  # only hyphens, apostrophes or dots
+    CONTROL = "control"  # control characters, line breaks, unpaired surrogates
+    INVISIBLE = "invisible"  # bidi overrides, zero-width and other format characters
+    SYMBOL = "symbol"  # emoji, digits, punctuation other than - ' ·
 
 
 def squash(text: str) -> str:
@@ -13,9 +52,50 @@ def squash(text: str) -> str:
     return " ".join(text.split())
 
 
+def _refuse(problem: NameProblem, char: str | None = None) -> BookingError:
+    params: dict[str, object] = {"reason": problem}
+    if char is not None:
+        params["character"] = code_point(char)
+    if problem is NameProblem.TOO_LONG:
+        params["limit"] = MAX_NAME_LENGTH
+    return BookingError(ErrorCode.BAD_PASSENGER_NAME, **params)
+
+
+def _problem(char: str) -> NameProblem | None:
+    """What is wrong with ``char`` inside a name, or None if a name may hold it."""
+    category = unicodedata.category(char)
+    if category[0] in "LM" or char == " " or char in _JOINERS:
+        return None
+    if category in ("Cc", "Cs", "Zl", "Zp"):
+        return NameProblem.CONTROL
+    if category == "Cf":
+        return NameProblem.INVISIBLE
+    return NameProblem.SYMBOL
+
+
 def passenger_name(raw: str) -> str:
     """The name as it will be printed on the ticket; refuses what cannot be a name."""
-    name = squash(str(raw))
-    if not name or len(name) > MAX_NAME_LENGTH or not any(ch.isalpha() for ch in name):
-        raise BookingError(ErrorCode.BAD_PASSENGER_NAME, name=str(raw)[:MAX_NAME_LENGTH])
+    if not isinstance(raw, str):
+        raise _refuse(NameProblem.EMPTY)
+    # Checked on the raw text first, so that a huge text costs no normalising.
+    if len(raw) > 4 * MAX_NAME_LENGTH:
+        raise _refuse(NameProblem.TOO_LONG)
+    # Whitespace around the name (a pasted line break) is trimmed; inside it, a line break
+    # or tab is a control character, and other spaces (no-break, ideographic) are spaces.
+    text = unicodedata.normalize("NFC", raw.strip())
+    chars = []
+    for char in text:
+        if unicodedata.category(char) == "Zs":
+            char = " "
+        problem = _problem(char)
+        if problem is not None:
+            raise _refuse(problem, char)
+        chars.append(char)
+    name = squash("".join(chars))
+    if not name:
+        raise _refuse(NameProblem.EMPTY)
+    if len(name) > MAX_NAME_LENGTH:
+        raise _refuse(NameProblem.TOO_LONG)
+    if not any(unicodedata.category(c)[0] == "L" for c in name):
+        raise _refuse(NameProblem.NO_LETTERS)
     return name

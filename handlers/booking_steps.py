@@ -326,8 +326,16 @@ async def enter_names(turn: Turn) -> None:
     user = turn.update.effective_user
     if user is not None and user.full_name and user.full_name not in saved:
         saved.append(user.full_name)
-    turn.flow.saved = saved[:10]
+    turn.flow.saved = [name for name in saved if valid_name(turn, name)][:10]
     await turn.go(Step.SUMMARY if turn.flow.names_complete else Step.NAMES)
+
+
+def valid_name(turn: Turn, name: str) -> bool:
+    try:
+        turn.services.booking.check_passenger_name(name)
+    except BookingError:
+        return False
+    return True
 
 
 async def add_name(turn: Turn, name: str) -> None:

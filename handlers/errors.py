@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from booking.errors import BookingError, ErrorCode
+from booking.names import NameProblem
 from locales import Texts
 
 
@@ -38,7 +39,25 @@ ERROR_MESSAGES: dict[ErrorCode, str] = {
 }
 
 
+# Why a name was refused, where the reason says more than the general message.
+NAME_PROBLEM_MESSAGES: dict[NameProblem, str] = {
+    NameProblem.TOO_LONG: N_("That name is too long: at most {limit} characters, please."),
+    NameProblem.CONTROL: N_(
+        "That name holds control characters or line breaks. Please type it on one line."),
+    NameProblem.INVISIBLE: N_(
+        "That name holds invisible formatting characters (direction marks or zero-width "
+        "spaces). Please type it again."),
+    NameProblem.SYMBOL: N_(
+        "A name may hold letters, spaces, hyphens and apostrophes only: no emoji, digits "
+        "or other symbols."),
+}
+
+
 def error_text(_: Texts, error: BookingError) -> str:
     """The localized message for a refusal; only known, harmless parameters are shown."""
     limit = error.params.get("limit", "")
-    return _(ERROR_MESSAGES[error.code], limit=limit)
+    message = ERROR_MESSAGES[error.code]
+    reason = error.params.get("reason")
+    if error.code is ErrorCode.BAD_PASSENGER_NAME and reason in NAME_PROBLEM_MESSAGES:
+        message = NAME_PROBLEM_MESSAGES[reason]
+    return _(message, limit=limit)

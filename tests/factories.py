@@ -15,6 +15,16 @@ BERLIN = ZoneInfo("Europe/Berlin")
 STOPS = ["A", "B", "C", "D", "E", "F"]  # Alpha .. Foxtrot, one hour apart
 
 
+def pax(n: int) -> str:
+    """A passenger name for number ``n`` in letters only, as names must be ("Pax B")."""
+    letters = ""
+    n += 1
+    while n:
+        n, rest = divmod(n - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return f"Pax {letters}"
+
+
 @dataclass(frozen=True)
 class Network:
     trips: dict[date, int]  # service day -> trip id of the 08:00 run

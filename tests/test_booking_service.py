@@ -245,5 +245,5 @@ async def test_no_double_allocation_after_mixed_activity(
 ) -> None:
     trip = network.trips[DAY]
     for origin, destination in [("A", "C"), ("C", "F"), ("B", "D"), ("A", "F")]:
-        await service.hold(CUSTOMER, trip, origin, destination, ["P1", "P2", "P3"])
+        await service.hold(CUSTOMER, trip, origin, destination, ["Ann", "Bob", "Cy"])
     assert await double_allocations(engine, clock()) == []

@@ -16,7 +16,7 @@ from booking.settings import BookingRules
 from storage.database import create_engine
 from storage.uow import SqlUnitOfWorkFactory
 from tests.conftest import FakeClock
-from tests.factories import build_network, double_allocations
+from tests.factories import build_network, double_allocations, pax
 
 DAY = date(2026, 6, 1)
 # Every "hot" segment includes the leg C->D, where only 10 seats are left; the cold ones
@@ -32,8 +32,8 @@ async def race(
     trip = network.trips[DAY]
     uow = SqlUnitOfWorkFactory(engine)
     service = BookingService(uow, rules=BookingRules(lock_inventory=lock), clock=clock)
-    await service.hold(1, trip, "C", "D", [f"P{i}" for i in range(9)])
-    await service.hold(2, trip, "C", "D", ["P9"])  # 10 of 20 seats gone on C->D
+    await service.hold(1, trip, "C", "D", [pax(i) for i in range(9)])
+    await service.hold(2, trip, "C", "D", [pax(9)])  # 10 of 20 seats gone on C->D
 
     requests = [random.Random(i).choice(HOT) for i in range(150)]
     requests += [COLD[0]] * 25 + [COLD[1]] * 25
@@ -43,7 +43,7 @@ async def race(
 
     async def buyer(n: int, origin: str, destination: str) -> None:
         try:
-            await service.hold(1000 + n, trip, origin, destination, [f"Buyer {n}"])
+            await service.hold(1000 + n, trip, origin, destination, [pax(n)])
             won[(origin, destination)] += 1
         except BookingError as error:
             refused[error.code.value] += 1
@@ -101,8 +101,8 @@ async def test_cancelled_holds_leave_no_open_transaction(
     trip = network.trips[DAY]
     service = BookingService(SqlUnitOfWorkFactory(engine), clock=clock)
     for delay in (0, 0.0005, 0.001, 0.002, 0.004):
-        tasks = [asyncio.create_task(service.hold(n, trip, "A", "B", [f"P{n}"]))
-                 for n in range(10)]
+        tasks = [asyncio.create_task(service.hold(n, trip, "A", "B", [pax(n)]))
+                 for n in range(1, 11)]
         await asyncio.sleep(delay)
         for task in tasks:
             task.cancel()

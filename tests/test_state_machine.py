@@ -31,7 +31,7 @@ from storage.repositories import clear_caches
 from storage.testing import empty_all_tables
 from storage.uow import SqlUnitOfWorkFactory
 from tests.conftest import FakeClock
-from tests.factories import STOPS, build_network, double_allocations
+from tests.factories import STOPS, build_network, double_allocations, pax
 
 DAY = date(2026, 6, 1)
 SEATS = ["1A", "1B", "2A", "2B"]
@@ -124,7 +124,7 @@ class BookingMachine(RuleBasedStateMachine):
 
     def _hold(self, segment: tuple[int, int], seats: list[str] | None, count: int = 1) -> Any:
         origin, destination = STOPS[segment[0]], STOPS[segment[1]]
-        names = [f"P{i}" for i in range(len(seats) if seats else count)]
+        names = [pax(i) for i in range(len(seats) if seats else count)]
         free = set(SEATS) - self.taken(segment)
         if departs(segment[0]) <= self.clock.now:
             expected: ErrorCode | None = ErrorCode.TRIP_DEPARTED
