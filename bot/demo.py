@@ -1,15 +1,20 @@
 """`kassa demo`: chat with the real bot in the terminal, through the Bot API emulator.
 
 Bot messages print with their inline buttons numbered; type text to send it, a number to
-press that button of the newest card, or /commands. Works with piped stdin; EOF ends it.
+press that button of the newest card, or /commands. Works with piped stdin. End of input
+(Ctrl-D) and Ctrl-C end it at once, between two updates, so the database is left as
+after any update: a booking in progress is there to continue next time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import re
+import signal
 import sys
+import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -19,6 +24,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 PROMPT = "you> "
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
 INERT = re.compile(r"^b:[0-9a-f]+:-:")
 
 
@@ -35,6 +41,47 @@ async def seed_if_empty(engine: AsyncEngine, database_url: str) -> bool:
         return False
     await store_timetable(engine, demo_timetable(datetime.now(UTC).date()))
     return True
+
+
+class Lines:
+    """What the person types, read on a thread of its own: a daemon thread, so that a read
+    waiting in the terminal never keeps the process from ending (asyncio.to_thread's
+    worker would be waited for at exit, until Enter). Ctrl-C (SIGINT) and SIGTERM arrive
+    in the same queue, after the update being handled, as None."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        threading.Thread(target=self._read, args=(stream,), daemon=True,
+                         name="kassa-demo-input").start()
+
+    def _read(self, stream: TextIO) -> None:
+        while True:
+            try:
+                line = stream.readline()
+            except (OSError, ValueError):  # stdin closed under us
+                line = ""
+            with contextlib.suppress(RuntimeError):  # the loop has ended meanwhile
+                self._loop.call_soon_threadsafe(self._queue.put_nowait, line)
+            if not line:
+                return
+
+    def stop(self) -> None:
+        self._queue.put_nowait(None)
+
+    async def next(self) -> str | None:
+        """The next line; "" at the end of input, None when stopped."""
+        return await self._queue.get()
+
+    def stop_on_signals(self) -> None:
+        for number in SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                self._loop.add_signal_handler(number, self.stop)  # not on Windows
+
+    def close(self) -> None:
+        for number in SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                self._loop.remove_signal_handler(number)
 
 
 class Transcript:
@@ -72,6 +119,8 @@ async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.
     from bot.services import create_services
     from storage.database import create_engine
 
+    lines = Lines(stdin)
+    lines.stop_on_signals()
     engine = create_engine(settings.database_url)
     try:
         if await seed_if_empty(engine, settings.database_url):
@@ -89,13 +138,13 @@ async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.
                                 language_code=None)
             transcript = Transcript(out)
             print("Kassa demo: type a message, a number to press a button, /help; "
-                  "Ctrl-D to quit.", file=out)
+                  "Ctrl-D or Ctrl-C to quit.", file=out)
             await user.send("/start")
             transcript.show(user.messages)
             while True:
                 if stdin.isatty():
                     print(PROMPT, end="", file=out, flush=True)
-                line = await asyncio.to_thread(stdin.readline)
+                line = await lines.next()
                 if not line:
                     break
                 text = line.strip()
@@ -109,6 +158,7 @@ async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.
                     print(f"(the bot failed: {error!r})", file=out)
                 harness.errors.clear()
     finally:
+        lines.close()
         await engine.dispose()
     print("\nbye", file=out)
     return 0
