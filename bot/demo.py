@@ -90,6 +90,7 @@ class Transcript:
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.seen: dict[int, int] = {}  # message id -> edits already printed
+        self.texts: dict[int, str] = {}  # message id -> the text printed
         self.buttons: list[str] = []  # callback data of the numbered buttons
 
     def show(self, messages: list[Any]) -> None:
@@ -97,6 +98,9 @@ class Transcript:
             if self.seen.get(message.message_id) == message.edits:
                 continue
             self.seen[message.message_id] = message.edits
+            if self.texts.get(message.message_id) == message.visible_text and not message.buttons:
+                continue  # an older card that only lost its buttons: nothing new to read
+            self.texts[message.message_id] = message.visible_text
             print("\nbot> " + message.visible_text.replace("\n", "\n     "), file=self.out)
             rows = message.buttons
             if rows:
