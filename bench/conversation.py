@@ -59,7 +59,7 @@ async def book(user: SimulatedUser, rng: random.Random, latencies: list[float]) 
     origin, destination = rng.choice(ROUTES)
     steps: list[tuple[str, str]] = [
         ("send", "/book"), ("press", origin), ("press", destination), ("press", "Tomorrow"),
-        ("trip", ""), ("press", "1"), ("press", "Any seats"), ("send", f"Rider {name(user.id)}"),
+        ("trip", ""), ("press", "1"), ("press", "Any seat"), ("send", f"Rider {name(user.id)}"),
         ("press", "✅ Confirm"),
     ]
     for kind, value in steps:

@@ -143,6 +143,7 @@ async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.
             transcript = Transcript(out)
             print("Kassa demo: type a message, a number to press a button, /help; "
                   "Ctrl-D or Ctrl-C to quit.", file=out)
+            # /start keeps a booking in progress: its menu offers to continue it.
             await user.send("/start")
             transcript.show(user.messages)
             while True:

@@ -62,7 +62,9 @@ def hold_expired(bot: Bot, services: Services) -> Deliverer:
             return  # paid late, or cancelled: nothing to tell
         route = f"{view.origin.name(_.language)} → {view.destination.name(_.language)}"
         text = _("Your hold for {route} on {day} at {time} has expired and the seats were "
-                 "released.", route=route, day=_.day(view.departure.date()),
+                 "released.", route=route,
+                 day=_.day(view.departure.date(), services.booking.now().astimezone(
+                     view.origin.tz).date()),
                  time=_.time(view.departure))
         card = Card(text, [[button(_("🚌 Book again"), cb.menu("book"))]])
         await send_card(bot, chat_id, card)
