@@ -15,9 +15,10 @@ import re
 import signal
 import sys
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
+from booking.clock import Clock, system_clock
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -28,19 +29,30 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 INERT = re.compile(r"^b:[0-9a-f]+:-:")
 
 
-async def seed_if_empty(engine: AsyncEngine, database_url: str) -> bool:
-    """Migrate, and store the demo network when the database has no stations yet."""
-    from booking.demo_network import demo_timetable
+async def seed_demo_network(engine: AsyncEngine, settings: Settings, *,
+                            clock: Clock = system_clock) -> bool:
+    """Migrate, and make sure the demo network runs on every day the calendar offers
+    (today to the end of the booking horizon): stored whole on the first run, topped up
+    when a later run finds its last day empty. True if this was the first run."""
+    from booking.demo_network import DEMO_PROBE, demo_timetable
     from booking.service import BookingService
     from storage.migrate import upgrade
     from storage.timetable import store_timetable
     from storage.uow import SqlUnitOfWorkFactory
 
-    await upgrade(database_url)
-    if await BookingService(SqlUnitOfWorkFactory(engine)).stations():
-        return False
-    await store_timetable(engine, demo_timetable(datetime.now(UTC).date()))
-    return True
+    await upgrade(settings.database_url)
+    rules = settings.booking_rules()
+    booking = BookingService(SqlUnitOfWorkFactory(engine), rules=rules, clock=clock)
+    stations = {s.code: s for s in await booking.stations()}
+    probe = stations.get(DEMO_PROBE[0])
+    if probe is not None:
+        last = clock().astimezone(probe.tz).date() + timedelta(days=rules.booking_horizon_days)
+        if await booking.search(*DEMO_PROBE, last):
+            return False
+    # From today in UTC to the horizon's end in the zone furthest ahead of it.
+    first = clock().astimezone(UTC).date()
+    await store_timetable(engine, demo_timetable(first, rules.booking_horizon_days + 2))
+    return not stations
 
 
 class Lines:
@@ -127,8 +139,9 @@ async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.
     lines.stop_on_signals()
     engine = create_engine(settings.database_url)
     try:
-        if await seed_if_empty(engine, settings.database_url):
-            print("Seeded the demo network (21 cities, 14 days of trips).", file=out)
+        if await seed_demo_network(engine, settings):
+            print("Seeded the demo network: 21 cities, trips every day of the coming year.",
+                  file=out)
         emulator = BotApiEmulator()
         services = create_services(settings, engine)
         application = build_application(

@@ -124,30 +124,36 @@ async def date_card(context: KassaContext, flow: Flow) -> Card:
     rows = [[button(_("Today"), cb.booking(flow.id, "D", today.isoformat())),
              button(_("Tomorrow"),
                     cb.booking(flow.id, "D", (today + timedelta(days=1)).isoformat()))]]
-    rows.extend(calendar_rows(context, flow, month, today))
+    last = today + timedelta(days=context.services.booking.limits().booking_horizon_days)
+    rows.extend(calendar_rows(context, flow, month, today, last))
     rows.append(back_row(flow, _))
     return Card(text, rows)
 
 
-def calendar_rows(context: KassaContext, flow: Flow, month: date,
-                  today: date) -> list[list[InlineKeyboardButton]]:
-    """A month as a keyboard: title with arrows, weekday names, days (past ones inert)."""
+def calendar_rows(context: KassaContext, flow: Flow, month: date, today: date,
+                  last: date) -> list[list[InlineKeyboardButton]]:
+    """A month as a keyboard: title with arrows, weekday names, and the days on sale
+    (today to ``last``) to press; the others are inert, and no arrow leads past them."""
     _ = context.texts
     fid = flow.id
+    month = min(max(month, today.replace(day=1)), last.replace(day=1))
     previous = (month - timedelta(days=1)).replace(day=1)
     following = (month + timedelta(days=31)).replace(day=1)
     can_go_back = previous >= today.replace(day=1)
+    can_go_on = following <= last
     title = [button("‹" if can_go_back else " ",
                     cb.booking(fid, "M", previous.isoformat()) if can_go_back
                     else cb.booking(fid, NOOP)),
              button(_.month(month), cb.booking(fid, NOOP)),
-             button("›", cb.booking(fid, "M", following.isoformat()))]
+             button("›" if can_go_on else " ",
+                    cb.booking(fid, "M", following.isoformat()) if can_go_on
+                    else cb.booking(fid, NOOP))]
     names = _.locale.days["stand-alone"]["narrow"]
     rows = [title, [button(names[i], cb.booking(fid, NOOP)) for i in range(7)]]
     for week in calendar.Calendar(firstweekday=0).monthdatescalendar(month.year, month.month):
         row = []
         for day in week:
-            if day.month != month.month or day < today:
+            if day.month != month.month or not today <= day <= last:
                 row.append(button(" ", cb.booking(fid, NOOP)))
             else:
                 row.append(button(chosen(str(day.day), day == flow.day),

@@ -4,15 +4,23 @@ emulator in the languages each class is about, asserting on what the passenger r
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
+from booking.demo_network import demo_timetable
+from booking.stations import StationIndex
 from bot.app import database_persistence
+from bot.demo import seed_demo_network
 from bot.emulator import BotApiEmulator, SimulatedUser
+from bot.settings import Settings
+from handlers.parsing import parse_trip_request
 from locales import texts
 from tests.conversation_support import running_bot, seed
 from tests.test_locales import ASCII_IN_CHINESE
+
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 # A trip for one, as each language writes it.
 ONE_SEAT = {
@@ -376,6 +384,46 @@ async def test_refused_requests_say_what_was_wrong(bot):
     assert "出发站和到达站相同。" in li.last_message.text
     assert "从北京出发" in li.last_message.text
     bot.harness.assert_no_errors()
+
+
+# ---- 11. the demo runs on every day the calendar offers; the README's examples work -------
+
+def readme_requests() -> list[str]:
+    """The one-line requests the README's walkthrough tells people to type."""
+    section = README.read_text().split("## Booking in the demo")[1].split("\n## ")[0]
+    day = date(2026, 1, 1)
+    index = StationIndex(demo_timetable(day, 1).stations)
+    found = [t for t in re.findall(r"`([^`]+)`", section)
+             if (r := parse_trip_request(t, index, day)) is not None
+             and r.origin is not None and r.destination is not None]
+    assert len(found) >= 2
+    return found
+
+
+async def test_the_demo_network_covers_the_calendar_and_the_readme_works_any_day(
+        engine, clock, database_url):
+    settings = Settings(_env_file=None, database_url=database_url)
+    clock.now = datetime(2026, 12, 26, 20, 0, tzinfo=UTC)  # 25.12 is now a year away
+    for later in (0, 200):  # the first run, and a run 200 days later tops the network up
+        clock.advance(days=later)
+        await seed_demo_network(engine, settings, clock=clock)
+        async with running_bot(engine, clock) as bot:
+            for language in ("en", "ru"):
+                user = bot.user("Anna", language=language)
+                for request in readme_requests():
+                    await user.send(request)
+                    assert first_trip(user), (request, user.last_message.text)
+            # The last day the calendar offers has trips, and no day past it is offered.
+            anna = bot.user("Anna")
+            await anna.send("/book")
+            await anna.press("Moscow")
+            await anna.press("Kazan")
+            while "›" in anna.last_message.button_texts():
+                await anna.press("›")
+            days = [t for t in anna.last_message.button_texts() if t.isdigit()]
+            await anna.press(days[-1])
+            assert first_trip(anna), anna.last_message.text
+            bot.harness.assert_no_errors()
 
 
 # ---- 12. words: the rouble's symbol, plural forms, Chinese punctuation ---------------------
