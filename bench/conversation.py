@@ -49,12 +49,17 @@ ROUTES = [("Beijing", "Tianjin"), ("Shanghai", "Hangzhou"), ("Moscow", "Vladimir
           ("Berlin", "Prague"), ("Moscow", "Saint Petersburg"), ("Beijing", "Shanghai")]
 
 
+def name(number: int) -> str:
+    """A surname made of letters (a ticket's name has no digits): 0 -> A, 27 -> BB."""
+    return "".join(chr(ord("A") + int(d)) for d in str(number))
+
+
 async def book(user: SimulatedUser, rng: random.Random, latencies: list[float]) -> int:
     """One whole booking by buttons; returns the number of updates it took."""
     origin, destination = rng.choice(ROUTES)
     steps: list[tuple[str, str]] = [
         ("send", "/book"), ("press", origin), ("press", destination), ("press", "Tomorrow"),
-        ("trip", ""), ("press", "1"), ("press", "Any seats"), ("send", f"Rider {user.id}"),
+        ("trip", ""), ("press", "1"), ("press", "Any seat"), ("send", f"Rider {name(user.id)}"),
         ("press", "✅ Confirm"),
     ]
     for kind, value in steps:

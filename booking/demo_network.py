@@ -82,6 +82,9 @@ LINES = [
                                 ("PRG", 420, 450)), ("07:15", "11:15", "15:15", "23:00")),
 ]
 
+# A pair with trips every day: whether a stored demo network reaches a day is seen there.
+DEMO_PROBE = ("BJS", "TSN")
+
 COACH = SeatLayout(0, "coach-49", rows=13, columns="AB_CD", seat_class="standard",
                    missing=frozenset({"13C", "13D", "7C"}))
 MINIBUS = SeatLayout(0, "minibus-19", rows=7, columns="A_BC", seat_class="standard",

@@ -187,6 +187,11 @@ class StationIndex:
         found = self._exact.get(fold(text).replace(" ", ""), set())
         return self.stations[next(iter(found))] if len(found) == 1 else None
 
+    def lookup(self, text: str, *, limit: int = 5) -> list[Station]:
+        """The station ``text`` names exactly, alone; otherwise the ones it may mean."""
+        exact = self.exact(text)
+        return [exact] if exact is not None else self.match(text, limit=limit)
+
     def match(self, text: str, *, limit: int = 5) -> list[Station]:
         """Stations ``text`` may mean, best first; [] if nothing is plausible."""
         query = fold(text)

@@ -1,7 +1,9 @@
 """`kassa demo`: chat with the real bot in the terminal, through the Bot API emulator.
 
 Bot messages print with their inline buttons numbered; type text to send it, a number to
-press that button of the newest card, or /commands. Works with piped stdin; EOF ends it.
+press that button of the newest card, or /commands. Works with piped stdin. End of input
+(Ctrl-D) and Ctrl-C end it at once, between two updates, so the database is left as
+after any update: a booking in progress is there to continue next time.
 """
 
 from __future__ import annotations
@@ -10,36 +12,92 @@ import asyncio
 import contextlib
 import getpass
 import re
+import signal
 import sys
-from datetime import UTC, datetime
+import threading
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from booking.clock import Clock, system_clock
 from bot.settings import Settings
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 PROMPT = "you> "
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
 FILES_DIR = Path("kassa-demo-files")
 # How often the demo runs the bot's scheduled work (outbox, expired holds) between inputs.
 JOBS_INTERVAL_SECONDS = 1.0
 INERT = re.compile(r"^b:[0-9a-f]+:-:")
 
 
-async def seed_if_empty(engine: AsyncEngine, database_url: str) -> bool:
-    """Migrate, and store the demo network when the database has no stations yet."""
-    from booking.demo_network import demo_timetable
+async def seed_demo_network(engine: AsyncEngine, settings: Settings, *,
+                            clock: Clock = system_clock) -> bool:
+    """Migrate, and make sure the demo network runs on every day the calendar offers
+    (today to the end of the booking horizon): stored whole on the first run, topped up
+    when a later run finds its last day empty. True if this was the first run."""
+    from booking.demo_network import DEMO_PROBE, demo_timetable
     from booking.service import BookingService
     from storage.migrate import upgrade
     from storage.timetable import store_timetable
     from storage.uow import SqlUnitOfWorkFactory
 
-    await upgrade(database_url)
-    if await BookingService(SqlUnitOfWorkFactory(engine)).stations():
-        return False
-    await store_timetable(engine, demo_timetable(datetime.now(UTC).date()))
-    return True
+    await upgrade(settings.database_url)
+    rules = settings.booking_rules()
+    booking = BookingService(SqlUnitOfWorkFactory(engine), rules=rules, clock=clock)
+    stations = {s.code: s for s in await booking.stations()}
+    probe = stations.get(DEMO_PROBE[0])
+    if probe is not None:
+        last = clock().astimezone(probe.tz).date() + timedelta(days=rules.booking_horizon_days)
+        if await booking.search(*DEMO_PROBE, last):
+            return False
+    # From today in UTC to the horizon's end in the zone furthest ahead of it.
+    first = clock().astimezone(UTC).date()
+    await store_timetable(engine, demo_timetable(first, rules.booking_horizon_days + 2))
+    return not stations
+
+
+class Lines:
+    """What the person types, read on a thread of its own: a daemon thread, so that a read
+    waiting in the terminal never keeps the process from ending (asyncio.to_thread's
+    worker would be waited for at exit, until Enter). Ctrl-C (SIGINT) and SIGTERM arrive
+    in the same queue, after the update being handled, as None."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        threading.Thread(target=self._read, args=(stream,), daemon=True,
+                         name="kassa-demo-input").start()
+
+    def _read(self, stream: TextIO) -> None:
+        while True:
+            try:
+                line = stream.readline()
+            except (OSError, ValueError):  # stdin closed under us
+                line = ""
+            with contextlib.suppress(RuntimeError):  # the loop has ended meanwhile
+                self._loop.call_soon_threadsafe(self._queue.put_nowait, line)
+            if not line:
+                return
+
+    def stop(self) -> None:
+        self._queue.put_nowait(None)
+
+    async def next(self) -> str | None:
+        """The next line; "" at the end of input, None when stopped."""
+        return await self._queue.get()
+
+    def stop_on_signals(self) -> None:
+        for number in SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                self._loop.add_signal_handler(number, self.stop)  # not on Windows
+
+    def close(self) -> None:
+        for number in SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                self._loop.remove_signal_handler(number)
 
 
 class Transcript:
@@ -50,6 +108,7 @@ class Transcript:
         self.out = out
         self.files_dir = files_dir
         self.seen: dict[int, int] = {}  # message id -> edits already printed
+        self.texts: dict[int, str] = {}  # message id -> the text printed
         self.buttons: list[str] = []  # callback data of the numbered buttons
 
     def show(self, messages: list[Any]) -> None:
@@ -60,6 +119,9 @@ class Transcript:
             if message.document is not None:
                 self._save(message.document)
                 continue
+            if self.texts.get(message.message_id) == message.visible_text and not message.buttons:
+                continue  # an older card that only lost its buttons: nothing new to read
+            self.texts[message.message_id] = message.visible_text
             print("\nbot> " + message.visible_text.replace("\n", "\n     "), file=self.out)
             rows = message.inline_keyboard
             if rows:
@@ -98,11 +160,14 @@ async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.
     from bot.web import make_web_app
     from storage.database import create_engine
 
+    lines = Lines(stdin)
+    lines.stop_on_signals()
     engine = create_engine(settings.database_url)
     web_runner: web.AppRunner | None = None
     try:
-        if await seed_if_empty(engine, settings.database_url):
-            print("Seeded the demo network (21 cities, 14 days of trips).", file=out)
+        if await seed_demo_network(engine, settings):
+            print("Seeded the demo network: 21 cities, trips every day of the coming year.",
+                  file=out)
         # The checkout page is served on loopback, on a free port.
         port = _free_port(settings.http_host)
         settings = settings.model_copy(update={"public_url": f"http://{settings.http_host}:{port}"})
@@ -127,8 +192,9 @@ async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.
                                 language_code=None)
             transcript = Transcript(out)
             print("Kassa demo: type a message, a number to press a button, /help; "
-                  "Ctrl-D to quit.", file=out)
+                  "Ctrl-D or Ctrl-C to quit.", file=out)
             print(f"Payment pages are served at {settings.public_url}", file=out)
+            # /start keeps a booking in progress: its menu offers to continue it.
             await user.send("/start")
             transcript.show(user.messages)
             background = asyncio.create_task(_run_jobs(jobs, application, user, transcript))
@@ -136,7 +202,7 @@ async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.
                 while True:
                     if stdin.isatty():
                         print(PROMPT, end="", file=out, flush=True)
-                    line = await asyncio.to_thread(stdin.readline)
+                    line = await lines.next()
                     if not line:
                         break
                     text = line.strip()
@@ -157,6 +223,7 @@ async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.
                 with contextlib.suppress(asyncio.CancelledError):
                     await background
     finally:
+        lines.close()
         if web_runner is not None:
             await web_runner.cleanup()
         await engine.dispose()

@@ -196,7 +196,8 @@ def _order_lines(request: web.Request, _: Texts, view: OrderView) -> list[Line]:
     lines: list[Line] = [
         ("operator", request.app[OPERATOR]),
         ("route", f"{view.origin.name(language)} → {view.destination.name(language)}"),
-        ("when", _("{day}, {departs} → {arrives}", day=_.day(view.departure.date()),
+        ("when", _("{day}, {departs} → {arrives}", day=_.day(view.departure.date(),
+                  request.app[SERVICES].booking.now().astimezone(view.origin.tz).date()),
                    departs=_.time(view.departure), arrives=_.time(view.arrival))),
     ]
     lines.extend(("seat", f"{s.seat} — {s.passenger}") for s in view.seats)

@@ -41,8 +41,17 @@ def station_name(context: KassaContext, code: str | None) -> str:
 def local_today(context: KassaContext, station_code: str | None) -> date:
     """Today where the trip starts: that is the calendar passengers think in."""
     station = context.services.station(station_code or "")
+    return today_at(context, station)
+
+
+def today_at(context: KassaContext, station: Station | None) -> date:
     now = context.services.booking.now()
     return now.astimezone(station.tz).date() if station else now.date()
+
+
+def chosen(label: str, is_chosen: bool) -> str:
+    """A button's label, marked when it is the answer given before (kept after « Back)."""
+    return f"✅ {label}" if is_chosen else label
 
 
 def back_row(flow: Flow, _: Texts) -> list[InlineKeyboardButton]:
@@ -60,9 +69,10 @@ async def render(context: KassaContext, flow: Flow, notice: str | None = None) -
     return card
 
 
-def station_buttons(flow: Flow, stations: list[Station], action: str,
-                    language: str) -> list[list[InlineKeyboardButton]]:
-    return rows_of([button(s.name(language), cb.booking(flow.id, action, s.code))
+def station_buttons(flow: Flow, stations: list[Station], action: str, language: str,
+                    current: str | None) -> list[list[InlineKeyboardButton]]:
+    return rows_of([button(chosen(s.name(language), s.code == current),
+                           cb.booking(flow.id, action, s.code))
                     for s in stations], 2)
 
 
@@ -76,10 +86,14 @@ async def origin_card(context: KassaContext, flow: Flow) -> Card:
     if choices:
         text = _("Which station did you mean? Tap one, or type the name again.")
         stations = choices
+    elif flow.destination:  # asked for as "to Tianjin tomorrow"
+        text = _("To {destination}. Where are you leaving from? Tap a station or type its "
+                 "name.", destination=station_name(context, flow.destination))
+        stations = context.services.stations[:POPULAR_STATIONS]
     else:
         text = _("Where are you leaving from? Tap a station or type its name.")
         stations = context.services.stations[:POPULAR_STATIONS]
-    rows = station_buttons(flow, stations, "o", context.language)
+    rows = station_buttons(flow, stations, "o", context.language, flow.origin)
     rows.append([button(_("✖ Cancel"), cb.booking(flow.id, "bk"))])
     return Card(text, rows)
 
@@ -93,7 +107,7 @@ async def destination_card(context: KassaContext, flow: Flow) -> Card:
         stations = await context.services.booking.destinations(flow.origin or "")
         text = _("From {origin}. Where to? Tap a station or type its name.",
                  origin=station_name(context, flow.origin))
-    rows = station_buttons(flow, stations, "d", context.language)
+    rows = station_buttons(flow, stations, "d", context.language, flow.destination)
     rows.append(back_row(flow, _))
     return Card(text, rows)
 
@@ -111,33 +125,40 @@ async def date_card(context: KassaContext, flow: Flow) -> Card:
     rows = [[button(_("Today"), cb.booking(flow.id, "D", today.isoformat())),
              button(_("Tomorrow"),
                     cb.booking(flow.id, "D", (today + timedelta(days=1)).isoformat()))]]
-    rows.extend(calendar_rows(context, flow, month, today))
+    last = today + timedelta(days=context.services.booking.limits().booking_horizon_days)
+    rows.extend(calendar_rows(context, flow, month, today, last))
     rows.append(back_row(flow, _))
     return Card(text, rows)
 
 
-def calendar_rows(context: KassaContext, flow: Flow, month: date,
-                  today: date) -> list[list[InlineKeyboardButton]]:
-    """A month as a keyboard: title with arrows, weekday names, days (past ones inert)."""
+def calendar_rows(context: KassaContext, flow: Flow, month: date, today: date,
+                  last: date) -> list[list[InlineKeyboardButton]]:
+    """A month as a keyboard: title with arrows, weekday names, and the days on sale
+    (today to ``last``) to press; the others are inert, and no arrow leads past them."""
     _ = context.texts
     fid = flow.id
+    month = min(max(month, today.replace(day=1)), last.replace(day=1))
     previous = (month - timedelta(days=1)).replace(day=1)
     following = (month + timedelta(days=31)).replace(day=1)
     can_go_back = previous >= today.replace(day=1)
+    can_go_on = following <= last
     title = [button("‹" if can_go_back else " ",
                     cb.booking(fid, "M", previous.isoformat()) if can_go_back
                     else cb.booking(fid, NOOP)),
              button(_.month(month), cb.booking(fid, NOOP)),
-             button("›", cb.booking(fid, "M", following.isoformat()))]
+             button("›" if can_go_on else " ",
+                    cb.booking(fid, "M", following.isoformat()) if can_go_on
+                    else cb.booking(fid, NOOP))]
     names = _.locale.days["stand-alone"]["narrow"]
     rows = [title, [button(names[i], cb.booking(fid, NOOP)) for i in range(7)]]
     for week in calendar.Calendar(firstweekday=0).monthdatescalendar(month.year, month.month):
         row = []
         for day in week:
-            if day.month != month.month or day < today:
+            if day.month != month.month or not today <= day <= last:
                 row.append(button(" ", cb.booking(fid, NOOP)))
             else:
-                row.append(button(str(day.day), cb.booking(fid, "D", day.isoformat())))
+                row.append(button(chosen(str(day.day), day == flow.day),
+                                  cb.booking(fid, "D", day.isoformat())))
         rows.append(row)
     return rows
 
@@ -166,17 +187,19 @@ async def trips_card(context: KassaContext, flow: Flow) -> Card:
     fid = flow.id
     booking = context.services.booking
     day = flow_day(flow)
+    today = local_today(context, flow.origin)
     options = await booking.search(flow.origin or "", flow.destination or "", day)
     pages = max(1, -(-len(options) // TRIPS_PER_PAGE))
     page = min(max(flow.page, 0), pages - 1)
     shown = options[page * TRIPS_PER_PAGE:(page + 1) * TRIPS_PER_PAGE]
-    lines = [f"{route_title(context, flow)}, {_.day(day)}"]
+    lines = [_("{route}, {day}", route=route_title(context, flow), day=_.day(day, today))]
     rows: list[list[InlineKeyboardButton]] = []
     for number, option in enumerate(shown, start=page * TRIPS_PER_PAGE + 1):
         lines.append(f"{number}. {trip_line(_, option)}")
         if option.seats_free:
             price = _.price(option.price, option.currency)
-            label = f"{number}. {_.time(option.departure)} · {price}"
+            label = chosen(f"{number}. {_.time(option.departure)} · {price}",
+                           option.trip_id == flow.trip)
             rows.append([button(label, cb.booking(fid, "t", option.trip_id))])
     if not any(o.seats_free for o in options):
         lines.append("")
@@ -184,7 +207,8 @@ async def trips_card(context: KassaContext, flow: Flow) -> Card:
         nearest = await booking.nearest_days(flow.origin or "", flow.destination or "", day, 1)
         if nearest:
             lines.append(_("Nearest days with seats:"))
-            rows.append([button(_.day(d), cb.booking(fid, "S", d.isoformat())) for d in nearest])
+            rows.append([button(_.day(d, today), cb.booking(fid, "S", d.isoformat()))
+                         for d in nearest])
     elif pages > 1:
         lines.append(_("Page {page} of {pages}", page=page + 1, pages=pages))
         paging = []
@@ -193,7 +217,6 @@ async def trips_card(context: KassaContext, flow: Flow) -> Card:
         if page < pages - 1:
             paging.append(button(_("Later trips ›"), cb.booking(fid, "P", page + 1)))
         rows.append(paging)
-    today = local_today(context, flow.origin)
     shift = []
     earlier, later = (day - timedelta(days=1)).isoformat(), (day + timedelta(days=1)).isoformat()
     if day > today:
@@ -214,15 +237,16 @@ async def chosen_trip(context: KassaContext, flow: Flow) -> TripOption:
         flow.trip, flow.origin or "", flow.destination or "")
 
 
-def trip_summary(_: Texts, route: str, departs: datetime, arrives: datetime) -> str:
+def trip_summary(_: Texts, route: str, departs: datetime, arrives: datetime,
+                 today: date) -> str:
     return _("{route}\n{day}, {departs} → {arrives} ({duration})",
-             route=route, day=_.day(departs.date()), departs=_.time(departs),
+             route=route, day=_.day(departs.date(), today), departs=_.time(departs),
              arrives=_.time(arrives), duration=_.duration(arrives - departs))
 
 
 def option_summary(context: KassaContext, flow: Flow, option: TripOption) -> str:
     return trip_summary(context.texts, route_title(context, flow), option.departure,
-                        option.arrival)
+                        option.arrival, today_at(context, option.origin))
 
 
 def most_seats(context: KassaContext, option: TripOption) -> int:
@@ -235,7 +259,7 @@ async def count_card(context: KassaContext, flow: Flow) -> Card:
     option = await chosen_trip(context, flow)
     text = _("{trip}\nHow many passengers? Tap or type a number.",
              trip=option_summary(context, flow, option))
-    numbers = [button(str(n), cb.booking(flow.id, "c", n))
+    numbers = [button(chosen(str(n), n == flow.count), cb.booking(flow.id, "c", n))
                for n in range(1, most_seats(context, option) + 1)]
     rows = rows_of(numbers, 5)
     rows.append(back_row(flow, _))
@@ -248,7 +272,7 @@ async def seats_card(context: KassaContext, flow: Flow) -> Card:
     option = await chosen_trip(context, flow)
     seat_map = await context.services.booking.seat_map(
         option.trip_id, flow.origin or "", flow.destination or "")
-    chosen = flow.seats
+    picked = flow.seats
     count = flow.count or 1
     rows = []
     for seat_row in seat_map.rows:
@@ -256,26 +280,33 @@ async def seats_card(context: KassaContext, flow: Flow) -> Card:
         for cell in seat_row:
             if cell is None:
                 row.append(button("┊", cb.booking(fid, NOOP)))
-            elif cell.label in chosen:
+            elif cell.label in picked:
                 row.append(button(f"✅{cell.label}", cb.booking(fid, "s", cell.label)))
             elif cell.free:
                 row.append(button(cell.label, cb.booking(fid, "s", cell.label)))
             else:
                 row.append(button("✖", cb.booking(fid, "s", cell.label)))
         rows.append(row)
-    rows.append([button(_("Any seats"), cb.booking(fid, "A"))])
-    if len(chosen) == count:
+    any_label = any_seats_label(_, count)
+    rows.append([button(chosen(any_label, flow.any_seats), cb.booking(fid, "A"))])
+    if flow.seats_complete:
         rows.append([button(_("Continue ›"), cb.booking(fid, "C"))])
     rows.append(back_row(flow, _))
+    so_far = any_label if flow.any_seats else _.items(picked) or "—"
     text = "\n".join([
         option_summary(context, flow, option),
-        _.ngettext("Pick {n} seat (✖ is taken), or tap “Any seats”. You can also type seats "
+        _.ngettext("Pick {n} seat (✖ is taken), or tap “{any}”. You can also type seats "
                    "like 4A 4B.",
-                   "Pick {n} seats (✖ is taken), or tap “Any seats”. You can also type seats "
-                   "like 4A 4B.", count),
-        _("Chosen: {seats}", seats=", ".join(chosen) if chosen else "—"),
+                   "Pick {n} seats (✖ is taken), or tap “{any}”. You can also type seats "
+                   "like 4A 4B.", count, any=any_label),
+        _("Chosen: {seats}", seats=so_far),
     ])
     return Card(text, rows)
+
+
+def any_seats_label(_: Texts, count: int) -> str:
+    """The "any seats" button, in the plural form of the passengers' count."""
+    return _.ngettext("Any seat", "Any seats", count)
 
 
 def saved_names(flow: Flow) -> list[str]:
@@ -318,7 +349,8 @@ async def summary_card(context: KassaContext, flow: Flow) -> Card:
     lines = [_("Please check your booking:"), option_summary(context, flow, option)]
     lines.extend(passenger_lines(flow))
     if flow.any_seats or not flow.seats:
-        lines.append(_("Seats: chosen for you when you confirm"))
+        lines.append(_.ngettext("Seat: chosen for you when you confirm",
+                                "Seats: chosen for you when you confirm", count))
     lines.append(_("Total: {price} for {passengers}",
                    price=_.price(option.price * count, option.currency),
                    passengers=_.ngettext("{n} passenger", "{n} passengers", count)))
@@ -334,13 +366,16 @@ async def held_card(context: KassaContext, flow: Flow) -> Card:
         return Card(error_text(_, error), [])
     route = (f"{view.origin.name(context.language)} → "
              f"{view.destination.name(context.language)}")
-    lines = [trip_summary(_, route, view.departure, view.arrival)]
+    lines = [trip_summary(_, route, view.departure, view.arrival,
+                          today_at(context, view.origin))]
     lines.extend(f"{s.seat} — {s.passenger}" for s in view.seats)
     lines.append(_("Total: {price}", price=_.price(view.amount, view.currency)))
     if view.status is OrderStatus.HELD and view.expires_at is not None:
         expires = view.expires_at.astimezone(view.origin.tz)
-        lines.insert(0, _("✅ Your seats are held until {time} ({station} time).",
-                          time=_.time(expires), station=view.origin.name(context.language)))
+        lines.insert(0, _.ngettext("✅ Your seat is held until {time} ({station} time).",
+                                   "✅ Your seats are held until {time} ({station} time).",
+                                   len(view.seats), time=_.time(expires),
+                                   station=view.origin.name(context.language)))
         lines.append(_("Pay before then to get your tickets."))
         rows = await pay_rows(context.services, _, view)
         rows.append([button(_("Cancel this hold"), cb.booking(flow.id, "x"))])

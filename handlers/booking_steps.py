@@ -9,14 +9,33 @@ from __future__ import annotations
 
 from datetime import date
 
+from telegram import Update
+
 from booking.errors import BookingError, ErrorCode
 from booking.model import OrderStatus, Station
-from handlers.booking_cards import chosen_trip, local_today, most_seats, saved_names
-from handlers.cards import show
+from handlers.booking_cards import (
+    any_seats_label,
+    chosen_trip,
+    local_today,
+    most_seats,
+    route_title,
+    saved_names,
+    today_at,
+)
+from handlers.cards import drop_buttons, show
+from handlers.context import KassaContext
 from handlers.errors import error_text
-from handlers.flow import PREVIOUS, Step, save_flow
+from handlers.flow import PREVIOUS, Flow, Step, save_flow
 from handlers.menu import menu_card
-from handlers.parsing import TripRequest, parse_date
+from handlers.parsing import (
+    Place,
+    TripRequest,
+    parse_count,
+    parse_date,
+    parse_trip_request,
+    plain,
+    seat_labels,
+)
 from handlers.turn import Turn
 
 # Where a refusal at confirmation sends the person back to.
@@ -33,7 +52,8 @@ RETRY_STEP = {
 
 # What people type for "any seats, you choose" (input words, not texts the bot shows).
 ANY_SEAT_WORDS = frozenset({"any", "any seat", "any seats", "любые", "любое", "любые места",
-                            "все равно", "всё равно", "任意", "随便", "任意座位"})
+                            "любое место", "все равно", "всё равно", "任意", "随便",
+                            "任意座位"})
 TYPED_SEATS_READ = 20  # more than any coach order allows; the rest is noise
 
 
@@ -59,20 +79,100 @@ async def resume(turn: Turn) -> None:
     await turn.go(turn.flow.step, new_message=True)
 
 
-async def trip_request(turn: Turn, request: TripRequest) -> None:
-    """A whole request in one line ("Beijing to Tianjin tomorrow 2 seats"): to the trips."""
+def read_trip_request(context: KassaContext, text: str) -> TripRequest | None:
+    """A trip request in ``text``, its words for days ("tomorrow") counted from today where
+    the trip starts, which is not the server's day everywhere."""
+    index = context.services.station_index
+    today = context.services.booking.now().date()
+    request = parse_trip_request(text, index, today)
+    origin = request.origin.station if request and request.origin else None
+    if origin is not None and today_at(context, origin) != today:
+        request = parse_trip_request(text, index, today_at(context, origin))
+    return request
+
+
+def active(flow: Flow | None) -> Flow | None:
+    """The booking the person is making right now (not left for the menu, not held)."""
+    return flow if flow is not None and flow.in_progress and not flow.paused else None
+
+
+async def trip_request(update: Update, context: KassaContext, current: Flow | None,
+                       request: TripRequest) -> None:
+    """A trip asked for in one line ("Beijing to Tianjin tomorrow 2 seats"), or a part of
+    one ("to Tianjin tomorrow") that completes the booking in progress.
+
+    A request that cannot be a trip (a station nobody knows, the same station twice, no
+    trips between the two) says why: on the booking in progress, which stays as it was, or
+    on a new booking at the step to answer again.
+    """
+    _ = context.texts
+    making = active(current)
+    origin = request.origin or here(context, making.origin if making else None)
+    destination = request.destination or here(context, making.destination if making else None)
+    problem = await refusal(context, origin, destination)
+    if problem is not None and making is not None:
+        await Turn(update, context, making).go(making.step, problem)
+        return
+    chat = update.effective_chat
+    if current is not None and chat is not None:
+        await drop_buttons(context, chat.id, current.card)
+    turn = Turn(update, context, Flow.new())
     flow = turn.flow
-    if request.origin is None or request.destination is None:
-        await turn.go(Step.ORIGIN)
-        return
-    flow.origin = request.origin.code
-    flow.destination = request.destination.code
     flow.want = request.passengers
-    if request.day is None:
-        await turn.go(Step.DATE)
-        return
-    flow.day = request.day
-    await turn.go(Step.TRIPS)
+    flow.origin = origin.station.code if origin and origin.station else None
+    flow.destination = destination.station.code if destination and destination.station else None
+    notices = [replaced(context, current)]
+    if problem is not None:
+        notices.append(problem)
+        if flow.origin and flow.destination:  # a pair that cannot be: ask where to again
+            flow.destination = None
+    if flow.origin is None and origin and len(origin.stations) > 1:
+        flow.choices = [s.code for s in origin.stations]
+    elif flow.destination is None and destination and len(destination.stations) > 1:
+        flow.choices = [s.code for s in destination.stations]
+    today = local_today(context, flow.origin)
+    if request.unreadable_day:
+        notices.append(_("I couldn't read that date. Try 25.12 or “tomorrow”."))
+    elif request.day is not None and request.day < today:
+        notices.append(error_text(_, BookingError(ErrorCode.PAST_DATE)))
+    else:
+        flow.day = request.day
+    await turn.go(flow.next_step(), "\n".join(n for n in notices if n) or None)
+
+
+def here(context: KassaContext, code: str | None) -> Place | None:
+    """A station of the booking in progress, as if it had been written in the request."""
+    station = context.services.station(code or "")
+    return Place(station.name(context.language), (station,)) if station else None
+
+
+async def refusal(context: KassaContext, origin: Place | None,
+                  destination: Place | None) -> str | None:
+    """Why these two places cannot make a trip, or None if they may."""
+    _ = context.texts
+    for place in (origin, destination):
+        if place is not None and not place.stations:
+            return _("I don't know a station called “{name}”.", name=place.text[:40])
+    start = origin.station if origin else None
+    end = destination.station if destination else None
+    if start is None or end is None:
+        return None
+    if start.code == end.code:
+        return error_text(_, BookingError(ErrorCode.SAME_STATION))
+    reachable = {s.code for s in await context.services.booking.destinations(start.code)}
+    if end.code not in reachable:
+        return _("No trips go from {origin} to {destination}.",
+                 origin=start.name(context.language), destination=end.name(context.language))
+    return None
+
+
+def replaced(context: KassaContext, flow: Flow | None) -> str | None:
+    """What to say when a new booking replaces one that had got as far as a trip."""
+    _ = context.texts
+    if flow is None or not flow.in_progress or flow.trip is None:
+        return None
+    return _("Your booking {route} was stopped; here is the new one.",
+             route=route_title(context, flow))
 
 
 # ---- stations ------------------------------------------------------------------------------
@@ -88,10 +188,21 @@ async def pick_origin(turn: Turn) -> None:
 async def choose_origin(turn: Turn, code: str) -> None:
     flow = turn.flow
     flow.choices = []
+    answered = flow.origin is not None
     if code != flow.origin:
         flow.origin = code
+        if answered:
+            flow.forget_from(Step.DESTINATION)
+    if answered or flow.destination is None:
+        await turn.go(Step.DESTINATION)
+        return
+    # The destination came with a one-line request ("to Tianjin tomorrow"): it stays if
+    # trips go there from here, and the steps it answered are skipped.
+    problem = await refusal(turn.context, here(turn.context, code),
+                            here(turn.context, flow.destination))
+    if problem is not None:
         flow.forget_from(Step.DESTINATION)
-    await turn.go(Step.DESTINATION)
+    await turn.go(flow.next_step(), problem)
 
 
 def matches(turn: Turn, text: str, allowed: set[str] | None) -> list[Station]:
@@ -126,10 +237,13 @@ async def pick_destination(turn: Turn) -> None:
 async def choose_destination(turn: Turn, code: str) -> None:
     flow = turn.flow
     flow.choices = []
+    answered = flow.destination is not None
     if code != flow.destination:
         flow.destination = code
-        flow.forget_from(Step.DATE)
-    await turn.go(Step.DATE)
+        if answered:
+            flow.forget_from(Step.DATE)
+    # A day that came with a one-line request is kept and its step skipped.
+    await turn.go(Step.TRIPS if not answered and flow.day else Step.DATE)
 
 
 async def typed_destination(turn: Turn) -> None:
@@ -181,11 +295,16 @@ async def turn_month(turn: Turn) -> None:
 
 
 async def typed_date(turn: Turn) -> None:
-    """A date typed on the date or trips step: 25.12, 2026-12-25, tomorrow, завтра, 明天."""
+    """A date typed on the date or trips step: 25.12, 2026-12-25, tomorrow, завтра, 明天;
+    a day gone by (вчера, 昨天, 01.01.2020) is answered as one."""
     _ = turn.texts
-    day = parse_date(turn.text, local_today(turn.context, turn.flow.origin))
+    today = local_today(turn.context, turn.flow.origin)
+    day = parse_date(turn.text, today)
     if day is None:
         await turn.go(turn.flow.step, _("I couldn't read that date. Try 25.12 or “tomorrow”."))
+        return
+    if day < today:
+        await turn.go(turn.flow.step, error_text(_, BookingError(ErrorCode.PAST_DATE)))
         return
     await choose_day(turn, day)
 
@@ -206,7 +325,7 @@ async def pick_trip(turn: Turn) -> None:
         raise StaleButton
     if turn.number != flow.trip:
         flow.trip = turn.number
-        flow.forget_from(Step.COUNT)
+        flow.forget_from(Step.SEATS)  # seats are the trip's; the party stays as it was
     try:
         option = await chosen_trip(turn.context, flow)
     except BookingError as error:
@@ -217,8 +336,11 @@ async def pick_trip(turn: Turn) -> None:
         flow.trip = None
         await turn.go(Step.TRIPS, _("That trip has no free seats any more."))
         return
+    most = most_seats(turn.context, option)
+    if flow.count is not None and flow.count > most:
+        flow.count = None  # more passengers than this trip has seats: ask again
     wanted = flow.want or 0
-    if flow.count is None and 0 < wanted <= most_seats(turn.context, option):
+    if flow.count is None and 0 < wanted <= most:
         flow.count = wanted
     await turn.go(Step.SEATS if flow.count else Step.COUNT)
 
@@ -233,12 +355,13 @@ async def pick_count(turn: Turn) -> None:
 
 
 async def typed_count(turn: Turn) -> None:
-    """Number of passengers typed."""
+    """Number of passengers typed: "2", "２", "two", "два", "两"."""
     _ = turn.texts
-    if not turn.text.isdigit():
+    count = parse_count(turn.text)
+    if count is None:
         await turn.go(Step.COUNT, _("Please type a number, like 2."))
         return
-    await choose_count(turn, int(turn.text))
+    await choose_count(turn, count)
 
 
 async def choose_count(turn: Turn, count: int) -> None:
@@ -262,25 +385,35 @@ async def toggle_seat(turn: Turn) -> None:
 
 
 async def typed_seats(turn: Turn) -> None:
-    """Seats typed like "4A 4B", or "any seats" typed instead of tapped."""
-    text = " ".join(turn.text.casefold().split())
-    if text in ANY_SEAT_WORDS or text == turn.texts("Any seats").casefold():
+    """Seats typed like "4A 4B" (in any script that looks the same: "4а"), or "any seats"
+    typed instead of tapped. The typed seats are the choice, replacing taps before."""
+    _ = turn.texts
+    text = " ".join(plain(turn.text).casefold().split())
+    count = turn.flow.count or 1
+    if text in ANY_SEAT_WORDS or text == any_seats_label(_, count).casefold():
         await take_any_seats(turn)
         return
-    labels = [part.upper() for part in text.replace(",", " ").split()][:TYPED_SEATS_READ]
-    await choose_seats(turn, labels)
+    labels = list(dict.fromkeys(seat_labels(turn.text)[:TYPED_SEATS_READ]))
+    if len(labels) > count:
+        await turn.go(Step.SEATS, _.ngettext(
+            "You are booking for {n} passenger: please type {n} seat.",
+            "You are booking for {n} passengers: please type {n} seats.", count))
+        return
+    await choose_seats(turn, labels, typed=True)
 
 
-async def choose_seats(turn: Turn, labels: list[str]) -> None:
+async def choose_seats(turn: Turn, labels: list[str], *, typed: bool = False) -> None:
+    """Seats tapped (each picks or un-picks one) or typed (the whole choice), checked
+    against the seat map; a seat that is no seat, or taken, is named."""
     _ = turn.texts
     flow = turn.flow
     seat_map = await turn.services.booking.seat_map(
         flow.trip or 0, flow.origin or "", flow.destination or "")
     free = set(seat_map.free)
-    chosen = list(flow.seats)
+    chosen = [] if typed else list(flow.seats)
     for label in labels:
         if label not in seat_map.labels:
-            notice = _("There is no such seat on this coach.")
+            notice = _("There is no seat {seat} on this coach.", seat=label[:5])
             await turn.answer(notice, alert=True)
             await turn.go(Step.SEATS, notice)
             return
@@ -320,14 +453,23 @@ async def seats_done(turn: Turn) -> None:
 
 
 async def enter_names(turn: Turn) -> None:
-    """The names step, offering the customer's saved passengers and their own name."""
+    """The names step, offering the customer's saved passengers and their own name (only
+    those a ticket may carry: a Telegram name with an emoji is not offered)."""
     customer = await turn.services.customers.customer(turn.user_id)
     saved = list(customer.saved_passengers) if customer else []
     user = turn.update.effective_user
     if user is not None and user.full_name and user.full_name not in saved:
         saved.append(user.full_name)
-    turn.flow.saved = saved[:10]
+    turn.flow.saved = [name for name in saved if valid_name(turn, name)][:10]
     await turn.go(Step.SUMMARY if turn.flow.names_complete else Step.NAMES)
+
+
+def valid_name(turn: Turn, name: str) -> bool:
+    try:
+        turn.services.booking.check_passenger_name(name)
+    except BookingError:
+        return False
+    return True
 
 
 async def add_name(turn: Turn, name: str) -> None:
@@ -388,7 +530,7 @@ async def confirm(turn: Turn) -> None:
     except BookingError as error:
         step = RETRY_STEP.get(error.code, flow.step)
         if step == Step.TRIPS:
-            flow.forget_from(Step.COUNT)
+            flow.forget_from(Step.TRIPS)
         elif step == Step.SEATS:
             flow.seats = []
         elif step == Step.NAMES:

@@ -81,7 +81,8 @@ def result_text(_: Texts, result: CheckIn) -> str:
     about = f"{ticket.seat} — {ticket.passenger}"
     if order is not None:
         about += (f"\n{order.origin.name(_.language)} → {order.destination.name(_.language)}, "
-                  f"{_.day(order.departure.date())} {_.time(order.departure)}")
+                  f"{_.day(order.departure.date(), order.departure.date())} "
+                  f"{_.time(order.departure)}")
     if result.outcome is CheckInOutcome.CHECKED_IN:
         return _("✅ Valid. Checked in now.\n{ticket}", ticket=about)
     if result.outcome is CheckInOutcome.VOID:

@@ -20,8 +20,7 @@ from handlers.cards import answer_query, drop_buttons, show
 from handlers.context import KassaContext
 from handlers.errors import error_text
 from handlers.flow import Flow, Step, load_flow, save_flow
-from handlers.menu import menu_card, not_understood
-from handlers.parsing import parse_trip_request
+from handlers.menu import menu_card, not_understood, pause_booking, resumable
 from handlers.turn import Turn
 
 StepAction = Callable[[Turn], Awaitable[None]]
@@ -55,10 +54,23 @@ STEPS: dict[Step, StepHandlers] = {
 
 
 async def begin(update: Update, context: KassaContext) -> None:
-    """/book or the menu's "Book a trip": a new booking at the origin step."""
+    """/book or the menu's "Book a trip": a new booking at the origin step.
+
+    /book typed while a booking is under way asks first (continue it, or start anew), so
+    that nobody loses one by typing /book to get back to it; the menu's button, pressed
+    beside "Continue booking", is that choice made.
+    """
+    _ = context.texts
     await answer_query(update)
-    await _drop_old_card(update, context, load_flow(context))
-    await Turn(update, context, Flow.new()).go(Step.ORIGIN)
+    flow = load_flow(context)
+    route = resumable(context, flow)
+    if update.callback_query is None and route is not None:
+        pause_booking(context)
+        question = _("You are booking {route}. Continue, or start a new booking?", route=route)
+        await show(update, context, menu_card(context, question), edit=False)
+        return
+    await _drop_old_card(update, context, flow)
+    await Turn(update, context, Flow.new()).go(Step.ORIGIN, steps.replaced(context, flow))
 
 
 async def rebook(update: Update, context: KassaContext) -> None:
@@ -95,12 +107,18 @@ async def rebook(update: Update, context: KassaContext) -> None:
 
 
 async def cancel(update: Update, context: KassaContext) -> None:
-    """/cancel: leave the booking; nothing is held, the menu is shown."""
+    """/cancel: stop the booking being made, and say so; a hold already placed stays (it
+    is cancelled from its card or /mytickets, where the passenger sees what that does)."""
     _ = context.texts
     flow = load_flow(context)
+    if flow is None or not flow.in_progress:
+        await show(update, context, menu_card(context, _("There is no booking in progress.")),
+                   edit=False)
+        return
     await _drop_old_card(update, context, flow)
     save_flow(context, None)
-    await show(update, context, menu_card(context, _("Booking cancelled.")), edit=False)
+    await show(update, context, menu_card(context, _("Booking stopped — /book to start again.")),
+               edit=False)
 
 
 async def on_button(update: Update, context: KassaContext) -> None:
@@ -131,12 +149,10 @@ async def on_text(update: Update, context: KassaContext) -> None:
     answer to the current step of a booking in progress, or not understood."""
     message = update.effective_message
     text = (message.text or "") if message else ""
-    services = context.services
-    request = parse_trip_request(text, services.station_index, services.booking.now().date())
+    request = steps.read_trip_request(context, text)
     flow = load_flow(context)
     if request is not None:
-        await _drop_old_card(update, context, flow)
-        await steps.trip_request(Turn(update, context, Flow.new()), request)
+        await steps.trip_request(update, context, flow, request)
         return
     handler = STEPS[flow.step].text if flow is not None and not flow.paused else None
     if flow is None or handler is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from booking.ticketing import TicketView
 from booking.tickets.document import TicketCaptions, TicketDocument
@@ -34,6 +34,8 @@ def captions(_: Texts) -> TicketCaptions:
 def ticket_document(_: Texts, view: OrderView, ticket: TicketView,
                     operator: str) -> TicketDocument:
     language = _.language
+    # A ticket's dates always carry their year (it may be kept until then and beyond).
+    never = date.min
     return TicketDocument(
         operator=operator,
         booking_reference=view.id,
@@ -46,8 +48,8 @@ def ticket_document(_: Texts, view: OrderView, ticket: TicketView,
         seat=ticket.seat,
         price=_.price(view.amount // max(1, len(view.seats)), view.currency),
         code=ticket.code,
-        departure_label=f"{_.day(view.departure.date())} {_.time(view.departure)}",
-        arrival_label=f"{_.day(view.arrival.date())} {_.time(view.arrival)}",
+        departure_label=f"{_.day(view.departure.date(), never)} {_.time(view.departure)}",
+        arrival_label=f"{_.day(view.arrival.date(), never)} {_.time(view.arrival)}",
     )
 
 

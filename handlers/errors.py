@@ -12,7 +12,12 @@ def N_(message: str) -> str:
     return message
 
 
-ERROR_MESSAGES: dict[ErrorCode, str] = {
+def N_plural(singular: str, plural: str) -> tuple[str, str]:
+    """Mark a message with plural forms; the count is the refusal's ``limit``."""
+    return singular, plural
+
+
+ERROR_MESSAGES: dict[ErrorCode, str | tuple[str, str]] = {
     ErrorCode.UNKNOWN_STATION: N_("I don't know that station."),
     ErrorCode.SAME_STATION: N_("Departure and arrival are the same station."),
     ErrorCode.WRONG_DIRECTION: N_("No trips run in that direction; try the return journey."),
@@ -22,7 +27,8 @@ ERROR_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.TRIP_CANCELLED: N_("That trip has been cancelled."),
     ErrorCode.TRIP_DEPARTED: N_("That trip has already left."),
     ErrorCode.BAD_SEAT_COUNT: N_("Choose at least one seat."),
-    ErrorCode.TOO_MANY_SEATS: N_("One order can have at most {limit} seats."),
+    ErrorCode.TOO_MANY_SEATS: N_plural("One order can have at most {limit} seat.",
+                                       "One order can have at most {limit} seats."),
     ErrorCode.PASSENGERS_MISMATCH: N_("Each passenger needs exactly one seat."),
     ErrorCode.BAD_PASSENGER_NAME: N_("Please type the passenger's full name in letters."),
     ErrorCode.UNKNOWN_SEAT: N_("There is no such seat on this coach."),
@@ -74,4 +80,7 @@ def error_text(_: Texts, error: BookingError) -> str:
     reason = error.params.get("reason")
     if error.code is ErrorCode.BAD_PASSENGER_NAME and reason in NAME_PROBLEM_MESSAGES:
         message = NAME_PROBLEM_MESSAGES[reason]
+    if isinstance(message, tuple):
+        count = limit if isinstance(limit, int) else 0
+        return _.ngettext(*message, count, limit=limit)
     return _(message, limit=limit)

@@ -102,7 +102,9 @@ class Flow:
         return self.step is not Step.HELD
 
     def forget_from(self, step: Step) -> None:
-        """Drop the answers of ``step`` and later ones, since an earlier answer changed."""
+        """Drop the answers of ``step`` and the later ones that depend on them, since an
+        earlier answer changed. Who travels (how many, their names) depends on no other
+        answer: it stays for the new trip, trimmed to the count when that changes."""
         if step <= Step.DESTINATION:
             self.destination = None
         if step <= Step.DATE:
@@ -110,13 +112,20 @@ class Flow:
         if step <= Step.TRIPS:
             self.trip = None
             self.page = 0
-        if step <= Step.COUNT:
-            self.count = None
         if step <= Step.SEATS:
             self.seats = []
             self.any_seats = False
-        if step <= Step.NAMES:
-            self.names = []
+
+    def next_step(self) -> Step:
+        """The first step still to answer, for a booking begun with some answers given
+        (a one-line request); the later steps' answers are asked in order."""
+        if self.origin is None:
+            return Step.ORIGIN
+        if self.destination is None:
+            return Step.DESTINATION
+        if self.day is None:
+            return Step.DATE
+        return Step.TRIPS
 
     @property
     def seats_complete(self) -> bool:

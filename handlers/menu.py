@@ -6,27 +6,41 @@ continue it, and its card's buttons still work. Only /cancel ends it.
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import InlineKeyboardButton, Update
 
 from handlers import callback_data as cb
 from handlers.cards import Card, answer_query, button, show
 from handlers.checkin import checkin_photo
 from handlers.context import KassaContext
-from handlers.flow import load_flow, save_flow
+from handlers.flow import Flow, load_flow, save_flow
+
+
+def resumable(context: KassaContext, flow: Flow | None) -> str | None:
+    """The route of a booking under way that the menu offers to continue, or None."""
+    if flow is None or not flow.in_progress:
+        return None
+    origin = context.services.station(flow.origin or "")
+    destination = context.services.station(flow.destination or "")
+    if origin is None or destination is None:
+        return None
+    return f"{origin.name(context.language)} → {destination.name(context.language)}"
+
+
+def continue_rows(context: KassaContext) -> list[list[InlineKeyboardButton]]:
+    """"▶ Continue booking A → B" for a booking under way, on every card that offers to
+    book, so that "Book a trip" is never the only way on from it."""
+    _ = context.texts
+    flow = load_flow(context)
+    route = resumable(context, flow)
+    if flow is None or route is None:
+        return []
+    return [[button(_("▶ Continue booking {route}", route=route), cb.booking(flow.id, "r"))]]
 
 
 def menu_card(context: KassaContext, greeting: str | None = None) -> Card:
     _ = context.texts
     text = greeting or _("What would you like to do?")
-    rows = []
-    flow = load_flow(context)
-    if flow is not None and flow.in_progress and flow.origin and flow.destination:
-        origin = context.services.station(flow.origin)
-        destination = context.services.station(flow.destination)
-        if origin and destination:
-            route = f"{origin.name(context.language)} → {destination.name(context.language)}"
-            rows.append([button(_("▶ Continue booking {route}", route=route),
-                                cb.booking(flow.id, "r"))])
+    rows = continue_rows(context)
     rows += [
         [button(_("🚌 Book a trip"), cb.menu("book"))],
         [button(_("🎫 My tickets"), cb.menu("tickets"))],

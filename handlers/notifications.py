@@ -8,6 +8,7 @@ turns Telegram's answers into the outbox's terms: blocked, retry later, or sent.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Any
 
 from telegram import Bot
@@ -76,7 +77,9 @@ def hold_expired(bot: Bot, services: Services) -> Deliverer:
             return  # paid late, or cancelled: nothing to tell
         route = f"{view.origin.name(_.language)} → {view.destination.name(_.language)}"
         text = _("Your hold for {route} on {day} at {time} has expired and the seats were "
-                 "released.", route=route, day=_.day(view.departure.date()),
+                 "released.", route=route,
+                 day=_.day(view.departure.date(), services.booking.now().astimezone(
+                     view.origin.tz).date()),
                  time=_.time(view.departure))
         card = Card(text, [[button(_("🚌 Book again"), cb.menu("book"))]])
         await send_card(bot, chat_id, card)
@@ -89,6 +92,11 @@ async def order_for(services: Services, message: OutboxMessage) -> OrderView:
         return await services.booking.order(str(message.payload.get("order", "")))
     except BookingError as error:
         raise Undeliverable(f"no such order: {error}") from error
+
+
+def local_today(services: Services, view: OrderView) -> date:
+    """Today where the trip starts, which decides whether a date needs its year."""
+    return services.booking.now().astimezone(view.origin.tz).date()
 
 
 def route_of(_: Texts, view: OrderView) -> str:
@@ -123,7 +131,9 @@ def refund_notice(bot: Bot, services: Services) -> Deliverer:
         else:
             text = _("We are sorry: your payment for {route} on {day} arrived after the seats "
                      "were no longer available. {amount} is on its way back to you.",
-                     route=route_of(_, view), day=_.day(view.departure.date()), amount=amount)
+                     route=route_of(_, view), day=_.day(view.departure.date(),
+                                                        local_today(services, view)),
+                     amount=amount)
         rows = await alternative_rows(services, _, view)
         rows.append([button(_("🚌 Book again"), cb.menu("book"))])
         await send_card(bot, chat_id, Card(text, rows))
@@ -138,7 +148,8 @@ async def alternative_rows(services: Services, _: Texts, view: OrderView) -> lis
             view.origin.code, view.destination.code, view.departure, len(view.seats))
     except BookingError:
         return []
-    return [[button(f"{_.day(o.departure.date())} {_.time(o.departure)} · "
+    today = local_today(services, view)
+    return [[button(f"{_.day(o.departure.date(), today)} {_.time(o.departure)} · "
                     f"{_.price(o.price * len(view.seats), o.currency)}",
                     cb.alternative(view.id, o.trip_id))] for o in options]
 
@@ -162,7 +173,8 @@ async def send_ticket_files(bot: Bot, services: Services, chat_id: int, _: Texts
         raise Undeliverable(str(error)) from error
     lines = [_("✅ Paid. Booking reference: {reference}", reference=view.id),
              route_of(_, view),
-             _("{day}, {departs} → {arrives}", day=_.day(view.departure.date()),
+             _("{day}, {departs} → {arrives}",
+               day=_.day(view.departure.date(), local_today(services, view)),
                departs=_.time(view.departure), arrives=_.time(view.arrival))]
     lines.extend(f"{t.seat} — {t.passenger}: {t.code}" for t in tickets)
     await send_card(bot, chat_id, Card("\n".join(lines),

@@ -1,8 +1,10 @@
-"""Reading what passengers type: a date, or a whole trip request in one line.
+"""Reading what passengers type: a date, a count, seats, or a whole trip request in one line.
 
 English, Russian and Chinese, written the ways people write them ("25.12", "завтра",
-"12月25日", "Beijing to Tianjin tomorrow 2 seats"). Pure functions: ``today`` comes from
-the caller, in the time zone of the trip's origin.
+"12月25日", "Beijing to Tianjin tomorrow 2 seats"), and typed on whatever keyboard was at
+hand: full-width digits and letters from a Chinese keyboard, a Cyrillic "а" in "4а", a
+Latin "a" in "зaвтра" are read as what the person meant. Pure functions: ``today`` comes
+from the caller, in the time zone of the trip's origin.
 """
 
 from __future__ import annotations
@@ -87,6 +89,11 @@ _RELATIVE = [  # longest first, so "day after tomorrow" is not read as "tomorrow
     (re.compile(r"\bday after tomorrow\b|\bпослезавтра\b|后天"), 2),
     (re.compile(r"\btomorrow\b|\btmrw\b|\bзавтра\b|明天|明日"), 1),
     (re.compile(r"\btoday\b|\btonight\b|\bсегодня\b|今天|今日|今晚"), 0),
+    # Days gone by are read too, so that the answer is "that date is in the past" rather
+    # than "I couldn't read that date".
+    (re.compile(r"大前天"), -3),
+    (re.compile(r"\bday before yesterday\b|\bпозавчера\b|前天"), -2),
+    (re.compile(r"\byesterday\b|\bвчера\b|昨天|昨日|昨晚"), -1),
 ]
 _WEEKDAYS = [re.compile(rf"\b(?:{words})\b") for words in _WEEKDAY_WORDS]
 _CHINESE_WEEKDAY = re.compile(r"(下个?|这个?|本)?(?:周|星期|礼拜)([一二三四五六日天])")
@@ -102,9 +109,44 @@ _COUNT_TIMES = re.compile(r"(?<![\w.])[x×]\s*(\d{1,3})\b|\b(\d{1,3})\s*[x×](?!
 _COUNT_COLLECTIVE = re.compile(r"\bна\s+(" + "|".join(_COLLECTIVE) + r")\b")
 
 
+# Letters that look the same in Latin and Cyrillic (and Greek capitals, which phone
+# keyboards offer beside Latin ones), as a person typing on the other layout produces them.
+_CYRILLIC_LATIN = "АA ВB СC ЕE НH ІI КK МM ОO РP ТT ХX УY аa сc еe іi оo рp хx уy"
+_GREEK_LATIN = "ΑA ΒB ΕE ΗH ΙI ΚK ΜM ΝN ΟO ΡP ΤT ΧX ΥY ΖZ"
+_TO_LATIN = str.maketrans({pair[0]: pair[1]
+                           for pair in (_CYRILLIC_LATIN + " " + _GREEK_LATIN).split()})
+_TO_CYRILLIC = str.maketrans({pair[1]: pair[0] for pair in _CYRILLIC_LATIN.split()})
+# Punctuation of Chinese keyboards that NFKC leaves as it is.
+_CJK_PUNCTUATION = str.maketrans({"。": ".", "、": ",", "～": "~", "－": "-"})
+_MIXED_WORD = re.compile(r"[^\W\d_]+")
+
+
+def _is_latin(char: str) -> bool:
+    return char.isascii() and char.isalpha()
+
+
+def _is_cyrillic(char: str) -> bool:
+    return "\u0400" <= char <= "\u04ff"
+
+
+def _unmix_word(word: str) -> str:
+    """A word typed partly on the other keyboard layout, in the script most of it is in."""
+    latin = sum(map(_is_latin, word))
+    cyrillic = sum(map(_is_cyrillic, word))
+    if not latin or not cyrillic:
+        return word
+    return word.translate(_TO_LATIN if latin >= cyrillic else _TO_CYRILLIC)
+
+
+def plain(text: str) -> str:
+    """Text as a person meant it: full-width forms and Chinese punctuation as ASCII (NFKC),
+    and each word in one script ("зaвтра" with a Latin "a" is завтра)."""
+    text = unicodedata.normalize("NFKC", text).translate(_CJK_PUNCTUATION)
+    return _MIXED_WORD.sub(lambda m: _unmix_word(m.group()), text)
+
+
 def _prepare(text: str) -> str:
-    # NFKC turns full-width digits and punctuation from Chinese keyboards into ASCII.
-    return unicodedata.normalize("NFKC", text).casefold().replace("ё", "е")
+    return plain(text).casefold().replace("ё", "е")
 
 
 def _chinese_number(text: str) -> int | None:
@@ -152,9 +194,17 @@ def _next_leap_day(today: date) -> date:
             year += 1
 
 
-# Each finder looks for one way of writing a date and answers None (not written this way),
-# or a match: its start in the text and the date (None if the date does not exist).
-_Found = tuple[int, date | None]
+@dataclass(frozen=True)
+class _Found:
+    """Where a date is written in the text, and which day it is (None: no such day)."""
+
+    start: int
+    end: int
+    day: date | None
+
+
+# Each finder looks for one way of writing a date and answers None (not written this way)
+# or what it found.
 _Finder = Callable[[str, date], _Found | None]
 
 
@@ -163,7 +213,7 @@ def _iso(text: str, today: date) -> _Found | None:
     if match is None:
         return None
     year, month, day = (int(g) for g in match.groups())
-    return match.start(), _day_month(day, month, year, today)
+    return _Found(match.start(), match.end(), _day_month(day, month, year, today))
 
 
 def _numeric(text: str, today: date) -> _Found | None:
@@ -171,7 +221,8 @@ def _numeric(text: str, today: date) -> _Found | None:
     if match is None:
         return None
     day, month, year = match.groups()
-    return match.start(), _day_month(int(day), int(month), _full_year(year), today)
+    found = _day_month(int(day), int(month), _full_year(year), today)
+    return _Found(match.start(), match.end(), found)
 
 
 def _chinese(text: str, today: date) -> _Found | None:
@@ -180,33 +231,33 @@ def _chinese(text: str, today: date) -> _Found | None:
         return None
     year, month, day = match.groups()
     found = _day_month(_chinese_number(day), _chinese_number(month), _full_year(year), today)
-    return match.start(), found
+    return _Found(match.start(), match.end(), found)
 
 
 def _named_month(text: str, today: date) -> _Found | None:
     """'25 декабря', '25th of December 2026', 'dec 25', 'December 25, 2026'."""
-    candidates: list[tuple[int, str, str, str | None]] = []
+    candidates: list[tuple[int, int, str, str, str | None]] = []
     for match in _DAY_MONTH_NAMED.finditer(text):
         day, word, year = match.groups()
         if word in _MONTHS:
-            candidates.append((match.start(), day, word, year))
+            candidates.append((match.start(), match.end(), day, word, year))
             break
     for match in _MONTH_NAMED_DAY.finditer(text):
         word, day, year = match.groups()
         if word in _MONTHS:
-            candidates.append((match.start(), day, word, year))
+            candidates.append((match.start(), match.end(), day, word, year))
             break
     if not candidates:
         return None
-    start, day, word, year = min(candidates)
-    return start, _day_month(int(day), _MONTHS[word], _full_year(year), today)
+    start, end, day, word, year = min(candidates)
+    return _Found(start, end, _day_month(int(day), _MONTHS[word], _full_year(year), today))
 
 
 def _relative(text: str, today: date) -> _Found | None:
     for pattern, days in _RELATIVE:
         match = pattern.search(text)
         if match is not None:
-            return match.start(), today + timedelta(days=days)
+            return _Found(match.start(), match.end(), today + timedelta(days=days))
     return None
 
 
@@ -218,13 +269,16 @@ def _weekday(text: str, today: date) -> _Found | None:
         weekday = _CHINESE_WEEKDAYS[name]
         if which and which.startswith("下"):
             next_monday = today + timedelta(days=7 - today.weekday())
-            return match.start(), next_monday + timedelta(days=weekday)
-        return match.start(), today + timedelta(days=(weekday - today.weekday()) % 7)
-    found = [(m.start(), weekday) for weekday, p in enumerate(_WEEKDAYS) if (m := p.search(text))]
+            day = next_monday + timedelta(days=weekday)
+        else:
+            day = today + timedelta(days=(weekday - today.weekday()) % 7)
+        return _Found(match.start(), match.end(), day)
+    found = [(m.start(), m.end(), weekday)
+             for weekday, p in enumerate(_WEEKDAYS) if (m := p.search(text))]
     if not found:
         return None
-    start, weekday = min(found)
-    return start, today + timedelta(days=(weekday - today.weekday()) % 7)
+    start, end, weekday = min(found)
+    return _Found(start, end, today + timedelta(days=(weekday - today.weekday()) % 7))
 
 
 # Explicit dates before words: "завтра, 25.12" means the 25th.
@@ -232,24 +286,34 @@ _FINDERS: list[_Finder] = [_iso, _numeric, _chinese, _named_month, _relative, _w
 
 
 def parse_date(text: str, today: date) -> date | None:
-    """The travel date written in ``text``; None if there is none or it does not exist.
+    """The date written in ``text``; None if there is none or it does not exist.
 
     Day and month: "25.12", "25/12", "25.12.2026", "25.12.26", "2026-12-25", "12月25日",
-    "25 декабря", "25 dec", "December 25". Words: today, tomorrow, day after tomorrow,
-    сегодня, завтра, послезавтра, 今天, 明天, 后天, and weekdays (friday, в пятницу, 周五).
+    "25 декабря", "25 dec", "December 25"; without a year, the next such day. Words: today,
+    tomorrow, day after tomorrow, сегодня, завтра, послезавтра, 今天, 明天, 后天, yesterday,
+    вчера, 昨天 (a past day, for the caller to refuse as one), and weekdays (friday, в
+    пятницу, 周五).
     """
-    return _find_date(_prepare(text), today)
+    found = _find_date(_prepare(text), today)
+    return found.day if found else None
 
 
-def _find_date(prepared: str, today: date) -> date | None:
+def _find_date(prepared: str, today: date) -> _Found | None:
     for finder in _FINDERS:
         found = finder(prepared, today)
         if found is not None:
-            return found[1]
+            return found
     return None
 
 
-def _passengers(prepared: str) -> int | None:
+@dataclass(frozen=True)
+class _Count:
+    start: int
+    end: int
+    count: int | None  # None: a count out of all reason
+
+
+def _passengers(prepared: str) -> _Count | None:
     """A passenger count, only where the text says what is counted ("2 seats", "x2",
     "3 билета", "两张"), so that dates and times are never taken for one."""
     count: int | None = None
@@ -262,54 +326,284 @@ def _passengers(prepared: str) -> int | None:
         count = int(match.group(1) or match.group(2))
     elif match := _COUNT_COLLECTIVE.search(prepared):
         count = _COLLECTIVE[match.group(1)]
-    if count is None or not 1 <= count <= MAX_PASSENGERS_MENTIONED:
+    else:
         return None
-    return count
+    if count is None or not 1 <= count <= MAX_PASSENGERS_MENTIONED:
+        count = None
+    return _Count(match.start(), match.end(), count)
+
+
+def parse_count(text: str) -> int | None:
+    """A number of passengers typed alone: "2", "２", "two", "два", "两", "2 seats"."""
+    prepared = _prepare(text).strip()
+    if prepared.isdecimal():
+        return int(prepared) if len(prepared) <= 3 else None
+    if prepared in _NUMBER_WORDS:
+        return _NUMBER_WORDS[prepared]
+    if (number := _chinese_number(prepared)) is not None:
+        return number
+    found = _passengers(prepared)
+    return found.count if found else None
+
+
+_SEAT_SEPARATORS = re.compile(r"[\s,;/+]+")
+
+
+def seat_labels(text: str) -> list[str]:
+    """Seat labels typed like "4A 4B", "4a,4b", "４Ａ" or "4а" with a Cyrillic а: seat labels
+    are Latin letters and digits, so every lookalike is read as its Latin letter."""
+    text = unicodedata.normalize("NFKC", text).translate(_CJK_PUNCTUATION).translate(_TO_LATIN)
+    return [part.upper() for part in _SEAT_SEPARATORS.split(text) if part]
+
+
+# ---- a trip in one line ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Place:
+    """One end of a requested trip: the words that name it, and the stations they may mean
+    (one: found; several: the person must choose; none: no station is called that)."""
+
+    text: str
+    stations: tuple[Station, ...]
+
+    @property
+    def station(self) -> Station | None:
+        return self.stations[0] if len(self.stations) == 1 else None
 
 
 @dataclass(frozen=True)
 class TripRequest:
-    origin: Station | None
-    destination: Station | None
+    origin: Place | None  # None: not said ("to Tianjin tomorrow")
+    destination: Place | None
     day: date | None
     passengers: int | None
+    unreadable_day: bool = False  # a date was written, but there is no such day
+
+
+# Words of free text, as station names are split into words (booking/stations.py), plus
+# the arrows and dashes that stand between two places.
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_REQUEST_TOKEN = re.compile(
+    rf"[{_CJK}]|[^\W\d_{_CJK}]+(?:-[^\W\d_{_CJK}]+)*|\d+|->|→|[-–—]+"
+)
+_ARROWS = frozenset({"->", "→"})
+# More words than this between markers are a sentence, not a name (a Chinese name is
+# read character by character, and may have six).
+PLACE_WORDS = 4
+PLACE_CHARACTERS = 8
+_BLANK = "\x00"  # what a name, date or count already read is replaced with
+_Marker = str  # "from", "to", or "" for none
+
+
+@dataclass
+class _Span:
+    """Words between markers that may name a station, with the markers around them."""
+
+    start: int
+    end: int
+    words: list[tuple[int, int]]
+    before: _Marker = ""
+    after: _Marker = ""
+
+
+@dataclass(frozen=True)
+class _Named:
+    """A place named in the text, where it stands and how it is marked."""
+
+    start: int
+    place: Place
+    before: _Marker = ""  # the marker just before it
+    after: _Marker = ""  # the marker just after it (words read fuzzily only)
+    opening: bool = False  # one word opening the text: "London to Beijing"
 
 
 def parse_trip_request(text: str, stations: StationIndex, today: date) -> TripRequest | None:
     """A trip asked for in one line; None unless it names an origin and a destination.
 
-    Origin and destination are as marked (from/to, из/в/до, 从/到), otherwise in the order
-    they appear. The date and the passenger count are optional.
+    Origin and destination are as marked (from/to, из/в/до, 从/到, a dash or an arrow),
+    otherwise in the order they appear. Exact names count wherever they stand; misspelt
+    ones ("Bejing to Tianjn") are matched as fuzzily as at the station step, but only where
+    a marker says a place is meant, so that a passenger's name is never read as a trip.
+    A marked place that matches no station, or several, is kept as typed: the caller says
+    which was not understood or asks which was meant. The date and the passenger count are
+    optional.
     """
-    found = stations.find_in(text)
-    origin: Station | None = None
-    destination: Station | None = None
-    for start, _end, station in found:
-        marker = _word_before(text, start)
-        if marker in _FROM_WORDS and origin is None:
-            origin = station
-        elif marker in _TO_WORDS and destination is None:
-            destination = station
-    taken = {s.code for s in (origin, destination) if s is not None}
-    unmarked = [s for _, _, s in found if s.code not in taken]
-    if origin is None:
-        origin = unmarked[0] if unmarked else None
-    if origin is not None and destination is None:
-        destination = next((s for s in unmarked if s.code != origin.code), None)
-    if origin is None or destination is None or origin.code == destination.code:
-        return None
+    original = unicodedata.normalize("NFC", text)
+    prepared, where = _aligned(original)
+    found = stations.find_in(prepared)
     # Station names are blanked out first: "Sunbury" holds no Sunday, "Пятница" no Friday.
-    rest = list(text)
-    for start, end, _station in found:
-        rest[start:end] = " " * (end - start)
-    prepared = _prepare("".join(rest))
-    return TripRequest(origin, destination, _find_date(prepared, today), _passengers(prepared))
+    names = [(start, end) for start, end, _ in found]
+    rest = _blank(prepared, names, " ")
+    day = _find_date(rest, today)
+    count = _passengers(rest)
+    read = names + [(f.start, f.end) for f in (day, count) if f is not None]
+
+    def typed(start: int, end: int) -> str:
+        return original[where[start]:where[end - 1] + 1]
+
+    named = [_Named(start, Place(typed(start, end), (station,)),
+                    before=_marker_before(prepared, start))
+             for start, end, station in found]
+    opening = min((m.start() for m in _REQUEST_TOKEN.finditer(prepared)), default=-1)
+    for span in _spans(_blank(prepared, read, _BLANK)):
+        if span.before or span.after == "to":
+            named.append(_Named(span.start, _fuzzy_place(span, prepared, stations, typed),
+                                span.before, span.after,
+                                opening=span.start == opening and _one_word(span, prepared)))
+    named.sort(key=lambda n: n.start)
+    origin, destination = _assign(named)
+    ends = [p for p in (origin, destination) if p is not None]
+    if not any(p.stations for p in ends):
+        return None
+    if len(ends) == 1 and not any(n.before for n in named if n.place is ends[0]):
+        return None  # one name alone ("Beijing") is an answer to a step, not a request
+    return TripRequest(origin, destination, day.day if day else None,
+                       count.count if count else None,
+                       unreadable_day=day is not None and day.day is None)
 
 
-def _word_before(text: str, start: int) -> str:
-    """The word just before position ``start``: a whole word, or one Chinese character."""
-    before = text[:start].rstrip(" \t-–—,:")
-    if before and "\u3400" <= before[-1] <= "\u9fff":
-        return before[-1]
-    match = re.search(r"(\w+)$", before)
-    return _prepare(match.group(1)) if match else ""
+def _one_word(span: _Span, prepared: str) -> bool:
+    if _is_cjk(prepared[span.start]):
+        return span.end - span.start <= PLACE_CHARACTERS // 2
+    return len(span.words) == 1
+
+
+def _aligned(text: str) -> tuple[str, list[int]]:
+    """The text prepared for reading as _prepare() does it, and for each of its characters
+    the position of the character it came from ("ﬁ" gives two, so does "ß" folded)."""
+    chars: list[str] = []
+    origins: list[int] = []
+    for position, char in enumerate(text):
+        for normal in unicodedata.normalize("NFKC", char).translate(_CJK_PUNCTUATION):
+            chars.append(normal)
+            origins.append(position)
+    # One character for one: the positions still hold.
+    unmixed = _MIXED_WORD.sub(lambda m: _unmix_word(m.group()), "".join(chars))
+    out: list[str] = []
+    where: list[int] = []
+    for char, position in zip(unmixed, origins, strict=True):
+        folded = char.casefold().replace("ё", "е")
+        out.append(folded)
+        where.extend([position] * len(folded))
+    return "".join(out), where
+
+
+def _blank(text: str, spans: list[tuple[int, int]], fill: str) -> str:
+    chars = list(text)
+    for start, end in spans:
+        chars[start:end] = fill * (end - start)
+    return "".join(chars)
+
+
+def _marker(word: str) -> _Marker:
+    if word in _FROM_WORDS:
+        return "from"
+    if word in _TO_WORDS or word in _ARROWS or set(word) <= set("-–—"):
+        return "to"
+    return ""
+
+
+def _marker_before(text: str, start: int) -> _Marker:
+    """The marker just before position ``start``: a whole word, one Chinese character, or
+    a dash or arrow."""
+    before = text[:start].rstrip(" \t,:")
+    tokens = list(_REQUEST_TOKEN.finditer(before))
+    if not tokens or tokens[-1].end() != len(before):
+        return ""
+    return _marker(tokens[-1].group())
+
+
+def _spans(rest: str) -> list[_Span]:
+    """Runs of words that are neither markers nor part of a name, date or count already
+    read, each with the markers around it."""
+    spans: list[_Span] = []
+    marker: _Marker = ""
+    current: _Span | None = None
+    last_end = 0
+    for token in _REQUEST_TOKEN.finditer(rest):
+        word = token.group()
+        gap = rest[last_end:token.start()]
+        last_end = token.end()
+        if gap.strip(" '’."):  # a name, date or count already read, or punctuation
+            if current is not None:
+                spans.append(current)
+                current = None
+            if _BLANK in gap:
+                marker = ""
+        kind = _marker(word)
+        if kind:
+            if current is not None:
+                current.after = kind
+                spans.append(current)
+                current = None
+            marker = kind
+            continue
+        if word.isdigit():
+            marker = ""
+            if current is not None:
+                spans.append(current)
+                current = None
+            continue
+        if current is None:
+            current = _Span(token.start(), token.end(), [], before=marker)
+            marker = ""
+        current.words.append((token.start(), token.end()))
+        current.end = token.end()
+    if current is not None:
+        spans.append(current)
+    return [span for span in spans if len(span.words) <= PLACE_WORDS
+            or (span.end - span.start <= PLACE_CHARACTERS and _is_cjk(rest[span.start]))]
+
+
+def _is_cjk(char: str) -> bool:
+    return "\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff"
+
+
+def _fuzzy_place(span: _Span, prepared: str, stations: StationIndex,
+                 typed: Callable[[int, int], str]) -> Place:
+    """The station a marked run of words names, tried whole and then by its words nearest
+    the marker ("to Tianjn please" is Tianjin); unknown if none matches."""
+    words = span.words
+    if span.before:
+        tries = [words[:n] for n in range(len(words), 0, -1)]
+    else:
+        tries = [words[n:] for n in range(len(words))]
+    for part in tries:
+        start, end = part[0][0], part[-1][1]
+        if _is_cjk(prepared[start]) and end - start < 2:
+            continue  # one character of a Chinese name (王自强: 自 "from", 强) is no station
+        found = stations.lookup(prepared[start:end])
+        if found:
+            return Place(typed(start, end), tuple(found))
+    return Place(typed(span.start, span.end), ())
+
+
+def _assign(named: list[_Named]) -> tuple[Place | None, Place | None]:
+    """Origin and destination: places marked as one or the other first, then unmarked ones
+    in order. Words that match no station stand for a place only where a marker before
+    them says so ("Beijing to London"), or opening the text before "to" ("London to
+    Beijing"), and only where no station was found: "I want to go to Beijing" asks where
+    from instead of refusing "I want"."""
+    origin: Place | None = None
+    destination: Place | None = None
+    known = [n for n in named if n.place.stations]
+    for n in known:
+        if n.before == "from" or (n.after == "to" and n.before != "to"):
+            origin = origin or n.place
+        elif n.before == "to":
+            destination = destination or n.place
+    for n in known:
+        if n.before or n.after:
+            continue
+        if origin is None:
+            origin = n.place
+        elif destination is None and n.place.stations != origin.stations:
+            destination = n.place
+    for n in named:
+        if n.place.stations:
+            continue
+        if n.before == "from" or (n.after == "to" and not n.before and n.opening):
+            origin = origin or n.place
+        elif n.before == "to":
+            destination = destination or n.place
+    return origin, destination

@@ -14,20 +14,22 @@ from booking.outbox import RetryLater, Undeliverable
 from booking.outcomes import CancelKind
 from booking.views import OrderView
 from handlers import callback_data as cb
-from handlers.booking_cards import status_text
+from handlers.booking_cards import status_text, today_at
 from handlers.cards import Card, answer_query, button, show
 from handlers.context import KassaContext
 from handlers.errors import error_text
-from handlers.menu import pause_booking
+from handlers.menu import continue_rows, pause_booking
 from handlers.notifications import send_ticket_files
 from locales import Texts
 
 ORDERS_LISTED = 10
 
 
-def order_label(_: Texts, view: OrderView, language: str) -> str:
-    return (f"{_.day_month(view.departure.date())} {_.time(view.departure)} "
-            f"{view.origin.name(language)} → {view.destination.name(language)}")
+def order_label(context: KassaContext, view: OrderView) -> str:
+    _ = context.texts
+    today = today_at(context, view.origin)
+    return (f"{_.day_month(view.departure.date(), today)} {_.time(view.departure)} "
+            f"{view.origin.name(context.language)} → {view.destination.name(context.language)}")
 
 
 def user_id(update: Update) -> int:
@@ -49,17 +51,18 @@ async def list_tickets(update: Update, context: KassaContext) -> None:
     rows = []
     for title, group in ((_("Upcoming"), upcoming), (_("Past and cancelled"), past)):
         if group:
-            lines.append(f"{title}: {len(group)}")
+            lines.append(_("{title}: {count}", title=title, count=len(group)))
         for view in group[:ORDERS_LISTED]:
-            label = f"{order_label(_, view, context.language)} · {status_text(_, view.status)}"
+            label = f"{order_label(context, view)} · {status_text(_, view.status)}"
             rows.append([button(label, cb.tickets("o", view.id))])
+    rows.extend(continue_rows(context))
     rows.append([button(_("🚌 Book a trip"), cb.menu("book"))])
     await show(update, context, Card("\n".join(lines), rows))
 
 
 def order_details(_: Texts, view: OrderView, context: KassaContext) -> list[str]:
     lines = [
-        order_label(_, view, context.language),
+        order_label(context, view),
         _("Arrives {time}", time=_.time(view.arrival)),
         _("Status: {status}", status=status_text(_, view.status)),
     ]
@@ -117,11 +120,12 @@ async def ask_cancel(update: Update, context: KassaContext) -> None:
         return
     await answer_query(update)
     if quote.kind is CancelKind.RELEASE:
-        question = _("Cancel this hold? The seats will be released.")
+        question = _.ngettext("Cancel this hold? The seat will be released.",
+                              "Cancel this hold? The seats will be released.", len(view.seats))
     else:
         question = _("Cancel this booking? You will get back {price}.",
                      price=_.price(quote.refund, quote.currency))
-    text = "\n".join([order_label(_, view, context.language), question])
+    text = "\n".join([order_label(context, view), question])
     rows = [[button(_("Yes, cancel it"), cb.tickets("y", order_id)),
              button(_("No, keep it"), cb.tickets("o", order_id))]]
     await show(update, context, Card(text, rows))

@@ -15,11 +15,13 @@ from gettext import c2py
 from pathlib import Path
 from typing import Any
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_skeleton, format_time, format_timedelta
+from babel.languages import get_official_languages
+from babel.lists import format_list
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, get_currency_precision
+from babel.numbers import format_currency, get_currency_precision, get_currency_symbol
 
 LOCALES_DIR = Path(__file__).parent
 DOMAIN = "messages"
@@ -55,6 +57,24 @@ def pick_language(code: str | None) -> str:
     return base if base in LANGUAGES else DEFAULT_LANGUAGE
 
 
+@cache
+def own_symbol(currency: str) -> str | None:
+    """The symbol a currency has at home (₽ for RUB, Kč for CZK), or None if CLDR has none.
+
+    ISO 4217 codes start with their country's code, whose official languages give the
+    locale the currency is written in at home.
+    """
+    territory = currency[:2]
+    for language in get_official_languages(territory, de_facto=True):
+        try:
+            symbol = Locale.parse(f"{language}_{territory}").currency_symbols.get(currency)
+        except (UnknownLocaleError, ValueError):
+            continue
+        if symbol and symbol != currency:
+            return symbol
+    return None
+
+
 def format_text(text: str, params: dict[str, Any]) -> str:
     return text.format(**params) if params else text
 
@@ -88,17 +108,32 @@ class Texts:
     # ---- formats ---------------------------------------------------------------------
 
     def price(self, minor_units: int, currency: str) -> str:
-        """An amount in minor units of ``currency``, written the local way."""
+        """An amount in minor units of ``currency``, written the local way, with the
+        currency's own symbol where the language has none of its own ("₽2,624.00", not
+        "RUB2,624.00")."""
         amount = Decimal(minor_units).scaleb(-get_currency_precision(currency))
-        return format_currency(amount, currency, locale=self.locale)
+        text = format_currency(amount, currency, locale=self.locale)
+        if get_currency_symbol(currency, locale=self.locale) == currency:
+            symbol = own_symbol(currency)
+            if symbol is not None:
+                text = text.replace(currency, symbol)
+        return text
 
-    def day(self, value: date) -> str:
-        """A date with its weekday, e.g. "Mon, Jun 1"."""
-        return format_skeleton("MMMEd", value, locale=self.locale)
+    def day(self, value: date, today: date) -> str:
+        """A date with its weekday, e.g. "Mon, Jun 1"; with its year ("Wed, Dec 1, 2027")
+        when that is not the year of ``today``, so that no date is mistaken for another."""
+        skeleton = "MMMEd" if value.year == today.year else "yMMMEd"
+        return format_skeleton(skeleton, value, locale=self.locale)
 
-    def day_month(self, value: date) -> str:
-        """A short date without weekday, e.g. "Jun 1", for buttons."""
-        return format_skeleton("MMMd", value, locale=self.locale)
+    def day_month(self, value: date, today: date) -> str:
+        """A short date without weekday, e.g. "Jun 1", for buttons; with its year when that
+        is not the year of ``today``."""
+        skeleton = "MMMd" if value.year == today.year else "yMMMd"
+        return format_skeleton(skeleton, value, locale=self.locale)
+
+    def items(self, values: list[str]) -> str:
+        """A list the local way: "3A, 3B, and 4C", "3A、3B和4C", "3A, 3B и 4C"."""
+        return format_list(values, locale=self.locale) if values else ""
 
     def month(self, value: date) -> str:
         return format_skeleton("yMMMM", value, locale=self.locale)

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIRS = ("handlers", "bot")
 # The emulator stands in for Telegram; its words are not the bot's.
 SKIPPED = ("bot/emulator",)
-KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2), "N_plural": (1, 2)}
 
 MessageIds = dict[str, str | None]  # msgid -> msgid_plural (None for a singular)
 

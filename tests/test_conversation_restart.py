@@ -37,7 +37,7 @@ async def test_booking_continues_after_a_crash(engine, clock):
         await anna.press(first_trip)
         assert "How many passengers" in anna.last_message.text
         await anna.press("1")
-        await anna.press("Any seats")
+        await anna.press("Any seat")
         await anna.send("Anna Lee")
         await anna.press("✅ Confirm")
         assert "held until" in anna.last_message.text

@@ -83,7 +83,7 @@ async def test_kassa_run_books_and_pays_then_stops_on_sigterm(tmp_path):
             await until(emulator, shows(anna, "How many passengers"), "the count step")
             await anna.press("1")
             await until(emulator, shows(anna, "Pick 1 seat"), "the seat map")
-            await anna.press("Any seats")
+            await anna.press("Any seat")
             await until(emulator, shows(anna, "Passenger 1 of 1"), "the names step")
             await anna.send("Anna Lee")
             await until(emulator, shows(anna, "Please check"), "the summary")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -9,7 +10,7 @@ import pytest
 from babel.messages.catalog import Message
 
 from booking.errors import ErrorCode
-from handlers.errors import ERROR_MESSAGES
+from handlers.errors import ERROR_MESSAGES, NAME_PROBLEM_MESSAGES
 from locales import LANGUAGES, catalog, pick_language, texts
 from locales.extract import extracted
 
@@ -25,7 +26,11 @@ def test_every_error_code_has_a_message():
 
 def test_the_extractor_sees_the_error_messages_and_plurals():
     ids = extracted()
-    assert set(ERROR_MESSAGES.values()) <= set(ids)
+    for message in [*ERROR_MESSAGES.values(), *NAME_PROBLEM_MESSAGES.values()]:
+        if isinstance(message, tuple):
+            assert ids[message[0]] == message[1]
+        else:
+            assert message in ids
     assert ids["{n} seat left"] == "{n} seats left"
 
 
@@ -65,8 +70,38 @@ def test_prices_dates_and_times_follow_the_locale():
     moment = datetime(2026, 6, 1, 7, 5, tzinfo=ZoneInfo("Asia/Shanghai"))
     assert texts("en").time(moment) == "7:05\u202fAM" or texts("en").time(moment) == "7:05 AM"
     assert texts("ru").time(moment) == "07:05"
-    assert "июн" in texts("ru").day(date(2026, 6, 1))
+    assert "июн" in texts("ru").day(date(2026, 6, 1), date(2026, 5, 30))
     assert texts("zh").duration(timedelta(minutes=100)) == "1小时 40分钟"
+
+
+def test_a_currency_without_a_local_symbol_shows_its_own():
+    # English and Chinese have no symbol of their own for the rouble: it is ₽ at home.
+    assert texts("en").price(262400, "RUB") == "₽2,624.00"
+    assert texts("zh").price(262400, "RUB") == "₽2,624.00"
+    assert texts("en").price(100, "CZK") == "Kč1.00"
+    assert texts("en").price(100, "EUR") == "€1.00"
+
+
+def test_a_date_in_another_year_shows_its_year():
+    today = date(2026, 12, 3)
+    assert texts("en").day(date(2026, 12, 4), today) == "Fri, Dec 4"
+    assert texts("en").day(date(2027, 12, 1), today) == "Wed, Dec 1, 2027"
+    assert "2027" in texts("zh").day(date(2027, 12, 1), today)
+    assert "2027" in texts("ru").day_month(date(2027, 1, 4), today)
+    assert "2026" not in texts("ru").day_month(date(2026, 12, 4), today)
+
+
+# ASCII punctuation against a Chinese character: a comma or colon glued into a Chinese
+# sentence, which takes the full-width forms (，：；？！（）).
+ASCII_IN_CHINESE = re.compile(r"[\u3400-\u9fff][,:;?!()]|[,:;?!()] ?[\u3400-\u9fff]")
+
+
+def test_chinese_sentences_use_full_width_punctuation():
+    wrong: list[tuple[str, str]] = []
+    for msgid, message in catalog_ids("zh").items():
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        wrong.extend((msgid, str(s)) for s in strings if ASCII_IN_CHINESE.search(str(s)))
+    assert wrong == []
 
 
 @pytest.mark.parametrize(("code", "language"), [

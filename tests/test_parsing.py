@@ -9,7 +9,14 @@ import pytest
 from booking.demo_network import demo_timetable
 from booking.model import Station
 from booking.stations import StationIndex
-from handlers.parsing import TripRequest, parse_date, parse_trip_request
+from handlers.parsing import (
+    Place,
+    TripRequest,
+    parse_count,
+    parse_date,
+    parse_trip_request,
+    seat_labels,
+)
 
 WEDNESDAY = date(2026, 6, 17)
 LATE_DECEMBER = date(2026, 12, 28)  # a Monday
@@ -49,6 +56,18 @@ def stations() -> StationIndex:
         ("明天", date(2026, 6, 18)),
         ("后天", date(2026, 6, 19)),
         ("大后天", date(2026, 6, 20)),
+        # days gone by are read, for the caller to refuse as past
+        ("yesterday", date(2026, 6, 16)),
+        ("вчера", date(2026, 6, 16)),
+        ("позавчера", date(2026, 6, 15)),
+        ("昨天", date(2026, 6, 16)),
+        ("前天", date(2026, 6, 15)),
+        ("day before yesterday", date(2026, 6, 15)),
+        # typed on the other keyboard layout, or a Chinese one
+        ("зaвтра", date(2026, 6, 18)),  # a Latin "a"
+        ("tоmorrow", date(2026, 6, 18)),  # a Cyrillic "о"
+        ("２５。１２", date(2026, 12, 25)),
+        ("２０２６年１２月２５日", date(2026, 12, 25)),
         # Chinese dates
         ("12月25日", date(2026, 12, 25)),
         ("12月25号", date(2026, 12, 25)),
@@ -128,7 +147,9 @@ def request(text: str, stations: StationIndex) -> tuple[str, str, date | None, i
     if found is None:
         return None
     assert found.origin is not None and found.destination is not None
-    return found.origin.code, found.destination.code, found.day, found.passengers
+    assert found.origin.station is not None and found.destination.station is not None
+    return (found.origin.station.code, found.destination.station.code, found.day,
+            found.passengers)
 
 
 TOMORROW = date(2026, 6, 18)
@@ -178,15 +199,26 @@ CHRISTMAS = date(2026, 12, 25)
         # a date that does not exist leaves the day open, the trip still stands
         ("Beijing to Tianjin 30.02", ("BJS", "TSN", None, None)),
         ("Moskva Kazan 32.12 2 seats", ("MOW", "KZN", None, 2)),
+        # misspelt names where a marker says a place is meant, as at the station step
+        ("Bejing to Tianjn tomorrow", ("BJS", "TSN", TOMORROW, None)),
+        ("please book Bejing to Tianjn on friday for 2 people", ("BJS", "TSN",
+                                                                  date(2026, 6, 19), 2)),
+        ("from Shangai to Hangzou", ("SHA", "HGH", None, None)),
+        ("Bejing - Tianjn", ("BJS", "TSN", None, None)),
+        ("из Пикина в Шанхай", ("BJS", "SHA", None, None)),
+        ("Mоscow to Kazan", ("MOW", "KZN", None, None)),  # a Cyrillic "о"
+        ("２５．１２ Beijing to Tianjin", ("BJS", "TSN", CHRISTMAS, None)),
         # not a trip request
         ("", None),
         ("hello", None),
         ("Beijing", None),
-        ("to Beijing tomorrow 2 seats", None),
-        ("Beijing to Beijing", None),
         ("Москва", None),
         ("明天2张", None),
         ("2 seats tomorrow", None),
+        # names are never read fuzzily without a marker: a passenger's name stays a name
+        ("Anna Lee", None),
+        ("Hanna Berg", None),
+        ("Bejing Tianjn", None),
     ],
 )
 def test_parse_trip_request(
@@ -200,9 +232,75 @@ def test_parse_trip_request(
 def test_trip_request_is_a_plain_value(stations: StationIndex) -> None:
     found = parse_trip_request("Beijing to Tianjin", stations, WEDNESDAY)
     beijing, tianjin = stations.exact("Beijing"), stations.exact("Tianjin")
-    assert found == TripRequest(beijing, tianjin, None, None)
+    assert beijing is not None and tianjin is not None
+    assert found == TripRequest(Place("Beijing", (beijing,)), Place("Tianjin", (tianjin,)),
+                                None, None)
     with pytest.raises(AttributeError):
         found.day = WEDNESDAY  # type: ignore[misc,union-attr]
+
+
+def places(text: str, stations: StationIndex) -> tuple[object, ...] | None:
+    """The request's places as (typed words, station codes), its day and unreadable flag."""
+    found = parse_trip_request(text, stations, WEDNESDAY)
+    if found is None:
+        return None
+
+    def place(p: Place | None) -> tuple[str, list[str]] | None:
+        return None if p is None else (p.text, [s.code for s in p.stations])
+
+    return place(found.origin), place(found.destination), found.day, found.unreadable_day
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a marked place nobody knows is kept as typed, for the bot to say so
+        ("Beijing to London tomorrow", (("Beijing", ["BJS"]), ("London", []), TOMORROW, False)),
+        ("из Москвы в Лондон", (("Москвы", ["MOW"]), ("Лондон", []), None, False)),
+        ("London to Beijing", (("London", []), ("Beijing", ["BJS"]), None, False)),
+        ("伦敦到北京", (("伦敦", []), ("北京", ["BJS"]), None, False)),
+        # the same station twice is a request the bot refuses
+        ("Beijing to Beijing", (("Beijing", ["BJS"]), ("Beijing", ["BJS"]), None, False)),
+        # a name that may mean several stations: the bot asks which
+        ("Moscow to Novgorod", (("Moscow", ["MOW"]), ("Novgorod", ["NNV", "VNO"]), None,
+                                False)),
+        # half a request: the bot asks for the other half
+        ("to Beijing tomorrow 2 seats", (None, ("Beijing", ["BJS"]), TOMORROW, False)),
+        ("I want to go to Beijing", (None, ("Beijing", ["BJS"]), None, False)),
+        ("from Beijing", (("Beijing", ["BJS"]), None, None, False)),
+        # a date written but no such day
+        ("Beijing to Tianjin 30.02", (("Beijing", ["BJS"]), ("Tianjin", ["TSN"]), None, True)),
+        ("Beijing to Tianjin yesterday", (("Beijing", ["BJS"]), ("Tianjin", ["TSN"]),
+                                          date(2026, 6, 16), False)),
+    ],
+)
+def test_places_as_typed(stations: StationIndex, text: str, expected: tuple[object, ...]) -> None:
+    assert places(text, stations) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "labels"),
+    [
+        ("4A 4B", ["4A", "4B"]),
+        ("4a,4b", ["4A", "4B"]),
+        ("4а", ["4A"]),  # a Cyrillic а
+        ("4В 12С", ["4B", "12C"]),  # Cyrillic В and С
+        ("４Ａ", ["4A"]),  # full-width
+        ("4A、4B", ["4A", "4B"]),
+        ("", []),
+    ],
+)
+def test_seat_labels_read_lookalikes(text: str, labels: list[str]) -> None:
+    assert seat_labels(text) == labels
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [("2", 2), ("２", 2), ("²", 2), ("two", 2), ("два", 2), ("两", 2), ("3 seats", 3),
+     ("3 места", 3), ("x", None), ("", None), ("12345", None), ("0 seats", None)],
+)
+def test_parse_count(text: str, count: int | None) -> None:
+    assert parse_count(text) == count
 
 
 def test_station_names_are_not_read_as_dates_or_counts() -> None:

@@ -50,7 +50,7 @@ async def held_booking(bot: Bot, name: str = "Anna", passenger: str = "Anna Lee"
     first_trip = next(t for t in user.last_message.button_texts() if t.startswith("1."))
     await user.press(first_trip)
     await user.press("1")
-    await user.press("Any seats")
+    await user.press("Any seat")
     await user.send(passenger)
     await user.press("✅ Confirm")
     [view] = await bot.services.booking.orders_of(user.id)
@@ -218,7 +218,7 @@ async def test_late_payment_after_resale_is_refunded_with_an_apology(bot, clock,
     assert alternatives
     await user.press(alternatives[0])
     assert "Pick 1 seat" in user.last_message.text
-    await user.press("Any seats")
+    await user.press("Any seat")
     assert "Please check your booking" in user.last_message.text  # the names are kept
     bot.harness.assert_no_errors()
 

@@ -20,6 +20,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.demo import chat
+    try:
+        from bot.demo import chat
 
-    return asyncio.run(chat(settings, sys.stdin, sys.stdout))
+        return asyncio.run(chat(settings, sys.stdin, sys.stdout))
+    except KeyboardInterrupt:
+        # Ctrl-C before the chat listens for it (while loading) or where signals cannot
+        # be caught by the event loop (Windows): nothing was changed half-way.
+        print("\nbye")
+        return 0
