@@ -20,6 +20,7 @@ from handlers.context import KassaContext
 from handlers.errors import error_text
 from handlers.menu import continue_rows, pause_booking
 from handlers.notifications import send_ticket_files
+from handlers.payments import pay_rows
 from locales import Texts
 
 ORDERS_LISTED = 10
@@ -90,7 +91,8 @@ async def show_error(update: Update, context: KassaContext, error: BookingError)
 
 
 async def open_ticket(update: Update, context: KassaContext) -> None:
-    """One booking in detail, with Cancel when it can be cancelled."""
+    """One booking in detail: Pay while it is held, its tickets once paid, Cancel while it
+    can be cancelled."""
     _ = context.texts
     try:
         view = await context.services.booking.order(ticket_id(update), user_id(update))
@@ -99,6 +101,8 @@ async def open_ticket(update: Update, context: KassaContext) -> None:
         return
     await answer_query(update)
     rows = []
+    if view.status is OrderStatus.HELD:
+        rows.extend(await pay_rows(context.services, _, view))
     if view.status is OrderStatus.PAID:
         rows.append([button(_("📄 Send my tickets again"), cb.tickets("s", view.id))])
     if view.cancellable:

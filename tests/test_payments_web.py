@@ -274,3 +274,11 @@ async def test_tickets_not_yet_sent_are_sent_after_a_restart(engine, clock):
         assert any(f"Booking reference: {view.id}" in (m.text or "") for m in user.messages)
         assert [m for m in user.messages if m.document and m.document.file_name.endswith(".pdf")]
         second.harness.assert_no_errors()
+
+
+async def test_a_held_booking_can_be_paid_from_my_tickets(bot):
+    user, _view = await held_booking(bot)
+    await user.send("/book")  # a new booking: the held card loses its buttons
+    await user.send("/mytickets")
+    await user.press(next(t for t in user.last_message.button_texts() if "Beijing" in t))
+    assert pay_url(user.last_message)
