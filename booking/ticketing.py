@@ -132,10 +132,10 @@ class TicketingService(UseCases):
                 now = self.now()
                 [view] = await order_views(uow, [order], now)
                 if ticket.status is TicketStatus.VALID:
-                    if await uow.tickets.mark_used(ticket.id, now, staff_id or 0):
+                    if await uow.tickets.mark_used(ticket.id, now, staff_id):
                         await uow.commit()
                         used = Ticket(ticket.id, ticket.order_id, ticket.seat, ticket.passenger,
-                                      TicketStatus.USED, ticket.issued_at, now, staff_id or 0)
+                                      TicketStatus.USED, ticket.issued_at, now, staff_id)
                         return CheckIn(CheckInOutcome.CHECKED_IN, _view(used, code), view)
                     ticket = await uow.tickets.get(ticket_id) or ticket
                 outcome = (CheckInOutcome.VOID if ticket.status is TicketStatus.VOID

@@ -177,12 +177,17 @@ def replaced(context: KassaContext, flow: Flow | None) -> str | None:
 
 # ---- stations ------------------------------------------------------------------------------
 
-async def pick_origin(turn: Turn) -> None:
-    """Origin chosen by button."""
+def pressed_station(turn: Turn) -> str:
+    """The station a pressed button names; a code we do not know makes the button stale."""
     station = turn.services.station(turn.argument)
     if station is None:
         raise StaleButton
-    await choose_origin(turn, station.code)
+    return station.code
+
+
+async def pick_origin(turn: Turn) -> None:
+    """Origin chosen by button."""
+    await choose_origin(turn, pressed_station(turn))
 
 
 async def choose_origin(turn: Turn, code: str) -> None:
@@ -228,10 +233,7 @@ async def typed_origin(turn: Turn) -> None:
 
 async def pick_destination(turn: Turn) -> None:
     """Destination chosen by button."""
-    station = turn.services.station(turn.argument)
-    if station is None:
-        raise StaleButton
-    await choose_destination(turn, station.code)
+    await choose_destination(turn, pressed_station(turn))
 
 
 async def choose_destination(turn: Turn, code: str) -> None:

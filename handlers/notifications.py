@@ -184,7 +184,7 @@ async def send_ticket_files(bot: Bot, services: Services, chat_id: int, _: Texts
         await send_document(bot, chat_id, document)
 
 
-DelivererFactory = Callable[[Bot, Services], Callable[[OutboxMessage], Awaitable[None]]]
+DelivererFactory = Callable[[Bot, Services], Deliverer]
 
 TELEGRAM_DELIVERERS: dict[MessageKind, DelivererFactory] = {
     MessageKind.HOLD_EXPIRED: hold_expired,

@@ -52,7 +52,7 @@ class SqlTickets:
         row = (await self._conn.execute(query)).first()
         return _ticket(row) if row else None
 
-    async def mark_used(self, ticket_id: str, at: datetime, by: int) -> bool:
+    async def mark_used(self, ticket_id: str, at: datetime, by: int | None) -> bool:
         # Guarded on the status: of two scans of one ticket at once, exactly one checks it in.
         result = await self._conn.execute(
             update(t.tickets)

@@ -364,7 +364,7 @@ class FakeTickets:
     async def get(self, ticket_id: str, *, lock: bool = False) -> Ticket | None:
         return self._t.tickets.get(ticket_id)
 
-    async def mark_used(self, ticket_id: str, at: datetime, by: int) -> bool:
+    async def mark_used(self, ticket_id: str, at: datetime, by: int | None) -> bool:
         ticket = self._t.tickets.get(ticket_id)
         if ticket is None or ticket.status is not TicketStatus.VALID:
             return False
