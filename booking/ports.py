@@ -189,6 +189,26 @@ class Outbox(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class StaffAction:
+    """One thing a staff member did: the audit trail of the staff console."""
+
+    staff_id: int
+    action: str  # a booking.staff.StaffActionKind value
+    target: str  # what it was done to: a trip id, a user id, a broadcast id
+    detail: dict[str, Any]
+    at: datetime
+
+
+class StaffActions(Protocol):
+    async def add(self, action: StaffAction) -> None:
+        """Record the action in this transaction: it stands only if the action commits."""
+        ...
+    async def recent(self, limit: int, *, target: str | None = None) -> list[StaffAction]:
+        """The latest actions first, all or those on ``target``."""
+        ...
+
+
 class Customers(Protocol):
     async def get(self, customer_id: int, *, lock: bool = False) -> Customer | None:
         """The customer; with ``lock`` the row stays locked until the transaction ends."""
@@ -217,6 +237,8 @@ class UnitOfWork(Protocol):
     def outbox(self) -> Outbox: ...
     @property
     def tickets(self) -> Tickets: ...
+    @property
+    def staff_actions(self) -> StaffActions: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(

@@ -253,6 +253,19 @@ order_events = Table(
     Column("detail", JSON, nullable=False),
 )
 
+# Every staff action (a delay, a cancelled trip, a broadcast, a role given): who did what to
+# which target, and when; written in the transaction of the action itself.
+staff_actions = Table(
+    "staff_actions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("staff_id", BigInteger, nullable=False, index=True),
+    Column("action", String(32), nullable=False),
+    Column("target", String(64), nullable=False),  # a trip id, a user id, a broadcast id
+    Column("detail", JSON, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
+
 # Everything that must reach a person (or run after a commit) is first a row here, written in
 # the transaction of the change that causes it; a worker delivers due rows and marks them.
 outbox = Table(

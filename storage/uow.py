@@ -16,6 +16,7 @@ from storage.outbox import SqlOutbox
 from storage.payments import SqlPayments
 from storage.pg_fastpath import PgCatalog, PgInventory, PgOrders, PgOutbox, PgTransaction
 from storage.repositories import SqlCatalog, SqlInventory, SqlOrders
+from storage.staff_actions import SqlStaffActions
 from storage.tickets import SqlTickets
 
 
@@ -27,6 +28,7 @@ class SqlUnitOfWork:
     customers: SqlCustomers
     outbox: SqlOutbox
     tickets: SqlTickets
+    staff_actions: SqlStaffActions
 
     def __init__(
         self, engine: AsyncEngine, *, write: bool = False, cache_key: str | None = None
@@ -84,6 +86,7 @@ class SqlUnitOfWork:
         self.payments = SqlPayments(conn)
         self.customers = SqlCustomers(conn)
         self.tickets = SqlTickets(conn)
+        self.staff_actions = SqlStaffActions(conn)
         self._conn = conn
 
     def _release_turn(self) -> None:

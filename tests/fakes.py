@@ -41,6 +41,7 @@ from booking.ports import (
     PaymentEvent,
     PaymentRecord,
     Segment,
+    StaffAction,
 )
 
 PENDING = "pending"
@@ -87,6 +88,7 @@ class Tables:
     customers: dict[int, Customer] = field(default_factory=dict)
     outbox: dict[int, OutboxRow] = field(default_factory=dict)
     next_outbox_id: int = 1
+    staff_actions: list[StaffAction] = field(default_factory=list)
 
     def copy(self) -> Tables:
         return Tables(
@@ -103,6 +105,7 @@ class Tables:
             customers=dict(self.customers),
             outbox=dict(self.outbox),
             next_outbox_id=self.next_outbox_id,
+            staff_actions=list(self.staff_actions),
         )
 
     def outbox_messages(self, kind: str | None = None) -> list[OutboxMessage]:
@@ -447,6 +450,18 @@ class FakeCustomers:
             self._t.customers[customer.id] = customer
 
 
+class FakeStaffActions:
+    def __init__(self, tables: Tables) -> None:
+        self._t = tables
+
+    async def add(self, action: StaffAction) -> None:
+        self._t.staff_actions.append(action)
+
+    async def recent(self, limit: int, *, target: str | None = None) -> list[StaffAction]:
+        found = [a for a in reversed(self._t.staff_actions) if target in (None, a.target)]
+        return found[:limit]
+
+
 # ---- the unit of work ----------------------------------------------------------------------
 
 
@@ -459,6 +474,7 @@ class _Repositories:
     customers: FakeCustomers
     outbox: FakeOutbox
     tickets: FakeTickets
+    staff_actions: FakeStaffActions
 
 
 class FakeUnitOfWork:
@@ -514,6 +530,10 @@ class FakeUnitOfWork:
     def tickets(self) -> FakeTickets:
         return self._repos().tickets
 
+    @property
+    def staff_actions(self) -> FakeStaffActions:
+        return self._repos().staff_actions
+
     async def __aenter__(self) -> FakeUnitOfWork:
         if self._lock_timeout:
             # What a writer sees when its wait for the database's lock runs out.
@@ -522,7 +542,7 @@ class FakeUnitOfWork:
         self._tables = t = self._begun.copy()
         self._repositories = _Repositories(
             FakeCatalog(t), FakeInventory(t), FakeOrders(t), FakePayments(t),
-            FakeCustomers(t), FakeOutbox(t), FakeTickets(t),
+            FakeCustomers(t), FakeOutbox(t), FakeTickets(t), FakeStaffActions(t),
         )
         self._read_version = self._db.version
         return self
