@@ -33,6 +33,7 @@ from booking.payments import PaymentGateway
 from booking.providers import PaymentEventType
 from booking.sandbox import SandboxProvider
 from booking.service import BookingService
+from booking.staff_console import StaffConsole
 from booking.ticketing import SignedTicketCodes
 from booking.tickets.codes import TicketSigner, generate_signing_key, load_signing_key
 from booking.views import OrderView
@@ -64,7 +65,8 @@ async def _measure(engine: Any, clients: int, seconds: float) -> dict[str, Any]:
     codes = SignedTicketCodes(TicketSigner(load_signing_key(generate_signing_key())))
     booking = BookingService(uow, gateway=PaymentGateway({provider.name: provider}, "sandbox"),
                              codes=codes)
-    services = Services(booking=booking, customers=CustomerService(uow))
+    services = Services(booking=booking, customers=CustomerService(uow),
+                        console=StaffConsole(uow))
 
     held: list[OrderView] = []
 

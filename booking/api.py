@@ -14,6 +14,7 @@ from typing import Protocol
 
 from booking.model import Customer, Role, Station
 from booking.providers import Checkout, ProviderEvent
+from booking.staff_console import TripSummary
 from booking.ticketing import CheckIn, TicketView
 from booking.views import (
     BookingLimits,
@@ -115,4 +116,12 @@ class CustomersApi(Protocol):
 
     async def role(self, user_id: int) -> Role:
         """The person's role now, read afresh: staff actions ask it every time."""
+        ...
+
+
+class StaffConsoleApi(Protocol):
+    """What staff ask before they act; every call checks the role again."""
+
+    async def day_trips(self, staff_id: int, day: date) -> list[TripSummary]:
+        """Every trip running on ``day``, by departure, with seats sold, held and free."""
         ...

@@ -40,6 +40,7 @@ class ErrorCode(StrEnum):
     BAD_PAYMENT_EVENT = "bad_payment_event"
     CURRENCY_MISMATCH = "currency_mismatch"
     NOT_STAFF = "not_staff"
+    NOT_ADMIN = "not_admin"  # staff, but the action is an admin's
     BAD_TICKET_CODE = "bad_ticket_code"
     # Values no column could hold (booking/limits.py), refused before any statement.
     BAD_ID = "bad_id"  # an id outside its range or not of its shape

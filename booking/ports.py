@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -50,6 +50,16 @@ class Segment:
     to_seq: int
 
 
+@dataclass(frozen=True, slots=True)
+class TripLoad:
+    """How full a trip is now. A seat sold A->C and again C->E counts twice in ``sold`` (two
+    tickets) but once in ``seats_taken`` (one seat not free end to end)."""
+
+    sold: int  # seat allocations of paid orders
+    held: int  # seat allocations of holds still live
+    seats_taken: int  # distinct seats taken on some part of the route
+
+
 class Catalog(Protocol):
     async def stations(self) -> list[Station]: ...
     async def station(self, code: str) -> Station | None: ...
@@ -68,6 +78,9 @@ class Catalog(Protocol):
     async def trip(self, trip_id: int, *, lock: bool = False) -> Trip | None:
         """The trip; with ``lock`` its row stays locked until the transaction ends."""
         ...
+    async def trips_on(self, service_date: date) -> list[Trip]:
+        """Every trip of every route running on this service date, by departure."""
+        ...
 
 
 class Inventory(Protocol):
@@ -78,6 +91,9 @@ class Inventory(Protocol):
         ...
     async def taken_counts(self, segments: Sequence[Segment], now: datetime) -> dict[int, int]:
         """For each segment's trip, how many seats are taken on that segment."""
+        ...
+    async def trip_loads(self, trip_ids: Sequence[int], now: datetime) -> dict[int, TripLoad]:
+        """For each trip with live allocations: seats sold, seats held, seats taken anywhere."""
         ...
 
 

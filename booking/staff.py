@@ -29,11 +29,13 @@ class StaffActionKind(StrEnum):
 
 
 async def require_role(uow: UnitOfWork, staff_id: int, *, admin: bool = False) -> Customer:
-    """The acting customer if they are staff (or admin, when ``admin``); else NOT_STAFF."""
+    """The acting customer if they are staff (an admin, when ``admin``); else NOT_STAFF
+    (NOT_ADMIN for staff asking for an admin's action)."""
     customer = await uow.customers.get(staff_id)
-    allowed = {Role.ADMIN} if admin else STAFF_ROLES
-    if customer is None or customer.role not in allowed:
+    if customer is None or customer.role not in STAFF_ROLES:
         raise BookingError(ErrorCode.NOT_STAFF)
+    if admin and customer.role is not Role.ADMIN:
+        raise BookingError(ErrorCode.NOT_ADMIN)
     return customer
 
 

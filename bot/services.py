@@ -13,6 +13,7 @@ from booking.outbox import OutboxService
 from booking.payments import PaymentGateway
 from booking.sandbox import SandboxProvider
 from booking.service import BookingService
+from booking.staff_console import StaffConsole
 from booking.telegram_payments import TelegramPaymentsProvider
 from booking.ticketing import SignedTicketCodes
 from booking.tickets.codes import TicketSigner, generate_signing_key, load_signing_key
@@ -59,6 +60,7 @@ def create_services(settings: Settings, engine: AsyncEngine, *,
         booking=BookingService(uow, rules=settings.booking_rules(), clock=clock,
                                gateway=gateway, codes=codes or ticket_codes(settings)),
         customers=CustomerService(uow, staff_ids=settings.staff_ids, clock=clock),
+        console=StaffConsole(uow, rules=settings.booking_rules(), clock=clock),
         telegram_payment_token=(settings.telegram_payment_token.get_secret_value()
                                 if settings.telegram_payment_token else None),
         operator=settings.operator_name,

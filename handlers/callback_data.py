@@ -87,3 +87,68 @@ def parse_alternative(data: str | None) -> tuple[str, int] | None:
     if len(parts) != 3 or parts[0] != ALTERNATIVE or not parts[2].isdigit():
         return None
     return parts[1], int(parts[2])
+
+
+# ---- staff ----------------------------------------------------------------------------------
+# The trip picker, ``s:<level>:<purpose>:...``: ``w:<purpose>:<yyyymmdd>`` a week of days from
+# that day, ``d:<purpose>:<yyyymmdd>:<page>`` the routes running that day,
+# ``r:<purpose>:<yyyymmdd>:<route id>:<page>`` that route's trips that day, ``t:<purpose>:<trip
+# id>`` the trip. Other staff dialogues use their own prefixes: delay "sd", cancel "sc",
+# broadcast "sb", roles "sr", stats "ss", manifest "sm".
+STAFF_PICK = "s"
+
+
+@dataclass(frozen=True, slots=True)
+class StaffPick:
+    level: str  # "w" week, "d" day, "r" route, "t" trip
+    purpose: str
+    day: str = ""  # yyyymmdd ("" for a trip)
+    number: int = 0  # the route id, or the trip id
+    page: int = 0
+
+
+def staff_week(purpose: str, day: str) -> str:
+    return _staff(f"w:{purpose}:{day}")
+
+
+def staff_day(purpose: str, day: str, page: int = 0) -> str:
+    return _staff(f"d:{purpose}:{day}:{page}")
+
+
+def staff_route(purpose: str, day: str, route_id: int, page: int = 0) -> str:
+    return _staff(f"r:{purpose}:{day}:{route_id}:{page}")
+
+
+def staff_trip(purpose: str, trip_id: int) -> str:
+    return _staff(f"t:{purpose}:{trip_id}")
+
+
+def _staff(rest: str) -> str:
+    data = f"{STAFF_PICK}:{rest}"
+    if len(data.encode()) > MAX_CALLBACK_BYTES:
+        raise ValueError(f"callback data too long: {data!r}")
+    return data
+
+
+def parse_staff_pick(data: str | None) -> StaffPick | None:
+    """The parts of a picker button's data, or None if it is not one we make."""
+    parts = (data or "").split(":")
+    if len(parts) < 4 or parts[0] != STAFF_PICK or not parts[2]:
+        return None
+    level, purpose, rest = parts[1], parts[2], parts[3:]
+    if not all(part.isdigit() and len(part) <= 12 for part in rest):
+        return None
+    numbers = [int(part) for part in rest]
+    if level == "w" and len(rest) == 1 and _is_day(rest[0]):
+        return StaffPick(level, purpose, rest[0])
+    if level == "d" and len(rest) == 2 and _is_day(rest[0]):
+        return StaffPick(level, purpose, rest[0], page=numbers[1])
+    if level == "r" and len(rest) == 3 and _is_day(rest[0]):
+        return StaffPick(level, purpose, rest[0], numbers[1], numbers[2])
+    if level == "t" and len(rest) == 1:
+        return StaffPick(level, purpose, number=numbers[0])
+    return None
+
+
+def _is_day(text: str) -> bool:
+    return len(text) == 8

@@ -9,20 +9,13 @@ from __future__ import annotations
 from telegram import Update
 
 from booking.errors import BookingError, ErrorCode
-from booking.model import Role
 from booking.ticketing import CheckIn, CheckInOutcome
 from booking.tickets.scan import read_codes
 from handlers.cards import Card, show
 from handlers.context import KassaContext
 from handlers.errors import error_text
+from handlers.staff import is_staff
 from locales import Texts
-
-STAFF_ROLES = frozenset({Role.STAFF, Role.ADMIN})
-
-
-async def is_staff(update: Update, context: KassaContext) -> bool:
-    user = update.effective_user
-    return user is not None and await context.services.customers.role(user.id) in STAFF_ROLES
 
 
 async def checkin_command(update: Update, context: KassaContext) -> None:

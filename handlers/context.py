@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from booking.api import BookingApi, CustomersApi
+from booking.api import BookingApi, CustomersApi, StaffConsoleApi
 from booking.model import Station
 from booking.stations import StationIndex
 from locales import Texts, pick_language, texts
@@ -48,6 +48,7 @@ class Services:
 
     booking: BookingApi
     customers: CustomersApi
+    console: StaffConsoleApi
     directory: StationDirectory = field(default_factory=StationDirectory)
     # Telegram Payments' provider token, when payments are taken in the chat.
     telegram_payment_token: str | None = None

@@ -17,16 +17,32 @@ from telegram.ext import (
 )
 
 from handlers import callback_data as cb
-from handlers import checkin, conversation, language, lifecycle, menu, payments, tickets
+from handlers import (
+    checkin,
+    conversation,
+    language,
+    lifecycle,
+    menu,
+    payments,
+    staff,
+    staff_picker,
+    tickets,
+)
 
-FIRST, MAIN = -1, 0
+# Group FIRST knows the customer; STAFF_STEPS takes a staff member's typed answer (or /cancel)
+# while a staff dialogue waits for one, before the booking conversation could see it.
+FIRST, STAFF_STEPS, MAIN = -2, -1, 0
 
 
 def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Group -1 knows the customer; group 0 answers, the first matching handler only."""
+    """Each group runs its first matching handler; group MAIN answers."""
     application.add_handler(TypeHandler(Update, lifecycle.know_customer), group=FIRST)
     private = filters.ChatType.PRIVATE
     text = filters.TEXT & ~filters.COMMAND & private
+    application.add_handlers([
+        MessageHandler(text, staff.on_staff_text),
+        CommandHandler("cancel", staff.cancel_step, filters=private),
+    ], group=STAFF_STEPS)
     application.add_handlers([
         ChatMemberHandler(lifecycle.membership_changed, ChatMemberHandler.MY_CHAT_MEMBER),
         CommandHandler("book", conversation.begin, filters=private),
@@ -47,6 +63,7 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
         CallbackQueryHandler(tickets.send_again, pattern=f"^{cb.TICKETS}:s:"),
         CallbackQueryHandler(payments.send_invoice, pattern=f"^{cb.PAY}:"),
         CallbackQueryHandler(conversation.rebook, pattern=f"^{cb.ALTERNATIVE}:"),
+        CallbackQueryHandler(staff_picker.on_pick, pattern=f"^{cb.STAFF_PICK}:"),
         PreCheckoutQueryHandler(payments.pre_checkout),
         MessageHandler(filters.SUCCESSFUL_PAYMENT, payments.successful_payment),
         # Every booking card button, and anything else pressed (a button of a finished

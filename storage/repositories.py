@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Integer, String, and_, bindparam, func, insert, or_, select, text, update
@@ -23,7 +23,7 @@ from booking.model import (
     TripStatus,
     segments_overlap,
 )
-from booking.ports import AuditEvent, Segment
+from booking.ports import AuditEvent, Segment, TripLoad
 from storage import tables as t
 
 # Stations do change (an import may rename one or correct its timezone), but rarely: every
@@ -77,6 +77,11 @@ _TRIPS_DEPARTING = select(*TRIP_COLUMNS).where(
     t.trips.c.route_id.in_(bindparam("route_ids", expanding=True)),
     t.trips.c.departure_at >= bindparam("start"),
     t.trips.c.departure_at < bindparam("end"),
+)
+_TRIPS_ON = (
+    select(*TRIP_COLUMNS)
+    .where(t.trips.c.service_date == bindparam("service_date"))
+    .order_by(t.trips.c.departure_at, t.trips.c.id)
 )
 
 # Built once (aliases included) so that SQLAlchemy compiles them once.
@@ -203,6 +208,10 @@ class SqlCatalog:
         )
         return [trip_from_row(r) for r in rows]
 
+    async def trips_on(self, service_date: date) -> list[Trip]:
+        rows = await self._conn.execute(_TRIPS_ON, {"service_date": service_date})
+        return [trip_from_row(r) for r in rows]
+
     async def trip(self, trip_id: int, *, lock: bool = False) -> Trip | None:
         # SQLite has no row locks: its writing transactions hold the database write lock
         # from BEGIN IMMEDIATE, which serialises them just the same.
@@ -230,6 +239,9 @@ TAKEN_SEATS = select(_alloc.seat).where(
     _alloc.trip_id == bindparam("trip_id"), _LIVE_AT_NOW, _OVERLAPS_SEGMENT
 )
 _TAKEN_SEATS_EXCLUDING = TAKEN_SEATS.where(_alloc.order_id != bindparam("order_id"))
+_LIVE_SEATS_OF_TRIPS = select(_alloc.trip_id, _alloc.seat, _alloc.held_until).where(
+    _alloc.trip_id.in_(bindparam("trip_ids", expanding=True)), _LIVE_AT_NOW
+)
 _LIVE_ALLOCATIONS_OF_TRIPS = select(
     _alloc.trip_id, _alloc.seat, _alloc.from_seq, _alloc.to_seq
 ).where(_alloc.trip_id.in_(bindparam("trip_ids", expanding=True)), _LIVE_AT_NOW)
@@ -270,6 +282,22 @@ class SqlInventory:
             if segments_overlap((r.from_seq, r.to_seq), (segment.from_seq, segment.to_seq)):
                 taken.setdefault(r.trip_id, set()).add(r.seat)
         return {trip_id: len(seats) for trip_id, seats in taken.items()}
+
+    async def trip_loads(self, trip_ids: Sequence[int], now: datetime) -> dict[int, TripLoad]:
+        if not trip_ids:
+            return {}
+        rows = await self._conn.execute(
+            _LIVE_SEATS_OF_TRIPS, {"trip_ids": list(trip_ids), "now": now}
+        )
+        sold: dict[int, int] = {}
+        held: dict[int, int] = {}
+        seats: dict[int, set[str]] = {}
+        for r in rows:
+            counter = held if r.held_until is not None else sold
+            counter[r.trip_id] = counter.get(r.trip_id, 0) + 1
+            seats.setdefault(r.trip_id, set()).add(r.seat)
+        return {trip_id: TripLoad(sold.get(trip_id, 0), held.get(trip_id, 0), len(taken))
+                for trip_id, taken in seats.items()}
 
 
 def _order_values(order: Order) -> dict[str, Any]:

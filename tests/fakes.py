@@ -42,6 +42,7 @@ from booking.ports import (
     PaymentRecord,
     Segment,
     StaffAction,
+    TripLoad,
 )
 
 PENDING = "pending"
@@ -183,6 +184,11 @@ class FakeCatalog:
     async def trip(self, trip_id: int, *, lock: bool = False) -> Trip | None:
         return self._t.trips.get(trip_id)
 
+    async def trips_on(self, service_date: date) -> list[Trip]:
+        return sorted((trip for trip in self._t.trips.values()
+                       if trip.service_date == service_date),
+                      key=lambda trip: (trip.departure_at, trip.id))
+
 
 def _called_after(route: Route, origin: str) -> set[str]:
     """Stations the route calls at after some call at ``origin``."""
@@ -225,6 +231,21 @@ class FakeInventory:
             if taken:
                 counts[segment.trip_id] = len(taken)
         return counts
+
+    async def trip_loads(self, trip_ids: Sequence[int], now: datetime) -> dict[int, TripLoad]:
+        loads = {}
+        for trip_id in trip_ids:
+            sold = held = 0
+            seats: set[str] = set()
+            for order in self._live(trip_id, now):
+                if self._t.seats[order.id].held_until is None:
+                    sold += len(order.seats)
+                else:
+                    held += len(order.seats)
+                seats.update(allocation.seat for allocation in order.seats)
+            if seats:
+                loads[trip_id] = TripLoad(sold, held, len(seats))
+        return loads
 
 
 class FakeOrders:

@@ -1,0 +1,210 @@
+"""The trip picker staff commands share: day -> route -> trip, so no id is ever typed.
+
+A command starts it with ``ask_trip(update, context, purpose)``; the tapped trip goes to the
+action registered for the purpose (``register_trip_action``, from handlers/registry.py).
+Every step asks the booking service afresh and checks the role again, so an old picker card
+shows today's trips and a passenger who got hold of one is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, timedelta
+from itertools import groupby
+from typing import Any
+
+from telegram import Update
+
+from booking.errors import BookingError
+from booking.model import TripStatus
+from booking.staff_console import TripSummary
+from handlers import callback_data as cb
+from handlers.cards import Card, answer_query, button, show
+from handlers.context import KassaContext
+from handlers.errors import error_text
+from handlers.staff import staff_only
+from locales import Texts
+
+TripAction = Callable[[Update, KassaContext, int], Awaitable[None]]
+
+DAYS_SHOWN = 7
+PER_PAGE = 8  # buttons per card: a day of a national timetable has hundreds of routes
+
+
+@dataclass(frozen=True)
+class _Purpose:
+    title: str  # a message id, translated when shown
+    action: TripAction
+
+
+_PURPOSES: dict[str, _Purpose] = {}
+
+
+def register_trip_action(purpose: str, title: str, action: TripAction) -> None:
+    """Send the trip picked for ``purpose`` to ``action``; ``title`` heads the picker's card
+    (a message id marked with N_, translated when shown)."""
+    cb.staff_week(purpose, "20000101")  # fails now, not on a tap, if the purpose is too long
+    _PURPOSES[purpose] = _Purpose(title, action)
+
+
+def staff_today(context: KassaContext) -> date:
+    """Today at the operator's busiest station, the day staff mean by "today"."""
+    now = context.services.booking.now()
+    stations = context.services.stations
+    return now.astimezone(stations[0].tz).date() if stations else now.astimezone(UTC).date()
+
+
+async def ask_trip(update: Update, context: KassaContext, purpose: str) -> None:
+    """Start picking a trip for ``purpose`` with this week's days."""
+    await _show_week(update, context, purpose, staff_today(context))
+
+
+async def on_pick(update: Update, context: KassaContext) -> None:
+    """A picker button: the next level of the choice, or the chosen trip's action."""
+    query = update.callback_query
+    pick = cb.parse_staff_pick(query.data if query else None)
+    purpose = _PURPOSES.get(pick.purpose) if pick else None
+    if pick is None or purpose is None:
+        await answer_query(update, context.texts("This button is out of date."))
+        return
+    if not await staff_only(update, context):
+        return
+    if pick.level == "t":
+        await answer_query(update)
+        await purpose.action(update, context, pick.number)
+        return
+    day = _parse_day(pick.day)
+    if day is None:
+        await answer_query(update, context.texts("This button is out of date."))
+        return
+    await answer_query(update)
+    if pick.level == "w":
+        await _show_week(update, context, pick.purpose, day)
+    elif pick.level == "d":
+        await _show_routes(update, context, pick.purpose, day, pick.page)
+    else:
+        await _show_trips(update, context, pick.purpose, day, pick.number, pick.page)
+
+
+def _parse_day(text: str) -> date | None:
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError:
+        return None
+
+
+def _day_key(day: date) -> str:
+    return day.strftime("%Y%m%d")
+
+
+def _title(_: Texts, purpose: str) -> str:
+    return _(_PURPOSES[purpose].title)
+
+
+async def _show_week(update: Update, context: KassaContext, purpose: str, first: date) -> None:
+    _ = context.texts
+    today = staff_today(context)
+    rows = [[button(_("Today") if day == today else _.day(day, today),
+                    cb.staff_day(purpose, _day_key(day)))]
+            for day in (first + timedelta(days=n) for n in range(DAYS_SHOWN))]
+    rows.append([
+        button(_("◀ Earlier"), cb.staff_week(purpose, _day_key(first - timedelta(DAYS_SHOWN)))),
+        button(_("Later ▶"), cb.staff_week(purpose, _day_key(first + timedelta(DAYS_SHOWN)))),
+    ])
+    await show(update, context, Card(f"{_title(_, purpose)}\n{_('Which day?')}", rows))
+
+
+async def _day_trips(update: Update, context: KassaContext, day: date) -> list[TripSummary]:
+    user = update.effective_user
+    if user is None:
+        return []
+    return await context.services.console.day_trips(user.id, day)
+
+
+async def _show_routes(update: Update, context: KassaContext, purpose: str, day: date,
+                       page: int) -> None:
+    _ = context.texts
+    today = staff_today(context)
+    try:
+        trips = await _day_trips(update, context, day)
+    except BookingError as error:
+        await show(update, context, Card(error_text(_, error), []))
+        return
+    back = button(_("◀ Days"), cb.staff_week(purpose, _day_key(day)))
+    if not trips:
+        await show(update, context, Card(
+            f"{_title(_, purpose)}\n{_('No trips run on {day}.', day=_.day(day, today))}",
+            [[back]]))
+        return
+    by_route = sorted(
+        ((route_id, list(runs)) for route_id, runs in
+         groupby(sorted(trips, key=lambda t: t.route_id), key=lambda t: t.route_id)),
+        key=lambda item: (item[1][0].departure, item[0]))
+    shown, pages = _page(by_route, page)
+    rows = [[button(f"{_route_label(_, runs[0])} · {len(runs)}",
+                    cb.staff_route(purpose, _day_key(day), route_id))]
+            for route_id, runs in shown]
+    rows.append([*_pager(page, pages, lambda p: cb.staff_day(purpose, _day_key(day), p)), back])
+    text = _("{day}: which route?", day=_.day(day, today))
+    await show(update, context, Card(f"{_title(_, purpose)}\n{text}", rows))
+
+
+async def _show_trips(update: Update, context: KassaContext, purpose: str, day: date,
+                      route_id: int, page: int) -> None:
+    _ = context.texts
+    today = staff_today(context)
+    try:
+        trips = [t for t in await _day_trips(update, context, day) if t.route_id == route_id]
+    except BookingError as error:
+        await show(update, context, Card(error_text(_, error), []))
+        return
+    back = button(_("◀ Routes"), cb.staff_day(purpose, _day_key(day)))
+    if not trips:
+        await show(update, context, Card(
+            f"{_title(_, purpose)}\n{_('No trips run on {day}.', day=_.day(day, today))}",
+            [[back]]))
+        return
+    shown, pages = _page(trips, page)
+    rows = [[button(trip_label(_, trip), cb.staff_trip(purpose, trip.trip_id))]
+            for trip in shown]
+    rows.append([*_pager(page, pages,
+                         lambda p: cb.staff_route(purpose, _day_key(day), route_id, p)), back])
+    text = _("{day}, {route}: which trip?", day=_.day(day, today),
+             route=_route_label(_, trips[0]))
+    await show(update, context, Card(f"{_title(_, purpose)}\n{text}", rows))
+
+
+def _route_label(_: Texts, trip: TripSummary) -> str:
+    return f"{trip.origin.name(_.language)} → {trip.destination.name(_.language)}"
+
+
+def trip_label(_: Texts, trip: TripSummary) -> str:
+    """A trip in one line: departure, load and status, e.g. "08:15 · 12/49 · +20 min"."""
+    label = f"{_.time(trip.departure)} · {trip.sold}/{trip.seats}"
+    return f"{label} · {status_word(_, trip)}" if trip.status is not TripStatus.SCHEDULED \
+        or trip.delay_minutes else label
+
+
+def status_word(_: Texts, trip: TripSummary) -> str:
+    if trip.status is TripStatus.CANCELLED:
+        return _("cancelled")
+    if trip.delay_minutes:
+        return _("+{minutes} min", minutes=trip.delay_minutes)
+    return _("on time")
+
+
+def _page(items: list[Any], page: int) -> tuple[list[Any], int]:
+    pages = max(1, -(-len(items) // PER_PAGE))
+    page = min(max(page, 0), pages - 1)
+    return items[page * PER_PAGE:(page + 1) * PER_PAGE], pages
+
+
+def _pager(page: int, pages: int, data: Callable[[int], str]) -> list[Any]:
+    page = min(max(page, 0), pages - 1)
+    row = []
+    if page > 0:
+        row.append(button("◀", data(page - 1)))
+    if page < pages - 1:
+        row.append(button("▶", data(page + 1)))
+    return row
