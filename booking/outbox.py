@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -88,6 +89,7 @@ Deliverer = Callable[[OutboxMessage], Awaitable[None]]
 MAX_ATTEMPTS = 6
 CLAIM_BATCH = 100
 MAX_CLAIM_BATCH = 1000
+CLAIM_SECONDS = 3  # of sending at the configured rate, claimed at once
 # A claimed row stays the claimer's this long; a worker that died releases it by expiry.
 LEASE = timedelta(minutes=2)
 # No call of a delivery starts this close to the end of its claim: more than a call to
@@ -103,6 +105,15 @@ BLOCKED_REASON = "the person has blocked the bot"
 # Recording outcomes that failed (the database away for a moment) is tried again this often
 # before the worker gives up; the rows then come back when their claims lapse.
 RECORD_RETRIES = 5
+
+
+def claim_batch(per_second: float | None) -> int:
+    """Rows to claim at once when sending ``per_second`` (None: as fast as possible): what
+    goes out in a few seconds, so a claim is never held long, and at full speed the
+    largest batch, so claiming costs little per row."""
+    if per_second is None:
+        return MAX_CLAIM_BATCH
+    return max(CLAIM_BATCH, min(MAX_CLAIM_BATCH, math.ceil(per_second * CLAIM_SECONDS)))
 
 
 def backoff(attempts: int) -> timedelta:

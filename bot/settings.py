@@ -9,7 +9,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from booking.model import RefundPolicy
-from booking.outbox import LEASE, LEASE_MARGIN, WorkerOptions
+from booking.outbox import LEASE, LEASE_MARGIN, WorkerOptions, claim_batch
 from booking.pacing import TELEGRAM_CHAT_INTERVAL_SECONDS, TELEGRAM_MESSAGES_PER_SECOND, SendLimits
 from booking.settings import BookingRules
 
@@ -66,7 +66,8 @@ class Settings(BaseSettings):
     def outbox_options(self) -> WorkerOptions:
         lease = timedelta(seconds=self.outbox_lease_seconds)
         # A short lease (a test's) keeps a quarter of it as the margin no call starts in.
-        return WorkerOptions(lease=lease, lease_margin=min(LEASE_MARGIN, lease / 4))
+        return WorkerOptions(batch=claim_batch(self.send_rate or None), lease=lease,
+                             lease_margin=min(LEASE_MARGIN, lease / 4))
 
     def booking_rules(self) -> BookingRules:
         return BookingRules(

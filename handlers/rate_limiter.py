@@ -78,6 +78,9 @@ class KassaRateLimiter(BaseRateLimiter[None]):
                 except RetryAfter as error:
                     # Telegram's own limit is lower than ours just now: everyone waits.
                     self.pacer.pause(retry_seconds(error))
+                    # The refused call delivered nothing: if the delivery cannot go on
+                    # (its worker stops, its claim runs out) it is given back unsent.
+                    ticket.calls -= 1
                     if attempt == self._flood_retries:
                         raise
         raise AssertionError("unreachable: the last attempt returns or raises")

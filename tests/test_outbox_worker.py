@@ -12,10 +12,12 @@ import asyncio
 import dataclasses
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from booking.clock import system_clock
@@ -23,6 +25,7 @@ from booking.outbox import MessageKind, OutboxService, WorkerOptions
 from booking.pacing import SendLimits
 from booking.ports import OutboxMessage
 from bot.emulator import ApiCall, BotApiEmulator, SimulatedUser
+from storage import tables as t
 from storage.database import create_engine
 from storage.uow import SqlUnitOfWorkFactory
 from tests.conversation_support import Bot, running_bot
@@ -215,3 +218,33 @@ async def test_two_workers_on_one_postgresql_database_send_each_row_once(
                                                           "failed": 0, "blocked": 0}
     finally:
         await other_engine.dispose()
+
+
+async def test_a_delivery_whose_claim_would_lapse_while_waiting_is_given_back_unsent(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Flood control asks for a longer wait than the claim has left: the row is given back
+    (not sent, no attempt used), since another worker may take it over once the claim
+    lapses; the worker claims it afresh and sends it once."""
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+    async with running_bot(engine, system_clock, limits=SendLimits.lifted()) as bot:
+        [anna] = people(bot, 1)
+        await known(bot, [anna])
+        short = WorkerOptions(lease=timedelta(seconds=2), lease_margin=timedelta(seconds=1))
+        bot.jobs = dataclasses.replace(bot.jobs, outbox=OutboxService(
+            SqlUnitOfWorkFactory(engine), options=short))
+        bot.emulator.fail_next("sendMessage", chat_id=anna.id, retry_after=2)
+        await broadcast(engine, 1, [anna.id])
+
+        report = await bot.jobs.deliver_outbox(bot.harness.application)
+
+        assert (report.released, report.sent, report.retried) == (1, 1, 0)
+        assert [c.ok for c in bot.emulator.calls_to("sendMessage")] == [False, True]
+        assert len(anna.messages) == 1
+        [row] = await outbox_rows(engine)
+        assert (row.status, row.attempts) == ("sent", 1)  # the given-back claim cost nothing
+
+
+async def outbox_rows(engine: AsyncEngine) -> list[Any]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(select(t.outbox))).all())
