@@ -166,8 +166,10 @@ class _Run:
 
     deliverers: Mapping[str, Deliverer]
     people: Collection[str]  # kinds that are messages to a person (not sent when blocked)
-    stop: asyncio.Event | None
     concurrency: int
+    # Set when no delivery may start any more: the worker was asked to stop, or outcomes
+    # can no longer be recorded (what would be sent then could not be recorded either).
+    halt: asyncio.Event = field(default_factory=asyncio.Event)
     report: DeliveryReport = field(default_factory=DeliveryReport)
     outcomes: list[OutboxOutcome] = field(default_factory=list)  # not yet recorded
     newly_blocked: set[int] = field(default_factory=set)  # a 403 said so; not yet recorded
@@ -181,7 +183,7 @@ class _Run:
 
     @property
     def stopping(self) -> bool:
-        return self.stop is not None and self.stop.is_set()
+        return self.halt.is_set()
 
     def add(self, outcome: OutboxOutcome) -> None:
         self.outcomes.append(outcome)
@@ -239,7 +241,10 @@ class OutboxService(UseCases):
 
     async def _run(self, deliverers: Mapping[str, Deliverer], people: Collection[str],
                    stop: asyncio.Event | None, batch: int, *, once: bool) -> DeliveryReport:
-        run = _Run(deliverers, frozenset(people), stop, self.options.concurrency)
+        run = _Run(deliverers, frozenset(people), self.options.concurrency)
+        if stop is not None and stop.is_set():
+            return run.report
+        watcher = asyncio.create_task(_relay(stop, run.halt)) if stop is not None else None
         recorder = asyncio.create_task(self._recorder(run))
         deliveries: set[asyncio.Task[None]] = set()
         try:
@@ -250,14 +255,18 @@ class OutboxService(UseCases):
                 await asyncio.wait(deliveries)
             run.finished = True
             run.ready.set()
-            await recorder
+            try:
+                await recorder
+            finally:
+                if watcher is not None:
+                    watcher.cancel()
         return run.report
 
     async def _feed(self, run: _Run, deliveries: set[asyncio.Task[None]], batch: int, *,
                     once: bool) -> None:
         """Claim rows and start their deliveries, keeping between half a batch and a batch
         and a half claimed: the next batch is there before the last one runs dry."""
-        stopped = asyncio.ensure_future(run.stop.wait()) if run.stop is not None else None
+        stopped = asyncio.ensure_future(run.halt.wait())
         try:
             while not run.stopping:
                 if len(deliveries) <= batch // 2:
@@ -271,13 +280,10 @@ class OutboxService(UseCases):
                     if not claimed:  # nothing due now: wait for what is in flight
                         await asyncio.wait(list(deliveries))
                         continue
-                waiting: set[asyncio.Future[Any]] = set(deliveries)
-                if stopped is not None:
-                    waiting.add(stopped)
+                waiting: set[asyncio.Future[Any]] = {*deliveries, stopped}
                 await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            if stopped is not None:
-                stopped.cancel()
+            stopped.cancel()
 
     async def _claim(self, run: _Run, limit: int) -> tuple[list[OutboxMessage], float]:
         """Claim due rows; those for people known to have blocked the bot are recorded
@@ -328,7 +334,7 @@ class OutboxService(UseCases):
         if deliverer is None:
             return OutboxOutcome(message.id, DeliveryStatus.FAILED.value,
                                  f"nothing delivers {message.kind!r} messages")
-        ticket = DeliveryTicket(deadline, run.stop)
+        ticket = DeliveryTicket(deadline, run.halt)
         token = current_ticket.set(ticket)
         try:
             await deliverer(message)
@@ -368,15 +374,21 @@ class OutboxService(UseCases):
     async def _recorder(self, run: _Run) -> None:
         """Write outcomes as they come: all that arrived while the last write was being
         committed go in the next transaction (a group commit)."""
-        while True:
-            await run.ready.wait()
-            run.ready.clear()
-            outcomes, run.outcomes = run.outcomes, []
-            blocked, run.newly_blocked = run.newly_blocked, set()
-            if outcomes or blocked:
-                await self._record(outcomes, blocked)
-            if run.finished and not run.outcomes and not run.newly_blocked:
-                return
+        try:
+            while True:
+                await run.ready.wait()
+                run.ready.clear()
+                outcomes, run.outcomes = run.outcomes, []
+                blocked, run.newly_blocked = run.newly_blocked, set()
+                if outcomes or blocked:
+                    await self._record(outcomes, blocked)
+                if run.finished and not run.outcomes and not run.newly_blocked:
+                    return
+        except BaseException:
+            # Nothing more can be recorded: start no more deliveries. Their rows, and those
+            # whose outcomes were lost here, come back when their claims lapse.
+            run.halt.set()
+            raise
 
     async def _record(self, outcomes: list[OutboxOutcome], blocked: set[int]) -> None:
         for tries in range(RECORD_RETRIES + 1):
@@ -393,6 +405,11 @@ class OutboxService(UseCases):
                 log.warning("recording %d outbox outcomes failed; trying again",
                             len(outcomes), exc_info=True)
                 await asyncio.sleep(0.2 * 2 ** tries)
+
+
+async def _relay(stop: asyncio.Event, halt: asyncio.Event) -> None:
+    await stop.wait()
+    halt.set()
 
 
 def _blocked(message: OutboxMessage) -> OutboxOutcome:
