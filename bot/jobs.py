@@ -18,7 +18,7 @@ from booking.outbox import Deliverer, DeliveryReport, MessageKind, OutboxService
 from booking.service import BookingService
 from handlers.context import Services
 from handlers.countdown import update_held_cards
-from handlers.notifications import telegram_deliverers
+from handlers.notifications import TELEGRAM_DELIVERERS, telegram_deliverers
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,9 @@ class Jobs:
         bot is stopping: then what was started finishes and is recorded)."""
         services: Services = application.services  # type: ignore[attr-defined]
         deliverers = self.deliverers(application, services)
-        # Messages to people: not sent to someone who has blocked the bot.
-        people = set(telegram_deliverers(application.bot, services))
+        # Messages to people (what the Telegram deliverers send): none is sent to someone
+        # who has blocked the bot. A refund, say, is made all the same.
+        people = {kind.value for kind in TELEGRAM_DELIVERERS}
         async with self._outbox_turn:
             if self.stopping.is_set():
                 return DeliveryReport()
@@ -103,7 +104,10 @@ class Jobs:
         expired = await self.expire_holds()
         if expired:
             log.info("expired %d holds", expired)
-            await self.deliver_outbox(context.application)
+            # The notices go out now, unless the worker is already running (a broadcast,
+            # say): it takes them in its next batch, and the sweep does not wait for it.
+            if not self._outbox_turn.locked():
+                await self.deliver_outbox(context.application)
 
     async def _countdown_job(self, context: CallbackContext[Any, Any, Any, Any]) -> None:
         await update_held_cards(context.application)
