@@ -23,8 +23,8 @@ import asyncio
 import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Hashable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
@@ -125,16 +125,20 @@ class Pacer:
         until = self._clock() + max(0.0, seconds)
         self._paused_until = max(self._paused_until, until)
 
-    def note(self, chat_id: Hashable) -> None:
-        """A call made without waiting for a turn (an answer to the person's own message):
-        it uses a slot, and the chat's next paced call keeps its distance from it."""
-        now = self._clock()
+    @contextmanager
+    def unpaced(self, chat_id: Hashable) -> Iterator[None]:
+        """A call made at once, inside the block (an answer to the person's own message):
+        it uses a slot, and the chat's next paced call keeps its distance from its end."""
         if self._interval:
+            now = self._clock()
             self._last_start = max(self._last_start, now)
             self._starts.append(now)
-        if self.limits.chat_interval:
-            chat = self._chat(chat_id)
-            chat.ready_at = max(chat.ready_at, now + self.limits.chat_interval)
+        try:
+            yield
+        finally:
+            if self.limits.chat_interval:
+                chat = self._chat(chat_id)
+                chat.ready_at = max(chat.ready_at, self._clock() + self.limits.chat_interval)
 
     @asynccontextmanager
     async def turn(self, chat_id: Hashable,

@@ -65,12 +65,12 @@ class KassaRateLimiter(BaseRateLimiter[None]):
             return await callback(*args, **kwargs)
         ticket = current_ticket.get()
         if ticket is None:  # an answer to the person: at once, but counted
-            self.pacer.note(chat_id)
-            try:
-                return await callback(*args, **kwargs)
-            except RetryAfter as error:
-                self.pacer.pause(retry_seconds(error))
-                raise
+            with self.pacer.unpaced(chat_id):
+                try:
+                    return await callback(*args, **kwargs)
+                except RetryAfter as error:
+                    self.pacer.pause(retry_seconds(error))
+                    raise
         for attempt in range(self._flood_retries + 1):
             async with self.pacer.turn(chat_id, ticket):
                 try:

@@ -248,3 +248,21 @@ async def test_a_delivery_whose_claim_would_lapse_while_waiting_is_given_back_un
 async def outbox_rows(engine: AsyncEngine) -> list[Any]:
     async with engine.connect() as conn:
         return list((await conn.execute(select(t.outbox))).all())
+
+
+async def test_answers_to_a_person_are_never_delayed_but_the_outbox_keeps_its_distance(
+    engine: AsyncEngine,
+) -> None:
+    async with running_bot(engine, system_clock, limits=SendLimits()) as bot:
+        [anna] = people(bot, 1)
+        await anna.send("/start")
+        await anna.send("/help")
+        answers = [c for c in bot.emulator.calls if c.ok and c.method == "sendMessage"]
+        assert len(answers) >= 2
+        assert answers[-1].at - answers[0].at < 1.0  # the person is answered at once
+
+        await broadcast(engine, 1, [anna.id])
+        await bot.jobs.deliver_outbox(bot.harness.application)
+
+        [delivered] = sends(bot.emulator)[len(answers):]
+        assert delivered.at - answers[-1].at >= 1.0  # one second after the last answer
