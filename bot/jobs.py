@@ -43,10 +43,10 @@ class Jobs:
     booking: BookingService
     customers: CustomerService
     # Set when the bot is stopping: the outbox worker starts no delivery after it.
-    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
     # One worker run at a time in a process (the scheduled one, or one the expiry sweep or
     # the demo asks for): they would only split the same rows between them.
-    _outbox_turn: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _outbox_turn: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     def deliverers(self, application: AnyApplication, services: Services) -> dict[str, Deliverer]:
         deliverers = telegram_deliverers(application.bot, services)
