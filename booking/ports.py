@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
@@ -184,6 +184,23 @@ class OutboxMessage:
     dedupe_key: str | None = None  # the same key twice is one message
     id: int | None = None  # given by the outbox when stored
     attempts: int = 0  # deliveries tried before this one
+    broadcast_id: int | None = None  # the broadcast this message is part of, if any
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxOutcome:
+    """What became of one claimed message: finished (``status``), or pending again.
+
+    A pending message is due again at ``due_at`` (unchanged when None); ``attempted``
+    says whether this counts as one of its delivery attempts (a message given back
+    unsent, or held back by flood control, was not attempted).
+    """
+
+    id: int
+    status: str | None  # a booking.outbox.DeliveryStatus value; None: pending again
+    error: str | None = None
+    due_at: datetime | None = None
+    attempted: bool = True
 
 
 class Outbox(Protocol):
@@ -202,6 +219,14 @@ class Outbox(Protocol):
         ...
     async def retry_later(self, message_id: int, due_at: datetime, error: str) -> None:
         """Count the failed attempt and make the message due again at ``due_at``."""
+        ...
+    async def record(self, outcomes: Sequence[OutboxOutcome], at: datetime) -> None:
+        """Record what became of claimed messages, all in this transaction; a message
+        that is no longer pending (someone else finished it) is left as it is."""
+        ...
+    async def progress(self, broadcast_id: int) -> dict[str, int]:
+        """How many of a broadcast's messages are in each status (pending, sent, failed,
+        blocked), every status present even when zero."""
         ...
 
 
@@ -233,6 +258,9 @@ class Customers(Protocol):
         """Insert the customer unless one with that id exists; True if inserted."""
         ...
     async def update(self, customer: Customer) -> None: ...
+    async def blocked_among(self, customer_ids: Collection[int]) -> set[int]:
+        """Those of ``customer_ids`` who have blocked the bot."""
+        ...
 
 
 class UnitOfWork(Protocol):

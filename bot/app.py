@@ -14,8 +14,10 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from booking.pacing import Pacer, SendLimits
 from bot.persistence import DatabasePersistence, save_after_each_update
 from handlers.context import KassaApplication, KassaContext, Services
+from handlers.rate_limiter import KassaRateLimiter
 from handlers.registry import register_handlers
 from locales import LANGUAGES, texts
 
@@ -57,8 +59,13 @@ def build_application(
     updates_request: BaseRequest | None = None,
     base_url: str | None = None,
     base_file_url: str | None = None,
+    limits: SendLimits | None = None,
 ) -> AnyApplication:
-    """The full bot. Tests and benchmarks pass an EmulatorRequest; production passes nothing."""
+    """The full bot. Tests and benchmarks pass an EmulatorRequest; production passes nothing.
+
+    With ``limits`` the outbox's calls to Telegram are paced within them (Kassa's rate
+    limiter, handlers/rate_limiter.py); without, nothing is paced (the demo, most tests).
+    """
     builder = (
         Application.builder()
         .application_class(KassaApplication, kwargs={"services": services})
@@ -74,6 +81,8 @@ def build_application(
         builder = builder.base_file_url(base_file_url)
     if persistence is not None:
         builder = builder.persistence(persistence)
+    if limits is not None:
+        builder = builder.rate_limiter(KassaRateLimiter(Pacer(limits)))
     application = builder.build()
     register_handlers(application)
     if persistence is not None:

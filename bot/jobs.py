@@ -6,8 +6,9 @@ the database for its work, so a job that runs late or on another instance loses 
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from telegram.ext import Application, CallbackContext
@@ -17,7 +18,7 @@ from booking.outbox import Deliverer, DeliveryReport, MessageKind, OutboxService
 from booking.service import BookingService
 from handlers.context import Services
 from handlers.countdown import update_held_cards
-from handlers.notifications import telegram_deliverers
+from handlers.notifications import TELEGRAM_DELIVERERS, telegram_deliverers
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,11 @@ class Jobs:
     outbox: OutboxService
     booking: BookingService
     customers: CustomerService
+    # Set when the bot is stopping: the outbox worker starts no delivery after it.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
+    # One worker run at a time in a process (the scheduled one, or one the expiry sweep or
+    # the demo asks for): they would only split the same rows between them.
+    _outbox_turn: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     def deliverers(self, application: AnyApplication, services: Services) -> dict[str, Deliverer]:
         deliverers = telegram_deliverers(application.bot, services)
@@ -49,16 +55,29 @@ class Jobs:
         return deliverers
 
     async def deliver_outbox(self, application: AnyApplication) -> DeliveryReport:
-        """Deliver what is due now, batch after batch, until nothing due is left."""
+        """Deliver what is due now, batch after batch, until nothing due is left (or the
+        bot is stopping: then what was started finishes and is recorded)."""
         services: Services = application.services  # type: ignore[attr-defined]
         deliverers = self.deliverers(application, services)
-        total = DeliveryReport()
-        while True:
-            report = await self.outbox.deliver_due(deliverers)
-            for field in ("sent", "failed", "blocked", "retried"):
-                setattr(total, field, getattr(total, field) + getattr(report, field))
-            if report.handled == 0:
-                return total
+        # Messages to people (what the Telegram deliverers send): none is sent to someone
+        # who has blocked the bot. A refund, say, is made all the same.
+        people = {kind.value for kind in TELEGRAM_DELIVERERS}
+        async with self._outbox_turn:
+            if self.stopping.is_set():
+                return DeliveryReport()
+            report = await self.outbox.run(deliverers, people=people, stop=self.stopping)
+        if report.handled or report.released:
+            log.info("outbox: %d sent, %d blocked, %d failed, %d to retry, %d given back",
+                     report.sent, report.blocked, report.failed, report.retried,
+                     report.released)
+        return report
+
+    async def stop_outbox(self) -> None:
+        """Stop the outbox worker: no new delivery starts; returns once those in flight
+        are done and every outcome is recorded."""
+        self.stopping.set()
+        async with self._outbox_turn:
+            pass
 
     async def expire_holds(self) -> int:
         return await self.booking.expire_holds()
@@ -85,7 +104,10 @@ class Jobs:
         expired = await self.expire_holds()
         if expired:
             log.info("expired %d holds", expired)
-            await self.deliver_outbox(context.application)
+            # The notices go out now, unless the worker is already running (a broadcast,
+            # say): it takes them in its next batch, and the sweep does not wait for it.
+            if not self._outbox_turn.locked():
+                await self.deliver_outbox(context.application)
 
     async def _countdown_job(self, context: CallbackContext[Any, Any, Any, Any]) -> None:
         await update_held_cards(context.application)

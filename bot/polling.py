@@ -97,7 +97,8 @@ async def serve(settings: Settings, run: RunSettings, out: TextIO) -> int:
     file_url = f"{run.api_url}/file/bot" if run.api_url else None
     application = build_application(services, token=run.token, base_url=base_url,
                                     base_file_url=file_url,
-                                    persistence=database_persistence(engine))
+                                    persistence=database_persistence(engine),
+                                    limits=settings.send_limits())
     scanner = settings.scanner_token.get_secret_value() if settings.scanner_token else None
     web_app = make_web_app(services, sandbox, settings.operator_name,
                            public_key_pem=public_key_pem(codes.signer.public_key),
@@ -121,9 +122,12 @@ async def serve(settings: Settings, run: RunSettings, out: TextIO) -> int:
               f"{settings.http_port}", file=out, flush=True)
         await stop.wait()
     finally:
-        # Stop taking updates first; the Application then finishes those in flight.
+        # Stop taking updates first; the Application then finishes those in flight. The
+        # outbox worker finishes the deliveries it started and records every outcome (the
+        # rows it claimed but did not start are given back), so a stop repeats nothing.
         if application.updater is not None and application.updater.running:
             await application.updater.stop()
+        await jobs.stop_outbox()
         if application.running:
             await application.stop()
         await web_runner.cleanup()

@@ -74,7 +74,7 @@ def create_jobs(settings: Settings, engine: AsyncEngine, *, clock: Clock = syste
     rules = settings.booking_rules()
     gateway = payment_gateway(settings, sandbox or sandbox_provider(settings))
     return Jobs(
-        outbox=OutboxService(uow, rules=rules, clock=clock),
+        outbox=OutboxService(uow, rules=rules, clock=clock, options=settings.outbox_options()),
         booking=BookingService(uow, rules=rules, clock=clock, gateway=gateway),
         customers=CustomerService(uow, staff_ids=settings.staff_ids, clock=clock),
     )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from booking.model import RefundPolicy
+from booking.outbox import LEASE, LEASE_MARGIN, WorkerOptions, claim_batch
+from booking.pacing import TELEGRAM_CHAT_INTERVAL_SECONDS, TELEGRAM_MESSAGES_PER_SECOND, SendLimits
 from booking.settings import BookingRules
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///kassa.db"
@@ -35,6 +38,12 @@ class Settings(BaseSettings):
     refund_policy: str = "24:100,2:50"
     booking_api_url: str | None = None
     booking_api_token: SecretStr | None = None
+    # Telegram's limits, held by Kassa (booking/pacing.py): messages a second overall and
+    # seconds between messages to one chat; 0 lifts a limit (benchmarks and tests only).
+    send_rate: float = Field(default=TELEGRAM_MESSAGES_PER_SECOND, ge=0)
+    chat_send_interval: float = Field(default=TELEGRAM_CHAT_INTERVAL_SECONDS, ge=0)
+    # How long a worker owns the outbox rows it claimed; one that died gives them up then.
+    outbox_lease_seconds: float = Field(default=LEASE.total_seconds(), ge=1, le=3600)
 
     @field_validator("staff_ids", mode="before")
     @classmethod
@@ -49,6 +58,16 @@ class Settings(BaseSettings):
     def _check_policy(cls, value: str) -> str:
         RefundPolicy.parse(value)
         return value
+
+    def send_limits(self) -> SendLimits:
+        return SendLimits(per_second=self.send_rate or None,
+                          chat_interval=self.chat_send_interval)
+
+    def outbox_options(self) -> WorkerOptions:
+        lease = timedelta(seconds=self.outbox_lease_seconds)
+        # A short lease (a test's) keeps a quarter of it as the margin no call starts in.
+        return WorkerOptions(batch=claim_batch(self.send_rate or None), lease=lease,
+                             lease_margin=min(LEASE_MARGIN, lease / 4))
 
     def booking_rules(self) -> BookingRules:
         return BookingRules(

@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from telegram import Bot
+from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from booking.errors import BookingError
@@ -24,6 +25,7 @@ from handlers.cards import Card, button
 from handlers.context import Services
 from handlers.documents import Document, ticket_documents
 from handlers.payments import pay_rows
+from handlers.rate_limiter import retry_seconds
 from locales import Texts, texts
 
 
@@ -47,22 +49,22 @@ async def send_document(bot: Bot, chat_id: int, document: Document) -> None:
 
 
 async def telegram_call(call: Awaitable[object]) -> None:
-    """Await one Bot API call; Telegram's refusals become the outbox's terms."""
+    """Await one Bot API call; Telegram's refusals become the outbox's terms.
+
+    The bot's rate limiter (handlers/rate_limiter.py) paces the call and waits out 429s
+    itself; a 429 that still comes through here is flood control that outlasted its
+    retries, which is no fault of the message: it is due again after retry_after and keeps
+    its attempts."""
     try:
         await call
     except Forbidden as error:
         raise Undeliverable(error.message, blocked=True) from error
     except RetryAfter as error:
-        raise RetryLater(error.message, after=_seconds(error.retry_after)) from error
+        raise RetryLater(error.message, after=retry_seconds(error), attempted=False) from error
     except BadRequest as error:  # chat not found, text refused: trying again changes nothing
         raise Undeliverable(error.message) from error
     except (TimedOut, NetworkError) as error:
         raise RetryLater(error.message) from error
-
-
-def _seconds(value: object) -> float:
-    total = getattr(value, "total_seconds", None)
-    return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]
 
 
 def hold_expired(bot: Bot, services: Services) -> Deliverer:
@@ -184,6 +186,23 @@ async def send_ticket_files(bot: Bot, services: Services, chat_id: int, _: Texts
         await send_document(bot, chat_id, document)
 
 
+def broadcast(bot: Bot, services: Services) -> Deliverer:
+    async def deliver(message: OutboxMessage) -> None:
+        """A staff member's broadcast, as they wrote it (Telegram's HTML formatting).
+
+        Whether the person blocked the bot is known before this runs: the outbox worker
+        records those rows blocked unsent (a message to people, see ``telegram_deliverers``),
+        so a broadcast to thousands reads no customer rows one by one."""
+        if message.recipient is None:
+            raise Undeliverable("a broadcast for nobody")
+        text = message.payload.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise Undeliverable(f"a broadcast without a text: {message.payload!r}")
+        await telegram_call(bot.send_message(message.recipient, text, parse_mode=ParseMode.HTML))
+
+    return deliver
+
+
 DelivererFactory = Callable[[Bot, Services], Deliverer]
 
 TELEGRAM_DELIVERERS: dict[MessageKind, DelivererFactory] = {
@@ -191,6 +210,7 @@ TELEGRAM_DELIVERERS: dict[MessageKind, DelivererFactory] = {
     MessageKind.PAYMENT_DECLINED: payment_declined,
     MessageKind.REFUND_NOTICE: refund_notice,
     MessageKind.SEND_TICKETS: send_tickets,
+    MessageKind.BROADCAST: broadcast,
 }
 
 

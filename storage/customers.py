@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +47,13 @@ class SqlCustomers:
         )
         result = await self._conn.execute(statement)
         return bool(result.rowcount == 1)
+
+    async def blocked_among(self, customer_ids: Collection[int]) -> set[int]:
+        if not customer_ids:
+            return set()
+        c = t.customers.c
+        query = select(c.id).where(c.id.in_(list(customer_ids)), c.blocked.is_(True))
+        return set((await self._conn.execute(query)).scalars())
 
     async def update(self, customer: Customer) -> None:
         await self._conn.execute(

@@ -1,18 +1,30 @@
-"""The outbox repository: messages in, claimed by a worker, marked done or retried."""
+"""The outbox repository: messages in, claimed by a worker, their outcomes recorded.
+
+A claim is one statement: the oldest due rows nobody holds, leased to the claimer. On
+PostgreSQL the candidate rows are locked with SKIP LOCKED, so workers of several processes
+take disjoint batches at once instead of queueing behind each other (and a row another
+worker is claiming this instant is skipped, not claimed twice: its lease is re-checked on
+the locked, newest version). Outcomes are recorded a batch at a time: the bulk of them,
+the messages sent, in one UPDATE.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, or_, select, update
+from sqlalchemy import Row, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from booking.ports import OutboxMessage
+from booking.ports import OutboxMessage, OutboxOutcome
 from storage import tables as t
 
 PENDING = "pending"
+# Every status a broadcast's progress shows, zero or not (booking.outbox.DeliveryStatus).
+STATUSES = (PENDING, "sent", "failed", "blocked")
 _o = t.outbox.c
 
 
@@ -25,6 +37,7 @@ def _message(row: Row[Any]) -> OutboxMessage:
         dedupe_key=row.dedupe_key,
         id=row.id,
         attempts=row.attempts,
+        broadcast_id=row.broadcast_id,
     )
 
 
@@ -44,6 +57,7 @@ class SqlOutbox:
             status=PENDING,
             attempts=message.attempts,
             created_at=created_at,
+            broadcast_id=message.broadcast_id,
         )
         if message.dedupe_key is not None:
             statement = statement.on_conflict_do_nothing(index_elements=[_o.dedupe_key])
@@ -52,38 +66,56 @@ class SqlOutbox:
     async def claim_due(
         self, now: datetime, limit: int, lease_until: datetime
     ) -> list[OutboxMessage]:
-        query = (
-            select(t.outbox)
+        due = (
+            select(_o.id)
             .where(_o.status == PENDING, _o.due_at <= now,
                    or_(_o.claimed_until.is_(None), _o.claimed_until <= now))
             .order_by(_o.due_at, _o.id)
             .limit(limit)
         )
         if self._postgres:
-            # Workers of several processes take disjoint batches instead of queueing.
-            query = query.with_for_update(skip_locked=True)
-        rows = (await self._conn.execute(query)).all()
-        if rows:
-            await self._conn.execute(
-                update(t.outbox)
-                .where(_o.id.in_([r.id for r in rows]))
-                .values(claimed_until=lease_until)
-            )
-        return [_message(r) for r in rows]
+            due = due.with_for_update(skip_locked=True)
+        claim = (
+            update(t.outbox)
+            .where(_o.id.in_(due.scalar_subquery()))
+            .values(claimed_until=lease_until)
+            .returning(*t.outbox.c)
+        )
+        rows = (await self._conn.execute(claim)).all()
+        return sorted((_message(r) for r in rows), key=lambda m: (m.due_at, m.id or 0))
 
     async def mark_done(self, message_id: int, status: str, at: datetime,
                         error: str | None = None) -> None:
-        await self._conn.execute(
-            update(t.outbox)
-            .where(and_(_o.id == message_id, _o.status == PENDING))
-            .values(status=status, done_at=at, claimed_until=None, last_error=error,
-                    attempts=_o.attempts + 1)
-        )
+        await self.record([OutboxOutcome(message_id, status, error)], at)
 
     async def retry_later(self, message_id: int, due_at: datetime, error: str) -> None:
-        await self._conn.execute(
-            update(t.outbox)
-            .where(and_(_o.id == message_id, _o.status == PENDING))
-            .values(due_at=due_at, claimed_until=None, last_error=error,
-                    attempts=_o.attempts + 1)
-        )
+        await self.record([OutboxOutcome(message_id, None, error, due_at)], at=due_at)
+
+    async def record(self, outcomes: Sequence[OutboxOutcome], at: datetime) -> None:
+        # Outcomes alike (every message sent, say) are one statement whatever their number.
+        alike: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+        for o in outcomes:
+            alike[(o.status, o.error, o.due_at, o.attempted)].append(o.id)
+        for (status, error, due_at, attempted), ids in alike.items():
+            values: dict[str, Any] = {"claimed_until": None}
+            if attempted:
+                values["attempts"] = _o.attempts + 1
+                values["last_error"] = error
+            elif error is not None:
+                values["last_error"] = error
+            if status is not None:
+                values.update(status=status, done_at=at)
+            elif due_at is not None:
+                values["due_at"] = due_at
+            await self._conn.execute(
+                update(t.outbox).where(and_(_o.id.in_(ids), _o.status == PENDING))
+                .values(**values)
+            )
+
+    async def progress(self, broadcast_id: int) -> dict[str, int]:
+        counts = dict.fromkeys(STATUSES, 0)
+        query = (select(_o.status, func.count()).where(_o.broadcast_id == broadcast_id)
+                 .group_by(_o.status))
+        for status, count in (await self._conn.execute(query)).all():
+            counts[status] = int(count)
+        return counts

@@ -83,12 +83,13 @@ WITH new_order AS (
 ), new_outbox AS (
     -- the outbox rows the same unit of work wrote before (see PgOutbox): none, or a few
     INSERT INTO outbox (kind, recipient, payload, dedupe_key, due_at, status, attempts,
-                        created_at)
+                        created_at, broadcast_id)
     SELECT m.kind, m.recipient, m.payload::json, m.dedupe_key, m.due_at, 'pending',
-           m.attempts, m.created_at
+           m.attempts, m.created_at, m.broadcast_id
     FROM unnest($19::varchar[], $20::bigint[], $21::text[], $22::varchar[],
-                $23::timestamptz[], $24::int[], $25::timestamptz[])
-         AS m(kind, recipient, payload, dedupe_key, due_at, attempts, created_at)
+                $23::timestamptz[], $24::int[], $25::timestamptz[], $26::int[])
+         AS m(kind, recipient, payload, dedupe_key, due_at, attempts, created_at,
+              broadcast_id)
     ON CONFLICT DO NOTHING
 )
 INSERT INTO order_events (order_id, at, from_status, to_status, actor, detail)
@@ -126,12 +127,11 @@ class PgTransaction:
         return cls(conn, driver)
 
     async def flush_outbox(self) -> None:
+        """Write the pending outbox rows, however many (a broadcast's thousands), in one
+        statement."""
         pending, self.pending_outbox = self.pending_outbox, []
-        for message, created_at in pending:
-            await _sent(self.driver.execute(
-                _ADD_OUTBOX, message.kind, message.recipient, json.dumps(message.payload),
-                message.dedupe_key, message.due_at, message.attempts, created_at,
-            ))
+        if pending:
+            await _sent(self.driver.execute(_ADD_OUTBOX, *_outbox_columns(pending)))
 
     async def commit(self) -> None:
         await self.flush_outbox()
@@ -210,20 +210,33 @@ class PgOrders(SqlOrders):
                 [s.seat for s in order.seats], [s.passenger for s in order.seats],
                 event.at, event.from_status.value if event.from_status else None,
                 event.to_status.value, event.actor, json.dumps(event.detail),
-                [m.kind for m, _ in pending], [m.recipient for m, _ in pending],
-                [json.dumps(m.payload) for m, _ in pending], [m.dedupe_key for m, _ in pending],
-                [m.due_at for m, _ in pending], [m.attempts for m, _ in pending],
-                [at for _, at in pending],
+                *_outbox_columns(pending),
             )
         )
 
 
-# An outbox row written with no order insert after it (the expiry sweep's notices, say).
+# Outbox rows written with no order insert after them (the expiry sweep's notices, a
+# broadcast's recipients).
 _ADD_OUTBOX = """
-INSERT INTO outbox (kind, recipient, payload, dedupe_key, due_at, status, attempts, created_at)
-VALUES ($1, $2, $3::json, $4, $5, 'pending', $6, $7)
+INSERT INTO outbox (kind, recipient, payload, dedupe_key, due_at, status, attempts, created_at,
+                    broadcast_id)
+SELECT m.kind, m.recipient, m.payload::json, m.dedupe_key, m.due_at, 'pending', m.attempts,
+       m.created_at, m.broadcast_id
+FROM unnest($1::varchar[], $2::bigint[], $3::text[], $4::varchar[], $5::timestamptz[],
+            $6::int[], $7::timestamptz[], $8::int[])
+     AS m(kind, recipient, payload, dedupe_key, due_at, attempts, created_at, broadcast_id)
 ON CONFLICT DO NOTHING
 """
+
+
+def _outbox_columns(pending: list[tuple[OutboxMessage, datetime]]) -> tuple[list[Any], ...]:
+    """The rows as one array per column, in the order the statements above unnest them."""
+    return (
+        [m.kind for m, _ in pending], [m.recipient for m, _ in pending],
+        [json.dumps(m.payload) for m, _ in pending], [m.dedupe_key for m, _ in pending],
+        [m.due_at for m, _ in pending], [m.attempts for m, _ in pending],
+        [at for _, at in pending], [m.broadcast_id for m, _ in pending],
+    )
 
 
 class PgOutbox(SqlOutbox):

@@ -285,7 +285,9 @@ outbox = Table(
     Column("claimed_until", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("done_at", UTCDateTime),
-    Index("ix_outbox_pending_due", "due_at", postgresql_where=text("status = 'pending'"),
+    # The broadcast a row is part of (its progress is counted by this), if any.
+    Column("broadcast_id", Integer, index=True),
+    Index("ix_outbox_pending_due", "due_at", "id", postgresql_where=text("status = 'pending'"),
           sqlite_where=text("status = 'pending'")),
 )
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram.ext import BasePersistence
 
 from booking.demo_network import demo_timetable
+from booking.pacing import SendLimits
 from booking.sandbox import SandboxProvider
 from bot.app import build_application, prepare
 from bot.emulator import BotApiEmulator, BotHarness, EmulatorRequest, SimulatedUser
@@ -48,14 +49,16 @@ async def seed(engine: AsyncEngine, clock) -> None:
 async def running_bot(engine: AsyncEngine, clock, *, emulator: BotApiEmulator | None = None,
                       persistence: BasePersistence | None = None,
                       raise_errors: bool = True,
-                      settings: Settings | None = None) -> AsyncIterator[Bot]:
+                      settings: Settings | None = None,
+                      limits: SendLimits | None = None) -> AsyncIterator[Bot]:
     emulator = emulator or BotApiEmulator()
     settings = settings or Settings(_env_file=None)
     sandbox = sandbox_provider(settings)
     services = create_services(settings, engine, clock=clock, sandbox=sandbox)
     jobs = create_jobs(settings, engine, clock=clock, sandbox=sandbox)
     app = build_application(services, token=emulator.token,
-                            request=EmulatorRequest(emulator), persistence=persistence)
+                            request=EmulatorRequest(emulator), persistence=persistence,
+                            limits=limits)
     async with BotHarness(app, emulator, raise_errors=raise_errors) as harness:
         await prepare(app)
         yield Bot(harness, services, emulator, jobs, sandbox)

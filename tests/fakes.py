@@ -14,7 +14,7 @@ strays into concurrency fails loudly; the races run on real databases
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
@@ -38,6 +38,7 @@ from booking.ports import (
     AuditEvent,
     LockTimeout,
     OutboxMessage,
+    OutboxOutcome,
     PaymentEvent,
     PaymentRecord,
     Segment,
@@ -433,19 +434,34 @@ class FakeOutbox:
     async def mark_done(
         self, message_id: int, status: str, at: datetime, error: str | None = None
     ) -> None:
-        row = self._t.outbox.get(message_id)
-        if row is None or row.status != PENDING:
-            return
-        message = replace(row.message, attempts=row.message.attempts + 1)
-        self._put(replace(row, message=message, status=status, done_at=at, claimed_until=None,
-                          last_error=error))
+        await self.record([OutboxOutcome(message_id, status, error)], at)
 
     async def retry_later(self, message_id: int, due_at: datetime, error: str) -> None:
-        row = self._t.outbox.get(message_id)
-        if row is None or row.status != PENDING:
-            return
-        message = replace(row.message, due_at=due_at, attempts=row.message.attempts + 1)
-        self._put(replace(row, message=message, claimed_until=None, last_error=error))
+        await self.record([OutboxOutcome(message_id, None, error, due_at)], due_at)
+
+    async def record(self, outcomes: Sequence[OutboxOutcome], at: datetime) -> None:
+        for outcome in outcomes:
+            row = self._t.outbox.get(outcome.id)
+            if row is None or row.status != PENDING:
+                continue
+            message = row.message
+            if outcome.attempted:
+                message = replace(message, attempts=message.attempts + 1)
+            if outcome.status is None and outcome.due_at is not None:
+                message = replace(message, due_at=outcome.due_at)
+            error = outcome.error if outcome.attempted or outcome.error else row.last_error
+            if outcome.status is None:
+                self._put(replace(row, message=message, claimed_until=None, last_error=error))
+            else:
+                self._put(replace(row, message=message, status=outcome.status, done_at=at,
+                                  claimed_until=None, last_error=error))
+
+    async def progress(self, broadcast_id: int) -> dict[str, int]:
+        counts = dict.fromkeys((PENDING, "sent", "failed", "blocked"), 0)
+        for row in self._t.outbox.values():
+            if row.message.broadcast_id == broadcast_id:
+                counts[row.status] = counts.get(row.status, 0) + 1
+        return counts
 
     def _put(self, row: OutboxRow) -> None:
         if row.message.id is None:
@@ -465,6 +481,10 @@ class FakeCustomers:
             return False
         self._t.customers[customer.id] = customer
         return True
+
+    async def blocked_among(self, customer_ids: Collection[int]) -> set[int]:
+        return {i for i in customer_ids
+                if (c := self._t.customers.get(i)) is not None and c.blocked}
 
     async def update(self, customer: Customer) -> None:
         if customer.id in self._t.customers:

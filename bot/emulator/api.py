@@ -93,7 +93,7 @@ class BotApiEmulator(EmulatorState):
     def _record(
         self, name: str, params: Mapping[str, Any], files: Mapping[str, Upload], error: str | None
     ) -> None:
-        self.calls.append(ApiCall(name, dict(params), tuple(files), error))
+        self.calls.append(ApiCall(name, dict(params), tuple(files), error, self.monotonic()))
         self.notify()
 
     def download(self, token: str, file_path: str) -> bytes:

@@ -329,6 +329,7 @@ class ApiCall:
     params: dict[str, Any]
     files: tuple[str, ...]
     error: str | None
+    at: float = 0.0  # when the emulator answered, on its monotonic clock (rate checks)
 
     @property
     def ok(self) -> bool:

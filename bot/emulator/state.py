@@ -74,6 +74,7 @@ class EmulatorState:
         # With privacy mode on (Telegram's default) a bot sees only group messages meant for it.
         self.group_privacy = group_privacy
         self.clock = clock
+        self.monotonic = monotonic
         self.users: dict[int, UserRecord] = {}
         self.chats: dict[int, ChatRecord] = {}
         self.files: dict[str, FileRecord] = {}
