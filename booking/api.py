@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from booking.model import Customer, Role, Station
 from booking.providers import Checkout, ProviderEvent
@@ -24,6 +24,16 @@ from booking.views import (
     SeatMap,
     TripOption,
 )
+
+
+@runtime_checkable
+class Connection(Protocol):
+    """A service reached over a network (booking/http_client.py): opened before its first
+    question and closed by its owner."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 class BookingApi(Protocol):

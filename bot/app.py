@@ -96,11 +96,13 @@ async def _post_init(application: AnyApplication) -> None:
 
 
 async def prepare(application: AnyApplication) -> None:
-    """Load the station catalogue and publish the command menu in every language.
+    """Connect to the booking service, load the station catalogue and publish the command
+    menu in every language.
 
     Run by polling and webhooks as post_init; the demo and tests call it themselves.
     """
     services: Services = application.services  # type: ignore[attr-defined]
+    await services.open()
     await services.load_stations()
     for language in LANGUAGES:
         code = None if language == "en" else language

@@ -170,7 +170,10 @@ async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.
                   file=out)
         # The checkout page is served on loopback, on a free port.
         port = _free_port(settings.http_host)
-        settings = settings.model_copy(update={"public_url": f"http://{settings.http_host}:{port}"})
+        # The demo is the embedded default: the booking service runs in this process, on the
+        # database seeded above, even where KASSA_BOOKING_API_URL names a separate one.
+        settings = settings.model_copy(update={"public_url": f"http://{settings.http_host}:{port}",
+                                               "booking_api_url": None})
         sandbox = sandbox_provider(settings)
         emulator = BotApiEmulator()
         codes = ticket_codes(settings)

@@ -44,6 +44,14 @@ def check_settings(settings: Settings) -> RunSettings:
     api_url = settings.telegram_api_url
     if api_url is not None and not api_url.startswith(("http://", "https://")):
         raise SettingsProblem("KASSA_TELEGRAM_API_URL must start with http:// or https://")
+    booking_api = settings.booking_api_url
+    if booking_api is not None:
+        if not booking_api.startswith(("http://", "https://")):
+            raise SettingsProblem("KASSA_BOOKING_API_URL must start with http:// or https://")
+        booking_token = settings.booking_api_token
+        if booking_token is None or not booking_token.get_secret_value().strip():
+            raise SettingsProblem("KASSA_BOOKING_API_TOKEN is not set (the token the booking "
+                                  "API was started with)")
     if settings.payment_provider not in ("sandbox", "telegram"):
         raise SettingsProblem(f"KASSA_PAYMENT_PROVIDER={settings.payment_provider!r}: use "
                               "sandbox or telegram")
@@ -132,6 +140,7 @@ async def serve(settings: Settings, run: RunSettings, out: TextIO) -> int:
             await application.stop()
         await web_runner.cleanup()
         await application.shutdown()
+        await services.close()
         await engine.dispose()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

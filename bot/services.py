@@ -7,8 +7,10 @@ import secrets
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from booking.api import BookingApi, CustomersApi
 from booking.clock import Clock, system_clock
 from booking.customers import CustomerService
+from booking.http_client import HttpBookingClient
 from booking.outbox import OutboxService
 from booking.payments import PaymentGateway
 from booking.sandbox import SandboxProvider
@@ -49,18 +51,50 @@ def payment_gateway(settings: Settings, sandbox: SandboxProvider) -> PaymentGate
                           default=settings.payment_provider)
 
 
+def booking_service(settings: Settings, engine: AsyncEngine, *, clock: Clock = system_clock,
+                    sandbox: SandboxProvider | None = None,
+                    codes: SignedTicketCodes | None = None) -> BookingService:
+    """The booking service in this process, on ``engine``."""
+    gateway = payment_gateway(settings, sandbox or sandbox_provider(settings))
+    return BookingService(SqlUnitOfWorkFactory(engine), rules=settings.booking_rules(),
+                          clock=clock, gateway=gateway, codes=codes or ticket_codes(settings))
+
+
+def customer_service(settings: Settings, engine: AsyncEngine, *, clock: Clock = system_clock
+                     ) -> CustomerService:
+    return CustomerService(SqlUnitOfWorkFactory(engine), staff_ids=settings.staff_ids,
+                           clock=clock)
+
+
+def booking_client(settings: Settings, *, clock: Clock = system_clock) -> HttpBookingClient:
+    """The booking service at KASSA_BOOKING_API_URL, with KASSA_BOOKING_API_TOKEN."""
+    if not settings.booking_api_url:
+        raise ValueError("KASSA_BOOKING_API_URL is not set")
+    token = settings.booking_api_token
+    if token is None or not token.get_secret_value().strip():
+        raise ValueError("KASSA_BOOKING_API_TOKEN is not set (the booking API's token)")
+    return HttpBookingClient(settings.booking_api_url, token.get_secret_value(), clock=clock)
+
+
 def create_services(settings: Settings, engine: AsyncEngine, *,
                     clock: Clock = system_clock,
                     sandbox: SandboxProvider | None = None,
                     codes: SignedTicketCodes | None = None) -> Services:
-    """The booking and customer services on ``engine`` (stations load at Application start)."""
-    uow = SqlUnitOfWorkFactory(engine)
-    gateway = payment_gateway(settings, sandbox or sandbox_provider(settings))
+    """The booking and customer services the handlers call: on ``engine`` in this process,
+    or the separate booking service over HTTP when KASSA_BOOKING_API_URL is set (stations
+    load, and the client connects, at Application start)."""
+    booking: BookingApi
+    customers: CustomersApi
+    if settings.booking_api_url:
+        booking = customers = booking_client(settings, clock=clock)
+    else:
+        booking = booking_service(settings, engine, clock=clock, sandbox=sandbox, codes=codes)
+        customers = customer_service(settings, engine, clock=clock)
     return Services(
-        booking=BookingService(uow, rules=settings.booking_rules(), clock=clock,
-                               gateway=gateway, codes=codes or ticket_codes(settings)),
-        customers=CustomerService(uow, staff_ids=settings.staff_ids, clock=clock),
-        console=StaffConsole(uow, rules=settings.booking_rules(), clock=clock),
+        booking=booking,
+        customers=customers,
+        console=StaffConsole(SqlUnitOfWorkFactory(engine), rules=settings.booking_rules(),
+                             clock=clock),
         telegram_payment_token=(settings.telegram_payment_token.get_secret_value()
                                 if settings.telegram_payment_token else None),
         operator=settings.operator_name,

@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from booking.api import BookingApi, CustomersApi, StaffConsoleApi
+from booking.api import BookingApi, Connection, CustomersApi, StaffConsoleApi
 from booking.model import Station
 from booking.stations import StationIndex
 from locales import Texts, pick_language, texts
@@ -53,6 +53,23 @@ class Services:
     # Telegram Payments' provider token, when payments are taken in the chat.
     telegram_payment_token: str | None = None
     operator: str = "Kassa Coaches"  # printed on tickets and the checkout page
+
+    async def open(self) -> None:
+        """Connect to the services reached over a network (the booking service over HTTP);
+        in-process services need nothing."""
+        for connection in self._connections():
+            await connection.open()
+
+    async def close(self) -> None:
+        for connection in self._connections():
+            await connection.close()
+
+    def _connections(self) -> list[Connection]:
+        found: list[Connection] = []
+        for service in (self.booking, self.customers):
+            if isinstance(service, Connection) and all(service is not f for f in found):
+                found.append(service)
+        return found
 
     async def load_stations(self) -> bool:
         """Read the station catalogue; True if it changed."""

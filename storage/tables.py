@@ -302,5 +302,19 @@ bot_state = Table(
 )
 
 
+# Idempotency keys of the booking HTTP API (booking/idempotency.py): the first answer to a
+# POST, replayed when the same key comes again. status is NULL while it is being answered.
+api_idempotency = Table(
+    "api_idempotency",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("status", Integer),
+    Column("body", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("completed_at", UTCDateTime),
+    Index("ix_api_idempotency_created_at", "created_at"),
+)
+
 def utcnow() -> datetime:
     return datetime.now(UTC)

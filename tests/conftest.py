@@ -110,3 +110,20 @@ def clock() -> FakeClock:
 def service(uow_factory: SqlUnitOfWorkFactory, clock: FakeClock) -> BookingService:
     """The booking service on the test database with the fake clock."""
     return BookingService(uow_factory, rules=BookingRules(), clock=clock)
+
+
+# The conversation tests run with the bot calling the booking service in-process on both
+# databases, and once more through the booking HTTP API and its client, on PostgreSQL
+# (the production pairing); HTTP on SQLite too would add run time and cover nothing new.
+BOOKING_TRANSPORTS = [("sqlite", "in-process"), ("postgres", "in-process"),
+                      ("postgres", "http")]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # A parametrize mark (not a call): pytest then leaves database_url's own params out.
+    if "booking_transport" in metafunc.fixturenames:
+        metafunc.definition.add_marker(pytest.mark.parametrize(
+            ("database_url", "booking_transport"), BOOKING_TRANSPORTS,
+            indirect=["database_url"],
+            ids=[f"{db}-{transport}" for db, transport in BOOKING_TRANSPORTS]))

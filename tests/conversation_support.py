@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,18 +18,24 @@ from bot.emulator import BotApiEmulator, BotHarness, EmulatorRequest, SimulatedU
 from bot.jobs import Jobs
 from bot.services import create_jobs, create_services, sandbox_provider
 from bot.settings import Settings
-from handlers.context import Services
+from handlers.context import Services, StationDirectory
 from handlers.countdown import update_held_cards
 from storage.timetable import store_timetable
+from tests.booking_api_support import served_api
+
+# How the bot reaches the booking service (the booking_transport fixture).
+IN_PROCESS = "in-process"
+HTTP = "http"
 
 
 @dataclass
 class Bot:
     harness: BotHarness
-    services: Services
+    services: Services  # what the handlers call: in-process, or the booking API's client
     emulator: BotApiEmulator
     jobs: Jobs
     sandbox: SandboxProvider
+    backend: Services  # the in-process services on the database, behind the API if any
 
     async def run_jobs(self) -> None:
         """What the scheduler would do next: sweep expired holds, deliver the outbox."""
@@ -50,18 +56,33 @@ async def running_bot(engine: AsyncEngine, clock, *, emulator: BotApiEmulator | 
                       persistence: BasePersistence | None = None,
                       raise_errors: bool = True,
                       settings: Settings | None = None,
-                      limits: SendLimits | None = None) -> AsyncIterator[Bot]:
+                      limits: SendLimits | None = None,
+                      transport: str = IN_PROCESS) -> AsyncIterator[Bot]:
+    """The whole bot on ``engine``; with ``transport="http"`` its handlers reach the booking
+    service through the HTTP API (served on loopback) and its client."""
     emulator = emulator or BotApiEmulator()
     settings = settings or Settings(_env_file=None)
     sandbox = sandbox_provider(settings)
-    services = create_services(settings, engine, clock=clock, sandbox=sandbox)
+    backend = create_services(settings, engine, clock=clock, sandbox=sandbox)
     jobs = create_jobs(settings, engine, clock=clock, sandbox=sandbox)
-    app = build_application(services, token=emulator.token,
-                            request=EmulatorRequest(emulator), persistence=persistence,
-                            limits=limits)
-    async with BotHarness(app, emulator, raise_errors=raise_errors) as harness:
+    async with AsyncExitStack() as stack:
+        services = backend
+        if transport == HTTP:
+            api = await stack.enter_async_context(
+                served_api(engine, backend.booking, backend.customers))
+            client = api.connect(clock)
+            services = replace(backend, booking=client, customers=client,
+                               directory=StationDirectory())
+            stack.push_async_callback(services.close)
+        elif transport != IN_PROCESS:
+            raise ValueError(f"no transport {transport!r}")
+        app = build_application(services, token=emulator.token,
+                                request=EmulatorRequest(emulator), persistence=persistence,
+                                limits=limits)
+        harness = await stack.enter_async_context(
+            BotHarness(app, emulator, raise_errors=raise_errors))
         await prepare(app)
-        yield Bot(harness, services, emulator, jobs, sandbox)
+        yield Bot(harness, services, emulator, jobs, sandbox, backend)
 
 
 def texts_of(user: SimulatedUser) -> list[str]:

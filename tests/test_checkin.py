@@ -21,10 +21,11 @@ STAFF_ID = 777001
 
 
 @pytest.fixture
-async def bot(engine, clock):
+async def bot(engine, clock, booking_transport):
     await seed(engine, clock)
     settings = Settings(_env_file=None, staff_ids=[STAFF_ID])
-    async with running_bot(engine, clock, settings=settings) as running:
+    async with running_bot(engine, clock, settings=settings,
+                           transport=booking_transport) as running:
         yield running
 
 
@@ -87,7 +88,7 @@ async def test_a_passenger_is_told_it_is_for_staff(bot):
 
 async def test_scanner_api_verifies_with_its_token(bot):
     code, _view = await paid_ticket(bot)
-    codes = bot.services.booking.codes  # type: ignore[attr-defined]
+    codes = bot.backend.booking.codes  # type: ignore[attr-defined]
     app = make_web_app(bot.services, bot.sandbox, "Test Coaches",
                        public_key_pem=public_key_pem(codes.signer.public_key),
                        scanner_token="scan-secret")

@@ -13,10 +13,10 @@ from tests.conversation_support import running_bot, seed
 
 
 @pytest.fixture
-async def bot(engine, clock):
+async def bot(engine, clock, booking_transport):
     """The full bot on a database seeded with the demo network."""
     await seed(engine, clock)
-    async with running_bot(engine, clock) as running:
+    async with running_bot(engine, clock, transport=booking_transport) as running:
         yield running
 
 
@@ -199,7 +199,7 @@ async def test_my_tickets_cancel_shows_the_refund(bot, clock):
     await anna.send("Anna Lee")
     await anna.press("✅ Confirm")
     order_id = (await bot.services.booking.orders_of(anna.id))[0].id
-    await bot.services.booking.confirm_payment(order_id, "ref-1", 4800, "CNY")
+    await bot.backend.booking.confirm_payment(order_id, "ref-1", 4800, "CNY")
     await anna.send("/mytickets")
     listing = anna.last_message
     assert "Upcoming: 1" in listing.text

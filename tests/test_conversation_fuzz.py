@@ -31,10 +31,11 @@ def random_data(rng: random.Random, flow_ids: list[str]) -> str:
 
 
 @pytest.mark.parametrize("seed_value", [1, 2])
-async def test_random_input_never_breaks_the_bot(engine, clock, seed_value):
+async def test_random_input_never_breaks_the_bot(engine, clock, seed_value, booking_transport):
     await seed(engine, clock)
     rng = random.Random(seed_value)
-    async with running_bot(engine, clock, raise_errors=False) as bot:
+    async with running_bot(engine, clock, raise_errors=False,
+                           transport=booking_transport) as bot:
         users = [bot.user("Anna"), bot.user("Ivan", language="ru")]
         for _step in range(120):
             user = rng.choice(users)

@@ -31,10 +31,10 @@ ONE_SEAT = {
 
 
 @pytest.fixture
-async def bot(engine, clock):
+async def bot(engine, clock, booking_transport):
     """The full bot on a database seeded with the demo network."""
     await seed(engine, clock)
-    async with running_bot(engine, clock) as running:
+    async with running_bot(engine, clock, transport=booking_transport) as running:
         yield running
 
 
@@ -59,11 +59,12 @@ def held_until(language: str) -> str:
 
 # ---- 1. what is shown of a hold comes from its live state --------------------------------
 
-async def test_an_expired_hold_reads_expired_everywhere_even_after_a_restart(engine, clock):
+async def test_an_expired_hold_reads_expired_everywhere_even_after_a_restart(
+        engine, clock, booking_transport):
     await seed(engine, clock)
     emulator = BotApiEmulator()
     people: dict[str, SimulatedUser] = {}
-    async with running_bot(engine, clock, emulator=emulator,
+    async with running_bot(engine, clock, emulator=emulator, transport=booking_transport,
                            persistence=database_persistence(engine)) as bot:
         for language, name in (("en", "Anna"), ("zh", "Li"), ("ru", "Ivan")):
             people[language] = bot.user(name, language=language)
@@ -74,7 +75,7 @@ async def test_an_expired_hold_reads_expired_everywhere_even_after_a_restart(eng
                               time="\0", station="\0")
             assert live.split("\0")[0] in people[language].last_message.text
     clock.advance(minutes=16)  # the hold runs out; no sweep has run, the bot restarts
-    async with running_bot(engine, clock, emulator=emulator,
+    async with running_bot(engine, clock, emulator=emulator, transport=booking_transport,
                            persistence=database_persistence(engine)) as bot:
         for language, user in people.items():
             _ = texts(language)
@@ -231,10 +232,11 @@ async def test_cancelling_an_unpaid_hold_releases_it_without_talk_of_refunds(bot
 
 # ---- 6. dates: the past is said to be past, another year is shown --------------------------
 
-async def test_past_dates_are_called_past_and_other_years_are_shown(engine, clock):
+async def test_past_dates_are_called_past_and_other_years_are_shown(
+        engine, clock, booking_transport):
     clock.now = datetime(2026, 12, 3, 2, 0, tzinfo=UTC)  # 10:00 on 3 December in Beijing
     await seed(engine, clock)
-    async with running_bot(engine, clock) as bot:
+    async with running_bot(engine, clock, transport=booking_transport) as bot:
         for language, yesterday in (("en", "yesterday"), ("zh", "昨天"), ("ru", "вчера")):
             _ = texts(language)
             past = _("That date is in the past.")
@@ -401,13 +403,13 @@ def readme_requests() -> list[str]:
 
 
 async def test_the_demo_network_covers_the_calendar_and_the_readme_works_any_day(
-        engine, clock, database_url):
+        engine, clock, database_url, booking_transport):
     settings = Settings(_env_file=None, database_url=database_url)
     clock.now = datetime(2026, 12, 26, 20, 0, tzinfo=UTC)  # 25.12 is now a year away
     for later in (0, 200):  # the first run, and a run 200 days later tops the network up
         clock.advance(days=later)
         await seed_demo_network(engine, settings, clock=clock)
-        async with running_bot(engine, clock) as bot:
+        async with running_bot(engine, clock, transport=booking_transport) as bot:
             for language in ("en", "ru"):
                 user = bot.user("Anna", language=language)
                 for request in readme_requests():

@@ -38,9 +38,9 @@ async def web_server(bot: Bot) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def bot(engine, clock):
+async def bot(engine, clock, booking_transport):
     await seed(engine, clock)
-    async with running_bot(engine, clock) as running:
+    async with running_bot(engine, clock, transport=booking_transport) as running:
         yield running
 
 

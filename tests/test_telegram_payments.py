@@ -14,11 +14,12 @@ from tests.test_payments_web import held_booking
 
 
 @pytest.fixture
-async def bot(engine, clock):
+async def bot(engine, clock, booking_transport):
     await seed(engine, clock)
     settings = Settings(_env_file=None, payment_provider="telegram",
                         telegram_payment_token="284685063:TEST:provider")
-    async with running_bot(engine, clock, settings=settings) as running:
+    async with running_bot(engine, clock, settings=settings,
+                           transport=booking_transport) as running:
         yield running
 
 

@@ -1,0 +1,432 @@
+"""The booking service's HTTP API as data: every operation, its parameters, body and answer.
+
+The server (booking/http_api.py) binds a handler to each operation, the OpenAPI document
+(booking/openapi.py) is generated from this table, and the client (booking/http_client.py)
+builds its requests from it, so the three cannot drift apart. Answers are the same frozen
+dataclasses the bot gets in-process (booking/views.py and friends), serialised by pydantic;
+requests are pydantic models that refuse unknown fields and, in bodies, wrong JSON types.
+
+A customer is Kassa's own record. Today the Telegram user id is the customer id; the API
+calls it ``customer_id`` everywhere and shows the Telegram id as one identity of the
+customer, so that another channel can call it for customers of its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from booking import limits
+from booking.errors import ErrorCode
+from booking.model import Customer, Role, Station
+from booking.names import MAX_NAME_LENGTH
+from booking.providers import Checkout, PaymentEventType, ProviderEvent
+from booking.ticketing import CheckIn, TicketView
+from booking.views import (
+    BookingLimits,
+    CancellationQuote,
+    ConfirmResult,
+    OrderView,
+    SeatMap,
+    TripOption,
+)
+
+PREFIX = "/v1"
+MAX_BODY_BYTES = 64 * 1024
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+# More seats than any layout has: the service refuses above its own limit with a reason.
+MAX_SEATS_ASKED = 50
+# A ticket code is a signed token of a few hundred characters; a photo of anything else is
+# refused by the service, a page of text by this bound.
+MAX_TICKET_CODE_LENGTH = 2048
+
+
+class ApiErrorCode(StrEnum):
+    """Refusals of the HTTP layer itself, beside the booking service's (booking/errors.py)."""
+
+    UNAUTHORIZED = "unauthorized"
+    MALFORMED_JSON = "malformed_json"
+    INVALID_REQUEST = "invalid_request"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    BAD_IDEMPOTENCY_KEY = "bad_idempotency_key"
+    REQUEST_IN_PROGRESS = "request_in_progress"  # the same Idempotency-Key is being answered
+    UNKNOWN_CUSTOMER = "unknown_customer"
+    INTERNAL = "internal_error"
+
+
+# How each refusal of the booking service answers over HTTP; any other code is 422 (the
+# request was understood, and refused on its content).
+STATUS_OF_ERROR: dict[str, int] = {
+    ErrorCode.UNKNOWN_ORDER: 404,
+    ErrorCode.UNKNOWN_TRIP: 404,
+    ErrorCode.UNKNOWN_STATION: 404,
+    ErrorCode.BAD_CHECKOUT_TOKEN: 404,
+    ErrorCode.NOT_YOUR_ORDER: 403,
+    ErrorCode.NOT_STAFF: 403,
+    ErrorCode.SEAT_TAKEN: 409,
+    ErrorCode.NOT_ENOUGH_SEATS: 409,
+    ErrorCode.HOLD_EXPIRED: 409,
+    ErrorCode.ORDER_NOT_HELD: 409,
+    ErrorCode.NOT_CANCELLABLE: 409,
+    ErrorCode.TRIP_CANCELLED: 409,
+    ErrorCode.TRIP_DEPARTED: 409,
+    ErrorCode.PAYMENT_REFERENCE_USED: 409,
+    ErrorCode.BAD_SIGNATURE: 401,
+    ErrorCode.STALE_SIGNATURE: 401,
+    ErrorCode.BUSY: 503,
+    ApiErrorCode.UNAUTHORIZED: 401,
+    ApiErrorCode.MALFORMED_JSON: 400,
+    ApiErrorCode.BAD_IDEMPOTENCY_KEY: 400,
+    ApiErrorCode.INVALID_REQUEST: 422,
+    ApiErrorCode.NOT_FOUND: 404,
+    ApiErrorCode.UNKNOWN_CUSTOMER: 404,
+    ApiErrorCode.METHOD_NOT_ALLOWED: 405,
+    ApiErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ApiErrorCode.REQUEST_IN_PROGRESS: 409,
+    ApiErrorCode.INTERNAL: 500,
+}
+_IDS = frozenset({"customer_id", "trip_id", "order_id", "staff_id"})
+_TOO_BIG = frozenset({"less_than_equal", "too_long"})
+_TOO_SMALL = frozenset({"greater_than_equal", "too_short"})
+_BAD_TEXT = frozenset({"string_too_long", "string_too_short", "string_pattern_mismatch"})
+
+
+def refusal_of(loc: tuple[int | str, ...], problem: str) -> tuple[ErrorCode, dict[str, Any]] | None:
+    """The service's own code for a value the request models refuse, so that a caller gets
+    the same code whether the schema or the service caught the value. None for wrong JSON
+    types, missing and unknown fields (ApiErrorCode.INVALID_REQUEST)."""
+    names = [part for part in loc if isinstance(part, str)]
+    field = names[-1] if names else ""
+    item = bool(loc) and isinstance(loc[-1], int)
+    if field in _IDS and problem in _TOO_BIG | _TOO_SMALL | _BAD_TEXT:
+        return ErrorCode.BAD_ID, {"field": field}
+    if field == "amount" and problem in _TOO_BIG | _TOO_SMALL:
+        return ErrorCode.BAD_AMOUNT, {"field": field}
+    if field == "currency" and problem in _BAD_TEXT:
+        return ErrorCode.BAD_CURRENCY, {"field": field}
+    if field in ("passengers", "seats") and not item:
+        if problem in _TOO_BIG:
+            return ErrorCode.TOO_MANY_SEATS, {"limit": MAX_SEATS_ASKED}
+        if problem in _TOO_SMALL:
+            return ErrorCode.BAD_SEAT_COUNT, {}
+    if field == "passengers" and item and problem in _BAD_TEXT:
+        return ErrorCode.BAD_PASSENGER_NAME, {}
+    if problem in _BAD_TEXT:
+        return ErrorCode.BAD_TEXT, {"field": field}
+    return None
+
+
+# Every operation may answer with these (the document lists them, so a client knows).
+ERROR_STATUSES = (400, 401, 403, 404, 409, 413, 422, 503)
+
+
+def status_of(code: str) -> int:
+    return STATUS_OF_ERROR.get(code, 422)
+
+
+# ---- the shapes of values on the wire ------------------------------------------------------
+
+CustomerId = Annotated[int, Field(ge=1, le=limits.MAX_INT64,
+                                  description="Kassa's customer id")]
+TripId = Annotated[int, Field(ge=1, le=limits.MAX_INT32)]
+OrderId = Annotated[str, StringConstraints(min_length=1, max_length=limits.ORDER_ID_LENGTH,
+                                           pattern=r"^[0-9A-Za-z_-]+$")]
+StationCode = Annotated[str, StringConstraints(min_length=1,
+                                               max_length=limits.STATION_CODE_LENGTH)]
+SeatCount = Annotated[int, Field(ge=1, le=MAX_SEATS_ASKED)]
+Amount = Annotated[int, Field(ge=0, le=limits.MAX_AMOUNT)]
+Currency = Annotated[str, StringConstraints(min_length=3, max_length=3)]
+
+
+class _Query(BaseModel):
+    """Query and path parameters arrive as text: numbers and dates are parsed from it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Body(BaseModel):
+    """A JSON body: unknown fields and wrong JSON types are refused, never coerced."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class StationPath(_Query):
+    code: StationCode
+
+
+class TripPath(_Query):
+    trip_id: TripId
+
+
+class OrderPath(_Query):
+    order_id: OrderId
+
+
+class CustomerPath(_Query):
+    customer_id: CustomerId
+
+
+class SegmentQuery(_Query):
+    origin: StationCode
+    destination: StationCode
+
+
+class SearchQuery(SegmentQuery):
+    date: dt.date
+
+
+class NearestDaysQuery(SegmentQuery):
+    date: dt.date
+    seats: SeatCount
+
+
+class AlternativesQuery(SegmentQuery):
+    around: AwareDatetime
+    seats: SeatCount
+
+
+class OwnerQuery(_Query):
+    """Whose order it must be; without it the order is anyone's (staff and payment pages)."""
+
+    customer_id: CustomerId | None = None
+
+
+class OwnerRequired(_Query):
+    customer_id: CustomerId
+
+
+class HoldRequest(_Body):
+    customer_id: CustomerId
+    trip_id: TripId
+    origin: StationCode
+    destination: StationCode
+    passengers: Annotated[list[Annotated[str, StringConstraints(max_length=4 * MAX_NAME_LENGTH)]],
+                          Field(max_length=MAX_SEATS_ASKED)]
+    seats: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1,
+                                              max_length=limits.SEAT_LABEL_LENGTH)]],
+        Field(max_length=MAX_SEATS_ASKED),
+    ] | None = Field(default=None, description="the seats wanted; none: the best free ones")
+    request_key: Annotated[str, StringConstraints(
+        min_length=1, max_length=limits.REQUEST_KEY_LENGTH)] | None = Field(
+        default=None,
+        description="the caller's key for this booking: asking again with it answers the "
+                    "order it made")
+
+
+class CancelRequest(_Body):
+    customer_id: CustomerId
+
+
+class PaymentRequest(_Body):
+    customer_id: CustomerId | None = None
+
+
+class CheckoutCheckRequest(_Body):
+    amount: Amount
+    currency: Currency
+
+
+class ProviderEventRequest(_Body):
+    """A payment provider's event, already verified by whoever received it (the bot's
+    webhook checks the provider's signature; Telegram's payments arrive in updates)."""
+
+    provider: Literal["sandbox", "telegram"]
+    event_id: Annotated[str, StringConstraints(min_length=1,
+                                               max_length=limits.PAYMENT_REFERENCE_LENGTH)]
+    type: PaymentEventType
+    order_id: OrderId
+    amount: Amount
+    currency: Currency
+
+    def event(self) -> ProviderEvent:
+        return ProviderEvent(self.provider, self.event_id, self.type, self.order_id,
+                             self.amount, self.currency)
+
+
+class CheckInRequest(_Body):
+    code: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TICKET_CODE_LENGTH)]
+    staff_id: CustomerId | None = Field(default=None,
+                                        description="who checks it in; none: a scanner app")
+
+
+class ContactRequest(_Body):
+    """Someone wrote to us: their name and language as their channel gives them."""
+
+    name: Annotated[str, StringConstraints(max_length=1024)]
+    language: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
+class LanguageRequest(_Body):
+    language: Annotated[str, StringConstraints(min_length=1, max_length=limits.LANGUAGE_LENGTH)]
+
+
+class BlockedRequest(_Body):
+    blocked: bool
+
+
+# Answers that are not one of the service's own values.
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """One way a customer reaches Kassa: a channel and the id it knows them by."""
+
+    channel: Literal["telegram"]
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRecord:
+    """A customer as the API shows them."""
+
+    customer_id: int
+    identities: tuple[Identity, ...]
+    name: str
+    language: str | None
+    role: Role
+    blocked: bool
+    saved_passengers: tuple[str, ...]
+
+    @classmethod
+    def of(cls, customer: Customer) -> CustomerRecord:
+        # Today a customer is their Telegram account: the ids are equal.
+        return cls(customer.id, (Identity("telegram", str(customer.id)),), customer.name,
+                   customer.language, customer.role, customer.blocked,
+                   customer.saved_passengers)
+
+    def customer(self) -> Customer:
+        return Customer(self.customer_id, self.name, self.language, self.role, self.blocked,
+                        self.saved_passengers)
+
+
+@dataclass(frozen=True, slots=True)
+class RoleAnswer:
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class BlockedAnswer:
+    blocked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Days:
+    days: list[dt.date]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutAccepted:
+    """The order may be paid now, for that amount."""
+
+    ok: Literal[True] = True
+
+
+@dataclass(frozen=True, slots=True)
+class EventApplied:
+    """What a provider's event did: a confirmation's result, or none for a decline."""
+
+    result: ConfirmResult | None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorDetail:
+    code: str
+    message: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorBody:
+    error: ErrorDetail
+
+
+# ---- the operations ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Operation:
+    name: str  # the operationId, and the handler's name on the server
+    method: Literal["GET", "POST", "PUT"]
+    path: str  # under PREFIX, with {placeholders}
+    summary: str
+    answer: Any  # the type of a successful answer's body
+    status: int = 200
+    path_params: type[_Query] | None = None
+    query: type[_Query] | None = None
+    body: type[_Body] | None = None
+    tag: str = "booking"
+
+    @property
+    def url_path(self) -> str:
+        return PREFIX + self.path
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("limits", "GET", "/limits", "The rules a caller needs before asking",
+              BookingLimits, tag="catalogue"),
+    Operation("stations", "GET", "/stations", "Every station, the busiest first",
+              list[Station], tag="catalogue"),
+    Operation("destinations", "GET", "/stations/{code}/destinations",
+              "The stations reachable from one", list[Station], path_params=StationPath,
+              tag="catalogue"),
+    Operation("search", "GET", "/trips", "Trips between two stations on a local day",
+              list[TripOption], query=SearchQuery, tag="catalogue"),
+    Operation("trip_option", "GET", "/trips/{trip_id}",
+              "One trip as the search shows it, with its seats free now", TripOption,
+              path_params=TripPath, query=SegmentQuery, tag="catalogue"),
+    Operation("seat_map", "GET", "/trips/{trip_id}/seats", "The seat map of a trip's segment",
+              SeatMap, path_params=TripPath, query=SegmentQuery, tag="catalogue"),
+    Operation("nearest_days", "GET", "/nearest-days",
+              "The days closest to one with a trip that has the seats free", Days,
+              query=NearestDaysQuery, tag="catalogue"),
+    Operation("alternatives", "GET", "/alternatives",
+              "The next trips with the seats free, for someone whose trip fell through",
+              list[TripOption], query=AlternativesQuery, tag="catalogue"),
+    Operation("hold", "POST", "/holds", "Hold seats for a customer (409: no longer free)",
+              OrderView, status=201, body=HoldRequest, tag="orders"),
+    Operation("order", "GET", "/orders/{order_id}", "One order", OrderView,
+              path_params=OrderPath, query=OwnerQuery, tag="orders"),
+    Operation("orders_of", "GET", "/customers/{customer_id}/orders", "A customer's orders",
+              list[OrderView], path_params=CustomerPath, tag="orders"),
+    Operation("cancellation_quote", "GET", "/orders/{order_id}/cancellation",
+              "What cancelling the order now would do, changing nothing", CancellationQuote,
+              path_params=OrderPath, query=OwnerRequired, tag="orders"),
+    Operation("cancel", "POST", "/orders/{order_id}/cancel",
+              "Cancel an order: a hold is released, a paid order refunded by the policy",
+              OrderView, path_params=OrderPath, body=CancelRequest, tag="orders"),
+    Operation("start_payment", "POST", "/orders/{order_id}/payment",
+              "How to pay for a live hold: a checkout page, or an invoice", Checkout,
+              path_params=OrderPath, body=PaymentRequest, tag="payments"),
+    Operation("check_checkout", "POST", "/orders/{order_id}/checkout-check",
+              "May the order be paid now, for this amount", CheckoutAccepted,
+              path_params=OrderPath, body=CheckoutCheckRequest, tag="payments"),
+    Operation("handle_event", "POST", "/payment-events",
+              "Apply a verified provider event exactly once", EventApplied,
+              body=ProviderEventRequest, tag="payments"),
+    Operation("tickets", "GET", "/orders/{order_id}/tickets", "The tickets of a paid order",
+              list[TicketView], path_params=OrderPath, query=OwnerQuery, tag="tickets"),
+    Operation("check_in", "POST", "/check-ins", "Verify a ticket code and check it in",
+              CheckIn, body=CheckInRequest, tag="tickets"),
+    Operation("customer", "GET", "/customers/{customer_id}", "One customer",
+              CustomerRecord, path_params=CustomerPath, tag="customers"),
+    Operation("ensure", "PUT", "/customers/{customer_id}",
+              "The customer, created on first contact and brought up to date on later ones",
+              CustomerRecord, path_params=CustomerPath, body=ContactRequest, tag="customers"),
+    Operation("set_language", "PUT", "/customers/{customer_id}/language",
+              "Set the customer's language", CustomerRecord, path_params=CustomerPath,
+              body=LanguageRequest, tag="customers"),
+    Operation("set_blocked", "PUT", "/customers/{customer_id}/blocked",
+              "Record whether the customer has blocked us", BlockedAnswer,
+              path_params=CustomerPath, body=BlockedRequest, tag="customers"),
+    Operation("role", "GET", "/customers/{customer_id}/role",
+              "The customer's role now, read afresh", RoleAnswer, path_params=CustomerPath,
+              tag="customers"),
+)
+OPERATION = {operation.name: operation for operation in OPERATIONS}

@@ -1,0 +1,103 @@
+"""`kassa booking-api`: the booking service on its own, as JSON over HTTP (booking/http_api.py).
+
+It owns the database: the bot then talks to it with KASSA_BOOKING_API_URL and
+KASSA_BOOKING_API_TOKEN. It listens on loopback unless told otherwise, since the token is
+its only guard: put TLS in front of it before it leaves the machine. SIGTERM or Ctrl-C
+stops taking requests, lets those in flight finish, and exits 0 with one line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from typing import TextIO
+
+from booking.clock import Clock
+from booking.idempotency import KEPT_FOR, IdempotencyStore
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# How long a request in flight may take to finish after a stop.
+SHUTDOWN_SECONDS = 5.0
+# How often answers kept for Idempotency-Key replays are swept.
+PURGE_EVERY_SECONDS = 3600.0
+
+
+def api_token(settings: Settings) -> str | None:
+    token = settings.booking_api_token
+    value = token.get_secret_value().strip() if token is not None else ""
+    return value or None
+
+
+async def serve(settings: Settings, host: str, port: int, out: TextIO = sys.stdout,
+                *, pool_size: int = 20) -> int:
+    from aiohttp import web
+
+    from booking.http_api import make_booking_api
+    from bot.polling import schema_is_current
+    from bot.services import booking_service, customer_service
+    from storage.database import create_engine
+    from storage.idempotency import SqlIdempotencyStore
+
+    token = api_token(settings)
+    if token is None:
+        print("kassa booking-api: KASSA_BOOKING_API_TOKEN is not set (any long random text; "
+              "the bot is given the same)", file=sys.stderr)
+        return 2
+    if not await schema_is_current(settings.database_url):
+        print("kassa booking-api: the database schema is not up to date; run "
+              "`kassa db upgrade`", file=sys.stderr)
+        return 2
+    engine = create_engine(settings.database_url, pool_size=pool_size)
+    store = SqlIdempotencyStore(engine)
+    booking = booking_service(settings, engine)
+    app = make_booking_api(booking, customer_service(settings, engine), token=token,
+                           idempotency=store)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    purging: asyncio.Task[None] | None = None
+    try:
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        bound = runner.addresses[0][1]
+        print(f"kassa booking-api: listening on http://{host}:{bound}/v1", file=out, flush=True)
+        purging = asyncio.create_task(_purge_kept_answers(store, booking.now))
+        await stop.wait()
+    finally:
+        if purging is not None:
+            purging.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purging
+        # Stops listening, then waits for the requests in flight.
+        await runner.cleanup()
+        await engine.dispose()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    print("kassa booking-api: stopped", file=out, flush=True)
+    return 0
+
+
+async def _purge_kept_answers(store: IdempotencyStore, now: Clock) -> None:
+    while True:
+        try:
+            purged = await store.purge(now() - KEPT_FOR)
+            if purged:
+                log.info("forgot %d idempotency keys", purged)
+        except Exception:  # the database away for a moment: the next sweep catches up
+            log.exception("purging idempotency keys failed")
+        await asyncio.sleep(PURGE_EVERY_SECONDS)
+
+
+def run(settings: Settings, host: str, port: int, out: TextIO = sys.stdout, *,
+        pool_size: int = 20) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
+                        "%(message)s", stream=sys.stderr)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its schema check says nothing new
+    return asyncio.run(serve(settings, host, port, out, pool_size=pool_size))

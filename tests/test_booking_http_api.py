@@ -1,0 +1,399 @@
+"""The booking service over HTTP: auth, every class of refusal, idempotency, and the client
+that makes it look like the in-process service. Through aiohttp's test client, on both
+databases."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import func, select
+
+from booking.errors import BookingError, ErrorCode
+from booking.http_contract import OPERATIONS
+from booking.idempotency import ABANDONED_AFTER, StoredAnswer, fingerprint
+from booking.model import OrderStatus, Role
+from booking.ticketing import CheckInOutcome
+from bot.services import booking_service, customer_service
+from bot.settings import Settings
+from storage import tables as t
+from storage.idempotency import SqlIdempotencyStore
+from tests.booking_api_support import AUTH, served_api
+from tests.factories import build_network, pax
+
+DAY = date(2026, 6, 1)
+
+
+@pytest.fixture
+async def world(engine, clock):
+    """A network of one daily trip A..F (20 seats), the services, and the API serving them."""
+    network = await build_network(engine, days=3)
+    settings = Settings(_env_file=None, staff_ids=[77])
+    booking = booking_service(settings, engine, clock=clock)
+    customers = customer_service(settings, engine, clock=clock)
+    async with served_api(engine, booking, customers) as api:
+        yield network, booking, api
+
+
+def hold_body(trip: int, customer: int = 1, **changes):
+    body = {"customer_id": customer, "trip_id": trip, "origin": "B", "destination": "D",
+            "passengers": ["Anna Lee"], "seats": ["1A"]}
+    body.update(changes)
+    return body
+
+
+async def orders_count(engine) -> int:
+    async with engine.connect() as conn:
+        return (await conn.execute(select(func.count()).select_from(t.orders))).scalar_one()
+
+
+async def error_of(response) -> tuple[int, str]:
+    body = await response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "params"}
+    assert body["error"]["message"]
+    return response.status, body["error"]["code"]
+
+
+# ---- auth ----------------------------------------------------------------------------------
+
+async def test_without_the_token_or_with_another_nothing_is_answered(world, engine):
+    network, _, api = world
+    trip = network.trips[DAY]
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic eA=="},
+                    {"Authorization": "Bearer é"}):
+        response = await api.client.post("/v1/holds", json=hold_body(trip), headers=headers)
+        assert await error_of(response) == (401, "unauthorized")
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        response = await api.client.get("/v1/stations", headers=headers)
+        assert response.status == 401
+    assert await orders_count(engine) == 0
+
+
+async def test_the_document_is_openapi_3_1_and_lists_every_operation(world):
+    _, _, api = world
+    response = await api.client.get("/v1/openapi.json")
+    assert response.status == 200
+    document = await response.json()
+    assert document["openapi"] == "3.1.0"
+    listed = {op["operationId"] for path in document["paths"].values() for op in path.values()}
+    assert listed == {operation.name for operation in OPERATIONS}
+    hold = document["paths"]["/v1/holds"]["post"]
+    assert {"201", "401", "409", "413", "422"} <= set(hold["responses"])
+    schema = document["components"]["schemas"]["HoldRequest"]
+    assert schema["additionalProperties"] is False
+
+
+# ---- answers -------------------------------------------------------------------------------
+
+async def test_a_hold_and_its_order_as_json(world):
+    network, _, api = world
+    trip = network.trips[DAY]
+    response = await api.client.post("/v1/holds", json=hold_body(trip), headers=AUTH)
+    assert response.status == 201
+    order = await response.json()
+    assert order["status"] == "held" and order["seats"] == [{"seat": "1A",
+                                                             "passenger": "Anna Lee"}]
+    response = await api.client.get(f"/v1/orders/{order['id']}", params={"customer_id": "1"},
+                                    headers=AUTH)
+    assert response.status == 200 and (await response.json())["id"] == order["id"]
+    response = await api.client.get("/v1/customers/1/orders", headers=AUTH)
+    assert [o["id"] for o in await response.json()] == [order["id"]]
+    response = await api.client.get("/v1/trips", headers=AUTH, params={
+        "origin": "B", "destination": "D", "date": DAY.isoformat()})
+    [option] = await response.json()
+    assert option["trip_id"] == trip and option["seats_free"] == 19
+
+
+async def test_unknown_ids_are_404(world):
+    _, _, api = world
+    for path in ("/v1/orders/NOSUCHORDER", "/v1/customers/5/role/x", "/v1/trips/999",
+                 "/v1/customers/123456"):
+        response = await api.client.get(path, headers=AUTH,
+                                        params={"origin": "A", "destination": "B"}
+                                        if path.startswith("/v1/trips") else None)
+        status, code = await error_of(response)
+        assert status == 404, (path, code)
+        assert code in {"unknown_order", "not_found", "unknown_trip", "unknown_customer"}
+    response = await api.client.get("/v1/stations/ZZ/destinations", headers=AUTH)
+    assert await error_of(response) == (404, "unknown_station")
+    response = await api.client.delete("/v1/holds", headers=AUTH)
+    assert await error_of(response) == (405, "method_not_allowed")
+
+
+async def test_a_seat_no_longer_free_is_409_and_changes_nothing(world, engine):
+    network, _, api = world
+    trip = network.trips[DAY]
+    assert (await api.client.post("/v1/holds", json=hold_body(trip), headers=AUTH)).status == 201
+    response = await api.client.post("/v1/holds", json=hold_body(trip, customer=2),
+                                     headers=AUTH)
+    status, code = await error_of(response)
+    assert (status, code) == (409, "seat_taken")
+    assert (await response.json())["error"]["params"] == {"seats": ["1A"]}
+    assert await orders_count(engine) == 1
+
+
+async def test_another_customers_order_is_refused_and_left_alone(world, engine):
+    network, booking, api = world
+    view = await booking.hold(1, network.trips[DAY], "B", "D", ["Anna Lee"])
+    response = await api.client.post(f"/v1/orders/{view.id}/cancel", json={"customer_id": 2},
+                                     headers=AUTH)
+    assert await error_of(response) == (403, "not_your_order")
+    response = await api.client.post(f"/v1/orders/{view.id}/payment", json={"customer_id": 2},
+                                     headers=AUTH)
+    assert await error_of(response) == (403, "not_your_order")
+    assert (await booking.order(view.id)).status is OrderStatus.HELD
+
+
+# ---- bad input: always a 4xx with a code, never a 500, and nothing changed -----------------
+
+BAD_BODIES = {
+    "not JSON": (b"{not json", 400, "malformed_json"),
+    "empty": (b"", 400, "malformed_json"),
+    "not UTF-8": (b"\xff\xfe", 400, "malformed_json"),
+    "a list": (b"[]", 422, "invalid_request"),
+    "a string": (b'"text"', 422, "invalid_request"),
+    "an id as text": ({"customer_id": "1"}, 422, "invalid_request"),
+    "an unknown field": ({"surprise": True}, 422, "invalid_request"),
+    "a field missing": ({"passengers": None}, 422, "invalid_request"),
+    "an id no column holds": ({"trip_id": 2**40}, 422, "bad_id"),
+    "51 passengers": ({"passengers": [pax(i) for i in range(51)], "seats": None}, 422,
+                      "too_many_seats"),
+    "a name of 1000 letters": ({"passengers": ["x" * 1000]}, 422, "bad_passenger_name"),
+    "a control character": ({"origin": "B\u0007"}, 422, "bad_text"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_BODIES))
+async def test_bad_bodies(world, engine, case):
+    network, _, api = world
+    body, status, code = BAD_BODIES[case]
+    if isinstance(body, dict):
+        data = hold_body(network.trips[DAY], **body)
+        body = json.dumps({k: v for k, v in data.items() if v is not None or k == "seats"})
+    response = await api.client.post("/v1/holds", data=body,
+                                     headers={**AUTH, "Content-Type": "application/json"})
+    assert await error_of(response) == (status, code)
+    assert await orders_count(engine) == 0
+
+
+async def test_a_body_over_64_kb_is_413(world, engine):
+    network, _, api = world
+    body = json.dumps(hold_body(network.trips[DAY], padding="x" * 70_000))
+    response = await api.client.post("/v1/holds", data=body, headers=AUTH)
+    assert await error_of(response) == (413, "payload_too_large")
+
+    async def chunks():  # no Content-Length: aiohttp's own bound stops it
+        for _ in range(70):
+            yield b"x" * 1024
+
+    response = await api.client.post("/v1/holds", data=chunks(), headers=AUTH)
+    assert await error_of(response) == (413, "payload_too_large")
+    assert await orders_count(engine) == 0
+
+
+async def test_bad_parameters(world):
+    network, _, api = world
+    trip = network.trips[DAY]
+    cases = [
+        (f"/v1/trips/{trip}", {"origin": "B"}, 422, "invalid_request"),  # destination missing
+        (f"/v1/trips/{trip}", {"origin": "B", "destination": "D", "x": "1"}, 422,
+         "invalid_request"),
+        ("/v1/trips/abc", {"origin": "B", "destination": "D"}, 422, "invalid_request"),
+        ("/v1/trips/0", {"origin": "B", "destination": "D"}, 422, "bad_id"),
+        ("/v1/trips", {"origin": "B", "destination": "D", "date": "tomorrow"}, 422,
+         "invalid_request"),
+        ("/v1/trips", {"origin": "B", "destination": "B", "date": DAY.isoformat()}, 422,
+         "same_station"),
+        ("/v1/nearest-days", {"origin": "B", "destination": "D", "date": DAY.isoformat(),
+                              "seats": "0"}, 422, "bad_seat_count"),
+        ("/v1/orders/bad%20id", None, 422, "bad_id"),
+        ("/v1/stations", {"page": "2"}, 422, "invalid_request"),
+        ("/v1/customers/-4", None, 422, "bad_id"),
+    ]
+    for path, params, status, code in cases:
+        response = await api.client.get(path, params=params, headers=AUTH)
+        assert await error_of(response) == (status, code), path
+    response = await api.client.get(
+        "/v1/trips?origin=B&origin=C&destination=D&date=2026-06-01", headers=AUTH)
+    assert await error_of(response) == (422, "invalid_request")
+
+
+# ---- Idempotency-Key -----------------------------------------------------------------------
+
+async def test_the_same_key_and_body_replays_the_first_answer(world, engine):
+    network, _, api = world
+    body = hold_body(network.trips[DAY], seats=None)
+    headers = {**AUTH, "Idempotency-Key": "k-1"}
+    first = await api.client.post("/v1/holds", json=body, headers=headers)
+    again = await api.client.post("/v1/holds", data=json.dumps(body, indent=2),
+                                  headers=headers)  # the same JSON, spaced otherwise
+    assert first.status == again.status == 201
+    assert await first.json() == await again.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert await orders_count(engine) == 1
+    # Without the key it is a new request.
+    assert (await api.client.post("/v1/holds", json=body, headers=AUTH)).status == 201
+    assert await orders_count(engine) == 2
+
+
+async def test_the_same_key_with_another_body_is_422_and_changes_nothing(world, engine):
+    network, _, api = world
+    trip = network.trips[DAY]
+    headers = {**AUTH, "Idempotency-Key": "k-2"}
+    assert (await api.client.post("/v1/holds", json=hold_body(trip),
+                                  headers=headers)).status == 201
+    response = await api.client.post("/v1/holds", json=hold_body(trip, seats=["2A"]),
+                                     headers=headers)
+    assert await error_of(response) == (422, "request_key_reused")
+    response = await api.client.post("/v1/orders/x/cancel", json={"customer_id": 1},
+                                     headers=headers)  # another path too
+    assert await error_of(response) == (422, "request_key_reused")
+    assert await orders_count(engine) == 1
+
+
+async def test_a_refusal_is_replayed_too_and_a_bad_key_is_400(world, engine):
+    network, booking, api = world
+    trip = network.trips[DAY]
+    await booking.hold(9, trip, "A", "F", ["Bo Chen"], ["1A"])
+    headers = {**AUTH, "Idempotency-Key": "k-3"}
+    first = await api.client.post("/v1/holds", json=hold_body(trip), headers=headers)
+    assert await error_of(first) == (409, "seat_taken")
+    again = await api.client.post("/v1/holds", json=hold_body(trip), headers=headers)
+    assert await error_of(again) == (409, "seat_taken")
+    assert again.headers["Idempotent-Replayed"] == "true"
+    for key in ("", "with space", "ключ", "k" * 256):
+        response = await api.client.post("/v1/holds", json=hold_body(trip, seats=["3A"]),
+                                         headers={**AUTH, "Idempotency-Key": key})
+        assert await error_of(response) == (400, "bad_idempotency_key"), key
+    assert await orders_count(engine) == 1
+
+
+# ---- the client ----------------------------------------------------------------------------
+
+async def test_the_client_answers_as_the_in_process_service(world, clock):
+    network, booking, api = world
+    trip = network.trips[DAY]
+    client = api.connect(clock)
+    await client.open()
+    try:
+        assert client.limits() == booking.limits()
+        assert await client.stations() == await booking.stations()
+        assert await client.search("B", "D", DAY) == await booking.search("B", "D", DAY)
+        option = await client.trip_option(trip, "B", "D")
+        assert option.departure.tzinfo == (await booking.trip_option(trip, "B", "D")
+                                           ).departure.tzinfo
+        assert await client.seat_map(trip, "B", "D") == await booking.seat_map(trip, "B", "D")
+        view = await client.hold(1, trip, "B", "D", ["Anna Lee"], ["1A"], request_key="r1")
+        assert view == await booking.order(view.id, 1)
+        assert view.departure.tzinfo == view.origin.tz
+        assert await client.hold(1, trip, "B", "D", ["Anna Lee"], ["1A"],
+                                 request_key="r1") == view
+        with pytest.raises(BookingError) as refused:
+            await client.hold(2, trip, "B", "D", ["Bo Chen"], ["1A"])
+        assert refused.value.code is ErrorCode.SEAT_TAKEN
+        assert refused.value.params == {"seats": ["1A"]}
+        with pytest.raises(BookingError) as refused:
+            await client.order("NOSUCH")
+        assert refused.value.code is ErrorCode.UNKNOWN_ORDER
+        quote = await client.cancellation_quote(view.id, 1)
+        assert quote == await booking.cancellation_quote(view.id, 1)
+        checkout = await client.start_payment(view.id, 1)
+        assert checkout.provider == "sandbox" or checkout.url or checkout.invoice
+        cancelled = await client.cancel(view.id, 1)
+        assert cancelled.status is OrderStatus.CANCELLED
+        assert await client.orders_of(1) == await booking.orders_of(1)
+        assert await client.customer(5) is None
+        anna = await client.ensure(5, "Anna", "ru")
+        assert anna.id == 5 and anna.language == "ru" and anna.role is Role.PASSENGER
+        assert (await client.set_language(5, "zh")).language == "zh"
+        await client.set_blocked(5, True)
+        assert (await client.customer(5)).blocked is True
+        assert await client.role(77) is Role.STAFF
+        assert (await client.check_in("not-a-ticket", 77)).outcome is CheckInOutcome.FORGED
+    finally:
+        await client.close()
+
+
+async def test_the_client_says_busy_when_the_service_is_away_or_refuses_its_token(world, clock):
+    _, _, api = world
+    from booking.http_client import HttpBookingClient
+
+    wrong = HttpBookingClient(api.url, "not-the-token", clock=clock)
+    with pytest.raises(BookingError) as refused:
+        await wrong.open()
+    assert refused.value.code is ErrorCode.BUSY
+    await wrong.close()
+    away = HttpBookingClient("http://127.0.0.1:9", "x", clock=clock, timeout_s=2)
+    with pytest.raises(BookingError) as refused:
+        await away.open()
+    assert refused.value.code is ErrorCode.BUSY
+    await away.close()
+
+
+# ---- the key store and the command -----------------------------------------------------------
+
+async def test_the_key_store_reserves_replays_takes_over_and_forgets(engine, clock):
+    store = SqlIdempotencyStore(engine)
+    now = clock()
+    assert await store.reserve("k", "fp-1", now) is None
+    # Asked again while the first is being answered: in progress, nothing to replay yet.
+    assert await store.reserve("k", "fp-1", now) == StoredAnswer("fp-1", None, None)
+    await store.complete("k", 201, '{"id": "X"}', now)
+    assert await store.reserve("k", "fp-1", now) == StoredAnswer("fp-1", 201, '{"id": "X"}')
+    assert await store.reserve("k", "fp-2", now) == StoredAnswer("fp-1", 201, '{"id": "X"}')
+    # A request whose process died keeps its key only so long.
+    assert await store.reserve("dead", "fp-3", now) is None
+    assert await store.reserve("dead", "fp-4", now + ABANDONED_AFTER / 2) is not None
+    assert await store.reserve("dead", "fp-4", now + ABANDONED_AFTER) is None
+    # A failure without an answer gives the key up; an answered key is not released.
+    await store.release("dead")
+    assert await store.reserve("dead", "fp-5", now + ABANDONED_AFTER) is None
+    await store.release("k")
+    assert (await store.reserve("k", "fp-1", now)).status == 201
+    assert await store.purge(now + ABANDONED_AFTER / 2) == 1  # "k"; "dead" is newer
+    assert await store.reserve("k", "fp-9", now) is None
+
+
+async def test_a_request_answered_meanwhile_is_409_in_progress(world, engine, clock):
+    network, _, api = world
+    body = hold_body(network.trips[DAY])
+    fingerprint_of = fingerprint("POST", "/v1/holds", "", json.dumps(body).encode())
+    assert await SqlIdempotencyStore(engine).reserve("busy-key", fingerprint_of, clock()) is None
+    response = await api.client.post("/v1/holds", json=body,
+                                     headers={**AUTH, "Idempotency-Key": "busy-key"})
+    assert await error_of(response) == (409, "request_in_progress")
+    assert await orders_count(engine) == 0
+
+
+def test_booking_api_needs_its_token(tmp_path):
+    env = {name: value for name, value in os.environ.items() if not name.startswith("KASSA_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    finished = subprocess.run(
+        [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())",
+         "booking-api", "--port", "0"], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=60)
+    assert finished.returncode == 2
+    assert finished.stderr.strip().splitlines() == [
+        "kassa booking-api: KASSA_BOOKING_API_TOKEN is not set (any long random text; the bot "
+        "is given the same)"]
+
+
+def test_kassa_run_names_a_booking_api_setting_that_is_missing_or_wrong():
+    from booking.tickets.codes import generate_signing_key
+    from bot.polling import SettingsProblem, check_settings
+
+    ready = Settings(_env_file=None, telegram_token="123:abc", secret_key="s" * 32,
+                     payment_webhook_secret="w" * 32, ticket_signing_key=generate_signing_key())
+    with pytest.raises(SettingsProblem, match="KASSA_BOOKING_API_TOKEN is not set"):
+        check_settings(ready.model_copy(update={"booking_api_url": "http://127.0.0.1:8081"}))
+    with pytest.raises(SettingsProblem, match="KASSA_BOOKING_API_URL must start with http"):
+        check_settings(ready.model_copy(update={"booking_api_url": "127.0.0.1:8081",
+                                                "booking_api_token": SecretStr("t")}))
+    check_settings(ready.model_copy(update={"booking_api_url": "http://127.0.0.1:8081",
+                                            "booking_api_token": SecretStr("t")}))
