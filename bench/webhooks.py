@@ -29,8 +29,10 @@ from bench.holds import NAMES, build_network, random_segment
 from booking import sandbox
 from booking.customers import CustomerService
 from booking.errors import BookingError
+from booking.manifest import ManifestService
 from booking.payments import PaymentGateway
 from booking.providers import PaymentEventType
+from booking.roles import RoleService
 from booking.sandbox import SandboxProvider
 from booking.service import BookingService
 from booking.staff_console import StaffConsole
@@ -66,7 +68,8 @@ async def _measure(engine: Any, clients: int, seconds: float) -> dict[str, Any]:
     booking = BookingService(uow, gateway=PaymentGateway({provider.name: provider}, "sandbox"),
                              codes=codes)
     services = Services(booking=booking, customers=CustomerService(uow),
-                        console=StaffConsole(uow))
+                        console=StaffConsole(uow), roles=RoleService(uow),
+                        manifests=ManifestService(uow))
 
     held: list[OrderView] = []
 

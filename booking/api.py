@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
+from booking.manifest import Manifest
 from booking.model import Customer, Role, Station
 from booking.providers import Checkout, ProviderEvent
+from booking.roles import RoleChange, StaffMember
 from booking.staff_console import TripSummary
 from booking.ticketing import CheckIn, TicketView
 from booking.views import (
@@ -129,9 +131,28 @@ class CustomersApi(Protocol):
         ...
 
 
+class RolesApi(Protocol):
+    """Admins give and take the staff role; each call checks the admin's role again."""
+
+    async def grant_staff(self, admin_id: int, user_id: int) -> RoleChange: ...
+    async def revoke_staff(self, admin_id: int, user_id: int) -> RoleChange: ...
+    async def staff(self, admin_id: int) -> list[StaffMember]: ...
+    async def settle_listed_roles(self) -> list[Customer]: ...
+
+
+class ManifestApi(Protocol):
+    async def manifest(self, staff_id: int, trip_id: int) -> Manifest:
+        """The trip's paid and held seats by boarding stop (its reading is audited)."""
+        ...
+
+
 class StaffConsoleApi(Protocol):
     """What staff ask before they act; every call checks the role again."""
 
     async def day_trips(self, staff_id: int, day: date) -> list[TripSummary]:
         """Every trip running on ``day``, by departure, with seats sold, held and free."""
+        ...
+
+    async def trip(self, staff_id: int, trip_id: int) -> TripSummary | None:
+        """One trip with its load now, or None if there is no such trip."""
         ...

@@ -39,10 +39,12 @@ class CustomerService:
         uow: UnitOfWorkFactory,
         *,
         staff_ids: Collection[int] = (),
+        admin_ids: Collection[int] = (),
         clock: Callable[[], datetime] = system_clock,
     ) -> None:
         self._uow = uow
         self._staff_ids = frozenset(staff_ids)
+        self._admin_ids = frozenset(admin_ids)
         self._clock = clock
 
     async def customer(self, user_id: int) -> Customer | None:
@@ -54,7 +56,8 @@ class CustomerService:
         """The person's role now, read afresh for every staff action: the staff list of the
         configuration applies at once, so someone taken off it loses their rights at once."""
         customer = await self.customer(user_id) or Customer.new(user_id)
-        return customer.role_with(is_staff=user_id in self._staff_ids)
+        return customer.role_with(is_staff=user_id in self._staff_ids,
+                                  is_admin=user_id in self._admin_ids)
 
     async def ensure(self, user_id: int, name: str, language: str | None = None) -> Customer:
         """The customer, created on first contact and brought up to date on later ones.
@@ -63,15 +66,16 @@ class CustomerService:
         from them (Customer.on_contact), never a reason to refuse the person.
         """
         limits.customer_id(user_id, "user_id")
-        is_staff = user_id in self._staff_ids
+        is_staff, is_admin = user_id in self._staff_ids, user_id in self._admin_ids
         # Called on every update: when nothing changes, a read is all it costs.
         current = await self.customer(user_id)
         if current is not None:
-            updated = current.on_contact(name, language, is_staff=is_staff)
+            updated = current.on_contact(name, language, is_staff=is_staff, is_admin=is_admin)
             if updated == current:
                 return current
         return await self._change(
-            user_id, lambda c: c.on_contact(name, language, is_staff=is_staff)
+            user_id,
+            lambda c: c.on_contact(name, language, is_staff=is_staff, is_admin=is_admin),
         )
 
     async def set_language(self, user_id: int, language: str) -> Customer:

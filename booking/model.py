@@ -416,6 +416,13 @@ class Role(StrEnum):
     STAFF = "staff"
     ADMIN = "admin"
 
+    @property
+    def rank(self) -> int:
+        return _ROLE_RANKS[self]
+
+
+_ROLE_RANKS = {Role.PASSENGER: 0, Role.STAFF: 1, Role.ADMIN: 2}
+
 
 def check_language(language: str) -> str:
     if (
@@ -443,18 +450,24 @@ class Customer:
     role: Role
     blocked: bool  # the person has blocked the bot, so messages to them fail
     saved_passengers: tuple[str, ...]  # most recently used first
+    # What an admin gave the person in the bot (/staff add); the settings' lists give the
+    # rest. Kept apart from ``role`` so that taking someone off a list never takes away a
+    # grant, and taking a grant away never outranks the lists.
+    granted: Role = Role.PASSENGER
 
     @classmethod
     def new(cls, user_id: int) -> Customer:
         return cls(user_id, "", None, Role.PASSENGER, False, ())
 
-    def on_contact(self, name: str, language: str | None, *, is_staff: bool) -> Customer:
+    def on_contact(self, name: str, language: str | None, *, is_staff: bool,
+                   is_admin: bool = False) -> Customer:
         """The customer after they wrote to the bot.
 
         The name follows the Telegram profile. A language already set is kept, since it is
-        either the person's own choice or the first guess they did not correct. Staff are
-        whoever the configuration lists now, so taking someone off the list takes their
-        rights away; an admin stays an admin. Someone writing to us has not blocked us.
+        either the person's own choice or the first guess they did not correct. The role is
+        what the configuration lists now or what an admin granted, whichever is higher, so
+        taking someone off the list takes away the rights the list gave. Someone writing to
+        us has not blocked us.
         """
         # The profile name is Telegram's, not something the person typed for us: characters
         # no column may hold are dropped rather than refusing the person's message.
@@ -467,14 +480,18 @@ class Customer:
         )
         if self.language is not None or not hint_fits:
             language = self.language
-        role = self.role_with(is_staff=is_staff)
+        role = self.role_with(is_staff=is_staff, is_admin=is_admin)
         return replace(self, name=name, language=language, role=role, blocked=False)
 
-    def role_with(self, *, is_staff: bool) -> Role:
-        """The role given whether the configuration lists the person as staff now."""
-        if self.role is Role.ADMIN:
-            return Role.ADMIN
-        return Role.STAFF if is_staff else Role.PASSENGER
+    def role_with(self, *, is_staff: bool, is_admin: bool = False) -> Role:
+        """The role given what the configuration lists now and what an admin granted."""
+        listed = Role.ADMIN if is_admin else Role.STAFF if is_staff else Role.PASSENGER
+        return max(listed, self.granted, key=lambda role: role.rank)
+
+    def with_grant(self, granted: Role, *, is_staff: bool, is_admin: bool) -> Customer:
+        """The customer after an admin granted (or took back) a role in the bot."""
+        changed = replace(self, granted=granted)
+        return replace(changed, role=changed.role_with(is_staff=is_staff, is_admin=is_admin))
 
     def with_language(self, language: str) -> Customer:
         return replace(self, language=check_language(language))

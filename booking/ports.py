@@ -12,6 +12,7 @@ from booking.model import (
     Customer,
     Order,
     OrderStatus,
+    Role,
     Route,
     SeatLayout,
     Station,
@@ -120,6 +121,9 @@ class Orders(Protocol):
         ...
     async def by_request_key(self, customer_id: int, request_key: str) -> Order | None: ...
     async def for_customer(self, customer_id: int) -> list[Order]: ...
+    async def for_trip(self, trip_id: int, statuses: Collection[OrderStatus]) -> list[Order]:
+        """The trip's orders in one of ``statuses``, oldest first."""
+        ...
     async def expired_holds(self, now: datetime, limit: int) -> list[Order]:
         """Held orders past their expiry, locked for this transaction (skipping locked ones)."""
         ...
@@ -260,6 +264,9 @@ class Customers(Protocol):
     async def update(self, customer: Customer) -> None: ...
     async def blocked_among(self, customer_ids: Collection[int]) -> set[int]:
         """Those of ``customer_ids`` who have blocked the bot."""
+        ...
+    async def with_roles(self, roles: Collection[Role]) -> list[Customer]:
+        """Every customer whose role in force is one of ``roles``, by id."""
         ...
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from booking.model import Station, TripStatus
+from booking.model import Route, Station, Trip, TripStatus
+from booking.ports import TripLoad, UnitOfWork
 from booking.staff import require_role
 from booking.usecase import UseCases, station_of
 
@@ -42,28 +43,41 @@ class StaffConsole(UseCases):
             trips = await uow.catalog.trips_on(day)
             routes = await uow.catalog.routes(sorted({trip.route_id for trip in trips}))
             loads = await uow.inventory.trip_loads([trip.id for trip in trips], now)
-            summaries = []
-            for trip in trips:
-                route = routes[trip.route_id]
-                first, last = route.stops[0], route.stops[-1]
-                origin = await station_of(uow, first.station_code)
-                destination = await station_of(uow, last.station_code)
-                capacity = (await uow.catalog.layout(trip.layout_id)).capacity
-                load = loads.get(trip.id)
-                sold, held, taken = (load.sold, load.held, load.seats_taken) if load else (0, 0, 0)
-                summaries.append(TripSummary(
-                    trip_id=trip.id,
-                    route_id=route.id,
-                    route_name=route.name,
-                    origin=origin,
-                    destination=destination,
-                    departure=trip.departs_at(route, first.seq).astimezone(origin.tz),
-                    arrival=trip.arrives_at(route, last.seq).astimezone(destination.tz),
-                    status=trip.status,
-                    delay_minutes=trip.delay_minutes,
-                    seats=capacity,
-                    sold=sold,
-                    held=held,
-                    free=0 if trip.status is TripStatus.CANCELLED else max(0, capacity - taken),
-                ))
-            return summaries
+            return [await trip_summary(uow, trip, routes[trip.route_id], loads.get(trip.id))
+                    for trip in trips]
+
+    async def trip(self, staff_id: int, trip_id: int) -> TripSummary | None:
+        """One trip with its load now, or None if there is no such trip."""
+        now = self.now()
+        async with self._uow() as uow:
+            await require_role(uow, staff_id)
+            trip = await uow.catalog.trip(trip_id)
+            if trip is None:
+                return None
+            route = (await uow.catalog.routes([trip.route_id]))[trip.route_id]
+            loads = await uow.inventory.trip_loads([trip.id], now)
+            return await trip_summary(uow, trip, route, loads.get(trip.id))
+
+
+async def trip_summary(uow: UnitOfWork, trip: Trip, route: Route, load: TripLoad | None
+                   ) -> TripSummary:
+    first, last = route.stops[0], route.stops[-1]
+    origin = await station_of(uow, first.station_code)
+    destination = await station_of(uow, last.station_code)
+    capacity = (await uow.catalog.layout(trip.layout_id)).capacity
+    sold, held, taken = (load.sold, load.held, load.seats_taken) if load else (0, 0, 0)
+    return TripSummary(
+        trip_id=trip.id,
+        route_id=route.id,
+        route_name=route.name,
+        origin=origin,
+        destination=destination,
+        departure=trip.departs_at(route, first.seq).astimezone(origin.tz),
+        arrival=trip.arrives_at(route, last.seq).astimezone(destination.tz),
+        status=trip.status,
+        delay_minutes=trip.delay_minutes,
+        seats=capacity,
+        sold=sold,
+        held=held,
+        free=0 if trip.status is TripStatus.CANCELLED else max(0, capacity - taken),
+    )

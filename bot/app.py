@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
-from telegram import BotCommand
 from telegram.ext import (
     Application,
     BasePersistence,
@@ -16,29 +15,12 @@ from telegram.request import BaseRequest
 
 from booking.pacing import Pacer, SendLimits
 from bot.persistence import DatabasePersistence, save_after_each_update
+from handlers.command_menu import publish_default_menus, publish_menu
 from handlers.context import KassaApplication, KassaContext, Services
 from handlers.rate_limiter import KassaRateLimiter
 from handlers.registry import register_handlers
-from locales import LANGUAGES, texts
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
-
-# The bot's command menu; words come from the catalogs, one list per language.
-COMMANDS = ("start", "book", "mytickets", "language", "help", "cancel")
-
-
-def command_descriptions(language: str) -> list[BotCommand]:
-    _ = texts(language)
-    words = {
-        "start": _("Main menu"),
-        "book": _("Book a trip"),
-        "mytickets": _("My tickets"),
-        "language": _("Change language"),
-        "help": _("How to book"),
-        "cancel": _("Stop the current booking"),
-    }
-    return [BotCommand(name, words[name]) for name in COMMANDS]
-
 
 def database_persistence(engine: AsyncEngine) -> BasePersistence[Any, Any, Any]:
     """Each person's data (their language, the booking flow) in the database, so a restart
@@ -104,7 +86,7 @@ async def prepare(application: AnyApplication) -> None:
     services: Services = application.services  # type: ignore[attr-defined]
     await services.open()
     await services.load_stations()
-    for language in LANGUAGES:
-        code = None if language == "en" else language
-        await application.bot.set_my_commands(command_descriptions(language), language_code=code)
+    await publish_default_menus(application.bot)
+    for customer in await services.roles.settle_listed_roles():
+        await publish_menu(application.bot, customer)
 

@@ -11,8 +11,10 @@ from booking.api import BookingApi, CustomersApi
 from booking.clock import Clock, system_clock
 from booking.customers import CustomerService
 from booking.http_client import HttpBookingClient
+from booking.manifest import ManifestService
 from booking.outbox import OutboxService
 from booking.payments import PaymentGateway
+from booking.roles import RoleService
 from booking.sandbox import SandboxProvider
 from booking.service import BookingService
 from booking.staff_console import StaffConsole
@@ -63,6 +65,7 @@ def booking_service(settings: Settings, engine: AsyncEngine, *, clock: Clock = s
 def customer_service(settings: Settings, engine: AsyncEngine, *, clock: Clock = system_clock
                      ) -> CustomerService:
     return CustomerService(SqlUnitOfWorkFactory(engine), staff_ids=settings.staff_ids,
+                           admin_ids=settings.admin_ids,
                            clock=clock)
 
 
@@ -95,6 +98,10 @@ def create_services(settings: Settings, engine: AsyncEngine, *,
         customers=customers,
         console=StaffConsole(SqlUnitOfWorkFactory(engine), rules=settings.booking_rules(),
                              clock=clock),
+        manifests=ManifestService(SqlUnitOfWorkFactory(engine), rules=settings.booking_rules(),
+                                  clock=clock),
+        roles=RoleService(SqlUnitOfWorkFactory(engine), staff_ids=settings.staff_ids,
+                          admin_ids=settings.admin_ids, clock=clock),
         telegram_payment_token=(settings.telegram_payment_token.get_secret_value()
                                 if settings.telegram_payment_token else None),
         operator=settings.operator_name,
@@ -110,5 +117,6 @@ def create_jobs(settings: Settings, engine: AsyncEngine, *, clock: Clock = syste
     return Jobs(
         outbox=OutboxService(uow, rules=rules, clock=clock, options=settings.outbox_options()),
         booking=BookingService(uow, rules=rules, clock=clock, gateway=gateway),
-        customers=CustomerService(uow, staff_ids=settings.staff_ids, clock=clock),
+        customers=CustomerService(uow, staff_ids=settings.staff_ids,
+                                  admin_ids=settings.admin_ids, clock=clock),
     )

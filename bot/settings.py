@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     telegram_token: SecretStr | None = None
     staff_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     payment_provider: str = "sandbox"
     payment_webhook_secret: SecretStr | None = None
     telegram_payment_token: SecretStr | None = None
@@ -45,7 +46,7 @@ class Settings(BaseSettings):
     # How long a worker owns the outbox rows it claimed; one that died gives them up then.
     outbox_lease_seconds: float = Field(default=LEASE.total_seconds(), ge=1, le=3600)
 
-    @field_validator("staff_ids", mode="before")
+    @field_validator("staff_ids", "admin_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
         """Accept "1,2,3" as well as a list."""

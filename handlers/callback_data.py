@@ -152,3 +152,18 @@ def parse_staff_pick(data: str | None) -> StaffPick | None:
 
 def _is_day(text: str) -> bool:
     return len(text) == 8
+
+
+# Role buttons an admin gets for a forwarded message: ``r:<a|r>:<user id>``.
+ROLE = "r"
+
+
+def role_change(action: str, user_id: int) -> str:
+    return f"{ROLE}:{action}:{user_id}"
+
+
+def parse_role_change(data: str | None) -> tuple[str, int] | None:
+    parts = (data or "").split(":")
+    if len(parts) != 3 or parts[0] != ROLE or parts[1] not in ("a", "r"):
+        return None
+    return (parts[1], int(parts[2])) if parts[2].isdigit() else None

@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from booking.api import BookingApi, Connection, CustomersApi, StaffConsoleApi
+from booking.api import BookingApi, Connection, CustomersApi, ManifestApi, RolesApi, StaffConsoleApi
 from booking.model import Station
 from booking.stations import StationIndex
 from locales import Texts, pick_language, texts
@@ -49,6 +49,8 @@ class Services:
     booking: BookingApi
     customers: CustomersApi
     console: StaffConsoleApi
+    roles: RolesApi
+    manifests: ManifestApi
     directory: StationDirectory = field(default_factory=StationDirectory)
     # Telegram Payments' provider token, when payments are taken in the chat.
     telegram_payment_token: str | None = None

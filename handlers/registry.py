@@ -22,12 +22,17 @@ from handlers import (
     conversation,
     language,
     lifecycle,
+    manifest,
     menu,
     payments,
+    roles,
     staff,
     staff_picker,
     tickets,
+    trips_report,
 )
+from handlers.command_menu import add_staff_command
+from handlers.errors import N_
 
 # Group FIRST knows the customer; STAFF_STEPS takes a staff member's typed answer (or /cancel)
 # while a staff dialogue waits for one, before the booking conversation could see it.
@@ -39,7 +44,16 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
     application.add_handler(TypeHandler(Update, lifecycle.know_customer), group=FIRST)
     private = filters.ChatType.PRIVATE
     text = filters.TEXT & ~filters.COMMAND & private
+    staff_picker.register_trip_action(trips_report.PURPOSE, trips_report.TITLE,
+                                      trips_report.show_trip)
+    staff_picker.register_trip_action(manifest.PURPOSE, manifest.TITLE, manifest.send_manifest)
+    add_staff_command("trips", N_("Trips and seats of a day"))
+    add_staff_command("manifest", N_("Passengers of a trip, with a CSV"))
+    add_staff_command("checkin", N_("Check a ticket in"))
+    add_staff_command("staff", N_("Who is staff; add or remove"), admin=True)
     application.add_handlers([
+        # An admin's forwarded message offers the sender's role (anyone else's goes on).
+        MessageHandler(filters.FORWARDED & private, roles.on_forward),
         MessageHandler(text, staff.on_staff_text),
         CommandHandler("cancel", staff.cancel_step, filters=private),
     ], group=STAFF_STEPS)
@@ -52,6 +66,10 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
         CommandHandler(["mytickets", "tickets"], tickets.list_tickets),
         CommandHandler("language", language.choose_language),
         CommandHandler("checkin", checkin.checkin_command, filters=private),
+        CommandHandler("staff", roles.staff_command, filters=private),
+        CommandHandler("trips", trips_report.trips_command, filters=private),
+        CommandHandler("manifest", manifest.manifest_command, filters=private),
+        CallbackQueryHandler(roles.on_role_button, pattern=f"^{cb.ROLE}:"),
         CallbackQueryHandler(conversation.begin, pattern=f"^{cb.menu('book')}$"),
         CallbackQueryHandler(menu.show_help, pattern=f"^{cb.menu('help')}$"),
         CallbackQueryHandler(tickets.list_tickets, pattern=f"^{cb.menu('tickets')}$"),

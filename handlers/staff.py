@@ -99,7 +99,7 @@ async def on_staff_text(update: Update, context: KassaContext) -> None:
         await handler(update, context, message.text)
     else:
         close_step(context)  # the role was taken away meanwhile
-    await _stop_here(update, context)
+    await stop_here(update, context)
 
 
 async def cancel_step(update: Update, context: KassaContext) -> None:
@@ -108,10 +108,10 @@ async def cancel_step(update: Update, context: KassaContext) -> None:
         return
     _ = context.texts
     await show(update, context, Card(_("Cancelled. Nothing was changed."), []), edit=False)
-    await _stop_here(update, context)
+    await stop_here(update, context)
 
 
-async def _stop_here(update: Update, context: KassaContext) -> None:
+async def stop_here(update: Update, context: KassaContext) -> None:
     """Keep the booking conversation from seeing this update, and save the step now: the
     save-after-each-update handler does not run for an update stopped this way."""
     application = context.application

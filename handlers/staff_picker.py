@@ -23,6 +23,7 @@ from handlers import callback_data as cb
 from handlers.cards import Card, answer_query, button, show
 from handlers.context import KassaContext
 from handlers.errors import error_text
+from handlers.parsing import parse_date
 from handlers.staff import staff_only
 from locales import Texts
 
@@ -58,6 +59,24 @@ def staff_today(context: KassaContext) -> date:
 async def ask_trip(update: Update, context: KassaContext, purpose: str) -> None:
     """Start picking a trip for ``purpose`` with this week's days."""
     await _show_week(update, context, purpose, staff_today(context))
+
+
+async def ask_trip_on_typed_day(update: Update, context: KassaContext, purpose: str) -> None:
+    """Start picking a trip for ``purpose``: on the day typed after the command ("/trips
+    24.12", "/manifest tomorrow", in any language the booking dialogue reads), else from
+    this week's days."""
+    typed = " ".join(context.args or []).strip()
+    if not typed:
+        await ask_trip(update, context, purpose)
+        return
+    day = parse_date(typed, staff_today(context))
+    if day is None:
+        _ = context.texts
+        await show(update, context, Card(_(
+            "I could not read that date. Try 2026-12-24, 24.12 or tomorrow after the "
+            "command."), []), edit=False)
+        return
+    await _show_routes(update, context, purpose, day, 0)
 
 
 async def on_pick(update: Update, context: KassaContext) -> None:
@@ -112,7 +131,8 @@ async def _show_week(update: Update, context: KassaContext, purpose: str, first:
         button(_("◀ Earlier"), cb.staff_week(purpose, _day_key(first - timedelta(DAYS_SHOWN)))),
         button(_("Later ▶"), cb.staff_week(purpose, _day_key(first + timedelta(DAYS_SHOWN)))),
     ])
-    await show(update, context, Card(f"{_title(_, purpose)}\n{_('Which day?')}", rows))
+    question = _("Which day?")
+    await show(update, context, Card(f"{_title(_, purpose)}\n{question}", rows))
 
 
 async def _day_trips(update: Update, context: KassaContext, day: date) -> list[TripSummary]:
@@ -133,9 +153,8 @@ async def _show_routes(update: Update, context: KassaContext, purpose: str, day:
         return
     back = button(_("◀ Days"), cb.staff_week(purpose, _day_key(day)))
     if not trips:
-        await show(update, context, Card(
-            f"{_title(_, purpose)}\n{_('No trips run on {day}.', day=_.day(day, today))}",
-            [[back]]))
+        none = _("No trips run on {day}.", day=_.day(day, today))
+        await show(update, context, Card(f"{_title(_, purpose)}\n{none}", [[back]]))
         return
     by_route = sorted(
         ((route_id, list(runs)) for route_id, runs in
@@ -161,9 +180,8 @@ async def _show_trips(update: Update, context: KassaContext, purpose: str, day: 
         return
     back = button(_("◀ Routes"), cb.staff_day(purpose, _day_key(day)))
     if not trips:
-        await show(update, context, Card(
-            f"{_title(_, purpose)}\n{_('No trips run on {day}.', day=_.day(day, today))}",
-            [[back]]))
+        none = _("No trips run on {day}.", day=_.day(day, today))
+        await show(update, context, Card(f"{_title(_, purpose)}\n{none}", [[back]]))
         return
     shown, pages = _page(trips, page)
     rows = [[button(trip_label(_, trip), cb.staff_trip(purpose, trip.trip_id))]

@@ -34,6 +34,7 @@ class SqlCustomers:
             role=Role(row.role),
             blocked=row.blocked,
             saved_passengers=tuple(row.saved_passengers),
+            granted=Role(row.granted_role),
         )
 
     async def add_if_missing(self, customer: Customer, created_at: datetime) -> bool:
@@ -55,6 +56,16 @@ class SqlCustomers:
         query = select(c.id).where(c.id.in_(list(customer_ids)), c.blocked.is_(True))
         return set((await self._conn.execute(query)).scalars())
 
+    async def with_roles(self, roles: Collection[Role]) -> list[Customer]:
+        c = t.customers.c
+        query = select(c.id).where(c.role.in_([r.value for r in roles])).order_by(c.id)
+        found = []
+        for customer_id in (await self._conn.execute(query)).scalars():
+            customer = await self.get(customer_id)
+            if customer is not None:
+                found.append(customer)
+        return found
+
     async def update(self, customer: Customer) -> None:
         await self._conn.execute(
             update(t.customers)
@@ -70,4 +81,5 @@ def _columns(customer: Customer) -> dict[str, Any]:
         "role": customer.role.value,
         "blocked": customer.blocked,
         "saved_passengers": list(customer.saved_passengers),
+        "granted_role": customer.granted.value,
     }

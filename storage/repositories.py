@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -484,6 +484,15 @@ class SqlOrders:
                 .order_by(t.orders.c.created_at.desc())
             )
         ).all()
+        return await self._with_seats(rows)
+
+    async def for_trip(self, trip_id: int, statuses: Collection[OrderStatus]) -> list[Order]:
+        c = t.orders.c
+        rows = (await self._conn.execute(
+            select(t.orders)
+            .where(c.trip_id == trip_id, c.status.in_([s.value for s in statuses]))
+            .order_by(c.created_at, c.id)
+        )).all()
         return await self._with_seats(rows)
 
     async def expired_holds(self, now: datetime, limit: int) -> list[Order]:

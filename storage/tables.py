@@ -143,6 +143,8 @@ customers = Table(
     Column("name", String(200), nullable=False, server_default=""),
     Column("language", String(8)),
     Column("role", String(16), nullable=False, server_default="passenger"),
+    # The role an admin granted in the bot; ``role`` is the one in force (see Customer).
+    Column("granted_role", String(16), nullable=False, server_default="passenger"),
     Column("blocked", Boolean, nullable=False, server_default=text("false")),
     Column("saved_passengers", JSON, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),

@@ -24,6 +24,7 @@ from booking.model import (
     Customer,
     Order,
     OrderStatus,
+    Role,
     Route,
     RouteStop,
     SeatLayout,
@@ -315,6 +316,11 @@ class FakeOrders:
         mine = [o for o in self._t.orders.values() if o.customer_id == customer_id]
         return sorted(mine, key=lambda o: o.created_at, reverse=True)
 
+    async def for_trip(self, trip_id: int, statuses: Collection[OrderStatus]) -> list[Order]:
+        found = [o for o in self._t.orders.values()
+                 if o.trip_id == trip_id and o.status in statuses]
+        return sorted(found, key=lambda o: (o.created_at, o.id))
+
     async def expired_holds(self, now: datetime, limit: int) -> list[Order]:
         due = [
             o for o in self._t.orders.values()
@@ -485,6 +491,10 @@ class FakeCustomers:
     async def blocked_among(self, customer_ids: Collection[int]) -> set[int]:
         return {i for i in customer_ids
                 if (c := self._t.customers.get(i)) is not None and c.blocked}
+
+    async def with_roles(self, roles: Collection[Role]) -> list[Customer]:
+        return sorted((c for c in self._t.customers.values() if c.role in roles),
+                      key=lambda c: c.id)
 
     async def update(self, customer: Customer) -> None:
         if customer.id in self._t.customers:

@@ -49,19 +49,21 @@ def test_contact_unblocks() -> None:
 
 
 @pytest.mark.parametrize(
-    ("role", "is_staff", "expected"),
+    ("granted", "is_staff", "is_admin", "expected"),
     [
-        (Role.PASSENGER, True, Role.STAFF),
-        (Role.STAFF, True, Role.STAFF),
-        (Role.STAFF, False, Role.PASSENGER),  # taken off the staff list
-        (Role.ADMIN, True, Role.ADMIN),
-        (Role.ADMIN, False, Role.ADMIN),
-        (Role.PASSENGER, False, Role.PASSENGER),
+        (Role.PASSENGER, True, False, Role.STAFF),
+        (Role.PASSENGER, False, False, Role.PASSENGER),  # taken off the staff list
+        (Role.PASSENGER, False, True, Role.ADMIN),
+        (Role.STAFF, False, False, Role.STAFF),  # granted in the bot: the list cannot undo it
+        (Role.STAFF, False, True, Role.ADMIN),
+        (Role.ADMIN, False, False, Role.ADMIN),
     ],
 )
-def test_role_on_contact(role: Role, is_staff: bool, expected: Role) -> None:
-    customer = Customer(ANNA, "Anna", None, role, False, ())
-    assert customer.on_contact("Anna", None, is_staff=is_staff).role is expected
+def test_role_on_contact(granted: Role, is_staff: bool, is_admin: bool, expected: Role) -> None:
+    for stored in Role:  # the role stored before does not matter: it is worked out again
+        customer = Customer(ANNA, "Anna", None, stored, False, (), granted=granted)
+        after = customer.on_contact("Anna", None, is_staff=is_staff, is_admin=is_admin)
+        assert after.role is expected
 
 
 def test_set_language_rejects_codes_that_cannot_be_stored() -> None:
@@ -136,15 +138,15 @@ async def test_ensure_gives_staff_their_role(customers: CustomerService) -> None
     assert (await customers.ensure(ANNA, "Anna")).role is Role.PASSENGER
 
 
-async def test_staff_list_is_what_counts_and_an_admin_stays_admin(
+async def test_staff_list_is_what_counts_and_a_granted_admin_stays_admin(
     uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine
 ) -> None:
     before = CustomerService(uow_factory, staff_ids=[STAFF, ANNA])
     await before.ensure(STAFF, "Sam")
     await before.ensure(ANNA, "Anna")
-    async with engine.begin() as conn:  # an admin is made by hand, not by configuration
+    async with engine.begin() as conn:  # an admin made by hand (as migration 0009 keeps them)
         await conn.execute(
-            t.customers.update().where(t.customers.c.id == ANNA).values(role="admin")
+            t.customers.update().where(t.customers.c.id == ANNA).values(granted_role="admin")
         )
     after = CustomerService(uow_factory, staff_ids=[])
     assert (await after.ensure(STAFF, "Sam")).role is Role.PASSENGER

@@ -42,6 +42,18 @@ def test_catalog_holds_exactly_the_ids_in_the_code(language):
     assert present - used == set(), f"unused in {language}: {sorted(present - used)}"
 
 
+def test_no_message_is_marked_inside_an_f_string():
+    """The extractor does not look inside f-strings: a text marked there is never translated."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    marked = re.compile(r"""\bf(["']).*?\{_\(""")
+    found = [f"{path.relative_to(root)}:{number}"
+             for folder in ("handlers", "bot") for path in (root / folder).rglob("*.py")
+             for number, line in enumerate(path.read_text().splitlines(), 1)
+             if marked.search(line)]
+    assert found == []
+
+
 @pytest.mark.parametrize("language", ["zh", "ru"])
 def test_every_message_is_translated(language):
     untranslated = []

@@ -180,6 +180,7 @@ class StoredMessage:
     contact: dict[str, Any] | None = None
     successful_payment: dict[str, Any] | None = None
     reply_to: StoredMessage | None = None
+    forward_origin: dict[str, Any] | None = None  # a forwarded message's MessageOrigin
     protect_content: bool = False
     edit_date: int | None = None
     deleted: bool = False
@@ -253,6 +254,8 @@ class StoredMessage:
             message["text"] = self.text
             if self.entities:
                 message["entities"] = self.entities
+        if self.forward_origin is not None:
+            message["forward_origin"] = self.forward_origin
         if self.caption is not None:
             message["caption"] = self.caption
             if self.caption_entities:

@@ -149,6 +149,18 @@ class SimulatedUser(_ChatView):
             raise EmulatorUsageError("Telegram clients do not send empty messages")
         return await self._post(chat, text=plain, entities=find_entities(plain), reply_to=reply_to)
 
+    async def forward(self, original: StoredMessage, *, hidden: bool = False) -> StoredMessage:
+        """Forward someone's message to the bot; ``hidden``: the author's privacy settings
+        hide their account in forwards (Telegram then gives only their name)."""
+        author = original.sender
+        origin: dict[str, Any] = (
+            {"type": "hidden_user", "date": original.date,
+             "sender_user_name": author.to_api()["first_name"]}
+            if hidden else {"type": "user", "date": original.date, "sender_user": author.to_api()}
+        )
+        text = original.visible_text or "…"
+        return await self._post(None, text=text, forward_origin=origin)
+
     async def press(
         self, label: str, *, message: StoredMessage | None = None
     ) -> CallbackQueryRecord:
