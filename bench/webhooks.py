@@ -36,6 +36,7 @@ from booking.roles import RoleService
 from booking.sandbox import SandboxProvider
 from booking.service import BookingService
 from booking.staff_console import StaffConsole
+from booking.stats import StatsService
 from booking.ticketing import SignedTicketCodes
 from booking.tickets.codes import TicketSigner, generate_signing_key, load_signing_key
 from booking.views import OrderView
@@ -69,7 +70,7 @@ async def _measure(engine: Any, clients: int, seconds: float) -> dict[str, Any]:
                              codes=codes)
     services = Services(booking=booking, customers=CustomerService(uow),
                         console=StaffConsole(uow), roles=RoleService(uow),
-                        manifests=ManifestService(uow))
+                        manifests=ManifestService(uow), stats=StatsService(uow))
 
     held: list[OrderView] = []
 

@@ -17,6 +17,7 @@ from booking.model import Customer, Role, Station
 from booking.providers import Checkout, ProviderEvent
 from booking.roles import RoleChange, StaffMember
 from booking.staff_console import TripSummary
+from booking.stats import SalesReport
 from booking.ticketing import CheckIn, TicketView
 from booking.views import (
     BookingLimits,
@@ -143,6 +144,12 @@ class RolesApi(Protocol):
 class ManifestApi(Protocol):
     async def manifest(self, staff_id: int, trip_id: int) -> Manifest:
         """The trip's paid and held seats by boarding stop (its reading is audited)."""
+        ...
+
+
+class StatsApi(Protocol):
+    async def report(self, staff_id: int, days: int, today: date) -> SalesReport:
+        """Sales per route and travel day over the ``days`` ending ``today``."""
         ...
 
 

@@ -41,6 +41,7 @@ class ErrorCode(StrEnum):
     CURRENCY_MISMATCH = "currency_mismatch"
     NOT_STAFF = "not_staff"
     NOT_ADMIN = "not_admin"  # staff, but the action is an admin's
+    BAD_PERIOD = "bad_period"  # a number of days out of range (limit)
     BAD_TICKET_CODE = "bad_ticket_code"
     # Values no column could hold (booking/limits.py), refused before any statement.
     BAD_ID = "bad_id"  # an id outside its range or not of its shape

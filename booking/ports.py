@@ -98,6 +98,24 @@ class Inventory(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class TripSales:
+    """One trip's paid business: the seats of orders that were paid (refunded ones too),
+    the money taken and given back, and the seat-legs still sold."""
+
+    trip_id: int
+    route_id: int
+    service_date: date
+    layout_id: int
+    legs: int  # stops - 1
+    cancelled: bool
+    currency: str
+    tickets: int = 0
+    revenue: int = 0
+    refunds: int = 0
+    seat_legs: int = 0  # seats x legs of orders still paid (not refunded or cancelled)
+
+
 class Orders(Protocol):
     async def add(self, order: Order, event: AuditEvent) -> None: ...
     async def get(self, order_id: str, *, lock: bool = False) -> Order | None: ...
@@ -123,6 +141,9 @@ class Orders(Protocol):
     async def for_customer(self, customer_id: int) -> list[Order]: ...
     async def for_trip(self, trip_id: int, statuses: Collection[OrderStatus]) -> list[Order]:
         """The trip's orders in one of ``statuses``, oldest first."""
+        ...
+    async def sales_by_trip(self, first: date, last: date) -> list[TripSales]:
+        """Every trip running from ``first`` to ``last`` with what its paid orders sold."""
         ...
     async def expired_holds(self, now: datetime, limit: int) -> list[Order]:
         """Held orders past their expiry, locked for this transaction (skipping locked ones)."""

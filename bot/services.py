@@ -18,6 +18,7 @@ from booking.roles import RoleService
 from booking.sandbox import SandboxProvider
 from booking.service import BookingService
 from booking.staff_console import StaffConsole
+from booking.stats import StatsService
 from booking.telegram_payments import TelegramPaymentsProvider
 from booking.ticketing import SignedTicketCodes
 from booking.tickets.codes import TicketSigner, generate_signing_key, load_signing_key
@@ -100,6 +101,8 @@ def create_services(settings: Settings, engine: AsyncEngine, *,
                              clock=clock),
         manifests=ManifestService(SqlUnitOfWorkFactory(engine), rules=settings.booking_rules(),
                                   clock=clock),
+        stats=StatsService(SqlUnitOfWorkFactory(engine), rules=settings.booking_rules(),
+                           clock=clock),
         roles=RoleService(SqlUnitOfWorkFactory(engine), staff_ids=settings.staff_ids,
                           admin_ids=settings.admin_ids, clock=clock),
         telegram_payment_token=(settings.telegram_payment_token.get_secret_value()

@@ -12,7 +12,15 @@ from typing import Any, cast
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from booking.api import BookingApi, Connection, CustomersApi, ManifestApi, RolesApi, StaffConsoleApi
+from booking.api import (
+    BookingApi,
+    Connection,
+    CustomersApi,
+    ManifestApi,
+    RolesApi,
+    StaffConsoleApi,
+    StatsApi,
+)
 from booking.model import Station
 from booking.stations import StationIndex
 from locales import Texts, pick_language, texts
@@ -51,6 +59,7 @@ class Services:
     console: StaffConsoleApi
     roles: RolesApi
     manifests: ManifestApi
+    stats: StatsApi
     directory: StationDirectory = field(default_factory=StationDirectory)
     # Telegram Payments' provider token, when payments are taken in the chat.
     telegram_payment_token: str | None = None

@@ -49,6 +49,7 @@ ERROR_MESSAGES: dict[ErrorCode, str | tuple[str, str]] = {
     ErrorCode.CURRENCY_MISMATCH: N_("The payment is in another currency than the booking."),
     ErrorCode.NOT_STAFF: N_("This is for staff only."),
     ErrorCode.NOT_ADMIN: N_("Only an admin can do this."),
+    ErrorCode.BAD_PERIOD: N_("Give a number of days from 1 to {limit}, e.g. /stats 30."),
     ErrorCode.BAD_TICKET_CODE: N_("This is not a valid ticket code."),
     ErrorCode.BAD_ID: N_("That booking or trip number is not valid."),
     ErrorCode.BAD_TEXT: N_("That text is too long or holds characters that are not allowed."),

@@ -39,7 +39,7 @@ async def send_manifest(update: Update, context: KassaContext, trip_id: int) -> 
     except BookingError as error:
         await show(update, context, Card(error_text(_, error), []))
         return
-    parts = _chunks(manifest_lines(_, manifest, staff_today(context)))
+    parts = chunks(manifest_lines(_, manifest, staff_today(context)))
     await show(update, context, Card(parts[0], []))
     for part in parts[1:]:
         await context.bot.send_message(chat.id, part)
@@ -89,7 +89,7 @@ def manifest_csv(_: Texts, manifest: Manifest) -> bytes:
     return out.getvalue().encode("utf-8-sig")
 
 
-def _chunks(lines: list[str]) -> list[str]:
+def chunks(lines: list[str]) -> list[str]:
     """The lines in messages under Telegram's limit, never splitting a line."""
     parts: list[str] = []
     current = ""

@@ -28,6 +28,7 @@ from handlers import (
     roles,
     staff,
     staff_picker,
+    stats,
     tickets,
     trips_report,
 )
@@ -49,6 +50,7 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
     staff_picker.register_trip_action(manifest.PURPOSE, manifest.TITLE, manifest.send_manifest)
     add_staff_command("trips", N_("Trips and seats of a day"))
     add_staff_command("manifest", N_("Passengers of a trip, with a CSV"))
+    add_staff_command("stats", N_("Sales, refunds and load factor"))
     add_staff_command("checkin", N_("Check a ticket in"))
     add_staff_command("staff", N_("Who is staff; add or remove"), admin=True)
     application.add_handlers([
@@ -69,6 +71,7 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
         CommandHandler("staff", roles.staff_command, filters=private),
         CommandHandler("trips", trips_report.trips_command, filters=private),
         CommandHandler("manifest", manifest.manifest_command, filters=private),
+        CommandHandler("stats", stats.stats_command, filters=private),
         CallbackQueryHandler(roles.on_role_button, pattern=f"^{cb.ROLE}:"),
         CallbackQueryHandler(conversation.begin, pattern=f"^{cb.menu('book')}$"),
         CallbackQueryHandler(menu.show_help, pattern=f"^{cb.menu('help')}$"),

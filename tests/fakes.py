@@ -32,6 +32,7 @@ from booking.model import (
     Ticket,
     TicketStatus,
     Trip,
+    TripStatus,
     segments_overlap,
 )
 from booking.outcomes import PaymentStatus
@@ -45,6 +46,7 @@ from booking.ports import (
     Segment,
     StaffAction,
     TripLoad,
+    TripSales,
 )
 
 PENDING = "pending"
@@ -320,6 +322,28 @@ class FakeOrders:
         found = [o for o in self._t.orders.values()
                  if o.trip_id == trip_id and o.status in statuses]
         return sorted(found, key=lambda o: (o.created_at, o.id))
+
+    async def sales_by_trip(self, first: date, last: date) -> list[TripSales]:
+        found = {}
+        for trip in self._t.trips.values():
+            if first <= trip.service_date <= last:
+                route = self._t.routes[trip.route_id]
+                found[trip.id] = TripSales(
+                    trip.id, trip.route_id, trip.service_date, trip.layout_id,
+                    route.stops[-1].seq - route.stops[0].seq,
+                    trip.status is TripStatus.CANCELLED, route.currency)
+        for order in self._t.orders.values():
+            sales = found.get(order.trip_id)
+            if sales is None or order.payment_reference is None:
+                continue
+            sold = order.status in (OrderStatus.PAID, OrderStatus.USED)
+            found[order.trip_id] = replace(
+                sales, tickets=sales.tickets + len(order.seats),
+                revenue=sales.revenue + order.amount,
+                refunds=sales.refunds + (order.refund_amount or 0),
+                seat_legs=sales.seat_legs
+                + (len(order.seats) * (order.to_seq - order.from_seq) if sold else 0))
+        return sorted(found.values(), key=lambda s: (s.service_date, s.route_id, s.trip_id))
 
     async def expired_holds(self, now: datetime, limit: int) -> list[Order]:
         due = [

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from booking.providers import PaymentEventType
 from bot.settings import Settings
-from handlers.manifest import _chunks
+from handlers.manifest import chunks
 from storage import tables as t
 from tests.conversation_support import running_bot, seed
 from tests.test_payments_web import held_booking
@@ -90,6 +90,6 @@ async def test_an_unknown_trip_and_a_bad_date_get_an_answer(bot):
 
 def test_long_manifests_are_split_under_telegrams_limit():
     lines = [f"  {n}A · Passenger {n} → Tianjin · paid" for n in range(400)]
-    parts = _chunks(lines)
+    parts = chunks(lines)
     assert len(parts) > 1 and all(len(p) <= 4096 for p in parts)
     assert "\n".join(parts).splitlines() == lines

@@ -1,0 +1,87 @@
+"""/stats [days]: tickets sold, revenue, refunds and load factor per route and travel day,
+as a chart with the key numbers beside it. Staff only."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+from telegram import Update
+
+from booking.errors import BookingError
+from booking.stats import SalesReport, check_days
+from booking.stats_chart import ChartWords, render_chart
+from handlers.cards import Card, show
+from handlers.context import KassaContext
+from handlers.errors import error_text
+from handlers.manifest import chunks
+from handlers.staff import staff_only
+from handlers.staff_picker import staff_today
+from locales import Texts
+
+DEFAULT_DAYS = 7
+CAPTION_LIMIT = 1024  # Telegram's, for a photo's caption
+
+
+async def stats_command(update: Update, context: KassaContext) -> None:
+    """/stats, /stats 30."""
+    if not await staff_only(update, context):
+        return
+    _ = context.texts
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None:
+        return
+    typed = (context.args or [str(DEFAULT_DAYS)])[0]
+    try:
+        days = check_days(int(typed) if typed.isascii() and typed.isdigit() else 0)
+        report = await context.services.stats.report(user.id, days, staff_today(context))
+    except BookingError as error:
+        await show(update, context, Card(error_text(_, error), []), edit=False)
+        return
+    today = staff_today(context)
+    words = ChartWords(
+        title=_("Tickets sold per travel day, {first} – {last}",
+                first=_.day(report.first_day, today), last=_.day(report.last_day, today)),
+        tickets=_("Tickets"), load_factor=_("Load factor"), other=_("Other routes"),
+        day_labels=tuple(_.day_month(day, today) for day in report.days()))
+    # Rendering takes a CPU-bound tenth of a second: off the event loop, so other
+    # passengers' updates are not held up by it.
+    chart = await asyncio.to_thread(render_chart, report, words)
+    summary = summary_text(_, report, days)
+    await context.bot.send_photo(chat.id, chart, caption=summary[:CAPTION_LIMIT])
+    for part in chunks(route_lines(_, report, today)):
+        await context.bot.send_message(chat.id, part)
+
+
+def summary_text(_: Texts, report: SalesReport, days: int) -> str:
+    money = ", ".join(_.price(amount, currency)
+                      for currency, amount in report.revenue().items() if amount)
+    refunds = ", ".join(_.price(amount, currency)
+                        for currency, amount in report.refunds().items() if amount)
+    lines = [
+        _.ngettext("The last {n} day", "The last {n} days", days, n=days),
+        _("Tickets sold: {count}", count=report.tickets),
+        _("Revenue: {money}", money=money or "0"),
+        _("Refunds: {money}", money=refunds or "0"),
+        _("Load factor: {percent}%", percent=percent(report.load_factor)),
+    ]
+    return "\n".join(lines)
+
+
+def percent(share: float) -> str:
+    """A share as a percentage with one decimal: a quiet route's 0.4% is not 0%."""
+    return f"{share * 100:.1f}"
+
+
+def route_lines(_: Texts, report: SalesReport, today: date) -> list[str]:
+    lines = [_("By day and route (tickets · revenue · refunds · load factor):")]
+    if not report.rows:
+        lines.append(_("No trips ran in this period."))
+    current = None
+    for row in report.rows:
+        if row.day != current:
+            current = row.day
+            lines += ["", _.day(row.day, today)]
+        lines.append(f"  {row.route}: {row.tickets} · {_.price(row.revenue, row.currency)} · "
+                     f"{_.price(row.refunds, row.currency)} · {percent(row.load_factor)}%")
+    return lines

@@ -1,0 +1,74 @@
+"""/stats through the emulator: the chart is a real PNG, and the numbers beside it are the
+sales, refunds and load factor of the seeded bookings; bad periods and passengers refused."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from PIL import Image
+
+from booking.providers import PaymentEventType
+from bot.settings import Settings
+from tests.conversation_support import running_bot, seed
+from tests.test_payments_web import held_booking
+
+STAFF_ID = 920001
+
+
+@pytest.fixture
+async def bot(engine, clock):
+    await seed(engine, clock)
+    settings = Settings(_env_file=None, staff_ids=[STAFF_ID])
+    async with running_bot(engine, clock, settings=settings) as running:
+        yield running
+
+
+async def test_stats_chart_and_numbers(bot, clock):
+    _anna, kept = await held_booking(bot, passenger="Anna Lee")
+    await bot.services.booking.handle_event(bot.sandbox.event(kept, PaymentEventType.SUCCEEDED))
+    wang, refunded = await held_booking(bot, name="Wang", passenger="王伟")
+    await bot.services.booking.handle_event(
+        bot.sandbox.event(refunded, PaymentEventType.SUCCEEDED))
+    cancelled = await bot.services.booking.cancel(refunded.id, wang.id)
+    refund = cancelled.refund_amount or 0
+    assert refund > 0
+    await bot.run_jobs()
+    _olga, _lapsed = await held_booking(bot, name="Olga", passenger="Ольга")  # never paid
+    clock.advance(days=2)  # the trips have run: they are in the last days' figures
+    member = bot.user("Sam", user_id=STAFF_ID)
+    await member.send("/stats 3")
+    photo = next(m for m in reversed(member.chat.bot_messages) if m.photo is not None)
+    image = Image.open(io.BytesIO(photo.photo.data))
+    assert image.format == "PNG" and image.size[0] >= 800
+    caption = photo.caption or ""
+    assert "Tickets sold: 2" in caption  # the refunded one was sold too; the lapsed hold not
+    price = kept.amount
+    assert f"Revenue: CN¥{price * 2 / 100:.2f}" in caption
+    assert f"Refunds: CN¥{refund / 100:.2f}" in caption
+    assert "€" not in caption  # no revenue in a currency, no line for it
+    table = member.last_message.text
+    [route_line] = [line for line in table.splitlines()
+                    if "BJS → TSN" in line and not line.strip().startswith("BJS → TSN: 0 ")]
+    # One seat of 19 still sold, over the whole route, on one of that day's 7 trips.
+    assert route_line.strip() == (
+        f"BJS → TSN: 2 · CN¥{price * 2 / 100:.2f} · CN¥{refund / 100:.2f} · "
+        f"{100 / (19 * 7):.1f}%")
+    bot.harness.assert_no_errors()
+
+
+@pytest.mark.parametrize("typed", ["/stats 0", "/stats 93", "/stats week", "/stats -1"])
+async def test_a_bad_period_is_refused(bot, typed):
+    member = bot.user("Sam", user_id=STAFF_ID)
+    await member.send(typed)
+    assert "from 1 to 92" in member.last_message.text
+    bot.harness.assert_no_errors()
+
+
+async def test_a_passenger_gets_no_stats(bot, clock):
+    pat = bot.user("Pat")
+    await pat.send("/stats")
+    assert pat.last_message.text == "This is for staff only."
+    with pytest.raises(Exception, match="not_staff"):
+        await bot.services.stats.report(pat.id, 7, clock().date() - timedelta(days=0))
