@@ -78,12 +78,11 @@ async def write_rows(engine: AsyncEngine, recipients: list[int], broadcast_id: i
     """The rows of a broadcast, in one transaction (as the broadcast use case writes them)."""
     now = datetime.now(UTC)
     async with SqlUnitOfWorkFactory(engine)(write=True) as uow:
-        for n, recipient in enumerate(recipients):
-            await uow.outbox.add(OutboxMessage(
-                kind=MessageKind.BROADCAST.value, recipient=recipient,
-                payload={"broadcast_id": broadcast_id, "text": TEXT}, due_at=now,
-                dedupe_key=f"broadcast:{broadcast_id}:{n}:{recipient}",
-                broadcast_id=broadcast_id), now)
+        await uow.outbox.add_many([OutboxMessage(
+            kind=MessageKind.BROADCAST.value, recipient=recipient,
+            payload={"broadcast_id": broadcast_id, "text": TEXT}, due_at=now,
+            dedupe_key=f"broadcast:{broadcast_id}:{n}:{recipient}",
+            broadcast_id=broadcast_id) for n, recipient in enumerate(recipients)], now)
         await uow.commit()
 
 

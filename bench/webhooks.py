@@ -27,6 +27,7 @@ from aiohttp import web
 from bench.common import database_url_from_env, fresh_database, percentile
 from bench.holds import NAMES, build_network, random_segment
 from booking import sandbox
+from booking.broadcasts import BroadcastService
 from booking.customers import CustomerService
 from booking.errors import BookingError
 from booking.manifest import ManifestService
@@ -70,7 +71,8 @@ async def _measure(engine: Any, clients: int, seconds: float) -> dict[str, Any]:
                              codes=codes)
     services = Services(booking=booking, customers=CustomerService(uow),
                         console=StaffConsole(uow), roles=RoleService(uow),
-                        manifests=ManifestService(uow), stats=StatsService(uow))
+                        manifests=ManifestService(uow), stats=StatsService(uow),
+                        broadcasts=BroadcastService(uow))
 
     held: list[OrderView] = []
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
+from booking.broadcasts import Audience, BroadcastProgress, BroadcastStarted
 from booking.manifest import Manifest
 from booking.model import Customer, Role, Station
 from booking.providers import Checkout, ProviderEvent
@@ -145,6 +146,14 @@ class ManifestApi(Protocol):
     async def manifest(self, staff_id: int, trip_id: int) -> Manifest:
         """The trip's paid and held seats by boarding stop (its reading is audited)."""
         ...
+
+
+class BroadcastsApi(Protocol):
+    def check_text(self, text: str) -> str: ...
+    async def preview(self, staff_id: int, audience: Audience) -> int: ...
+    async def send(self, staff_id: int, audience: Audience, text: str) -> BroadcastStarted: ...
+    async def progress(self, staff_id: int, broadcast_id: int, total: int
+                       ) -> BroadcastProgress: ...
 
 
 class StatsApi(Protocol):

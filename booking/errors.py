@@ -42,6 +42,10 @@ class ErrorCode(StrEnum):
     NOT_STAFF = "not_staff"
     NOT_ADMIN = "not_admin"  # staff, but the action is an admin's
     BAD_PERIOD = "bad_period"  # a number of days out of range (limit)
+    BROADCAST_EMPTY = "broadcast_empty"
+    BROADCAST_TOO_LONG = "broadcast_too_long"  # (length, limit)
+    BROADCAST_FORMATTING = "broadcast_formatting"  # (problem)
+    BROADCAST_NOBODY = "broadcast_nobody"  # the audience has nobody to reach
     BAD_TICKET_CODE = "bad_ticket_code"
     # Values no column could hold (booking/limits.py), refused before any statement.
     BAD_ID = "bad_id"  # an id outside its range or not of its shape

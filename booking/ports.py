@@ -142,6 +142,11 @@ class Orders(Protocol):
     async def for_trip(self, trip_id: int, statuses: Collection[OrderStatus]) -> list[Order]:
         """The trip's orders in one of ``statuses``, oldest first."""
         ...
+    async def passengers(self, now: datetime, *, trip_id: int | None = None,
+                         route_id: int | None = None, first_day: date | None = None,
+                         last_day: date | None = None) -> set[int]:
+        """Customers with a paid ticket or a live hold on the trips that match."""
+        ...
     async def sales_by_trip(self, first: date, last: date) -> list[TripSales]:
         """Every trip running from ``first`` to ``last`` with what its paid orders sold."""
         ...
@@ -232,6 +237,9 @@ class Outbox(Protocol):
     async def add(self, message: OutboxMessage, created_at: datetime) -> None:
         """Store the message in this transaction; a dedupe key already there is a no-op."""
         ...
+    async def add_many(self, messages: Sequence[OutboxMessage], created_at: datetime) -> None:
+        """Store many messages in one statement (a broadcast's); dedupe keys as ``add``."""
+        ...
     async def claim_due(
         self, now: datetime, limit: int, lease_until: datetime
     ) -> list[OutboxMessage]:
@@ -270,6 +278,10 @@ class StaffActions(Protocol):
     async def add(self, action: StaffAction) -> None:
         """Record the action in this transaction: it stands only if the action commits."""
         ...
+    async def new_broadcast(self, staff_id: int, audience: dict[str, Any], text: str,
+                            total: int, at: datetime) -> int:
+        """Record a broadcast; its id."""
+        ...
     async def recent(self, limit: int, *, target: str | None = None) -> list[StaffAction]:
         """The latest actions first, all or those on ``target``."""
         ...
@@ -285,6 +297,9 @@ class Customers(Protocol):
     async def update(self, customer: Customer) -> None: ...
     async def blocked_among(self, customer_ids: Collection[int]) -> set[int]:
         """Those of ``customer_ids`` who have blocked the bot."""
+        ...
+    async def reachable(self) -> list[int]:
+        """Every customer who has not blocked the bot."""
         ...
     async def with_roles(self, roles: Collection[Role]) -> list[Customer]:
         """Every customer whose role in force is one of ``roles``, by id."""

@@ -8,6 +8,7 @@ import secrets
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from booking.api import BookingApi, CustomersApi
+from booking.broadcasts import BroadcastService
 from booking.clock import Clock, system_clock
 from booking.customers import CustomerService
 from booking.http_client import HttpBookingClient
@@ -101,6 +102,8 @@ def create_services(settings: Settings, engine: AsyncEngine, *,
                              clock=clock),
         manifests=ManifestService(SqlUnitOfWorkFactory(engine), rules=settings.booking_rules(),
                                   clock=clock),
+        broadcasts=BroadcastService(SqlUnitOfWorkFactory(engine),
+                                    rules=settings.booking_rules(), clock=clock),
         stats=StatsService(SqlUnitOfWorkFactory(engine), rules=settings.booking_rules(),
                            clock=clock),
         roles=RoleService(SqlUnitOfWorkFactory(engine), staff_ids=settings.staff_ids,

@@ -154,6 +154,14 @@ def _is_day(text: str) -> bool:
     return len(text) == 8
 
 
+# Broadcast buttons: ``c:a:<audience kind>``, ``c:send``, ``c:no``.
+BROADCAST = "c"
+
+
+def broadcast(action: str, argument: str = "") -> str:
+    return f"{BROADCAST}:{action}:{argument}" if argument else f"{BROADCAST}:{action}"
+
+
 # Role buttons an admin gets for a forwarded message: ``r:<a|r>:<user id>``.
 ROLE = "r"
 

@@ -14,6 +14,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from booking.api import (
     BookingApi,
+    BroadcastsApi,
     Connection,
     CustomersApi,
     ManifestApi,
@@ -60,6 +61,7 @@ class Services:
     roles: RolesApi
     manifests: ManifestApi
     stats: StatsApi
+    broadcasts: BroadcastsApi
     directory: StationDirectory = field(default_factory=StationDirectory)
     # Telegram Payments' provider token, when payments are taken in the chat.
     telegram_payment_token: str | None = None

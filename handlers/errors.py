@@ -49,6 +49,14 @@ ERROR_MESSAGES: dict[ErrorCode, str | tuple[str, str]] = {
     ErrorCode.CURRENCY_MISMATCH: N_("The payment is in another currency than the booking."),
     ErrorCode.NOT_STAFF: N_("This is for staff only."),
     ErrorCode.NOT_ADMIN: N_("Only an admin can do this."),
+    ErrorCode.BROADCAST_EMPTY: N_("The message is empty. Type the text to send."),
+    ErrorCode.BROADCAST_TOO_LONG: N_(
+        "The message is {length} characters long; Telegram takes at most {limit}. "
+        "Shorten it and send it again."),
+    ErrorCode.BROADCAST_FORMATTING: N_(
+        "Telegram would refuse this formatting ({problem}). Use <b>, <i>, <u>, <s>, "
+        "<code>, <a href=\"…\">, close every tag, and write < as &lt;."),
+    ErrorCode.BROADCAST_NOBODY: N_("Nobody is in this audience: nothing was sent."),
     ErrorCode.BAD_PERIOD: N_("Give a number of days from 1 to {limit}, e.g. /stats 30."),
     ErrorCode.BAD_TICKET_CODE: N_("This is not a valid ticket code."),
     ErrorCode.BAD_ID: N_("That booking or trip number is not valid."),
@@ -78,11 +86,15 @@ NAME_PROBLEM_MESSAGES: dict[NameProblem, str] = {
 def error_text(_: Texts, error: BookingError) -> str:
     """The localized message for a refusal; only known, harmless parameters are shown."""
     limit = error.params.get("limit", "")
+    # A broadcast's own text's length and the tag Telegram would refuse: the staff
+    # member's own words, shown back to them.
+    shown = {"limit": limit, "length": error.params.get("length", ""),
+             "problem": error.params.get("problem", "")}
     message = ERROR_MESSAGES[error.code]
     reason = error.params.get("reason")
     if error.code is ErrorCode.BAD_PASSENGER_NAME and reason in NAME_PROBLEM_MESSAGES:
         message = NAME_PROBLEM_MESSAGES[reason]
     if isinstance(message, tuple):
         count = limit if isinstance(limit, int) else 0
-        return _.ngettext(*message, count, limit=limit)
-    return _(message, limit=limit)
+        return _.ngettext(*message, count, **shown)
+    return _(message, **shown)

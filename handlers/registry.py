@@ -16,8 +16,8 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import callback_data as cb
 from handlers import (
+    broadcast,
     checkin,
     conversation,
     language,
@@ -32,6 +32,7 @@ from handlers import (
     tickets,
     trips_report,
 )
+from handlers import callback_data as cb
 from handlers.command_menu import add_staff_command
 from handlers.errors import N_
 
@@ -51,6 +52,14 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
     add_staff_command("trips", N_("Trips and seats of a day"))
     add_staff_command("manifest", N_("Passengers of a trip, with a CSV"))
     add_staff_command("stats", N_("Sales, refunds and load factor"))
+    add_staff_command("broadcast", N_("Message passengers"))
+    staff_picker.register_trip_action(broadcast.TRIP_PURPOSE, broadcast.TRIP_TITLE,
+                                      broadcast.trip_chosen)
+    staff_picker.register_trip_action(broadcast.ROUTE_PURPOSE, broadcast.ROUTE_TITLE,
+                                      broadcast.route_chosen)
+    staff.register_text_step(broadcast.DAY_STEP, broadcast.day_typed)
+    staff.register_text_step(broadcast.TEXT_STEP, broadcast.text_typed)
+    staff.register_text_step(broadcast.CONFIRM_STEP, broadcast.confirm_typed)
     add_staff_command("checkin", N_("Check a ticket in"))
     add_staff_command("staff", N_("Who is staff; add or remove"), admin=True)
     application.add_handlers([
@@ -72,6 +81,8 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
         CommandHandler("trips", trips_report.trips_command, filters=private),
         CommandHandler("manifest", manifest.manifest_command, filters=private),
         CommandHandler("stats", stats.stats_command, filters=private),
+        CommandHandler("broadcast", broadcast.broadcast_command, filters=private),
+        CallbackQueryHandler(broadcast.on_button, pattern=f"^{cb.BROADCAST}:"),
         CallbackQueryHandler(roles.on_role_button, pattern=f"^{cb.ROLE}:"),
         CallbackQueryHandler(conversation.begin, pattern=f"^{cb.menu('book')}$"),
         CallbackQueryHandler(menu.show_help, pattern=f"^{cb.menu('help')}$"),

@@ -56,6 +56,11 @@ class SqlCustomers:
         query = select(c.id).where(c.id.in_(list(customer_ids)), c.blocked.is_(True))
         return set((await self._conn.execute(query)).scalars())
 
+    async def reachable(self) -> list[int]:
+        c = t.customers.c
+        query = select(c.id).where(c.blocked.is_(False)).order_by(c.id)
+        return list((await self._conn.execute(query)).scalars())
+
     async def with_roles(self, roles: Collection[Role]) -> list[Customer]:
         c = t.customers.c
         query = select(c.id).where(c.role.in_([r.value for r in roles])).order_by(c.id)

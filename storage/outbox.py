@@ -63,6 +63,17 @@ class SqlOutbox:
             statement = statement.on_conflict_do_nothing(index_elements=[_o.dedupe_key])
         await self._conn.execute(statement)
 
+    async def add_many(self, messages: Sequence[OutboxMessage], created_at: datetime) -> None:
+        if not messages:
+            return
+        insert: Any = postgresql.insert if self._postgres else sqlite.insert
+        rows = [{"kind": m.kind, "recipient": m.recipient, "payload": m.payload,
+                 "dedupe_key": m.dedupe_key, "due_at": m.due_at, "status": PENDING,
+                 "attempts": m.attempts, "created_at": created_at,
+                 "broadcast_id": m.broadcast_id} for m in messages]
+        statement = insert(t.outbox).on_conflict_do_nothing(index_elements=[_o.dedupe_key])
+        await self._conn.execute(statement, rows)
+
     async def claim_due(
         self, now: datetime, limit: int, lease_until: datetime
     ) -> list[OutboxMessage]:

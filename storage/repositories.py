@@ -496,6 +496,23 @@ class SqlOrders:
         )).all()
         return await self._with_seats(rows)
 
+    async def passengers(self, now: datetime, *, trip_id: int | None = None,
+                         route_id: int | None = None, first_day: date | None = None,
+                         last_day: date | None = None) -> set[int]:
+        o, tr = t.orders.c, t.trips.c
+        live = or_(o.status.in_([OrderStatus.PAID.value, OrderStatus.USED.value]),
+                   and_(o.status == OrderStatus.HELD.value, o.expires_at > now))
+        query = select(o.customer_id).distinct().join(t.trips, tr.id == o.trip_id).where(live)
+        if trip_id is not None:
+            query = query.where(o.trip_id == trip_id)
+        if route_id is not None:
+            query = query.where(tr.route_id == route_id)
+        if first_day is not None:
+            query = query.where(tr.service_date >= first_day)
+        if last_day is not None:
+            query = query.where(tr.service_date <= last_day)
+        return set((await self._conn.execute(query)).scalars())
+
     async def sales_by_trip(self, first: date, last: date) -> list[TripSales]:
         # Two grouped reads (trips with their leg counts, then paid orders with their seat
         # counts) instead of one per trip: a national timetable runs hundreds a day.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, insert, select
@@ -26,6 +27,13 @@ class SqlStaffActions:
         await self._conn.execute(insert(t.staff_actions).values(
             staff_id=action.staff_id, action=action.action, target=action.target,
             detail=action.detail, at=action.at))
+
+    async def new_broadcast(self, staff_id: int, audience: dict[str, Any], text: str,
+                            total: int, at: datetime) -> int:
+        result = await self._conn.execute(insert(t.broadcasts).values(
+            staff_id=staff_id, audience=audience, text=text, total=total, created_at=at
+        ).returning(t.broadcasts.c.id))
+        return int(result.scalar_one())
 
     async def recent(self, limit: int, *, target: str | None = None) -> list[StaffAction]:
         query = select(t.staff_actions).order_by(_a.at.desc(), _a.id.desc()).limit(limit)

@@ -268,6 +268,18 @@ staff_actions = Table(
     Column("at", UTCDateTime, nullable=False),
 )
 
+# A staff broadcast: the text as sent, to whom (the audience chosen), how many people.
+broadcasts = Table(
+    "broadcasts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("staff_id", BigInteger, nullable=False),
+    Column("audience", JSON, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
 # Everything that must reach a person (or run after a commit) is first a row here, written in
 # the transaction of the change that causes it; a worker delivers due rows and marks them.
 outbox = Table(

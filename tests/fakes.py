@@ -18,6 +18,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from booking.model import (
@@ -94,6 +95,7 @@ class Tables:
     outbox: dict[int, OutboxRow] = field(default_factory=dict)
     next_outbox_id: int = 1
     staff_actions: list[StaffAction] = field(default_factory=list)
+    broadcasts: list[tuple[Any, ...]] = field(default_factory=list)
 
     def copy(self) -> Tables:
         return Tables(
@@ -111,6 +113,7 @@ class Tables:
             outbox=dict(self.outbox),
             next_outbox_id=self.next_outbox_id,
             staff_actions=list(self.staff_actions),
+            broadcasts=list(self.broadcasts),
         )
 
     def outbox_messages(self, kind: str | None = None) -> list[OutboxMessage]:
@@ -323,6 +326,22 @@ class FakeOrders:
                  if o.trip_id == trip_id and o.status in statuses]
         return sorted(found, key=lambda o: (o.created_at, o.id))
 
+    async def passengers(self, now: datetime, *, trip_id: int | None = None,
+                         route_id: int | None = None, first_day: date | None = None,
+                         last_day: date | None = None) -> set[int]:
+        found = set()
+        for order in self._t.orders.values():
+            trip = self._t.trips[order.trip_id]
+            if not (order.status in (OrderStatus.PAID, OrderStatus.USED)
+                    or order.hold_live(now)):
+                continue
+            if ((trip_id is None or trip.id == trip_id)
+                    and (route_id is None or trip.route_id == route_id)
+                    and (first_day is None or trip.service_date >= first_day)
+                    and (last_day is None or trip.service_date <= last_day)):
+                found.add(order.customer_id)
+        return found
+
     async def sales_by_trip(self, first: date, last: date) -> list[TripSales]:
         found = {}
         for trip in self._t.trips.values():
@@ -446,6 +465,10 @@ class FakeOutbox:
         self._t.next_outbox_id += 1
         self._t.outbox[message_id] = OutboxRow(replace(message, id=message_id), created_at)
 
+    async def add_many(self, messages: Sequence[OutboxMessage], created_at: datetime) -> None:
+        for message in messages:
+            await self.add(message, created_at)
+
     async def claim_due(
         self, now: datetime, limit: int, lease_until: datetime
     ) -> list[OutboxMessage]:
@@ -516,6 +539,9 @@ class FakeCustomers:
         return {i for i in customer_ids
                 if (c := self._t.customers.get(i)) is not None and c.blocked}
 
+    async def reachable(self) -> list[int]:
+        return sorted(c.id for c in self._t.customers.values() if not c.blocked)
+
     async def with_roles(self, roles: Collection[Role]) -> list[Customer]:
         return sorted((c for c in self._t.customers.values() if c.role in roles),
                       key=lambda c: c.id)
@@ -531,6 +557,11 @@ class FakeStaffActions:
 
     async def add(self, action: StaffAction) -> None:
         self._t.staff_actions.append(action)
+
+    async def new_broadcast(self, staff_id: int, audience: dict[str, Any], text: str,
+                            total: int, at: datetime) -> int:
+        self._t.broadcasts.append((staff_id, audience, text, total, at))
+        return len(self._t.broadcasts)
 
     async def recent(self, limit: int, *, target: str | None = None) -> list[StaffAction]:
         found = [a for a in reversed(self._t.staff_actions) if target in (None, a.target)]
