@@ -40,6 +40,7 @@ from booking.staff_console import StaffConsole
 from booking.stats import StatsService
 from booking.ticketing import SignedTicketCodes
 from booking.tickets.codes import TicketSigner, generate_signing_key, load_signing_key
+from booking.trip_changes import TripChanges
 from booking.views import OrderView
 from bot.web import make_web_app
 from handlers.context import Services
@@ -72,7 +73,8 @@ async def _measure(engine: Any, clients: int, seconds: float) -> dict[str, Any]:
     services = Services(booking=booking, customers=CustomerService(uow),
                         console=StaffConsole(uow), roles=RoleService(uow),
                         manifests=ManifestService(uow), stats=StatsService(uow),
-                        broadcasts=BroadcastService(uow))
+                        broadcasts=BroadcastService(uow),
+                        trip_changes=TripChanges(uow))
 
     held: list[OrderView] = []
 

@@ -20,6 +20,7 @@ from booking.roles import RoleChange, StaffMember
 from booking.staff_console import TripSummary
 from booking.stats import SalesReport
 from booking.ticketing import CheckIn, TicketView
+from booking.trip_changes import CancelPreview, DelayPreview
 from booking.views import (
     BookingLimits,
     CancellationQuote,
@@ -154,6 +155,14 @@ class BroadcastsApi(Protocol):
     async def send(self, staff_id: int, audience: Audience, text: str) -> BroadcastStarted: ...
     async def progress(self, staff_id: int, broadcast_id: int, total: int
                        ) -> BroadcastProgress: ...
+
+
+class TripChangesApi(Protocol):
+    async def delay_preview(self, staff_id: int, trip_id: int, minutes: int
+                            ) -> DelayPreview: ...
+    async def delay(self, staff_id: int, trip_id: int, minutes: int, reason: str) -> int: ...
+    async def cancel_preview(self, staff_id: int, trip_id: int) -> CancelPreview: ...
+    async def cancel(self, staff_id: int, trip_id: int, reason: str) -> int: ...
 
 
 class StatsApi(Protocol):

@@ -65,7 +65,7 @@ class CancellationService(UseCases):
                 )
                 if paid:
                     await uow.tickets.void_order(order.id)
-                    await self._refund_through_provider(uow, order, refund, now)
+                    await refund_through_provider(uow, order, refund, now)
                 [view] = await order_views(uow, [changed], now)
                 await uow.commit()
                 return view
@@ -85,23 +85,6 @@ class CancellationService(UseCases):
         if refusal is not None:
             raise refusal
         return order, self._refund(order, departure, trip.status is TripStatus.CANCELLED, now)
-
-    @staticmethod
-    async def _refund_through_provider(
-        uow: UnitOfWork, order: Order, refund: int, now: datetime
-    ) -> None:
-        """Ask the provider that took the money to give ``refund`` back, after the commit."""
-        if refund <= 0:
-            return
-        payment = next((p for p in await uow.payments.for_order(order.id)
-                        if p.reference == order.payment_reference), None)
-        if payment is None:  # paid by a direct call with no provider payment row
-            return
-        await enqueue(uow, OutboxMessage(
-            MessageKind.REFUND, order.customer_id,
-            {"provider": payment.provider, "reference": payment.reference, "amount": refund,
-             "currency": order.currency, "reason": "cancelled"}, now,
-            dedupe_key=f"refund:{payment.provider}:{payment.reference}"), now)
 
     def _refund(self, order: Order, departure: datetime, trip_cancelled: bool,
                 now: datetime) -> int:
@@ -139,3 +122,19 @@ class CancellationService(UseCases):
             if len(due) < batch:
                 break
         return expired
+
+
+async def refund_through_provider(uow: UnitOfWork, order: Order, refund: int, now: datetime,
+                                  *, reason: str = "cancelled") -> None:
+    """Ask the provider that took the money to give ``refund`` back, after the commit."""
+    if refund <= 0:
+        return
+    payment = next((p for p in await uow.payments.for_order(order.id)
+                    if p.reference == order.payment_reference), None)
+    if payment is None:  # paid by a direct call with no provider payment row
+        return
+    await enqueue(uow, OutboxMessage(
+        MessageKind.REFUND, order.customer_id,
+        {"provider": payment.provider, "reference": payment.reference, "amount": refund,
+         "currency": order.currency, "reason": reason}, now,
+        dedupe_key=f"refund:{payment.provider}:{payment.reference}"), now)

@@ -42,6 +42,8 @@ class ErrorCode(StrEnum):
     NOT_STAFF = "not_staff"
     NOT_ADMIN = "not_admin"  # staff, but the action is an admin's
     BAD_PERIOD = "bad_period"  # a number of days out of range (limit)
+    BAD_DELAY = "bad_delay"  # minutes out of range (limit)
+    BAD_REASON = "bad_reason"  # an empty or over-long reason (limit)
     BROADCAST_EMPTY = "broadcast_empty"
     BROADCAST_TOO_LONG = "broadcast_too_long"  # (length, limit)
     BROADCAST_FORMATTING = "broadcast_formatting"  # (problem)

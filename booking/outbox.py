@@ -54,6 +54,9 @@ class MessageKind(StrEnum):
     # A staff member's message to many passengers: payload {"broadcast_id": int, "text": str},
     # the text in Telegram's HTML formatting (checked by the broadcast's use case).
     BROADCAST = "broadcast"
+    REMINDER = "reminder"  # before departure: payload {"order", "before_s"}
+    TRIP_DELAYED = "trip_delayed"  # staff delayed the trip: payload {"trip", "minutes", "reason"}
+    TRIP_CANCELLED = "trip_cancelled"  # ... cancelled it: {"order", "reason", "refund"}
 
 
 class DeliveryStatus(StrEnum):

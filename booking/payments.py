@@ -30,6 +30,7 @@ from booking.ports import (
     UnitOfWorkFactory,
 )
 from booking.providers import Checkout, PaymentEventType, PaymentProvider, ProviderEvent
+from booking.reminders import schedule_reminders
 from booking.settings import BookingRules
 from booking.telegram_payments import RefundByHand
 from booking.usecase import UseCases
@@ -145,7 +146,9 @@ class PaymentService(UseCases):
             raise Undeliverable(str(instruction)) from instruction
         async with self._uow(write=True) as uow:
             now = self.now()
-            if await uow.payments.mark_refunded(provider_name, reference, refund_id, amount, now):
+            told = data.get("reason") == "trip_cancelled"  # the cancellation notice said it
+            if await uow.payments.mark_refunded(provider_name, reference, refund_id, amount,
+                                                now) and not told:
                 await enqueue(uow, OutboxMessage(
                     MessageKind.REFUND_NOTICE, message.recipient,
                     {"order": payment.order_id, "amount": amount, "currency": currency,
@@ -234,6 +237,9 @@ class PaymentService(UseCases):
                     payment_reference=reference,
                 )
                 await self._issue_tickets(uow, order, now)
+                route = await uow.catalog.route(trip.route_id)
+                await schedule_reminders(uow, order, trip.departs_at(route, order.from_seq),
+                                         self.rules.reminders, now)
                 outcome = ConfirmOutcome.PAID
             else:
                 # The money goes back through the provider that took it, after the commit.

@@ -82,6 +82,9 @@ class Catalog(Protocol):
     async def trips_on(self, service_date: date) -> list[Trip]:
         """Every trip of every route running on this service date, by departure."""
         ...
+    async def update_trip(self, trip: Trip, reason: str) -> None:
+        """Store the trip's departure, status and delay, with the staff's reason."""
+        ...
 
 
 class Inventory(Protocol):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from booking.model import RefundPolicy
 
@@ -13,6 +14,8 @@ class BookingRules:
     max_seats_per_order: int = 9
     booking_horizon_days: int = 365
     refund_policy: RefundPolicy = field(default_factory=RefundPolicy)
+    # Reminders before departure, longest first (KASSA_REMINDERS; booking/reminders.py).
+    reminders: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=2))
     lock_retries: int = 3
     # Switched off only by the control run of the race test, to show it can catch an
     # oversell; production always locks.

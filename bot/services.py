@@ -23,6 +23,7 @@ from booking.stats import StatsService
 from booking.telegram_payments import TelegramPaymentsProvider
 from booking.ticketing import SignedTicketCodes
 from booking.tickets.codes import TicketSigner, generate_signing_key, load_signing_key
+from booking.trip_changes import TripChanges
 from bot.jobs import Jobs
 from bot.settings import Settings
 from handlers.context import Services
@@ -104,6 +105,8 @@ def create_services(settings: Settings, engine: AsyncEngine, *,
                                   clock=clock),
         broadcasts=BroadcastService(SqlUnitOfWorkFactory(engine),
                                     rules=settings.booking_rules(), clock=clock),
+        trip_changes=TripChanges(SqlUnitOfWorkFactory(engine), rules=settings.booking_rules(),
+                                 clock=clock),
         stats=StatsService(SqlUnitOfWorkFactory(engine), rules=settings.booking_rules(),
                            clock=clock),
         roles=RoleService(SqlUnitOfWorkFactory(engine), staff_ids=settings.staff_ids,

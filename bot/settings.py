@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from booking.model import RefundPolicy
 from booking.outbox import LEASE, LEASE_MARGIN, WorkerOptions, claim_batch
 from booking.pacing import TELEGRAM_CHAT_INTERVAL_SECONDS, TELEGRAM_MESSAGES_PER_SECOND, SendLimits
+from booking.reminders import parse_reminders
 from booking.settings import BookingRules
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///kassa.db"
@@ -37,6 +38,7 @@ class Settings(BaseSettings):
     hold_minutes: int = Field(default=15, ge=1, le=24 * 60)
     max_seats: int = Field(default=9, ge=1, le=50)
     refund_policy: str = "24:100,2:50"
+    reminders: str = "24h,2h"  # before departure; "" sends none
     booking_api_url: str | None = None
     booking_api_token: SecretStr | None = None
     # Telegram's limits, held by Kassa (booking/pacing.py): messages a second overall and
@@ -52,6 +54,12 @@ class Settings(BaseSettings):
         """Accept "1,2,3" as well as a list."""
         if isinstance(value, str):
             return [int(part) for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("reminders")
+    @classmethod
+    def _check_reminders(cls, value: str) -> str:
+        parse_reminders(value)
         return value
 
     @field_validator("refund_policy")
@@ -75,4 +83,5 @@ class Settings(BaseSettings):
             hold_minutes=self.hold_minutes,
             max_seats_per_order=self.max_seats,
             refund_policy=RefundPolicy.parse(self.refund_policy),
+            reminders=parse_reminders(self.reminders),
         )

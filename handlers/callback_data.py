@@ -162,6 +162,11 @@ def broadcast(action: str, argument: str = "") -> str:
     return f"{BROADCAST}:{action}:{argument}" if argument else f"{BROADCAST}:{action}"
 
 
+# Trip change confirmations: ``sd:y|n`` (delay), ``sc:y|n`` (cancel the trip).
+def trip_change(kind: str, answer: str) -> str:
+    return f"{kind}:{answer}"
+
+
 # Role buttons an admin gets for a forwarded message: ``r:<a|r>:<user id>``.
 ROLE = "r"
 

@@ -21,6 +21,7 @@ from booking.api import (
     RolesApi,
     StaffConsoleApi,
     StatsApi,
+    TripChangesApi,
 )
 from booking.model import Station
 from booking.stations import StationIndex
@@ -62,6 +63,7 @@ class Services:
     manifests: ManifestApi
     stats: StatsApi
     broadcasts: BroadcastsApi
+    trip_changes: TripChangesApi
     directory: StationDirectory = field(default_factory=StationDirectory)
     # Telegram Payments' provider token, when payments are taken in the chat.
     telegram_payment_token: str | None = None

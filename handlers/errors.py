@@ -49,6 +49,8 @@ ERROR_MESSAGES: dict[ErrorCode, str | tuple[str, str]] = {
     ErrorCode.CURRENCY_MISMATCH: N_("The payment is in another currency than the booking."),
     ErrorCode.NOT_STAFF: N_("This is for staff only."),
     ErrorCode.NOT_ADMIN: N_("Only an admin can do this."),
+    ErrorCode.BAD_DELAY: N_("A delay is from 1 to {limit} minutes. Type the minutes again."),
+    ErrorCode.BAD_REASON: N_("Type a reason of 1 to {limit} characters."),
     ErrorCode.BROADCAST_EMPTY: N_("The message is empty. Type the text to send."),
     ErrorCode.BROADCAST_TOO_LONG: N_(
         "The message is {length} characters long; Telegram takes at most {limit}. "

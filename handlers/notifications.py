@@ -8,7 +8,7 @@ turns Telegram's answers into the outbox's terms: blocked, retry later, or sent.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from telegram import Bot
@@ -16,7 +16,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from booking.errors import BookingError
-from booking.model import OrderStatus
+from booking.model import OrderStatus, TripStatus
 from booking.outbox import Deliverer, MessageKind, RetryLater, Undeliverable
 from booking.ports import OutboxMessage
 from booking.views import OrderView
@@ -203,6 +203,92 @@ def broadcast(bot: Bot, services: Services) -> Deliverer:
     return deliver
 
 
+def trip_delayed(bot: Bot, services: Services) -> Deliverer:
+    async def deliver(message: OutboxMessage) -> None:
+        """A staff delay: the new local times at the passenger's own stops, and why.
+
+        Rendered from the orders as they are when sent: a booking cancelled meanwhile is
+        not mentioned, and a second delay shows the times after both."""
+        chat_id, _ = await recipient_texts(services, message)
+        trip_id = int(message.payload.get("trip", 0))
+        try:
+            views = [v for v in await services.booking.orders_of(chat_id)
+                     if v.trip_id == trip_id and (v.status is OrderStatus.PAID or (
+                         v.status is OrderStatus.HELD and v.expires_at is not None))]
+        except BookingError as error:
+            raise Undeliverable(str(error)) from error
+        if not views:
+            return
+        view = views[0]
+        text = _("⏰ Your trip {route} on {day} is {minutes} min late: {reason}\n"
+                 "New departure {departs} from {origin}, arrival {arrives} at {destination} "
+                 "(local times).", route=route_of(_, view),
+                 day=_.day(view.departure.date(), local_today(services, view)),
+                 minutes=int(message.payload.get("minutes", 0)),
+                 reason=str(message.payload.get("reason", "")),
+                 departs=_.time(view.departure), origin=view.origin.name(_.language),
+                 arrives=_.time(view.arrival), destination=view.destination.name(_.language))
+        await send_card(bot, chat_id, Card(text, [[button(_("🎫 My tickets"),
+                                                          cb.menu("tickets"))]]))
+
+    return deliver
+
+
+def trip_cancelled(bot: Bot, services: Services) -> Deliverer:
+    async def deliver(message: OutboxMessage) -> None:
+        """The operator cancelled the trip: why, the money coming back, and the nearest
+        other trips as buttons (one tap books the same stretch and seat count)."""
+        chat_id, _ = await recipient_texts(services, message)
+        view = await order_for(services, message)
+        text = _("❌ Your trip {route} on {day} is cancelled: {reason}",
+                 route=route_of(_, view),
+                 day=_.day(view.departure.date(), local_today(services, view)),
+                 reason=str(message.payload.get("reason", "")))
+        refund = int(message.payload.get("refund", 0))
+        if refund:
+            text += "\n" + _("{amount} is on its way back to you.",
+                             amount=_.price(refund, view.currency))
+        rows = await alternative_rows(services, _, view)
+        if rows:
+            text += "\n" + _("Other trips with seats for you:")
+        rows.append([button(_("🚌 Book again"), cb.menu("book"))])
+        await send_card(bot, chat_id, Card(text, rows))
+
+    return deliver
+
+
+# A reminder is sent if it is due within this much of its time; a delayed trip's reminder
+# found earlier than that waits for the new time.
+REMINDER_EARLY = timedelta(minutes=1)
+
+
+def reminder(bot: Bot, services: Services) -> Deliverer:
+    async def deliver(message: OutboxMessage) -> None:
+        """Before departure: trip, seats, boarding stop and local time, and the ticket."""
+        chat_id, _ = await recipient_texts(services, message)
+        view = await order_for(services, message)
+        if view.status is not OrderStatus.PAID or view.trip_status is TripStatus.CANCELLED:
+            return  # cancelled meanwhile: nothing to remind of
+        now = services.booking.now()
+        before = timedelta(seconds=int(message.payload.get("before_s", 0)))
+        due = view.departure - before
+        if due - now > REMINDER_EARLY:  # the trip was delayed after this was written
+            raise RetryLater("the trip was delayed", after=(due - now).total_seconds(),
+                             attempted=False)
+        if view.departure <= now:
+            return  # the worker was down past departure: a reminder now would only confuse
+        seats = ", ".join(f"{s.seat} {s.passenger}" for s in view.seats)
+        text = _("🔔 Reminder: {route}, {day} at {time} ({station} time), from {station}.\n"
+                 "Seats: {seats}", route=route_of(_, view),
+                 day=_.day(view.departure.date(), local_today(services, view)),
+                 time=_.time(view.departure), station=view.origin.name(_.language),
+                 seats=seats)
+        await send_card(bot, chat_id, Card(text, [[button(_("🎫 Show my ticket"),
+                                                          cb.tickets("o", view.id))]]))
+
+    return deliver
+
+
 DelivererFactory = Callable[[Bot, Services], Deliverer]
 
 TELEGRAM_DELIVERERS: dict[MessageKind, DelivererFactory] = {
@@ -211,6 +297,9 @@ TELEGRAM_DELIVERERS: dict[MessageKind, DelivererFactory] = {
     MessageKind.REFUND_NOTICE: refund_notice,
     MessageKind.SEND_TICKETS: send_tickets,
     MessageKind.BROADCAST: broadcast,
+    MessageKind.REMINDER: reminder,
+    MessageKind.TRIP_DELAYED: trip_delayed,
+    MessageKind.TRIP_CANCELLED: trip_cancelled,
 }
 
 

@@ -30,6 +30,7 @@ from handlers import (
     staff_picker,
     stats,
     tickets,
+    trip_changes,
     trips_report,
 )
 from handlers import callback_data as cb
@@ -53,6 +54,17 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
     add_staff_command("manifest", N_("Passengers of a trip, with a CSV"))
     add_staff_command("stats", N_("Sales, refunds and load factor"))
     add_staff_command("broadcast", N_("Message passengers"))
+    add_staff_command("delay", N_("Delay a trip"))
+    add_staff_command("cancel_trip", N_("Cancel a trip"))
+    staff_picker.register_trip_action(trip_changes.DELAY, trip_changes.DELAY_TITLE,
+                                      trip_changes.delay_trip_chosen)
+    staff_picker.register_trip_action(trip_changes.CANCEL, trip_changes.CANCEL_TITLE,
+                                      trip_changes.cancel_trip_chosen)
+    staff.register_text_step(trip_changes.DELAY_MINUTES, trip_changes.delay_minutes_typed)
+    staff.register_text_step(trip_changes.DELAY_REASON, trip_changes.delay_reason_typed)
+    staff.register_text_step(trip_changes.DELAY_CONFIRM, trip_changes.confirm_typed)
+    staff.register_text_step(trip_changes.CANCEL_REASON, trip_changes.cancel_reason_typed)
+    staff.register_text_step(trip_changes.CANCEL_CONFIRM, trip_changes.confirm_typed)
     staff_picker.register_trip_action(broadcast.TRIP_PURPOSE, broadcast.TRIP_TITLE,
                                       broadcast.trip_chosen)
     staff_picker.register_trip_action(broadcast.ROUTE_PURPOSE, broadcast.ROUTE_TITLE,
@@ -82,6 +94,9 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
         CommandHandler("manifest", manifest.manifest_command, filters=private),
         CommandHandler("stats", stats.stats_command, filters=private),
         CommandHandler("broadcast", broadcast.broadcast_command, filters=private),
+        CommandHandler("delay", trip_changes.delay_command, filters=private),
+        CommandHandler("cancel_trip", trip_changes.cancel_command, filters=private),
+        CallbackQueryHandler(trip_changes.on_button, pattern="^s[dc]:[yn]$"),
         CallbackQueryHandler(broadcast.on_button, pattern=f"^{cb.BROADCAST}:"),
         CallbackQueryHandler(roles.on_role_button, pattern=f"^{cb.ROLE}:"),
         CallbackQueryHandler(conversation.begin, pattern=f"^{cb.menu('book')}$"),

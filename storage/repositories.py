@@ -213,6 +213,12 @@ class SqlCatalog:
         rows = await self._conn.execute(_TRIPS_ON, {"service_date": service_date})
         return [trip_from_row(r) for r in rows]
 
+    async def update_trip(self, trip: Trip, reason: str) -> None:
+        await self._conn.execute(
+            update(t.trips).where(t.trips.c.id == trip.id).values(
+                departure_at=trip.departure_at, status=trip.status.value,
+                delay_minutes=trip.delay_minutes, status_reason=reason))
+
     async def trip(self, trip_id: int, *, lock: bool = False) -> Trip | None:
         # SQLite has no row locks: its writing transactions hold the database write lock
         # from BEGIN IMMEDIATE, which serialises them just the same.

@@ -191,6 +191,9 @@ class FakeCatalog:
     async def trip(self, trip_id: int, *, lock: bool = False) -> Trip | None:
         return self._t.trips.get(trip_id)
 
+    async def update_trip(self, trip: Trip, reason: str) -> None:
+        self._t.trips[trip.id] = trip
+
     async def trips_on(self, service_date: date) -> list[Trip]:
         return sorted((trip for trip in self._t.trips.values()
                        if trip.service_date == service_date),
