@@ -75,10 +75,12 @@ def percent(share: float) -> str:
 
 def route_lines(_: Texts, report: SalesReport, today: date) -> list[str]:
     lines = [_("By day and route (tickets · revenue · refunds · load factor):")]
-    if not report.rows:
-        lines.append(_("No trips ran in this period."))
+    # Routes that sold nothing that day would bury the ones that did.
+    busy = [row for row in report.rows if row.tickets or row.refunds]
+    if not busy:
+        lines.append(_("Nothing was sold in this period."))
     current = None
-    for row in report.rows:
+    for row in busy:
         if row.day != current:
             current = row.day
             lines += ["", _.day(row.day, today)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -87,3 +88,23 @@ async def running_bot(engine: AsyncEngine, clock, *, emulator: BotApiEmulator | 
 
 def texts_of(user: SimulatedUser) -> list[str]:
     return [m.visible_text for m in user.messages]
+
+
+@asynccontextmanager
+async def staff_bot(engine: AsyncEngine, clock, **settings: Any) -> AsyncIterator[Bot]:
+    """The demo network seeded and the whole bot running, with settings such as
+    ``staff_ids=[...]``, ``admin_ids=[...]`` or ``reminders="2h"``."""
+    await seed(engine, clock)
+    async with running_bot(engine, clock, settings=Settings(_env_file=None, **settings)) as bot:
+        yield bot
+
+
+async def pick_trip(member: SimulatedUser, command: str, day: date, route: str,
+                    departure: datetime) -> None:
+    """A staff command's trip picked as staff do it: ``/command <day>``, the route whose
+    label starts with ``route``, the trip leaving at ``departure``."""
+    await member.send(f"{command} {day.isoformat()}")
+    await member.press(next(b for b in member.last_message.button_texts()
+                            if b.startswith(f"{route} → ") or b.startswith(route)))
+    await member.press(next(b for b in member.last_message.button_texts()
+                            if b.startswith(f"{departure.hour}:{departure:%M}")))

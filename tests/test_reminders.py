@@ -12,7 +12,7 @@ from booking.providers import PaymentEventType
 from booking.reminders import parse_reminders
 from bot.settings import Settings
 from locales import texts
-from tests.conversation_support import running_bot, seed
+from tests.conversation_support import staff_bot
 from tests.test_payments_web import held_booking
 
 STAFF_ID = 950001
@@ -38,9 +38,7 @@ async def at(bot, clock, moment) -> None:
 
 @pytest.fixture
 async def bot(engine, clock):
-    await seed(engine, clock)
-    settings = Settings(_env_file=None, staff_ids=[STAFF_ID], reminders="30h,2h")
-    async with running_bot(engine, clock, settings=settings) as running:
+    async with staff_bot(engine, clock, staff_ids=[STAFF_ID], reminders="30h,2h") as running:
         yield running
 
 

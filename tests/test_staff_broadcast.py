@@ -12,10 +12,9 @@ from booking.broadcast_text import check_broadcast_text
 from booking.broadcasts import Audience, AudienceKind
 from booking.errors import BookingError, ErrorCode
 from booking.providers import PaymentEventType
-from bot.settings import Settings
 from handlers.broadcast import refresh_progress
 from storage import tables as t
-from tests.conversation_support import running_bot, seed
+from tests.conversation_support import staff_bot
 from tests.test_payments_web import held_booking
 
 STAFF_ID = 930001
@@ -23,9 +22,7 @@ STAFF_ID = 930001
 
 @pytest.fixture
 async def bot(engine, clock):
-    await seed(engine, clock)
-    settings = Settings(_env_file=None, staff_ids=[STAFF_ID])
-    async with running_bot(engine, clock, settings=settings) as running:
+    async with staff_bot(engine, clock, staff_ids=[STAFF_ID]) as running:
         yield running
 
 

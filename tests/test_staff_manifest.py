@@ -10,10 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from booking.providers import PaymentEventType
-from bot.settings import Settings
 from handlers.manifest import chunks
 from storage import tables as t
-from tests.conversation_support import running_bot, seed
+from tests.conversation_support import pick_trip, staff_bot
 from tests.test_payments_web import held_booking
 
 STAFF_ID = 910001
@@ -21,20 +20,8 @@ STAFF_ID = 910001
 
 @pytest.fixture
 async def bot(engine, clock):
-    await seed(engine, clock)
-    settings = Settings(_env_file=None, staff_ids=[STAFF_ID])
-    async with running_bot(engine, clock, settings=settings) as running:
+    async with staff_bot(engine, clock, staff_ids=[STAFF_ID]) as running:
         yield running
-
-
-async def open_manifest(bot, member, view):
-    await member.send(f"/manifest {view.departure.date().isoformat()}")
-    route = next(label for label in member.last_message.button_texts()
-                 if label.startswith(f"{view.origin.name('en')} → "))
-    await member.press(route)
-    trip = next(label for label in member.last_message.button_texts()
-                if label.startswith(f"{view.departure.hour}:{view.departure:%M}"))
-    await member.press(trip)
 
 
 async def test_manifest_lists_paid_held_and_checked_in_seats(bot, engine):
@@ -50,7 +37,8 @@ async def test_manifest_lists_paid_held_and_checked_in_seats(bot, engine):
 
     member = bot.user("Sam", user_id=STAFF_ID)
     await member.send("/start")
-    await open_manifest(bot, member, paid)
+    await pick_trip(member, "/manifest", paid.departure.date(), paid.origin.name("en"),
+                    paid.departure)
     text = "\n".join(m.text or "" for m in member.chat.bot_messages[-3:] if m.text)
     assert "Passengers: 3" in text
     assert f"{paid.seats[0].seat} · Anna Lee → Tianjin" in text and "· paid" in text

@@ -10,9 +10,8 @@ from sqlalchemy import func, select
 
 from booking.model import Role
 from booking.providers import PaymentEventType
-from bot.settings import Settings
 from storage import tables as t
-from tests.conversation_support import running_bot, seed
+from tests.conversation_support import pick_trip, staff_bot
 from tests.test_payments_web import held_booking
 
 ADMIN_ID, STAFF_ID, PAT_ID = 900001, 900002, 900003
@@ -21,9 +20,7 @@ ADMIN_ID, STAFF_ID, PAT_ID = 900001, 900002, 900003
 @pytest.fixture
 async def bot(engine, clock):
     """A running bot with one admin and one staff member from the settings."""
-    await seed(engine, clock)
-    settings = Settings(_env_file=None, staff_ids=[STAFF_ID], admin_ids=[ADMIN_ID])
-    async with running_bot(engine, clock, settings=settings) as running:
+    async with staff_bot(engine, clock, staff_ids=[STAFF_ID], admin_ids=[ADMIN_ID]) as running:
         yield running
 
 
@@ -138,14 +135,7 @@ async def test_trips_shows_a_days_trips_and_one_trips_seats(bot):
     await bot.services.booking.handle_event(bot.sandbox.event(paid, PaymentEventType.SUCCEEDED))
     sam = bot.user("Sam", user_id=STAFF_ID)
     day = paid.departure.date()
-    await sam.send(f"/trips {day.isoformat()}")
-    assert "which route?" in sam.last_message.text
-    route = next(label for label in sam.last_message.button_texts()
-                 if label.startswith(f"{paid.origin.name('en')} → "))
-    await sam.press(route)
-    trip = next(label for label in sam.last_message.button_texts()
-                if label.startswith(f"{paid.departure.hour}:{paid.departure:%M}"))
-    await sam.press(trip)
+    await pick_trip(sam, "/trips", day, paid.origin.name("en"), paid.departure)
     card = sam.last_message.text
     assert "Seats: 1 sold, 0 held" in card and "Status: on time" in card
     await sam.send("/trips someday")

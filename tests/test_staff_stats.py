@@ -10,8 +10,7 @@ import pytest
 from PIL import Image
 
 from booking.providers import PaymentEventType
-from bot.settings import Settings
-from tests.conversation_support import running_bot, seed
+from tests.conversation_support import staff_bot
 from tests.test_payments_web import held_booking
 
 STAFF_ID = 920001
@@ -19,9 +18,7 @@ STAFF_ID = 920001
 
 @pytest.fixture
 async def bot(engine, clock):
-    await seed(engine, clock)
-    settings = Settings(_env_file=None, staff_ids=[STAFF_ID])
-    async with running_bot(engine, clock, settings=settings) as running:
+    async with staff_bot(engine, clock, staff_ids=[STAFF_ID]) as running:
         yield running
 
 

@@ -12,10 +12,9 @@ from sqlalchemy import func, select
 from booking.errors import BookingError, ErrorCode
 from booking.model import OrderStatus, TicketStatus
 from booking.providers import PaymentEventType
-from bot.settings import Settings
 from locales import texts
 from storage import tables as t
-from tests.conversation_support import running_bot, seed
+from tests.conversation_support import pick_trip, staff_bot
 from tests.test_payments_web import held_booking
 
 EN = texts("en")
@@ -25,9 +24,7 @@ STAFF_ID = 940001
 
 @pytest.fixture
 async def bot(engine, clock):
-    await seed(engine, clock)
-    settings = Settings(_env_file=None, staff_ids=[STAFF_ID])
-    async with running_bot(engine, clock, settings=settings) as running:
+    async with staff_bot(engine, clock, staff_ids=[STAFF_ID]) as running:
         yield running
 
 
@@ -42,12 +39,8 @@ async def booked(bot, name, passenger, language, *, pay=True):
     return user, view
 
 
-async def pick_trip(sam, view, command):
-    await sam.send(f"{command} {view.departure.date().isoformat()}")
-    await sam.press(next(b for b in sam.last_message.button_texts()
-                         if b.startswith(f"{view.origin.name('en')} → ")))
-    await sam.press(next(b for b in sam.last_message.button_texts()
-                         if b.startswith(f"{view.departure.hour}:{view.departure:%M}")))
+async def pick(sam, view, command):
+    await pick_trip(sam, command, view.departure.date(), view.origin.name("en"), view.departure)
 
 
 def said(user, fragment: str) -> str:
@@ -69,7 +62,7 @@ async def test_a_delay_reaches_every_passenger_in_their_language(bot, engine):
     wang, _ = await booked(bot, "Wang", "王伟", "zh")
     assert paid.trip_id == held.trip_id
     sam = bot.user("Sam", user_id=STAFF_ID)
-    await pick_trip(sam, paid, "/delay")
+    await pick(sam, paid, "/delay")
     assert "Delay it by how many minutes?" in sam.last_message.text
     for bad, answer in (("soon", "as a number"), ("0", "from 1 to 1440"),
                         ("-5", "from 1 to 1440"), ("1441", "from 1 to 1440")):
@@ -101,7 +94,7 @@ async def test_a_cancellation_refunds_releases_and_offers_other_trips(bot, engin
     anna, paid = await booked(bot, "Anna", "Anna Lee", "en")
     olga, _held = await booked(bot, "Olga", "Ольга Петрова", "ru", pay=False)
     sam = bot.user("Sam", user_id=STAFF_ID)
-    await pick_trip(sam, paid, "/cancel_trip")
+    await pick(sam, paid, "/cancel_trip")
     preview = sam.last_message.text
     assert "1 paid bookings are refunded in full" in preview and "1 holds released" in preview
     await sam.send("Coach broke down")
@@ -126,11 +119,7 @@ async def test_a_cancellation_refunds_releases_and_offers_other_trips(bot, engin
     await anna.press(other, message=notice)
     assert "Beijing" in anna.last_message.text
     # Cancelling twice changes nothing.
-    await sam.send(f"/cancel_trip {paid.departure.date().isoformat()}")
-    await sam.press(next(b for b in sam.last_message.button_texts()
-                         if b.startswith(f"{paid.origin.name('en')} → ")))
-    await sam.press(next(b for b in sam.last_message.button_texts()
-                         if b.startswith(f"{paid.departure.hour}:{paid.departure:%M}")))
+    await pick(sam, paid, "/cancel_trip")
     assert sam.last_message.text == "That trip has been cancelled."
     assert await staff_rows(engine, "cancel_trip") == 1
     with pytest.raises(BookingError) as twice:
