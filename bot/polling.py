@@ -1,4 +1,5 @@
-"""`kassa run`: the bot on Telegram by long polling, and Kassa's web server, in one process.
+"""`kassa run` and `kassa webhook`: the bot on Telegram (by long polling, or taking updates
+at a secret path of the web server) and Kassa's web server, in one process.
 
 Start-up checks the settings first and names exactly the one that is missing or wrong.
 SIGTERM or Ctrl-C stops taking updates, lets the ones in flight finish, stops the web
@@ -83,8 +84,10 @@ async def schema_is_current(database_url: str) -> bool:
     return await is_current(database_url)
 
 
-async def serve(settings: Settings, run: RunSettings, out: TextIO) -> int:
+async def serve(settings: Settings, run: RunSettings, out: TextIO, *,
+                webhook: bool = False) -> int:
     from aiohttp import web
+    from telegram import Update
 
     from booking.tickets.codes import public_key_pem
     from bot.app import build_application, database_persistence, prepare
@@ -111,6 +114,14 @@ async def serve(settings: Settings, run: RunSettings, out: TextIO) -> int:
     web_app = make_web_app(services, sandbox, settings.operator_name,
                            public_key_pem=public_key_pem(codes.signer.public_key),
                            scanner_token=scanner)
+    receiver = None
+    if webhook:
+        from bot.services import secret
+        from bot.webhook import UpdateReceiver, readiness_route
+
+        receiver = UpdateReceiver(application, engine, secret(settings.secret_key))
+        receiver.add_routes(web_app)
+        readiness_route(web_app, settings.database_url)
     web_runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=WEB_SHUTDOWN_SECONDS)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -123,16 +134,29 @@ async def serve(settings: Settings, run: RunSettings, out: TextIO) -> int:
         await web_runner.setup()
         await web.TCPSite(web_runner, settings.http_host, settings.http_port).start()
         await application.start()
-        if application.updater is None:
-            raise RuntimeError("polling needs an Updater")
-        await application.updater.start_polling(drop_pending_updates=False)
-        print(f"kassa: polling; web server on http://{settings.http_host}:"
+        if receiver is not None:
+            await application.bot.set_webhook(
+                settings.public_url.rstrip("/") + receiver.path,
+                secret_token=receiver.secret_token, allowed_updates=Update.ALL_TYPES)
+            if application.job_queue is not None:
+                application.job_queue.run_repeating(receiver.prune, interval=3600, first=60)
+            mode = "webhook"
+        else:
+            if application.updater is None:
+                raise RuntimeError("polling needs an Updater")
+            await application.updater.start_polling(drop_pending_updates=False)
+            mode = "polling"
+        print(f"kassa: {mode}; web server on http://{settings.http_host}:"
               f"{settings.http_port}", file=out, flush=True)
         await stop.wait()
     finally:
-        # Stop taking updates first; the Application then finishes those in flight. The
-        # outbox worker finishes the deliveries it started and records every outcome (the
-        # rows it claimed but did not start are given back), so a stop repeats nothing.
+        # Stop taking updates first (in webhook mode the path answers 503, and the web
+        # server lets the requests in flight finish); the Application then finishes those
+        # in flight. The outbox worker finishes the deliveries it started and records every
+        # outcome (the rows it claimed but did not start are given back), so a stop
+        # repeats nothing.
+        if receiver is not None:
+            receiver.stopping = True
         if application.updater is not None and application.updater.running:
             await application.updater.stop()
         await jobs.stop_outbox()
@@ -148,13 +172,18 @@ async def serve(settings: Settings, run: RunSettings, out: TextIO) -> int:
     return 0
 
 
-def run(settings: Settings, out: TextIO = sys.stdout) -> int:
+def run(settings: Settings, out: TextIO = sys.stdout, *, webhook: bool = False) -> int:
+    command = "kassa webhook" if webhook else "kassa run"
     try:
         checked = check_settings(settings)
+        if webhook and not settings.public_url.startswith("https://") \
+                and checked.api_url is None:
+            raise SettingsProblem("KASSA_PUBLIC_URL must be https:// for Telegram to deliver "
+                                  "updates to it")
     except SettingsProblem as problem:
-        print(f"kassa run: {problem}", file=sys.stderr)
+        print(f"{command}: {problem}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
                         "%(message)s", stream=sys.stderr)
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    return asyncio.run(serve(settings, checked, out))
+    return asyncio.run(serve(settings, checked, out, webhook=webhook))

@@ -268,6 +268,15 @@ staff_actions = Table(
     Column("at", UTCDateTime, nullable=False),
 )
 
+# Telegram updates taken in webhook mode, by update_id: Telegram delivers again what it
+# thinks was not received, and a replay must not be handled twice. Pruned after a day.
+webhook_updates = Table(
+    "webhook_updates",
+    metadata,
+    Column("update_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("received_at", UTCDateTime, nullable=False, index=True),
+)
+
 # A staff broadcast: the text as sent, to whom (the audience chosen), how many people.
 broadcasts = Table(
     "broadcasts",

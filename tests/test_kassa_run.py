@@ -103,3 +103,51 @@ async def test_kassa_run_books_and_pays_then_stops_on_sigterm(tmp_path):
     assert process.returncode == 0, err.decode()[-2000:]
     assert out.decode().strip().splitlines()[-1] == "kassa: stopped"
     assert "Traceback" not in err.decode()
+
+
+@pytest.mark.slow
+async def test_kassa_webhook_registers_takes_updates_and_stops_on_sigterm(tmp_path):
+    from bot.webhook import SECRET_HEADER, UpdateReceiver
+    from tests.test_webhook_mode import start_update
+
+    emulator = BotApiEmulator()
+    http_port = free_port()
+    async with EmulatorServer(emulator) as server:
+        env = clean_env(
+            tmp_path, telegram_token=emulator.token,
+            telegram_api_url=server.base_url.removesuffix("/bot"),
+            http_port=str(http_port), public_url=f"http://127.0.0.1:{http_port}",
+            secret_key="test-secret-key", payment_webhook_secret="test-webhook-secret",
+            ticket_signing_key=generate_signing_key(),
+        )
+        migrated = await asyncio.create_subprocess_exec(
+            *KASSA, "seed-demo", "--days", "2", env=env, cwd=tmp_path,
+            stdout=asyncio.subprocess.DEVNULL)
+        assert await migrated.wait() == 0
+        process = await asyncio.create_subprocess_exec(
+            *KASSA, "webhook", env=env, cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        try:
+            receiver = UpdateReceiver(None, None, b"test-secret-key")  # type: ignore[arg-type]
+            await until(emulator, lambda: bool(emulator.webhook_url), "setWebhook")
+            assert emulator.webhook_url == f"http://127.0.0.1:{http_port}{receiver.path}"
+            anna = SimulatedUser(emulator, emulator.add_user("Anna", language_code="en"))
+            token = {SECRET_HEADER: receiver.secret_token}
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"http://127.0.0.1:{http_port}/readyz") as ready:
+                    assert ready.status == 200
+                for _ in range(2):  # the second is Telegram's replay: handled once
+                    async with http.post(emulator.webhook_url, json=start_update(anna, 41),
+                                         headers=token) as answer:
+                        assert answer.status == 200
+                async with http.post(emulator.webhook_url, json=start_update(anna, 42)) as no:
+                    assert no.status == 401
+            await until(emulator, shows(anna, "Hello, Anna"), "the menu")
+            await asyncio.sleep(0.5)
+            assert len(anna.chat.bot_messages) == 1
+        finally:
+            process.send_signal(signal.SIGTERM)
+            out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, err.decode()[-2000:]
+    assert out.decode().strip().splitlines()[-1] == "kassa: stopped"
+    assert "Traceback" not in err.decode()

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
-from bot.cli import booking_api, db, demo, import_gtfs, keygen, run, seed_demo
+from bot.cli import booking_api, db, demo, import_gtfs, keygen, run, seed_demo, webhook
 from bot.settings import Settings
 
 
@@ -34,6 +34,7 @@ class Command(Protocol):
 COMMANDS: tuple[Command, ...] = (
     demo,
     run,
+    webhook,
     booking_api,
     db,
     import_gtfs,

@@ -1,0 +1,101 @@
+"""Webhook mode: Telegram posts each update to a secret path of Kassa's web server.
+
+The path and the X-Telegram-Bot-Api-Secret-Token header are both derived from
+KASSA_SECRET_KEY, so every instance behind a load balancer agrees on them without another
+setting. A request without the right header is refused (401) and nothing is handled; a
+body that is not an update gets 400; an update_id seen before is answered 200 and skipped
+(recorded before handling: Telegram retries what it thinks was lost, and a retry must not
+book twice). While stopping, the path answers 503 so Telegram delivers again later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+from telegram import Update
+
+from storage.webhook_updates import first_delivery, forget_before
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+KEPT_FOR = timedelta(days=1)  # Telegram gives up on an update within a day
+
+
+def derived(secret_key: bytes, purpose: str, length: int) -> str:
+    return hmac.new(secret_key, purpose.encode(), hashlib.sha256).hexdigest()[:length]
+
+
+@dataclass
+class UpdateReceiver:
+    """The update path's state: where it is, its secret, and whether it still takes updates."""
+
+    application: Any
+    engine: AsyncEngine
+    secret_key: bytes
+    stopping: bool = field(default=False)
+
+    @property
+    def path(self) -> str:
+        return f"/telegram/{derived(self.secret_key, 'telegram-webhook-path', 32)}"
+
+    @property
+    def secret_token(self) -> str:
+        return derived(self.secret_key, "telegram-webhook-secret-token", 48)
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_post(self.path, self.receive)
+
+    async def receive(self, request: web.Request) -> web.Response:
+        if self.stopping:
+            return _error(503, "stopping", "not taking updates now; deliver again later")
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), self.secret_token.encode()):
+            return _error(401, "unauthorized", f"wrong or missing {SECRET_HEADER}")
+        try:
+            data = json.loads(await request.read())
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, "bad_json", "the body is not JSON")
+        update_id = data.get("update_id") if isinstance(data, dict) else None
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
+            return _error(400, "not_an_update", "the body is not a Telegram update")
+        if not await first_delivery(self.engine, update_id, datetime.now(UTC)):
+            log.info("update %d replayed: skipped", update_id)
+            return web.json_response({"ok": True, "replayed": True})
+        update = Update.de_json(data, self.application.bot)
+        await self.application.process_update(update)
+        return web.json_response({"ok": True})
+
+    async def prune(self, _context: object = None) -> None:
+        await forget_before(self.engine, datetime.now(UTC) - KEPT_FOR)
+
+
+def readiness_route(app: web.Application, database_url: str) -> None:
+    """/readyz: 200 when the database answers and its schema is the newest, else 503."""
+
+    async def readyz(request: web.Request) -> web.Response:
+        from storage.migrate import is_current
+
+        try:
+            current = await is_current(database_url)
+        except Exception as error:  # any failure to reach the database means not ready
+            return web.json_response({"ready": False, "database": str(error)[:200]},
+                                     status=503)
+        if not current:
+            return web.json_response({"ready": False, "database": "schema not current; run "
+                                      "`kassa db upgrade`"}, status=503)
+        return web.json_response({"ready": True})
+
+    app.router.add_get("/readyz", readyz)
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)

@@ -1,0 +1,31 @@
+"""The update ids taken in webhook mode: the first delivery of an update is handled, a
+replay is not (Telegram sends an update again when it did not see our answer in time)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage import tables as t
+
+
+async def first_delivery(engine: AsyncEngine, update_id: int, now: datetime) -> bool:
+    """Record the update; False if it was recorded before (a replay)."""
+    insert: Any = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            insert(t.webhook_updates).values(update_id=update_id, received_at=now)
+            .on_conflict_do_nothing(index_elements=[t.webhook_updates.c.update_id]))
+    return bool(result.rowcount == 1)
+
+
+async def forget_before(engine: AsyncEngine, before: datetime) -> int:
+    """Drop the ids older than ``before`` (Telegram keeps an update at most a day)."""
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            delete(t.webhook_updates).where(t.webhook_updates.c.received_at < before))
+    return int(result.rowcount or 0)

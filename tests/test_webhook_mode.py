@@ -1,0 +1,108 @@
+"""Webhook mode's update path, on the running bot and the emulator: the secret token is
+required (401, nothing handled), a replayed update_id is handled once, a body that is not an
+update gets 400, and /readyz says whether the schema is current."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from sqlalchemy import text
+
+from bot.webhook import SECRET_HEADER, UpdateReceiver, readiness_route
+from tests.conversation_support import staff_bot
+
+
+@pytest.fixture
+async def bot(engine, clock):
+    async with staff_bot(engine, clock) as running:
+        yield running
+
+
+@asynccontextmanager
+async def served(bot, engine) -> AsyncIterator[tuple[str, UpdateReceiver]]:
+    receiver = UpdateReceiver(bot.harness.application, engine, b"test-secret-key")
+    app = web.Application()
+    receiver.add_routes(app)
+    readiness_route(app, engine.url.render_as_string(hide_password=False))
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("")).rstrip("/"), receiver
+    finally:
+        await server.close()
+
+
+def start_update(user, update_id: int) -> dict:
+    return {"update_id": update_id, "message": {
+        "message_id": update_id, "date": int(time.time()), "chat": user.chat.to_api(),
+        "from": user.record.to_api(), "text": "/start",
+        "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}}
+
+
+async def test_updates_need_the_secret_and_are_handled_once(bot, engine):
+    anna = bot.user("Anna")
+    async with served(bot, engine) as (base, receiver), aiohttp.ClientSession() as http:
+        url = base + receiver.path
+        for headers in ({}, {SECRET_HEADER: "wrong"}):
+            async with http.post(url, json=start_update(anna, 1), headers=headers) as answer:
+                assert answer.status == 401
+        assert anna.messages == []  # nothing was handled
+        good = {SECRET_HEADER: receiver.secret_token}
+        for _ in range(3):  # Telegram delivering the same update again
+            async with http.post(url, json=start_update(anna, 2), headers=good) as answer:
+                assert answer.status == 200
+        assert len(anna.messages) == 1 and "Hello, Anna" in anna.messages[0].text
+        async with http.post(url, json=start_update(anna, 3), headers=good) as answer:
+            assert answer.status == 200
+        assert len(anna.messages) == 2
+        for body in (b"not json", b"[1, 2]", b'{"update_id": "7"}', b'{"message": {}}'):
+            async with http.post(url, data=body, headers=good) as answer:
+                assert answer.status == 400
+                assert (await answer.json())["error"]["code"] in ("bad_json", "not_an_update")
+        receiver.stopping = True
+        async with http.post(url, json=start_update(anna, 4), headers=good) as answer:
+            assert answer.status == 503
+        assert len(anna.messages) == 2
+        async with http.post(base + "/telegram/elsewhere", json=start_update(anna, 5),
+                             headers=good) as answer:
+            assert answer.status == 404
+    bot.harness.assert_no_errors()
+
+
+async def test_readyz_wants_the_database_and_the_newest_schema(bot, engine):
+    async with served(bot, engine) as (base, _receiver), aiohttp.ClientSession() as http:
+        async with http.get(base + "/readyz") as answer:
+            assert answer.status == 200 and (await answer.json()) == {"ready": True}
+        async with engine.begin() as conn:  # as if a newer release had not been migrated
+            old = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+            await conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+        try:
+            async with http.get(base + "/readyz") as answer:
+                assert answer.status == 503
+                assert "kassa db upgrade" in (await answer.json())["database"]
+        finally:
+            async with engine.begin() as conn:
+                await conn.execute(text("UPDATE alembic_version SET version_num = :v"),
+                                   {"v": old})
+    app = web.Application()
+    readiness_route(app, "postgresql+asyncpg://postgres@127.0.0.1:9/nowhere")
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as http, http.get(server.make_url("/readyz")) as answer:
+            assert answer.status == 503 and (await answer.json())["ready"] is False
+    finally:
+        await server.close()
+
+
+def test_the_path_and_token_come_from_the_secret_key(engine):
+    one = UpdateReceiver(None, engine, b"a")
+    assert one.path == UpdateReceiver(None, engine, b"a").path  # every instance agrees
+    assert one.path != UpdateReceiver(None, engine, b"b").path
+    assert 1 <= len(one.secret_token) <= 256 and one.secret_token.isalnum()
