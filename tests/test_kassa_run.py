@@ -43,6 +43,24 @@ def test_missing_token_is_named_in_one_line(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+async def seeded_env(tmp_path: Path, emulator: BotApiEmulator, server: EmulatorServer,
+                     http_port: int) -> dict[str, str]:
+    """The settings of a Kassa process against the emulator served over loopback, on a
+    database with the demo network (and every migration) in it."""
+    env = clean_env(
+        tmp_path, telegram_token=emulator.token,
+        telegram_api_url=server.base_url.removesuffix("/bot"),
+        http_port=str(http_port), public_url=f"http://127.0.0.1:{http_port}",
+        secret_key="test-secret-key", payment_webhook_secret="test-webhook-secret",
+        ticket_signing_key=generate_signing_key(),
+    )
+    seeded = await asyncio.create_subprocess_exec(
+        *KASSA, "seed-demo", "--days", "3", env=env, cwd=tmp_path,
+        stdout=asyncio.subprocess.DEVNULL)
+    assert await seeded.wait() == 0
+    return env
+
+
 async def until(emulator: BotApiEmulator, check: Callable[[], bool], what: str,
                 within: float = 15.0) -> None:
     try:
@@ -60,17 +78,7 @@ async def test_kassa_run_books_and_pays_then_stops_on_sigterm(tmp_path):
     emulator = BotApiEmulator()
     http_port = free_port()
     async with EmulatorServer(emulator) as server:
-        env = clean_env(
-            tmp_path, telegram_token=emulator.token,
-            telegram_api_url=server.base_url.removesuffix("/bot"),
-            http_port=str(http_port), public_url=f"http://127.0.0.1:{http_port}",
-            secret_key="test-secret-key", payment_webhook_secret="test-webhook-secret",
-            ticket_signing_key=generate_signing_key(),
-        )
-        seeded = await asyncio.create_subprocess_exec(
-            *KASSA, "seed-demo", "--days", "3", env=env, cwd=tmp_path,
-            stdout=asyncio.subprocess.DEVNULL)
-        assert await seeded.wait() == 0
+        env = await seeded_env(tmp_path, emulator, server, http_port)
         process = await asyncio.create_subprocess_exec(
             *KASSA, "run", env=env, cwd=tmp_path,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -113,17 +121,7 @@ async def test_kassa_webhook_registers_takes_updates_and_stops_on_sigterm(tmp_pa
     emulator = BotApiEmulator()
     http_port = free_port()
     async with EmulatorServer(emulator) as server:
-        env = clean_env(
-            tmp_path, telegram_token=emulator.token,
-            telegram_api_url=server.base_url.removesuffix("/bot"),
-            http_port=str(http_port), public_url=f"http://127.0.0.1:{http_port}",
-            secret_key="test-secret-key", payment_webhook_secret="test-webhook-secret",
-            ticket_signing_key=generate_signing_key(),
-        )
-        migrated = await asyncio.create_subprocess_exec(
-            *KASSA, "seed-demo", "--days", "2", env=env, cwd=tmp_path,
-            stdout=asyncio.subprocess.DEVNULL)
-        assert await migrated.wait() == 0
+        env = await seeded_env(tmp_path, emulator, server, http_port)
         process = await asyncio.create_subprocess_exec(
             *KASSA, "webhook", env=env, cwd=tmp_path,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
