@@ -136,7 +136,7 @@ def test_long_names_still_fit_one_page_with_a_readable_qr_code(
     pdf = render_ticket_pdf(long, zh)
     (text,) = text_of(pdf)
     flat = " ".join(text.split())
-    # Wrapped lines after Chinese text keep their own letters (an fpdf2 font-state issue).
+    # Wrapped lines after Chinese text keep their own letters (each run names its font).
     assert "车次: Frankfurt – Berlin" in flat
     assert "Sankt-Peterburg" in flat
     assert "Villanueva-Hohenzollern Sr." in flat
