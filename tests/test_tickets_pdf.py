@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
+import zlib
 from dataclasses import replace
 from datetime import datetime
+from io import BytesIO
 from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
 import zxingcpp
+from fontTools.ttLib import TTFont
 
 from booking.tickets.codes import PREFIX, TicketCodeError, TicketSigner
 from booking.tickets.document import TicketCaptions, TicketDocument
@@ -189,3 +193,31 @@ def test_save_page_for_a_look(tickets, tmp_path: Path) -> None:
         page_image(pdf).save(folder / f"ticket-{index}.png")
         (folder / f"ticket-{index}.pdf").write_bytes(pdf)
     assert (folder / "ticket-0.png").stat().st_size > 0
+
+
+def test_accented_letters_from_composite_glyphs_render_and_read_back(tickets) -> None:
+    # DejaVu draws many accented letters as a base glyph plus an accent: both parts must be
+    # in the embedded font, under their new ids.
+    doc, _ = tickets[0]
+    name = "María José García-Núñez Ёлка Çağ"
+    pdf = render_ticket_pdf(replace(doc, passenger=name))
+    assert name in " ".join(text_of(pdf)[0].split())
+    plain = render_ticket_pdf(replace(doc, passenger="Maria Jose Garcia-Nunez Елка Cag"))
+    # The accents are drawn: the page differs from the one without them where the name is.
+    assert page_image(pdf).tobytes() != page_image(plain).tobytes()
+
+
+def test_embedded_font_programs_are_valid_truetype(tickets) -> None:
+    _, pdf = tickets[1]  # Latin, Cyrillic and Chinese: three fonts
+    programs = [
+        zlib.decompress(match.group(2))
+        for match in re.finditer(rb"/Length (\d+) /Filter /FlateDecode /Length1 \d+ ?>>\n"
+                                 rb"stream\n(.*?)\nendstream", pdf, re.S)
+    ]
+    assert len(programs) == 3
+    for program in programs:
+        font = TTFont(BytesIO(program))
+        glyf = font["glyf"]
+        for name in font.getGlyphOrder():
+            glyf[name].expand(glyf)  # every glyph, composite parts included, decodes
+        assert font["maxp"].numGlyphs == len(font.getGlyphOrder()) < 200
