@@ -1,14 +1,21 @@
-"""Updates/s through the whole bot: emulator -> Application -> handlers -> booking -> database.
+"""Updates/s through the whole bot, in webhook mode with one and two instances.
 
     KASSA_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test \\
-        .venv/bin/python bench/conversation.py [--passengers 40] [--rounds 3]
+        .venv/bin/python bench/conversation.py [--passengers 40] [--rounds 2] [--in-process]
     KASSA_DATABASE_URL=sqlite+aiosqlite:///kassa.db .venv/bin/python bench/conversation.py
 
 Many simulated passengers book at once, each a whole booking by buttons and typed text
 (menu, origin, destination, date, trip, passengers, any seats, a name, confirm) ending in
-a hold. The same number of updates then goes through a bare python-telegram-bot echo
-handler on the same emulator, at the same concurrency, as the baseline. The database the
-URL names is only used to create a fresh one beside it. Last line: one JSON object.
+a hold. Webhook mode, as in production: real `kassa webhook` processes on one database, the
+Bot API emulator served over loopback HTTP, and the emulator POSTing each update to the
+instances round robin, as a load balancer would (so one passenger's steps alternate between
+instances); a step's latency is its POST, answered once the bot has handled it. Two
+instances are measured on PostgreSQL only (SQLite is one process's database). The baseline
+is a bare python-telegram-bot echo bot behind the same kind of webhook (bench/echo_webhook.py),
+at the same concurrency. The instances' CPU time per update is read from /proc. With
+--in-process, the bot and the echo handler run in this process on the emulator directly
+(no HTTP), as this benchmark measured before webhook mode. The database the URL names is only
+used to create a fresh one beside it. Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -16,12 +23,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
+import signal
+import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
 
+from sqlalchemy import func, select
 from telegram import Update
 from telegram.ext import ContextTypes, MessageHandler, filters
 
@@ -31,18 +44,27 @@ from bench.common import database_url_from_env, fresh_database, percentile
 from booking.clock import system_clock
 from booking.demo_network import demo_timetable
 from booking.model import OrderStatus
+from booking.tickets.codes import generate_signing_key
 from bot.app import build_application, prepare
 from bot.emulator import (
     BotApiEmulator,
     BotHarness,
     EmulatorRequest,
+    EmulatorServer,
     SimulatedUser,
     emulated_builder,
 )
+from bot.emulator.webhook import WebhookDelivery
 from bot.services import create_services
 from bot.settings import Settings
-from storage.database import create_engine
+from storage import tables as t
+from storage.database import create_engine, is_sqlite
 from storage.timetable import store_timetable
+
+ROOT = Path(__file__).resolve().parent.parent
+KASSA = [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())"]
+SECRET = "bench-secret-key"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 # Pairs with several departures a day, so that concurrent passengers spread over trips.
 ROUTES = [("Beijing", "Tianjin"), ("Shanghai", "Hangzhou"), ("Moscow", "Vladimir"),
@@ -135,21 +157,150 @@ async def echo_run(passengers: int, updates_each: int) -> dict[str, Any]:
     return {"updates": total, "seconds": elapsed, "updates_per_s": total / elapsed}
 
 
-async def main(args: argparse.Namespace) -> dict[str, Any]:
-    url = database_url_from_env()
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def log_file(folder: Path, port: int) -> BinaryIO:
+    """Where an instance's log goes (a pipe nobody reads would fill and stop it)."""
+    return (folder / f"{port}.log").open("wb")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+async def stop_processes(processes: list[asyncio.subprocess.Process]) -> None:
+    for process in processes:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        if await asyncio.wait_for(process.wait(), 30) != 0:
+            raise RuntimeError(f"process {process.pid} exited with {process.returncode}")
+
+
+async def webhook_run(url: str, passengers: int, rounds: int, instances: int) -> dict[str, Any]:
+    """The booking conversation through ``instances`` `kassa webhook` processes."""
+    engine = create_engine(url, pool_size=5)
+    await store_timetable(engine, demo_timetable(system_clock().date(), days=3))
+    emulator = BotApiEmulator()
+    logs = tempfile.TemporaryDirectory(prefix="kassa-bench-")
+    processes: list[asyncio.subprocess.Process] = []
+    latencies: list[float] = []
+    rng = random.Random(2026)
+    updates = 0
+    try:
+        async with EmulatorServer(emulator) as server:
+            ports = [free_port() for _ in range(instances)]
+            base = {k: v for k, v in os.environ.items() if not k.startswith("KASSA_")}
+            base.update(KASSA_DATABASE_URL=url, KASSA_TELEGRAM_TOKEN=emulator.token,
+                        KASSA_TELEGRAM_API_URL=server.base_url.removesuffix("/bot"),
+                        KASSA_SECRET_KEY=SECRET, KASSA_PAYMENT_WEBHOOK_SECRET=SECRET,
+                        KASSA_TICKET_SIGNING_KEY=generate_signing_key())
+            for port in ports:
+                env = {**base, "KASSA_HTTP_PORT": str(port),
+                       "KASSA_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+                with log_file(Path(logs.name), port) as log:
+                    processes.append(await asyncio.create_subprocess_exec(
+                        *KASSA, "webhook", env=env, cwd=ROOT,
+                        stdout=asyncio.subprocess.DEVNULL, stderr=log))
+            await emulator.wait_until(
+                lambda: sum(c.method == "setWebhook" for c in emulator.calls) >= instances
+                or any(p.returncode is not None for p in processes), 60)
+            if any(p.returncode is not None for p in processes):
+                raise RuntimeError(f"an instance did not start; see {logs.name}")
+            path = urlsplit(emulator.webhook_url).path
+            targets = [f"http://127.0.0.1:{port}{path}" for port in ports]
+            cpu_before = sum(cpu_seconds(p.pid) for p in processes)
+            async with WebhookDelivery(emulator, targets):
+                started = time.perf_counter()
+                for round_no in range(rounds):
+                    users = [SimulatedUser(emulator, emulator.add_user(f"P{round_no}-{i}"))
+                             for i in range(passengers)]
+                    done = await asyncio.gather(*(book(u, rng, latencies) for u in users))
+                    updates += sum(done)
+                elapsed = time.perf_counter() - started
+            cpu = sum(cpu_seconds(p.pid) for p in processes) - cpu_before
+            await stop_processes(processes)
+        async with engine.connect() as conn:
+            held = int((await conn.execute(select(func.count()).select_from(t.orders)
+                                           .where(t.orders.c.status == "held"))).scalar_one())
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.kill()
+        await engine.dispose()
+        logs.cleanup()
+    return {
+        "updates": updates,
+        "seconds": elapsed,
+        "updates_per_s": updates / elapsed,
+        "p50_ms": percentile(latencies, 0.5) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+        "cpu_ms_per_update": cpu / updates * 1000,
+        "bookings_held": held,
+    }
+
+
+async def echo_webhook_run(passengers: int, updates_each: int) -> dict[str, Any]:
+    """The bare echo bot (bench/echo_webhook.py) behind a webhook, at the same concurrency."""
+    emulator = BotApiEmulator()
+    port = free_port()
+    async with EmulatorServer(emulator) as server:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, str(ROOT / "bench" / "echo_webhook.py"), "--port", str(port),
+            "--token", emulator.token, "--api-url", server.base_url.removesuffix("/bot"),
+            "--secret", SECRET, stdout=asyncio.subprocess.PIPE, cwd=ROOT)
+        try:
+            assert process.stdout is not None
+            if (await asyncio.wait_for(process.stdout.readline(), 60)).strip() != b"ready":
+                raise RuntimeError("the echo bot did not start")
+            emulator.webhook_secret_token = SECRET
+            users = [SimulatedUser(emulator, emulator.add_user(f"E{i}"))
+                     for i in range(passengers)]
+            cpu_before = cpu_seconds(process.pid)
+
+            async def chat(user: SimulatedUser) -> None:
+                for n in range(updates_each):
+                    await user.send(f"hello {n}")
+
+            async with WebhookDelivery(emulator, [f"http://127.0.0.1:{port}/webhook"]):
+                started = time.perf_counter()
+                await asyncio.gather(*(chat(u) for u in users))
+                elapsed = time.perf_counter() - started
+            cpu = cpu_seconds(process.pid) - cpu_before
+        finally:
+            await stop_processes([process])
+    total = passengers * updates_each
+    return {"updates": total, "seconds": elapsed, "updates_per_s": total / elapsed,
+            "cpu_ms_per_update": cpu / total * 1000}
+
+
+def describe(label: str, run: dict[str, Any]) -> str:
+    line = (f"{label}: {run['updates']} updates in {run['seconds']:.2f}s = "
+            f"{run['updates_per_s']:.0f} updates/s")
+    if "p50_ms" in run:
+        line += f" (p50 {run['p50_ms']:.1f} ms, p99 {run['p99_ms']:.1f} ms per update)"
+    if "cpu_ms_per_update" in run:
+        line += f", {run['cpu_ms_per_update']:.2f} ms of the bot's CPU per update"
+    if "bookings_held" in run:
+        line += f", {run['bookings_held']} holds"
+    return line
+
+
+async def in_process(url: str, args: argparse.Namespace) -> dict[str, Any]:
     async with fresh_database(url, "conversation") as fresh:
         booking = await bot_run(fresh, args.passengers, args.rounds)
     per_passenger = booking["updates"] // (args.passengers * args.rounds)
     baseline = await echo_run(args.passengers, per_passenger * args.rounds)
-    print(f"database: {url.split(':', 1)[0]}")
-    print(f"booking conversation: {booking['updates']} updates in {booking['seconds']:.2f}s = "
-          f"{booking['updates_per_s']:.0f} updates/s (p50 {booking['p50_ms']:.1f} ms, "
-          f"p99 {booking['p99_ms']:.1f} ms per update), {booking['bookings_held']} holds")
-    print(f"bare echo handler:    {baseline['updates']} updates in {baseline['seconds']:.2f}s = "
-          f"{baseline['updates_per_s']:.0f} updates/s")
+    print(describe("booking conversation (in process)", booking))
+    print(describe("bare echo handler (in process)", baseline))
     return {
-        "database": url.split(":", 1)[0].split("+")[0],
-        "passengers": args.passengers * args.rounds,
+        "mode": "in_process",
         "booking_updates_per_s": round(booking["updates_per_s"], 1),
         "booking_update_p50_ms": round(booking["p50_ms"], 2),
         "booking_update_p99_ms": round(booking["p99_ms"], 2),
@@ -159,9 +310,51 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    url = database_url_from_env()
+    kind = url.split(":", 1)[0].split("+")[0]
+    print(f"database: {kind}")
+    if args.in_process:
+        return {"database": kind, "passengers": args.passengers * args.rounds,
+                **await in_process(url, args)}
+    runs: dict[int, dict[str, Any]] = {}
+    for instances in (1,) if is_sqlite(url) else (1, 2):
+        async with fresh_database(url, f"conversation{instances}") as fresh:
+            runs[instances] = await webhook_run(fresh, args.passengers, args.rounds, instances)
+        print(describe(f"booking, webhook, {instances} instance(s)", runs[instances]))
+    per_passenger = runs[1]["updates"] // (args.passengers * args.rounds)
+    echo_figures = await echo_webhook_run(args.passengers, per_passenger * args.rounds)
+    print(describe("bare echo bot, webhook", echo_figures))
+    one = runs[1]
+    figures: dict[str, Any] = {
+        "database": kind,
+        "mode": "webhook",
+        "passengers": args.passengers * args.rounds,
+        "one_instance_updates_per_s": round(one["updates_per_s"], 1),
+        "one_instance_p50_ms": round(one["p50_ms"], 2),
+        "one_instance_p99_ms": round(one["p99_ms"], 2),
+        "one_instance_cpu_ms_per_update": round(one["cpu_ms_per_update"], 2),
+        "echo_updates_per_s": round(echo_figures["updates_per_s"], 1),
+        "echo_cpu_ms_per_update": round(echo_figures["cpu_ms_per_update"], 2),
+        "ratio_one_vs_echo": round(one["updates_per_s"] / echo_figures["updates_per_s"], 3),
+        "bookings_held": sum(r["bookings_held"] for r in runs.values()),
+    }
+    if 2 in runs:
+        two = runs[2]
+        figures.update(
+            two_instances_updates_per_s=round(two["updates_per_s"], 1),
+            two_instances_p99_ms=round(two["p99_ms"], 2),
+            two_instances_cpu_ms_per_update=round(two["cpu_ms_per_update"], 2),
+            ratio_two_vs_one=round(two["updates_per_s"] / one["updates_per_s"], 2),
+        )
+    return figures
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--passengers", type=int, default=40, help="booking at once")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--in-process", action="store_true",
+                        help="the bot in this process on the emulator, without HTTP")
     figures = asyncio.run(main(parser.parse_args()))
     print(json.dumps(figures))

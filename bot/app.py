@@ -32,6 +32,10 @@ def database_persistence(engine: AsyncEngine) -> BasePersistence[Any, Any, Any]:
     )
 
 
+# Connections to the Bot API at once; a little above the updates handled at once.
+BOT_API_CONNECTIONS = 64
+
+
 def build_application(
     services: Services,
     *,
@@ -57,6 +61,10 @@ def build_application(
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(updates_request or request)
+    else:
+        # PTB's default is one connection: every Bot API call of every update in flight
+        # would queue behind the one before.
+        builder = builder.connection_pool_size(BOT_API_CONNECTIONS)
     if base_url is not None:
         builder = builder.base_url(base_url)
     if base_file_url is not None:

@@ -62,8 +62,10 @@ async def delete_my_commands(emu: EmulatorState, p: Params) -> bool:
 
 
 async def set_webhook(emu: EmulatorState, p: Params) -> bool:
-    """setWebhook: remembered, so getUpdates conflicts as on Telegram; nothing is pushed."""
+    """setWebhook: remembered, so getUpdates conflicts as on Telegram. Updates are pushed
+    to it only where a WebhookDelivery is installed (bot/emulator/webhook.py)."""
     emu.webhook_url = p.get_str("url") or ""
+    emu.webhook_secret_token = p.get_str("secret_token") or ""
     if p.get_bool("drop_pending_updates"):
         emu.pending.clear()
     return True

@@ -85,6 +85,7 @@ class EmulatorState:
         self.pre_checkout_queries: dict[str, PreCheckoutRecord] = {}
         self.commands: dict[tuple[str, str], list[dict[str, str]]] = {}
         self.webhook_url = ""
+        self.webhook_secret_token = ""
         self.allowed_updates: frozenset[str] = DEFAULT_ALLOWED_UPDATES
         self.faults = FaultPlan()
         self.flood = FloodControl(monotonic)
