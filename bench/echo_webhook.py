@@ -5,7 +5,8 @@
 
 Takes updates at POST /webhook the way `kassa webhook` does (the secret-token header checked,
 the body parsed into an Update, process_update awaited before the answer) and says each text
-back through the Bot API at --api-url, with the same HTTP client settings as Kassa. Prints
+back through the Bot API at --api-url, with the same HTTP client as Kassa (aiohttp, 64
+connections: bot/telegram_request.py), handling updates concurrently. Prints
 "ready" once listening; SIGTERM stops it.
 """
 
@@ -25,7 +26,9 @@ from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.app import BOT_API_CONNECTIONS
 from bot.emulator.webhook import SECRET_HEADER
+from bot.telegram_request import AiohttpRequest
 
 
 async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -35,10 +38,8 @@ async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    from bot.app import BOT_API_CONNECTIONS
-
     application = (Application.builder().token(args.token).base_url(f"{args.api_url}/bot")
-                   .connection_pool_size(BOT_API_CONNECTIONS).updater(None)
+                   .request(AiohttpRequest(BOT_API_CONNECTIONS)).updater(None)
                    .concurrent_updates(True).build())
     application.add_handler(MessageHandler(filters.TEXT, echo))
 

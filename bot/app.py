@@ -15,6 +15,7 @@ from telegram.request import BaseRequest
 
 from booking.pacing import Pacer, SendLimits
 from bot.persistence import DatabasePersistence, save_after_each_update
+from bot.telegram_request import AiohttpRequest
 from handlers.command_menu import publish_default_menus, publish_menu
 from handlers.context import KassaApplication, KassaContext, Services
 from handlers.rate_limiter import KassaRateLimiter
@@ -62,9 +63,10 @@ def build_application(
     if request is not None:
         builder = builder.request(request).get_updates_request(updates_request or request)
     else:
-        # PTB's default is one connection: every Bot API call of every update in flight
-        # would queue behind the one before.
-        builder = builder.connection_pool_size(BOT_API_CONNECTIONS)
+        # PTB's default is httpx with one connection: every Bot API call of every update in
+        # flight would queue behind the one before (see bot/telegram_request.py).
+        builder = builder.request(AiohttpRequest(BOT_API_CONNECTIONS)).get_updates_request(
+            AiohttpRequest())
     if base_url is not None:
         builder = builder.base_url(base_url)
     if base_file_url is not None:

@@ -1,0 +1,100 @@
+"""python-telegram-bot's calls to the Bot API over aiohttp instead of httpx.
+
+Why: with many updates in flight, httpx (httpcore) looks through its whole connection pool
+for every request: with the 64 connections Kassa keeps, that scan was the largest part of a
+bare echo bot's CPU (py-spy, bench/conversation.py). aiohttp, already Kassa's web server and
+HTTP client, hands out a pooled connection in constant time. The behaviour PTB expects of a
+request class is kept: form fields (JSON-encoded values), multipart for files, its timeouts,
+TimedOut and NetworkError.
+"""
+
+from __future__ import annotations
+
+import aiohttp
+
+# The types PTB's own request classes are declared with (not exported by telegram.request).
+from telegram._utils.defaultvalue import DefaultValue
+from telegram._utils.types import ODVInput
+from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, RequestData
+
+# PTB's own defaults (HTTPXRequest), in seconds.
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 5.0
+POOL_TIMEOUT = 1.0
+MEDIA_TIMEOUT = 20.0  # a document upload's whole request
+
+
+class AiohttpRequest(BaseRequest):
+    """One aiohttp session with up to ``connections`` connections to the Bot API."""
+
+    def __init__(self, connections: int = 1, *, read_timeout: float | None = READ_TIMEOUT,
+                 connect_timeout: float = CONNECT_TIMEOUT,
+                 pool_timeout: float = POOL_TIMEOUT) -> None:
+        self._connections = connections
+        self._read_timeout = read_timeout
+        self._connect_timeout = connect_timeout
+        self._pool_timeout = pool_timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self._read_timeout
+
+    async def initialize(self) -> None:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._connections),
+                headers={"User-Agent": self.USER_AGENT})
+
+    async def shutdown(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        if self._session is None or self._session.closed:
+            raise RuntimeError("AiohttpRequest is not initialized")
+        files = request_data.multipart_data if request_data else None
+        fields = request_data.json_parameters if request_data else None
+        read = _given(read_timeout, self._read_timeout)
+        connect = _given(connect_timeout, self._connect_timeout)
+        pool = _given(pool_timeout, self._pool_timeout)
+        # aiohttp waits for a free pooled connection within its connect timeout.
+        timeout = aiohttp.ClientTimeout(
+            total=MEDIA_TIMEOUT + (read or 0) if files else None,
+            connect=None if connect is None else connect + (pool or 0),
+            sock_read=read)
+        body: aiohttp.FormData | dict[str, str] | None = fields
+        if files:
+            form = aiohttp.FormData()
+            for name, value in (fields or {}).items():
+                form.add_field(name, value)
+            for name, (filename, content, mime_type) in files.items():
+                form.add_field(name, content, filename=filename, content_type=mime_type)
+            body = form
+        try:
+            async with self._session.request(method, url, data=body,
+                                             timeout=timeout) as response:
+                return response.status, await response.read()
+        except TimeoutError as error:
+            raise TimedOut from error
+        except aiohttp.ClientError as error:
+            raise NetworkError(f"aiohttp.{error.__class__.__name__}: {error}") from error
+
+
+def _given(value: ODVInput[float], default: float | None) -> float | None:
+    """A timeout the caller gave (None included: no limit), else ours."""
+    if isinstance(value, DefaultValue):
+        return default
+    return None if value is None else float(value)
+
