@@ -6,17 +6,28 @@ bare echo bot's CPU (py-spy, bench/conversation.py). aiohttp, already Kassa's we
 HTTP client, hands out a pooled connection in constant time. The behaviour PTB expects of a
 request class is kept: form fields (JSON-encoded values), multipart for files, its timeouts,
 TimedOut and NetworkError.
+
+Kassa never reads an inline keyboard back from Telegram (it keeps what a button means in the
+button's callback data and its own state), yet every edit of a seat map returns the message
+with its ~50 buttons, and PTB builds an object of each: a tenth of an update's CPU. So the
+keyboards are dropped from the answers (and from incoming updates, see without_keyboards)
+before PTB parses them.
 """
 
 from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
 
 import aiohttp
 
 # The types PTB's own request classes are declared with (not exported by telegram.request).
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
-from telegram.error import NetworkError, TimedOut
+from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+T = TypeVar("T")
 
 # PTB's own defaults (HTTPXRequest), in seconds.
 CONNECT_TIMEOUT = 5.0
@@ -40,6 +51,21 @@ class AiohttpRequest(BaseRequest):
     @property
     def read_timeout(self) -> float | None:
         return self._read_timeout
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> dict[str, Any]:
+        """Telegram's answer, without the inline keyboards of the messages in it."""
+        try:
+            answer = json.loads(payload.decode("utf-8", "replace"))
+        except ValueError as error:
+            raise TelegramError("Invalid server response") from error
+        result = answer.get("result") if isinstance(answer, dict) else None
+        if isinstance(result, dict):
+            result.pop("reply_markup", None)
+        elif isinstance(result, list):  # getUpdates
+            for update in result:
+                without_keyboards(update)
+        return answer
 
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
@@ -90,6 +116,19 @@ class AiohttpRequest(BaseRequest):
             raise TimedOut from error
         except aiohttp.ClientError as error:
             raise NetworkError(f"aiohttp.{error.__class__.__name__}: {error}") from error
+
+
+def without_keyboards(update: T) -> T:
+    """An update's messages without their inline keyboards (see the module's docstring)."""
+    if isinstance(update, dict):
+        for kind in ("message", "edited_message", "channel_post", "callback_query"):
+            part = update.get(kind)
+            if isinstance(part, dict):
+                part.pop("reply_markup", None)
+                message = part.get("message")
+                if isinstance(message, dict):
+                    message.pop("reply_markup", None)
+    return update
 
 
 def _given(value: ODVInput[float], default: float | None) -> float | None:

@@ -22,6 +22,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
 
+from bot.telegram_request import without_keyboards
 from storage.webhook_updates import first_delivery, forget_before
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class UpdateReceiver:
         if not await first_delivery(self.engine, update_id, datetime.now(UTC)):
             log.info("update %d replayed: skipped", update_id)
             return web.json_response({"ok": True, "replayed": True})
-        update = Update.de_json(data, self.application.bot)
+        update = Update.de_json(without_keyboards(data), self.application.bot)
         await self.application.process_update(update)
         return web.json_response({"ok": True})
 

@@ -70,7 +70,7 @@ class SqlUnitOfWork:
 
     async def _begin(self, conn: AsyncConnection) -> None:
         if self._on_asyncpg:
-            pg = self._pg = await PgTransaction.begin(conn)
+            pg = self._pg = await PgTransaction.begin(conn, reading=not self._write)
             self.catalog = PgCatalog(conn, self._cache_key, pg.driver)
             self.inventory = PgInventory(conn, pg.driver)
             self.orders = PgOrders(conn, pg)
