@@ -128,6 +128,25 @@ async def wait_for_write_turn(engine: AsyncEngine) -> asyncio.Lock | None:
     return queue.lock
 
 
+def without_transactions(engine: AsyncEngine) -> AsyncEngine:
+    """The engine (same pool) for work that is a single statement: a read, or an insert or
+    upsert that is atomic alone. PostgreSQL then runs it without BEGIN and COMMIT around it,
+    which were two of its three round trips."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+@asynccontextmanager
+async def single_write(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for one writing statement: SQLite's writer turn and transaction as
+    write_transaction takes them; on PostgreSQL no transaction around the statement."""
+    if engine.dialect.name == "sqlite":
+        async with write_transaction(engine) as conn:
+            yield conn
+        return
+    async with without_transactions(engine).connect() as conn:
+        yield conn
+
+
 @asynccontextmanager
 async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """``engine.begin()`` for a transaction that writes, taking SQLite's write lock up front."""

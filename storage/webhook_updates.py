@@ -11,15 +11,23 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import tables as t
+from storage.database import single_write
+
+
+def _record(insert: Any) -> Any:
+    return insert(t.webhook_updates).on_conflict_do_nothing(
+        index_elements=[t.webhook_updates.c.update_id])
+
+
+# Built once (see storage/bot_state.py): this runs for every update.
+_RECORD = {"postgresql": _record(postgresql.insert), "sqlite": _record(sqlite.insert)}
 
 
 async def first_delivery(engine: AsyncEngine, update_id: int, now: datetime) -> bool:
     """Record the update; False if it was recorded before (a replay)."""
-    insert: Any = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-    async with engine.begin() as conn:
-        result = await conn.execute(
-            insert(t.webhook_updates).values(update_id=update_id, received_at=now)
-            .on_conflict_do_nothing(index_elements=[t.webhook_updates.c.update_id]))
+    async with single_write(engine) as conn:
+        result = await conn.execute(_RECORD[engine.dialect.name],
+                                    {"update_id": update_id, "received_at": now})
     return bool(result.rowcount == 1)
 
 
