@@ -6,7 +6,8 @@
 (a) ``clients`` concurrent clients place holds (BookingService.hold, 1-2 passengers, random
     segment) for ``seconds``: holds/s, as bench/holds.py part (a) measures it.
 (b) every order held in (a) is paid by the sandbox's signed webhook, POSTed over loopback
-    HTTP to Kassa's web server by ``clients`` concurrent clients: each confirmation checks
+    HTTP to Kassa's web server by ``clients`` concurrent clients of another process (as a
+    provider calls from its own machines; bench/webhook_sender.py): each confirmation checks
     the signature, locks the trip, records the payment and its event, moves the order to
     paid, issues its tickets and writes their delivery, in one transaction. Confirmations/s,
     p50/p99, and the ratio to (a) (target >= 0.5).
@@ -17,11 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
+import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from bench.common import database_url_from_env, fresh_database, percentile
@@ -99,33 +103,28 @@ async def _measure(engine: Any, clients: int, seconds: float) -> dict[str, Any]:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     webhook = f"http://127.0.0.1:{runner.addresses[0][1]}/payments/sandbox/webhook"
-    queue = list(held)
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    try:
-        async with aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=clients)
-        ) as http:
-
-            async def pay_client() -> None:
-                while queue:
-                    order = queue.pop()
-                    body = sandbox.event_body(provider.event(order, PaymentEventType.SUCCEEDED))
-                    header = sandbox.signature(body, provider.webhook_secret, int(time.time()))
-                    began = time.perf_counter()
-                    async with http.post(webhook, data=body, headers={
-                        sandbox.SIGNATURE_HEADER: header,
-                        "Content-Type": "application/json",
-                    }) as response:
-                        await response.read()
-                        statuses[response.status] = statuses.get(response.status, 0) + 1
-                    latencies.append(time.perf_counter() - began)
-
-            started = time.perf_counter()
-            await asyncio.gather(*(pay_client() for _ in range(clients)))
-            pay_seconds = time.perf_counter() - started
-    finally:
-        await runner.cleanup()
+    # Signed here, before the clock starts; sent by another process (bench/webhook_sender.py).
+    requests = []
+    for order in held:
+        body = sandbox.event_body(provider.event(order, PaymentEventType.SUCCEEDED))
+        requests.append({"body": body.decode(), "signature": sandbox.signature(
+            body, provider.webhook_secret, int(time.time()))})
+    with tempfile.TemporaryDirectory(prefix="kassa-webhooks-") as folder:
+        request_file = Path(folder) / "requests.json"
+        request_file.write_text(json.dumps(requests))
+        try:
+            sender = await asyncio.create_subprocess_exec(
+                sys.executable, str(Path(__file__).with_name("webhook_sender.py")),
+                str(request_file), webhook, str(clients), stdout=asyncio.subprocess.PIPE)
+            out, _ = await sender.communicate()
+        finally:
+            await runner.cleanup()
+    if sender.returncode != 0:
+        raise RuntimeError("bench/webhook_sender.py failed")
+    sent = json.loads(out)
+    latencies: list[float] = sent["latencies"]
+    statuses = {int(status): n for status, n in sent["statuses"].items()}
+    pay_seconds = sent["seconds"]
     confirms_per_s = len(latencies) / pay_seconds
     figures = {
         "holds_per_s_same_run": round(holds_per_s),

@@ -14,7 +14,15 @@ from storage.database import WRITE_OPTION, wait_for_write_turn
 from storage.errors import is_duplicate_key, lock_timeout
 from storage.outbox import SqlOutbox
 from storage.payments import SqlPayments
-from storage.pg_fastpath import PgCatalog, PgInventory, PgOrders, PgOutbox, PgTransaction
+from storage.pg_fastpath import (
+    PgCatalog,
+    PgInventory,
+    PgOrders,
+    PgOutbox,
+    PgPayments,
+    PgTickets,
+    PgTransaction,
+)
 from storage.repositories import SqlCatalog, SqlInventory, SqlOrders
 from storage.staff_actions import SqlStaffActions
 from storage.tickets import SqlTickets
@@ -75,6 +83,8 @@ class SqlUnitOfWork:
             self.inventory = PgInventory(conn, pg.driver)
             self.orders = PgOrders(conn, pg)
             self.outbox = PgOutbox(conn, pg)
+            self.payments = PgPayments(conn, pg.driver)
+            self.tickets = PgTickets(conn, pg.driver)
         else:
             if self._mark_write:
                 conn = await conn.execution_options(**{WRITE_OPTION: True})
@@ -83,9 +93,9 @@ class SqlUnitOfWork:
             self.inventory = SqlInventory(conn)
             self.orders = SqlOrders(conn)
             self.outbox = SqlOutbox(conn)
-        self.payments = SqlPayments(conn)
+            self.payments = SqlPayments(conn)
+            self.tickets = SqlTickets(conn)
         self.customers = SqlCustomers(conn)
-        self.tickets = SqlTickets(conn)
         self.staff_actions = SqlStaffActions(conn)
         self._conn = conn
 
