@@ -184,13 +184,10 @@ class PaymentService(UseCases):
         event_type: str, refuse_mismatch: bool,
     ) -> ConfirmResult:
         async with self._uow(write=True) as uow:
-            trip_id = await uow.orders.trip_id(order_id)
-            if trip_id is None:
-                raise BookingError(ErrorCode.UNKNOWN_ORDER)
             # Same lock as holds, taken first: a late payment may claim seats back.
-            trip = await uow.catalog.trip(trip_id, lock=self.rules.lock_inventory)
-            if trip is None:
-                raise RuntimeError(f"order {order_id} refers to a missing trip {trip_id}")
+            trip = await uow.catalog.trip_of_order(order_id, lock=self.rules.lock_inventory)
+            if trip is None:  # the order's foreign key leaves no other reason
+                raise BookingError(ErrorCode.UNKNOWN_ORDER)
             # Read under the lock: the status may have changed while we waited.
             order = await uow.orders.get(order_id, lock=True)
             if order is None:

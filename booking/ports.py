@@ -79,6 +79,10 @@ class Catalog(Protocol):
     async def trip(self, trip_id: int, *, lock: bool = False) -> Trip | None:
         """The trip; with ``lock`` its row stays locked until the transaction ends."""
         ...
+    async def trip_of_order(self, order_id: str, *, lock: bool = False) -> Trip | None:
+        """The order's trip (None: no such order), in one read, so that a payment takes
+        the trip's lock before it reads the order."""
+        ...
     async def trips_on(self, service_date: date) -> list[Trip]:
         """Every trip of every route running on this service date, by departure."""
         ...
@@ -122,9 +126,6 @@ class TripSales:
 class Orders(Protocol):
     async def add(self, order: Order, event: AuditEvent) -> None: ...
     async def get(self, order_id: str, *, lock: bool = False) -> Order | None: ...
-    async def trip_id(self, order_id: str) -> int | None:
-        """The trip of the order (one small read, to take the trip's lock first)."""
-        ...
     async def change_status(
         self,
         order: Order,

@@ -13,9 +13,11 @@ _PG_RETRYABLE = frozenset({"55P03", "40P01", "40001"})
 _SQLITE_BUSY = ("database is locked", "database table is locked")
 _PG_UNIQUE_VIOLATION = "23505"
 # The unique keys two concurrent requests may both claim, the loser then retrying to find
-# the winner's row: a hold's request key, a payment's provider reference. Another unique
-# violation is a bug and stays one.
-IDEMPOTENCY_KEYS = frozenset({"uq_orders_customer_request", "uq_payments_provider_reference"})
+# the winner's row: a hold's request key, a payment's provider reference, a provider event's
+# id (written in one statement with its payment, either may be the one found taken first).
+# Another unique violation is a bug and stays one.
+IDEMPOTENCY_KEYS = frozenset({"uq_orders_customer_request", "uq_payments_provider_reference",
+                              "uq_payment_events_provider_event"})
 
 
 def is_duplicate_key(error: BaseException) -> bool:

@@ -19,9 +19,9 @@ asyncpg: the same SQL, the same plan, the same lock.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import asyncpg
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
@@ -34,9 +34,11 @@ from booking.ports import AuditEvent, OutboxMessage, PaymentEvent, PaymentRecord
 from storage.errors import lock_timeout
 from storage.outbox import SqlOutbox
 from storage.payments import SqlPayments
+from storage.pg_held_writes import WRITE_HELD, HeldWrites, StatusChange, outbox_columns
 from storage.repositories import (
     TAKEN_SEATS,
     TRIP_BY_ID_LOCKED,
+    TRIP_OF_ORDER_LOCKED,
     SqlCatalog,
     SqlInventory,
     SqlOrders,
@@ -68,6 +70,7 @@ def _compiled(statement: Select[Any], *names: str) -> str:
 
 
 _TRIP_LOCKED = _compiled(TRIP_BY_ID_LOCKED, "trip_id")
+_TRIP_OF_ORDER_LOCKED = _compiled(TRIP_OF_ORDER_LOCKED, "order_id")
 _TAKEN_SEATS = _compiled(TAKEN_SEATS, "trip_id", "now", "to_seq", "from_seq")
 
 # The order, its seats, its audit row and the hold's outbox rows in one statement. The
@@ -113,14 +116,14 @@ class PgTransaction:
     commit() or end().
     """
 
-    __slots__ = ("conn", "driver", "pending_outbox", "reading")
+    __slots__ = ("conn", "driver", "held", "reading")
 
     def __init__(self, conn: AsyncConnection, driver: Any) -> None:
         self.conn = conn
         self.driver = driver  # the asyncpg connection
-        # Outbox rows not yet sent: they ride along with the next order insert, or are
-        # written just before COMMIT (see PgOutbox).
-        self.pending_outbox: list[tuple[OutboxMessage, datetime]] = []
+        # Writes not yet sent (storage/pg_held_writes.py); outbox rows alone also ride
+        # along with the next order insert (see PgOrders.add).
+        self.held = HeldWrites()
         self.reading = False
 
     @classmethod
@@ -143,18 +146,31 @@ class PgTransaction:
         transaction.reading = reading
         return transaction
 
-    async def flush_outbox(self) -> None:
-        """Write the pending outbox rows, however many (a broadcast's thousands), in one
-        statement."""
-        pending, self.pending_outbox = self.pending_outbox, []
-        if pending:
-            await _sent(self.driver.execute(_ADD_OUTBOX, *_outbox_columns(pending)))
+    async def send_held(self) -> None:
+        """Send the writes held back, however many (a broadcast's thousands of outbox
+        rows), in one statement."""
+        held = self.held
+        if not held:
+            return
+        self.held = HeldWrites()
+        if held.only_outbox():
+            await _sent(self.driver.execute(_ADD_OUTBOX, *outbox_columns(held.outbox)))
+            return
+        changed = await _sent(self.driver.fetchval(WRITE_HELD, *held.arguments()))
+        if changed != len(held.changes):
+            raise RuntimeError("an order changed under us: "
+                               f"{[c.order.id for c in held.changes]}")
+
+    async def run(self, method: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """``method(*args)`` on the asyncpg connection, after the writes held back."""
+        await self.send_held()
+        return await _sent(method(*args))
 
     async def commit(self) -> None:
         if self.reading:
             raise RuntimeError("a reading unit of work has nothing to commit; "
                                "open it with write=True")
-        await self.flush_outbox()
+        await self.send_held()
         status = await _sent(self.driver.execute("COMMIT"))
         if status != "COMMIT":  # the server ended a failed transaction with ROLLBACK
             raise RuntimeError(f"transaction not committed (the server said {status})")
@@ -177,35 +193,58 @@ class PgTransaction:
                 await self.conn.invalidate()
 
 
+class InOrder:
+    """The unit of work's SQLAlchemy connection as its repositories use it (execute and
+    dialect), sending the writes held back before each statement, so it sees them."""
+
+    def __init__(self, conn: AsyncConnection, pg: PgTransaction) -> None:
+        self._conn = conn
+        self._pg = pg
+        self.dialect = conn.dialect
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        await self._pg.send_held()
+        return await self._conn.execute(*args, **kwargs)
+
+    def as_connection(self) -> AsyncConnection:
+        # What the repositories call on a connection, this has (see the class docstring).
+        return cast(AsyncConnection, self)
+
+
 class PgCatalog(SqlCatalog):
     """The catalog, locking a trip for a hold straight on asyncpg."""
 
-    def __init__(self, conn: AsyncConnection, cache_key: str, driver: Any) -> None:
+    def __init__(self, conn: AsyncConnection, cache_key: str, pg: PgTransaction) -> None:
         super().__init__(conn, cache_key)
-        self._driver = driver
+        self._pg = pg
 
     async def trip(self, trip_id: int, *, lock: bool = False) -> Trip | None:
         if not lock:  # not the hold's statement
             return await super().trip(trip_id)
-        row = await _sent(self._driver.fetchrow(_TRIP_LOCKED, trip_id))
+        row = await self._pg.run(self._pg.driver.fetchrow, _TRIP_LOCKED, trip_id)
+        return trip_from_row(row) if row else None
+
+    async def trip_of_order(self, order_id: str, *, lock: bool = False) -> Trip | None:
+        if not lock:
+            return await super().trip_of_order(order_id)
+        row = await self._pg.run(self._pg.driver.fetchrow, _TRIP_OF_ORDER_LOCKED, order_id)
         return trip_from_row(row) if row else None
 
 
 class PgInventory(SqlInventory):
     """The inventory, reading a hold's taken seats straight on asyncpg."""
 
-    def __init__(self, conn: AsyncConnection, driver: Any) -> None:
+    def __init__(self, conn: AsyncConnection, pg: PgTransaction) -> None:
         super().__init__(conn)
-        self._driver = driver
+        self._pg = pg
 
     async def taken_seats(
         self, segment: Segment, now: datetime, *, exclude_order: str | None = None
     ) -> set[str]:
         if exclude_order is not None:  # a late payment's check, not the hold's
             return await super().taken_seats(segment, now, exclude_order=exclude_order)
-        rows = await _sent(self._driver.fetch(
-            _TAKEN_SEATS, segment.trip_id, now, segment.to_seq, segment.from_seq
-        ))
+        rows = await self._pg.run(self._pg.driver.fetch, _TAKEN_SEATS, segment.trip_id, now,
+                                  segment.to_seq, segment.from_seq)
         return {r[0] for r in rows}
 
 
@@ -217,27 +256,6 @@ SELECT o.id, o.customer_id, o.trip_id, o.from_seq, o.to_seq, o.status, o.amount,
 FROM orders o WHERE o.id = $1
 """
 _ORDER_WITH_SEATS_LOCKED = _ORDER_WITH_SEATS + "FOR UPDATE OF o"
-_TRIP_OF_ORDER = "SELECT trip_id FROM orders WHERE id = $1"
-
-# SqlOrders.change_status's three statements as one: the guarded update of the order, its
-# seats, its audit row; the count tells whether the guard held.
-_CHANGE_STATUS = """
-WITH changed AS (
-    UPDATE orders SET status = $3, updated_at = $4,
-                      refund_amount = COALESCE($5, refund_amount),
-                      payment_reference = COALESCE($6, payment_reference)
-    WHERE id = $1 AND status = $2
-    RETURNING id
-), seats AS (
-    UPDATE allocations SET live = $7, held_until = $8
-    WHERE order_id IN (SELECT id FROM changed)
-), audit AS (
-    INSERT INTO order_events (order_id, at, from_status, to_status, actor, detail)
-    SELECT id, $9, $10, $11, $12, $13::json FROM changed
-)
-SELECT count(*) FROM changed
-"""
-
 
 def _order_from_record(r: Any) -> Order:
     return Order(
@@ -256,15 +274,16 @@ class PgOrders(SqlOrders):
 
     def __init__(self, conn: AsyncConnection, pg: PgTransaction) -> None:
         super().__init__(conn)
-        self._driver = pg.driver
         self._pg = pg
 
     async def add(self, order: Order, event: AuditEvent) -> None:
         """Insert the order, its seats, its audit row and the pending outbox rows in one
         statement."""
-        pending, self._pg.pending_outbox = self._pg.pending_outbox, []
+        if not self._pg.held.only_outbox():
+            await self._pg.send_held()
+        pending, self._pg.held.outbox = self._pg.held.outbox, []
         await _sent(
-            self._driver.execute(
+            self._pg.driver.execute(
                 _ADD_ORDER,
                 order.id, order.customer_id, order.trip_id, order.from_seq, order.to_seq,
                 order.status.value, order.amount, order.currency, order.created_at,
@@ -272,17 +291,13 @@ class PgOrders(SqlOrders):
                 [s.seat for s in order.seats], [s.passenger for s in order.seats],
                 event.at, event.from_status.value if event.from_status else None,
                 event.to_status.value, event.actor, json.dumps(event.detail),
-                *_outbox_columns(pending),
+                *outbox_columns(pending),
             )
         )
 
-    async def trip_id(self, order_id: str) -> int | None:
-        trip_id: int | None = await _sent(self._driver.fetchval(_TRIP_OF_ORDER, order_id))
-        return trip_id
-
     async def get(self, order_id: str, *, lock: bool = False) -> Order | None:
         query = _ORDER_WITH_SEATS_LOCKED if lock else _ORDER_WITH_SEATS
-        row = await _sent(self._driver.fetchrow(query, order_id))
+        row = await self._pg.run(self._pg.driver.fetchrow, query, order_id)
         return _order_from_record(row) if row else None
 
     async def change_status(
@@ -302,14 +317,12 @@ class PgOrders(SqlOrders):
         if (event.from_status, event.to_status) != (order.status, status):
             raise ValueError(f"audit event {event.from_status}->{event.to_status} does not "
                              f"match the change {order.status}->{status}")
-        count = await _sent(self._driver.fetchval(
-            _CHANGE_STATUS, order.id, order.status.value, status.value, event.at,
-            refund_amount, payment_reference, seats_live,
-            order.expires_at if status is OrderStatus.HELD else None,
-            event.at, event.from_status.value if event.from_status else None,
-            event.to_status.value, event.actor, json.dumps(event.detail)))
-        if count != 1:
-            raise RuntimeError(f"order {order.id} changed under us")
+        # Held back with the other writes; the guard is checked when they are sent.
+        held = self._pg.held
+        if held.changes_order(order.id):
+            await self._pg.send_held()
+        self._pg.held.changes.append(StatusChange(order, status, event, seats_live,
+                                                  refund_amount, payment_reference))
         return changed
 
 
@@ -317,62 +330,36 @@ _FIND_PAYMENT = """
 SELECT order_id, provider, reference, amount, currency, status, created_at
 FROM payments WHERE provider = $1 AND reference = $2
 """
-_ADD_PAYMENT = """
-INSERT INTO payments (order_id, provider, reference, amount, currency, status, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-"""
-_ADD_PAYMENT_EVENT = """
-INSERT INTO payment_events (provider, event_id, type, order_id, amount, currency, outcome,
-                            received_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-"""
-
-
 class PgPayments(SqlPayments):
     """A confirmation's payment reads and writes straight on asyncpg; the rest as SqlPayments."""
 
-    def __init__(self, conn: AsyncConnection, driver: Any) -> None:
+    def __init__(self, conn: AsyncConnection, pg: PgTransaction) -> None:
         super().__init__(conn)
-        self._driver = driver
+        self._pg = pg
 
     async def find(self, provider: str, reference: str) -> PaymentRecord | None:
-        r = await _sent(self._driver.fetchrow(_FIND_PAYMENT, provider, reference))
+        r = await self._pg.run(self._pg.driver.fetchrow, _FIND_PAYMENT, provider, reference)
         if r is None:
             return None
         return PaymentRecord(order_id=r[0], provider=r[1], reference=r[2], amount=r[3],
                              currency=r[4], status=PaymentStatus(r[5]), created_at=r[6])
 
     async def add(self, payment: PaymentRecord) -> None:
-        await _sent(self._driver.execute(
-            _ADD_PAYMENT, payment.order_id, payment.provider, payment.reference,
-            payment.amount, payment.currency, payment.status.value, payment.created_at))
+        self._pg.held.payments.append(payment)  # sent with the next statement
 
     async def add_event(self, event: PaymentEvent) -> None:
-        await _sent(self._driver.execute(
-            _ADD_PAYMENT_EVENT, event.provider, event.event_id, event.type, event.order_id,
-            event.amount, event.currency, event.outcome, event.received_at))
-
-
-_ADD_TICKETS = """
-INSERT INTO tickets (id, order_id, seat, passenger, status, issued_at)
-SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[],
-                     $5::varchar[], $6::timestamptz[])
-"""
+        self._pg.held.payment_events.append(event)  # sent with the next statement
 
 
 class PgTickets(SqlTickets):
     """A paid order's tickets in one statement straight on asyncpg; the rest as SqlTickets."""
 
-    def __init__(self, conn: AsyncConnection, driver: Any) -> None:
+    def __init__(self, conn: AsyncConnection, pg: PgTransaction) -> None:
         super().__init__(conn)
-        self._driver = driver
+        self._pg = pg
 
     async def add(self, tickets: Sequence[Ticket]) -> None:
-        if tickets:
-            await _sent(self._driver.execute(
-                _ADD_TICKETS, [x.id for x in tickets], [x.order_id for x in tickets],
-                [x.seat for x in tickets], [x.passenger for x in tickets],
-                [x.status.value for x in tickets], [x.issued_at for x in tickets]))
+        self._pg.held.tickets.extend(tickets)  # sent with the next statement
 
 
 # Outbox rows written with no order insert after them (the expiry sweep's notices, a
@@ -389,16 +376,6 @@ ON CONFLICT DO NOTHING
 """
 
 
-def _outbox_columns(pending: list[tuple[OutboxMessage, datetime]]) -> tuple[list[Any], ...]:
-    """The rows as one array per column, in the order the statements above unnest them."""
-    return (
-        [m.kind for m, _ in pending], [m.recipient for m, _ in pending],
-        [json.dumps(m.payload) for m, _ in pending], [m.dedupe_key for m, _ in pending],
-        [m.due_at for m, _ in pending], [m.attempts for m, _ in pending],
-        [at for _, at in pending], [m.broadcast_id for m, _ in pending],
-    )
-
-
 class PgOutbox(SqlOutbox):
     """Outbox rows are kept until the transaction's next order insert carries them (a hold
     writes one with every order, so this saves it a round trip) or until COMMIT."""
@@ -408,15 +385,14 @@ class PgOutbox(SqlOutbox):
         self._pg = pg
 
     async def add(self, message: OutboxMessage, created_at: datetime) -> None:
-        self._pg.pending_outbox.append((message, created_at))
+        self._pg.held.outbox.append((message, created_at))
 
     async def add_many(self, messages: Sequence[OutboxMessage], created_at: datetime) -> None:
         """A payment's reminders, a broadcast's recipients: with the rest at COMMIT, in the
         one statement that writes them all."""
-        self._pg.pending_outbox.extend((message, created_at) for message in messages)
+        self._pg.held.outbox.extend((message, created_at) for message in messages)
 
     async def claim_due(
         self, now: datetime, limit: int, lease_until: datetime
     ) -> list[OutboxMessage]:
-        await self._pg.flush_outbox()
-        return await super().claim_due(now, limit, lease_until)
+        return await super().claim_due(now, limit, lease_until)  # sends the held rows first

@@ -74,6 +74,10 @@ TRIP_COLUMNS = (
 # PostgreSQL storage/pg_fastpath.py sends the locking one straight to asyncpg.
 _TRIP_BY_ID = select(*TRIP_COLUMNS).where(t.trips.c.id == bindparam("trip_id"))
 TRIP_BY_ID_LOCKED = _TRIP_BY_ID.with_for_update(of=t.trips)
+_TRIP_OF_ORDER = select(*TRIP_COLUMNS).where(
+    t.trips.c.id == select(t.orders.c.trip_id).where(t.orders.c.id == bindparam("order_id"))
+    .scalar_subquery())
+TRIP_OF_ORDER_LOCKED = _TRIP_OF_ORDER.with_for_update(of=t.trips)
 _TRIPS_DEPARTING = select(*TRIP_COLUMNS).where(
     t.trips.c.route_id.in_(bindparam("route_ids", expanding=True)),
     t.trips.c.departure_at >= bindparam("start"),
@@ -226,6 +230,11 @@ class SqlCatalog:
         row = (await self._conn.execute(query, {"trip_id": trip_id})).first()
         return trip_from_row(row) if row else None
 
+    async def trip_of_order(self, order_id: str, *, lock: bool = False) -> Trip | None:
+        query = TRIP_OF_ORDER_LOCKED if lock and self._for_update else _TRIP_OF_ORDER
+        row = (await self._conn.execute(query, {"order_id": order_id})).first()
+        return trip_from_row(row) if row else None
+
 
 _alloc = t.allocations.c
 # An allocation counts while it is live and its hold has not run out (a paid seat has no
@@ -351,7 +360,6 @@ _INSERT_EVENT = insert(t.order_events).values(
 # costs more CPU than running it does.
 _ORDER_BY_ID = select(t.orders).where(t.orders.c.id == bindparam("b_order_id"))
 _ORDER_BY_ID_LOCKED = _ORDER_BY_ID.with_for_update()
-_TRIP_OF_ORDER = select(t.orders.c.trip_id).where(t.orders.c.id == bindparam("b_order_id"))
 _SEATS_OF_ORDERS = (
     select(t.allocations.c.order_id, t.allocations.c.seat, t.allocations.c.passenger)
     .where(t.allocations.c.order_id.in_(bindparam("b_ids", expanding=True)))
@@ -406,9 +414,6 @@ class SqlOrders:
         if row is None:
             return None
         return (await self._with_seats([row]))[0]
-
-    async def trip_id(self, order_id: str) -> int | None:
-        return (await self._conn.execute(_TRIP_OF_ORDER, {"b_order_id": order_id})).scalar()
 
     async def _with_seats(self, rows: Sequence[Row[Any]]) -> list[Order]:
         ids = [r.id for r in rows]

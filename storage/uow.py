@@ -15,6 +15,7 @@ from storage.errors import is_duplicate_key, lock_timeout
 from storage.outbox import SqlOutbox
 from storage.payments import SqlPayments
 from storage.pg_fastpath import (
+    InOrder,
     PgCatalog,
     PgInventory,
     PgOrders,
@@ -79,12 +80,17 @@ class SqlUnitOfWork:
     async def _begin(self, conn: AsyncConnection) -> None:
         if self._on_asyncpg:
             pg = self._pg = await PgTransaction.begin(conn, reading=not self._write)
-            self.catalog = PgCatalog(conn, self._cache_key, pg.driver)
-            self.inventory = PgInventory(conn, pg.driver)
-            self.orders = PgOrders(conn, pg)
-            self.outbox = PgOutbox(conn, pg)
-            self.payments = PgPayments(conn, pg.driver)
-            self.tickets = PgTickets(conn, pg.driver)
+            # The repositories' statements through SQLAlchemy first send the writes held
+            # back (storage/pg_held_writes.py); so do those sent straight to asyncpg.
+            in_order = InOrder(conn, pg).as_connection()
+            self.catalog = PgCatalog(in_order, self._cache_key, pg)
+            self.inventory = PgInventory(in_order, pg)
+            self.orders = PgOrders(in_order, pg)
+            self.outbox = PgOutbox(in_order, pg)
+            self.payments = PgPayments(in_order, pg)
+            self.tickets = PgTickets(in_order, pg)
+            self.customers = SqlCustomers(in_order)
+            self.staff_actions = SqlStaffActions(in_order)
         else:
             if self._mark_write:
                 conn = await conn.execution_options(**{WRITE_OPTION: True})
@@ -95,8 +101,8 @@ class SqlUnitOfWork:
             self.outbox = SqlOutbox(conn)
             self.payments = SqlPayments(conn)
             self.tickets = SqlTickets(conn)
-        self.customers = SqlCustomers(conn)
-        self.staff_actions = SqlStaffActions(conn)
+            self.customers = SqlCustomers(conn)
+            self.staff_actions = SqlStaffActions(conn)
         self._conn = conn
 
     def _release_turn(self) -> None:

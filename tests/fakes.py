@@ -191,6 +191,10 @@ class FakeCatalog:
     async def trip(self, trip_id: int, *, lock: bool = False) -> Trip | None:
         return self._t.trips.get(trip_id)
 
+    async def trip_of_order(self, order_id: str, *, lock: bool = False) -> Trip | None:
+        order = self._t.orders.get(order_id)
+        return self._t.trips.get(order.trip_id) if order else None
+
     async def update_trip(self, trip: Trip, reason: str) -> None:
         self._t.trips[trip.id] = trip
 
@@ -304,10 +308,6 @@ class FakeOrders:
         )
         self._t.events.append(event)
         return changed
-
-    async def trip_id(self, order_id: str) -> int | None:
-        order = self._t.orders.get(order_id)
-        return order.trip_id if order else None
 
     async def note(self, event: AuditEvent) -> None:
         if event.order_id not in self._t.orders:
