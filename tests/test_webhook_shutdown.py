@@ -55,9 +55,10 @@ async def start(env: dict[str, str], tmp_path: Path,
 async def stop(process: asyncio.subprocess.Process) -> None:
     process.send_signal(signal.SIGTERM)
     out, err = await asyncio.wait_for(process.communicate(), 30)
-    assert process.returncode == 0, err.decode()[-2000:]
-    assert out.decode().strip().splitlines()[-1] == "kassa: stopped"
-    assert "Traceback" not in err.decode()
+    log = err.decode()
+    assert process.returncode == 0, log[-3000:]
+    assert out.decode().strip().splitlines()[-1] == "kassa: stopped", log[-3000:]
+    assert "Traceback" not in log, log[-3000:]
 
 
 def deliveries(emulator: BotApiEmulator) -> dict[int, int]:
