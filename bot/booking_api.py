@@ -97,7 +97,7 @@ async def _purge_kept_answers(store: IdempotencyStore, now: Clock) -> None:
 
 def run(settings: Settings, host: str, port: int, out: TextIO = sys.stdout, *,
         pool_size: int = 20) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
-                        "%(message)s", stream=sys.stderr)
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # its schema check says nothing new
+    from bot.logs import configure
+
+    configure(settings.log_format or "json", level=settings.log_level.upper())
     return asyncio.run(serve(settings, host, port, out, pool_size=pool_size))

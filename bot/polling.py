@@ -183,7 +183,7 @@ def run(settings: Settings, out: TextIO = sys.stdout, *, webhook: bool = False) 
     except SettingsProblem as problem:
         print(f"{command}: {problem}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
-                        "%(message)s", stream=sys.stderr)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    from bot.logs import configure
+
+    configure(settings.log_format or "json", level=settings.log_level.upper())
     return asyncio.run(serve(settings, checked, out, webhook=webhook))
