@@ -38,6 +38,7 @@ async def serve(settings: Settings, host: str, port: int, out: TextIO = sys.stdo
     from aiohttp import web
 
     from booking.http_api import make_booking_api
+    from bot.metrics import Metrics, observe_web_app
     from bot.polling import schema_is_current
     from bot.services import booking_service, customer_service
     from storage.database import create_engine
@@ -54,9 +55,13 @@ async def serve(settings: Settings, host: str, port: int, out: TextIO = sys.stdo
         return 2
     engine = create_engine(settings.database_url, pool_size=pool_size)
     store = SqlIdempotencyStore(engine)
-    booking = booking_service(settings, engine)
+    metrics = Metrics()
+    booking = booking_service(settings, engine, metrics=metrics)
     app = make_booking_api(booking, customer_service(settings, engine), token=token,
                            idempotency=store)
+    # /metrics sits behind the API's bearer token like every operation but the document:
+    # the token is this service's only guard (Prometheus sends it with `authorization`).
+    observe_web_app(app, metrics)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,5 +1,6 @@
-"""JSON logs: every line one JSON object, with the ids bound for the update or request at
-hand, and no name or text of anybody's in it."""
+"""JSON logs: every line one JSON object, with the update, person and order it concerns,
+and no name or text of anybody's in it. A booking made in the chat, paid on the checkout
+page and delivered by the outbox, on both databases."""
 
 from __future__ import annotations
 
@@ -9,10 +10,16 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+import aiohttp
 import pytest
 from telegram import Update
 
 from bot.logs import configure, log_ids, note_ids, remove
+from bot.metrics import Metrics
+from bot.web import make_web_app
+from tests.conversation_support import running_bot, seed
+from tests.test_metrics import serving
+from tests.test_payments_web import held_booking, pay_url
 
 
 @pytest.fixture
@@ -29,6 +36,43 @@ def json_logs() -> Iterator[io.StringIO]:
 
 def lines_of(buffer: io.StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in buffer.getvalue().splitlines()]
+
+
+def one(lines: list[dict[str, Any]], event: str) -> dict[str, Any]:
+    [line] = [line for line in lines if line["event"] == event]
+    return line
+
+
+async def test_a_booking_logs_its_ids_in_json_and_no_names(engine, clock, json_logs):
+    await seed(engine, clock)
+    metrics = Metrics()
+    async with running_bot(engine, clock, metrics=metrics) as bot:
+        user, view = await held_booking(bot, "Zofia", "Zofia Wiśniewska")
+        url = pay_url(user.last_message)
+        app = make_web_app(bot.services, bot.sandbox, "Test Coaches", metrics=metrics)
+        async with serving(app) as base, aiohttp.ClientSession() as http, http.post(
+                base + url[url.index("/pay/"):], data={"action": "pay"}) as answer:
+            assert answer.status == 200
+        await bot.run_jobs()
+        assert any(m.document for m in user.messages)  # the tickets arrived
+    text = json_logs.getvalue()
+    lines = lines_of(json_logs)  # each line is one JSON object
+    assert all({"event", "level", "logger", "timestamp"} <= set(line) for line in lines)
+    # The hold, in the update that made it: the update, the person and the order.
+    placed = one(lines, "hold placed")
+    assert isinstance(placed["update_id"], int) and placed["user_id"] == user.id
+    assert placed["order_id"] == view.id and placed["seats"] == 1
+    assert placed["level"] == "info" and placed["logger"] == "bot.observed"
+    # The payment, in the web request of the provider's webhook: no update there.
+    paid = one(lines, "payment confirmed")
+    assert paid["order_id"] == view.id and paid["user_id"] == user.id
+    assert paid["outcome"] == "paid" and "update_id" not in paid
+    # Ids bound for one update or request are gone on the lines after it.
+    after = lines[lines.index(placed) + 1:]
+    assert all(line.get("update_id") != placed["update_id"] for line in after
+               if line["event"] == "payment confirmed")
+    # Neither the person's name nor the passenger's, in any form.
+    assert "Zofia" not in text and "Wiśniewska" not in text and "Wi\\u015b" not in text
 
 
 def test_a_telegram_update_in_a_log_call_is_written_as_its_ids(json_logs):
