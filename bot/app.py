@@ -14,10 +14,12 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from booking.pacing import Pacer, SendLimits
+from bot.metrics import CountingRequest, Metrics
+from bot.observed import ObservedApplication
 from bot.persistence import DatabasePersistence, save_after_each_update
 from bot.telegram_request import AiohttpRequest
 from handlers.command_menu import publish_default_menus, publish_menu
-from handlers.context import KassaApplication, KassaContext, Services
+from handlers.context import KassaContext, Services
 from handlers.rate_limiter import KassaRateLimiter
 from handlers.registry import register_handlers
 
@@ -47,26 +49,30 @@ def build_application(
     base_url: str | None = None,
     base_file_url: str | None = None,
     limits: SendLimits | None = None,
+    metrics: Metrics | None = None,
 ) -> AnyApplication:
     """The full bot. Tests and benchmarks pass an EmulatorRequest; production passes nothing.
 
     With ``limits`` the outbox's calls to Telegram are paced within them (Kassa's rate
     limiter, handlers/rate_limiter.py); without, nothing is paced (the demo, most tests).
+    Updates and the messages sent are counted into ``metrics`` (a registry nobody reads,
+    without).
     """
+    metrics = metrics or Metrics()
     builder = (
         Application.builder()
-        .application_class(KassaApplication, kwargs={"services": services})
+        .application_class(ObservedApplication,
+                           kwargs={"services": services, "metrics": metrics})
         .context_types(ContextTypes(context=KassaContext))
         .token(token)
         .post_init(_post_init)
     )
-    if request is not None:
-        builder = builder.request(request).get_updates_request(updates_request or request)
-    else:
+    if request is None:
         # PTB's default is httpx with one connection: every Bot API call of every update in
         # flight would queue behind the one before (see bot/telegram_request.py).
-        builder = builder.request(AiohttpRequest(BOT_API_CONNECTIONS)).get_updates_request(
-            AiohttpRequest())
+        request, updates_request = AiohttpRequest(BOT_API_CONNECTIONS), AiohttpRequest()
+    builder = builder.request(CountingRequest(request, metrics)).get_updates_request(
+        updates_request or request)
     if base_url is not None:
         builder = builder.base_url(base_url)
     if base_file_url is not None:

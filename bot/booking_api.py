@@ -38,6 +38,7 @@ async def serve(settings: Settings, host: str, port: int, out: TextIO = sys.stdo
     from aiohttp import web
 
     from booking.http_api import make_booking_api
+    from bot.metrics import Metrics, observe_web_app
     from bot.polling import schema_is_current
     from bot.services import booking_service, customer_service
     from storage.database import create_engine
@@ -54,9 +55,13 @@ async def serve(settings: Settings, host: str, port: int, out: TextIO = sys.stdo
         return 2
     engine = create_engine(settings.database_url, pool_size=pool_size)
     store = SqlIdempotencyStore(engine)
-    booking = booking_service(settings, engine)
+    metrics = Metrics()
+    booking = booking_service(settings, engine, metrics=metrics)
     app = make_booking_api(booking, customer_service(settings, engine), token=token,
                            idempotency=store)
+    # /metrics sits behind the API's bearer token like every operation but the document:
+    # the token is this service's only guard (Prometheus sends it with `authorization`).
+    observe_web_app(app, metrics)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -97,7 +102,7 @@ async def _purge_kept_answers(store: IdempotencyStore, now: Clock) -> None:
 
 def run(settings: Settings, host: str, port: int, out: TextIO = sys.stdout, *,
         pool_size: int = 20) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
-                        "%(message)s", stream=sys.stderr)
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # its schema check says nothing new
+    from bot.logs import configure
+
+    configure(settings.log_format or "json", level=settings.log_level.upper())
     return asyncio.run(serve(settings, host, port, out, pool_size=pool_size))

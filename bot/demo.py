@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import logging
 import re
 import signal
 import sys
@@ -156,10 +157,17 @@ async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.
     from booking.tickets.codes import public_key_pem
     from bot.app import build_application, database_persistence, prepare
     from bot.emulator import BotApiEmulator, BotHarness, EmulatorRequest
+    from bot.logs import configure
+    from bot.logs import remove as remove_logging
+    from bot.metrics import Metrics, watch_outbox
     from bot.services import create_jobs, create_services, sandbox_provider, ticket_codes
     from bot.web import make_web_app
     from storage.database import create_engine
 
+    # Warnings and errors only, on stderr: the chat on stdout stays readable.
+    log_handler = configure(settings.log_format or "console",
+                            level=max(logging.WARNING,
+                                      logging.getLevelName(settings.log_level.upper())))
     lines = Lines(stdin)
     lines.stop_on_signals()
     engine = create_engine(settings.database_url)
@@ -177,14 +185,18 @@ async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.
         sandbox = sandbox_provider(settings)
         emulator = BotApiEmulator()
         codes = ticket_codes(settings)
-        services = create_services(settings, engine, sandbox=sandbox, codes=codes)
-        jobs = create_jobs(settings, engine, sandbox=sandbox)
+        metrics = Metrics()
+        watch_outbox(metrics, engine)
+        services = create_services(settings, engine, sandbox=sandbox, codes=codes,
+                                   metrics=metrics)
+        jobs = create_jobs(settings, engine, sandbox=sandbox, metrics=metrics)
         application = build_application(
             services, token=emulator.token, request=EmulatorRequest(emulator),
-            persistence=database_persistence(engine),
+            persistence=database_persistence(engine), metrics=metrics,
         )
         web_app = make_web_app(services, sandbox, settings.operator_name,
-                               public_key_pem=public_key_pem(codes.signer.public_key))
+                               public_key_pem=public_key_pem(codes.signer.public_key),
+                               metrics=metrics)
         web_runner = web.AppRunner(web_app, access_log=None)
         await web_runner.setup()
         await web.TCPSite(web_runner, settings.http_host, port).start()
@@ -230,6 +242,7 @@ async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.
         if web_runner is not None:
             await web_runner.cleanup()
         await engine.dispose()
+        remove_logging(log_handler)
     print("\nbye", file=out)
     return 0
 

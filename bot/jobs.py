@@ -15,7 +15,10 @@ from telegram.ext import Application, CallbackContext
 
 from booking.customers import CustomerService
 from booking.outbox import Deliverer, DeliveryReport, MessageKind, OutboxService
+from booking.ports import OutboxMessage
 from booking.service import BookingService
+from bot.logs import task_ids
+from bot.metrics import Metrics
 from handlers.context import Services
 from handlers.countdown import update_held_cards
 from handlers.notifications import TELEGRAM_DELIVERERS, telegram_deliverers
@@ -42,6 +45,7 @@ class Jobs:
     outbox: OutboxService
     booking: BookingService
     customers: CustomerService
+    metrics: Metrics = field(default_factory=Metrics)
     # Set when the bot is stopping: the outbox worker starts no delivery after it.
     stopping: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
     # One worker run at a time in a process (the scheduled one, or one the expiry sweep or
@@ -52,7 +56,7 @@ class Jobs:
         deliverers = telegram_deliverers(application.bot, services)
         deliverers[MessageKind.SAVE_PASSENGERS.value] = self.customers.deliver_saved_passengers
         deliverers[MessageKind.REFUND.value] = self.booking.refund_payment
-        return deliverers
+        return {kind: _with_log_ids(deliver) for kind, deliver in deliverers.items()}
 
     async def deliver_outbox(self, application: AnyApplication) -> DeliveryReport:
         """Deliver what is due now, batch after batch, until nothing due is left (or the
@@ -66,6 +70,7 @@ class Jobs:
             if self.stopping.is_set():
                 return DeliveryReport()
             report = await self.outbox.run(deliverers, people=people, stop=self.stopping)
+        self.metrics.observe_deliveries(report)
         if report.handled or report.released:
             log.info("outbox: %d sent, %d blocked, %d failed, %d to retry, %d given back",
                      report.sent, report.blocked, report.failed, report.retried,
@@ -116,3 +121,16 @@ class Jobs:
         services: Services = context.application.services  # type: ignore[attr-defined]
         if await services.load_stations():
             log.info("station list changed; reloaded")
+
+
+def _with_log_ids(deliver: Deliverer) -> Deliverer:
+    """The deliverer, with the message's person and order bound for the lines logged while
+    it runs and after, by the worker, about its outcome. Each delivery is a task of its
+    own (booking/outbox.py), so the ids end with it."""
+
+    async def delivering(message: OutboxMessage) -> None:
+        order = message.payload.get("order")
+        task_ids(user_id=message.recipient, order_id=order if isinstance(order, str) else None)
+        await deliver(message)
+
+    return delivering

@@ -91,6 +91,7 @@ async def serve(settings: Settings, run: RunSettings, out: TextIO, *,
 
     from booking.tickets.codes import public_key_pem
     from bot.app import build_application, database_persistence, prepare
+    from bot.metrics import Metrics, watch_outbox
     from bot.services import create_jobs, create_services, sandbox_provider, ticket_codes
     from bot.web import make_web_app
     from storage.database import create_engine
@@ -100,20 +101,22 @@ async def serve(settings: Settings, run: RunSettings, out: TextIO, *,
               file=sys.stderr)
         return 2
     engine = create_engine(settings.database_url)
+    metrics = Metrics()
+    watch_outbox(metrics, engine)
     sandbox = sandbox_provider(settings)
     codes = ticket_codes(settings)
-    services = create_services(settings, engine, sandbox=sandbox, codes=codes)
-    jobs = create_jobs(settings, engine, sandbox=sandbox)
+    services = create_services(settings, engine, sandbox=sandbox, codes=codes, metrics=metrics)
+    jobs = create_jobs(settings, engine, sandbox=sandbox, metrics=metrics)
     base_url = f"{run.api_url}/bot" if run.api_url else None
     file_url = f"{run.api_url}/file/bot" if run.api_url else None
     application = build_application(services, token=run.token, base_url=base_url,
                                     base_file_url=file_url,
                                     persistence=database_persistence(engine),
-                                    limits=settings.send_limits())
+                                    limits=settings.send_limits(), metrics=metrics)
     scanner = settings.scanner_token.get_secret_value() if settings.scanner_token else None
     web_app = make_web_app(services, sandbox, settings.operator_name,
                            public_key_pem=public_key_pem(codes.signer.public_key),
-                           scanner_token=scanner)
+                           scanner_token=scanner, metrics=metrics)
     receiver = None
     if webhook:
         from bot.services import secret
@@ -183,7 +186,7 @@ def run(settings: Settings, out: TextIO = sys.stdout, *, webhook: bool = False) 
     except SettingsProblem as problem:
         print(f"{command}: {problem}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
-                        "%(message)s", stream=sys.stderr)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    from bot.logs import configure
+
+    configure(settings.log_format or "json", level=settings.log_level.upper())
     return asyncio.run(serve(settings, checked, out, webhook=webhook))

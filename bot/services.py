@@ -25,6 +25,8 @@ from booking.ticketing import SignedTicketCodes
 from booking.tickets.codes import TicketSigner, generate_signing_key, load_signing_key
 from booking.trip_changes import TripChanges
 from bot.jobs import Jobs
+from bot.metrics import Metrics
+from bot.observed import ObservedBookingService
 from bot.settings import Settings
 from handlers.context import Services
 from storage.uow import SqlUnitOfWorkFactory
@@ -58,11 +60,15 @@ def payment_gateway(settings: Settings, sandbox: SandboxProvider) -> PaymentGate
 
 def booking_service(settings: Settings, engine: AsyncEngine, *, clock: Clock = system_clock,
                     sandbox: SandboxProvider | None = None,
-                    codes: SignedTicketCodes | None = None) -> BookingService:
-    """The booking service in this process, on ``engine``."""
+                    codes: SignedTicketCodes | None = None,
+                    metrics: Metrics | None = None) -> BookingService:
+    """The booking service in this process, on ``engine``, counting into ``metrics`` (a
+    registry nobody reads, without)."""
     gateway = payment_gateway(settings, sandbox or sandbox_provider(settings))
-    return BookingService(SqlUnitOfWorkFactory(engine), rules=settings.booking_rules(),
-                          clock=clock, gateway=gateway, codes=codes or ticket_codes(settings))
+    return ObservedBookingService(SqlUnitOfWorkFactory(engine), rules=settings.booking_rules(),
+                                  clock=clock, gateway=gateway,
+                                  codes=codes or ticket_codes(settings),
+                                  metrics=metrics or Metrics())
 
 
 def customer_service(settings: Settings, engine: AsyncEngine, *, clock: Clock = system_clock
@@ -85,7 +91,8 @@ def booking_client(settings: Settings, *, clock: Clock = system_clock) -> HttpBo
 def create_services(settings: Settings, engine: AsyncEngine, *,
                     clock: Clock = system_clock,
                     sandbox: SandboxProvider | None = None,
-                    codes: SignedTicketCodes | None = None) -> Services:
+                    codes: SignedTicketCodes | None = None,
+                    metrics: Metrics | None = None) -> Services:
     """The booking and customer services the handlers call: on ``engine`` in this process,
     or the separate booking service over HTTP when KASSA_BOOKING_API_URL is set (stations
     load, and the client connects, at Application start)."""
@@ -94,7 +101,8 @@ def create_services(settings: Settings, engine: AsyncEngine, *,
     if settings.booking_api_url:
         booking = customers = booking_client(settings, clock=clock)
     else:
-        booking = booking_service(settings, engine, clock=clock, sandbox=sandbox, codes=codes)
+        booking = booking_service(settings, engine, clock=clock, sandbox=sandbox, codes=codes,
+                                  metrics=metrics)
         customers = customer_service(settings, engine, clock=clock)
     return Services(
         booking=booking,
@@ -118,14 +126,17 @@ def create_services(settings: Settings, engine: AsyncEngine, *,
 
 
 def create_jobs(settings: Settings, engine: AsyncEngine, *, clock: Clock = system_clock,
-                sandbox: SandboxProvider | None = None) -> Jobs:
+                sandbox: SandboxProvider | None = None, metrics: Metrics | None = None) -> Jobs:
     """The outbox worker and the sweeps on ``engine``."""
     uow = SqlUnitOfWorkFactory(engine)
     rules = settings.booking_rules()
     gateway = payment_gateway(settings, sandbox or sandbox_provider(settings))
+    metrics = metrics or Metrics()
     return Jobs(
         outbox=OutboxService(uow, rules=rules, clock=clock, options=settings.outbox_options()),
-        booking=BookingService(uow, rules=rules, clock=clock, gateway=gateway),
+        booking=ObservedBookingService(uow, rules=rules, clock=clock, gateway=gateway,
+                                       metrics=metrics),
         customers=CustomerService(uow, staff_ids=settings.staff_ids,
                                   admin_ids=settings.admin_ids, clock=clock),
+        metrics=metrics,
     )

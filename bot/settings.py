@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     chat_send_interval: float = Field(default=TELEGRAM_CHAT_INTERVAL_SECONDS, ge=0)
     # How long a worker owns the outbox rows it claimed; one that died gives them up then.
     outbox_lease_seconds: float = Field(default=LEASE.total_seconds(), ge=1, le=3600)
+    # How log lines look on stderr: json (one object a line) or console (for a person);
+    # unset, json for kassa run, webhook and booking-api, console for the demo.
+    log_format: Literal["json", "console"] | None = None
+    # The least severe lines written: debug adds each refused hold, warning leaves out the
+    # orders' events (a benchmark's service, say). The demo shows warnings and worse.
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("staff_ids", "admin_ids", mode="before")
     @classmethod

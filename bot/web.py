@@ -22,6 +22,8 @@ from booking.errors import BookingError, ErrorCode
 from booking.model import OrderStatus
 from booking.providers import PaymentEventType
 from booking.views import OrderView
+from bot.logs import note_ids
+from bot.metrics import Metrics, observe_web_app
 from handlers.context import Services
 from locales import Texts, texts
 
@@ -49,8 +51,12 @@ MAX_WEBHOOK_BYTES = 64 * 1024
 
 def make_web_app(services: Services, provider: sandbox.SandboxProvider | None,
                  operator: str, *, public_key_pem: str | None = None,
-                 scanner_token: str | None = None) -> web.Application:
+                 scanner_token: str | None = None,
+                 metrics: Metrics | None = None) -> web.Application:
+    """The app: requests timed into ``metrics`` (a registry of the app's own, without),
+    which /metrics serves."""
     app = web.Application(client_max_size=MAX_WEBHOOK_BYTES)
+    observe_web_app(app, metrics or Metrics())
     app[SERVICES] = services
     app[OPERATOR] = operator
     app.router.add_get("/healthz", healthz)
@@ -128,6 +134,7 @@ async def sandbox_webhook(request: web.Request) -> web.Response:
     try:
         event = sandbox.parse_webhook(request.headers.get(sandbox.SIGNATURE_HEADER), body,
                                       provider.webhook_secret, services.booking.now())
+        note_ids(order_id=event.order_id)
         result = await services.booking.handle_event(event)
     except BookingError as error:
         log.warning("sandbox webhook refused: %s", error.code.value)
@@ -152,6 +159,7 @@ async def send_event(url: str, body: bytes, secret: bytes, now: datetime) -> int
 async def _order_of(request: web.Request) -> OrderView:
     provider = request.app[SANDBOX]
     order_id = sandbox.order_of_token(request.match_info["token"], provider.secret_key)
+    note_ids(order_id=order_id)
     return await request.app[SERVICES].booking.order(order_id)
 
 

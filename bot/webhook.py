@@ -22,6 +22,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
 
+from bot.logs import note_ids
 from bot.telegram_request import without_keyboards
 from storage.webhook_updates import first_delivery, forget_before
 
@@ -46,16 +47,25 @@ class UpdateReceiver:
 
     @property
     def path(self) -> str:
-        return f"/telegram/{derived(self.secret_key, 'telegram-webhook-path', 32)}"
+        return f"/telegram/{self._path_secret}"
+
+    @property
+    def _path_secret(self) -> str:
+        return derived(self.secret_key, "telegram-webhook-path", 32)
 
     @property
     def secret_token(self) -> str:
         return derived(self.secret_key, "telegram-webhook-secret-token", 48)
 
     def add_routes(self, app: web.Application) -> None:
-        app.router.add_post(self.path, self.receive)
+        # A pattern, not the path itself: the route's name in metrics and logs
+        # ("/telegram/{secret}") then gives nothing away.
+        app.router.add_post("/telegram/{secret}", self.receive)
 
     async def receive(self, request: web.Request) -> web.Response:
+        if not hmac.compare_digest(request.match_info["secret"].encode(),
+                                   self._path_secret.encode()):
+            raise web.HTTPNotFound()
         if self.stopping:
             return _error(503, "stopping", "not taking updates now; deliver again later")
         given = request.headers.get(SECRET_HEADER, "")
@@ -68,8 +78,9 @@ class UpdateReceiver:
         update_id = data.get("update_id") if isinstance(data, dict) else None
         if not isinstance(update_id, int) or isinstance(update_id, bool):
             return _error(400, "not_an_update", "the body is not a Telegram update")
+        note_ids(update_id=update_id)
         if not await first_delivery(self.engine, update_id, datetime.now(UTC)):
-            log.info("update %d replayed: skipped", update_id)
+            log.info("update replayed: skipped")
             return web.json_response({"ok": True, "replayed": True})
         update = Update.de_json(without_keyboards(data), self.application.bot)
         await self.application.process_update(update)

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy import Row, and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from booking.ports import OutboxMessage, OutboxOutcome
 from storage import tables as t
@@ -130,3 +131,31 @@ class SqlOutbox:
         for status, count in (await self._conn.execute(query)).all():
             counts[status] = int(count)
         return counts
+
+
+@dataclass(frozen=True)
+class OutboxBacklog:
+    """The messages not yet delivered, for the metrics (bot/metrics.py)."""
+
+    pending: int  # due, and no worker holds them
+    claimed: int  # a worker's lease on them runs
+    scheduled: int  # due later (reminders, retries waiting out their back-off)
+    oldest_due: datetime | None  # when the longest-waiting pending one fell due
+
+
+async def backlog(engine: AsyncEngine, now: datetime) -> OutboxBacklog:
+    """One read over the pending rows (the partial index ix_outbox_pending_due holds just
+    them), so a scrape costs the same whatever the sent history."""
+    claimed = and_(_o.claimed_until.is_not(None), _o.claimed_until > now)
+    due = and_(_o.due_at <= now, ~claimed)
+
+    def count(condition: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    query = select(
+        count(due), count(claimed), count(and_(_o.due_at > now, ~claimed)),
+        func.min(case((due, _o.due_at)), type_=t.UTCDateTime()),
+    ).where(_o.status == PENDING)
+    async with engine.connect() as conn:
+        pending, held, later, oldest = (await conn.execute(query)).one()
+    return OutboxBacklog(int(pending), int(held), int(later), oldest)

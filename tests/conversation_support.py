@@ -17,6 +17,7 @@ from booking.sandbox import SandboxProvider
 from bot.app import build_application, prepare
 from bot.emulator import BotApiEmulator, BotHarness, EmulatorRequest, SimulatedUser
 from bot.jobs import Jobs
+from bot.metrics import Metrics
 from bot.services import create_jobs, create_services, sandbox_provider
 from bot.settings import Settings
 from handlers.context import Services, StationDirectory
@@ -58,14 +59,16 @@ async def running_bot(engine: AsyncEngine, clock, *, emulator: BotApiEmulator | 
                       raise_errors: bool = True,
                       settings: Settings | None = None,
                       limits: SendLimits | None = None,
-                      transport: str = IN_PROCESS) -> AsyncIterator[Bot]:
+                      transport: str = IN_PROCESS,
+                      metrics: Metrics | None = None) -> AsyncIterator[Bot]:
     """The whole bot on ``engine``; with ``transport="http"`` its handlers reach the booking
-    service through the HTTP API (served on loopback) and its client."""
+    service through the HTTP API (served on loopback) and its client. Everything counts
+    into ``metrics`` when given."""
     emulator = emulator or BotApiEmulator()
     settings = settings or Settings(_env_file=None)
     sandbox = sandbox_provider(settings)
-    backend = create_services(settings, engine, clock=clock, sandbox=sandbox)
-    jobs = create_jobs(settings, engine, clock=clock, sandbox=sandbox)
+    backend = create_services(settings, engine, clock=clock, sandbox=sandbox, metrics=metrics)
+    jobs = create_jobs(settings, engine, clock=clock, sandbox=sandbox, metrics=metrics)
     async with AsyncExitStack() as stack:
         services = backend
         if transport == HTTP:
@@ -79,7 +82,7 @@ async def running_bot(engine: AsyncEngine, clock, *, emulator: BotApiEmulator | 
             raise ValueError(f"no transport {transport!r}")
         app = build_application(services, token=emulator.token,
                                 request=EmulatorRequest(emulator), persistence=persistence,
-                                limits=limits)
+                                limits=limits, metrics=metrics)
         harness = await stack.enter_async_context(
             BotHarness(app, emulator, raise_errors=raise_errors))
         await prepare(app)

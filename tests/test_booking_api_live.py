@@ -5,6 +5,7 @@ document. Then SIGTERM: exit 0 and one line."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -33,6 +34,7 @@ from booking.http_contract import OPERATIONS
 from storage.database import create_engine
 from storage.testing import empty_all_tables
 from tests.factories import Network, build_network, double_allocations, pax
+from tests.test_metrics import at, parse
 
 pytestmark = pytest.mark.postgres_only
 
@@ -72,22 +74,30 @@ def _environment(database_url: str) -> dict[str, str]:
 def live_api(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
     """`kassa booking-api --port 0` on a seeded PostgreSQL database, stopped with SIGTERM."""
     network = asyncio.run(_seed(postgres_url))
-    process = subprocess.Popen(
-        [*KASSA, "booking-api", "--port", "0"],
-        cwd=tmp_path_factory.mktemp("booking-api"), env=_environment(postgres_url),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    first = process.stdout.readline()
-    found = re.search(r"listening on (http://127\.0\.0\.1:\d+)/v1", first)
-    if found is None:
-        process.kill()
-        process.wait()
-        pytest.fail(f"booking-api did not start: {first!r} {process.stderr.read()!r}")
-    yield LiveApi(found.group(1), postgres_url, network, process)
-    process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=20)
-    assert process.returncode == 0, err
+    where = tmp_path_factory.mktemp("booking-api")
+    # Its log goes to a file: a pipe read only at the end would fill up and stop it.
+    with (where / "stderr.log").open("w+") as log:
+        process = subprocess.Popen(
+            [*KASSA, "booking-api", "--port", "0"], cwd=where, env=_environment(postgres_url),
+            stdout=subprocess.PIPE, stderr=log, text=True)
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        found = re.search(r"listening on (http://127\.0\.0\.1:\d+)/v1", first)
+        if found is None:
+            process.kill()
+            process.wait()
+            log.seek(0)
+            pytest.fail(f"booking-api did not start: {first!r} {log.read()!r}")
+        yield LiveApi(found.group(1), postgres_url, network, process)
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=20)
+        log.seek(0)
+        err = log.read()
+    assert process.returncode == 0, err[-3000:]
     assert out.strip().splitlines() == ["kassa booking-api: stopped"]
+    assert "Traceback" not in err, err[-3000:]
+    for line in err.splitlines():  # the log: one JSON object a line
+        json.loads(line)
 
 
 # ---- the race (first: it needs the seats untouched) ----------------------------------------
@@ -110,6 +120,18 @@ async def test_300_concurrent_holds_for_10_free_seats(live_api: LiveApi) -> None
         answers = Counter(await asyncio.gather(
             *(hold(1000 + n, [pax(n)]) for n in range(300))))
     assert answers == {(201, "held"): 10, (409, "not_enough_seats"): 290}
+    # The service counted the same, and timed every request under its route's pattern.
+    async with aiohttp.ClientSession(live_api.url) as session:
+        async with session.get("/metrics") as refused:
+            assert refused.status == 401
+        async with session.get("/metrics", headers=AUTH) as response:
+            assert response.status == 200
+            found = parse(await response.text())
+    assert at(found, "kassa_holds_placed_total") == 12
+    assert at(found, "kassa_holds_refused_total", reason="not_enough_seats") == 290
+    requests = "kassa_http_request_duration_seconds_count"
+    assert at(found, requests, route="/v1/holds", method="POST", status="201") == 12
+    assert at(found, requests, route="/v1/holds", method="POST", status="409") == 290
     engine = create_engine(live_api.database_url)
     try:
         assert await double_allocations(engine, datetime.now(UTC)) == []

@@ -4,6 +4,7 @@ paid end to end through Kassa's own web server, then SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -17,6 +18,7 @@ import pytest
 
 from booking.tickets.codes import generate_signing_key
 from bot.emulator import BotApiEmulator, EmulatorServer, SimulatedUser
+from tests.test_metrics import at, parse
 
 KASSA = [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())"]
 
@@ -105,12 +107,32 @@ async def test_kassa_run_books_and_pays_then_stops_on_sigterm(tmp_path):
                 assert "Paid" in await response.text()
             await until(emulator, lambda: any("Booking reference" in (m.text or "")
                                               for m in anna.chat.bot_messages), "the tickets")
+            await until(emulator, lambda: sum(m.document is not None
+                                              for m in anna.chat.bot_messages) == 2,
+                        "the PDF and the .ics")
+            async with aiohttp.ClientSession() as http, http.get(
+                    f"http://127.0.0.1:{http_port}/metrics") as response:
+                assert response.status == 200
+                metrics = parse(await response.text())
         finally:
             process.send_signal(signal.SIGTERM)
             out, err = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 0, err.decode()[-2000:]
     assert out.decode().strip().splitlines()[-1] == "kassa: stopped"
     assert "Traceback" not in err.decode()
+    assert at(metrics, "kassa_holds_placed_total") == 1
+    assert at(metrics, "kassa_payments_confirmed_total", outcome="paid") == 1
+    assert at(metrics, "kassa_updates_total", kind="callback_query", outcome="ok") == 4
+    assert at(metrics, "kassa_telegram_messages_sent_total", method="sendDocument") == 2
+    assert at(metrics, "kassa_http_request_duration_seconds_count", route="/pay/{token}",
+              method="POST", status="303") == 1
+    # stderr is the log: one JSON object a line, the booking's ids in it, no name.
+    lines = [json.loads(line) for line in err.decode().splitlines()]
+    [placed] = [line for line in lines if line["event"] == "hold placed"]
+    assert placed["user_id"] == anna.id and isinstance(placed["update_id"], int)
+    [paid] = [line for line in lines if line["event"] == "payment confirmed"]
+    assert paid["order_id"] == placed["order_id"] and paid["user_id"] == anna.id
+    assert "Anna" not in err.decode()
 
 
 @pytest.mark.slow
