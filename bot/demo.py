@@ -181,7 +181,7 @@ async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.
         jobs = create_jobs(settings, engine, sandbox=sandbox)
         application = build_application(
             services, token=emulator.token, request=EmulatorRequest(emulator),
-            persistence=database_persistence(engine),
+            persistence=database_persistence(engine), engine=engine,
         )
         web_app = make_web_app(services, sandbox, settings.operator_name,
                                public_key_pem=public_key_pem(codes.signer.public_key))

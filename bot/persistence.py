@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -173,6 +174,13 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
 
     async def drop_chat_data(self, chat_id: int) -> None:
         await self._delete(CHAT_DATA, str(chat_id))
+
+    async def users_written_since(self, since: datetime, path: tuple[str, ...],
+                                  value: int) -> list[int]:
+        """The people whose data was written at ``since`` or later and holds ``value`` at
+        ``path``, as stored now (a job's way to find whose data it has work in)."""
+        keys = await self._rows.keys_written_since(USER_DATA, since, path, value)
+        return [int(key) for key in keys]
 
     async def flush(self) -> None:
         """Nothing to do: every change was written when it was handed over."""

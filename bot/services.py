@@ -4,6 +4,7 @@ database engine."""
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,7 +25,7 @@ from booking.telegram_payments import TelegramPaymentsProvider
 from booking.ticketing import SignedTicketCodes
 from booking.tickets.codes import TicketSigner, generate_signing_key, load_signing_key
 from booking.trip_changes import TripChanges
-from bot.jobs import Jobs
+from bot.jobs import HELD_CARD_MARGIN, Jobs
 from bot.settings import Settings
 from handlers.context import Services
 from storage.uow import SqlUnitOfWorkFactory
@@ -128,4 +129,5 @@ def create_jobs(settings: Settings, engine: AsyncEngine, *, clock: Clock = syste
         booking=BookingService(uow, rules=rules, clock=clock, gateway=gateway),
         customers=CustomerService(uow, staff_ids=settings.staff_ids,
                                   admin_ids=settings.admin_ids, clock=clock),
+        held_card_window=timedelta(minutes=settings.hold_minutes) + HELD_CARD_MARGIN,
     )
