@@ -162,6 +162,22 @@ async def _hold_briefly(locks: SharedLocks, key: int) -> bool:
         return held
 
 
+@pytest.mark.postgres_only
+async def test_a_wait_for_a_stuck_holder_ends(postgres_url):
+    holder = SharedLocks(postgres_url, connections=1)
+    waiter = SharedLocks(postgres_url, connections=1, wait_ms=200)
+    try:
+        async with holder.hold(lock_key("test", 9)) as held:
+            assert held
+            async with waiter.hold(lock_key("test", 9)) as taken:
+                assert not taken  # the turn goes on without it, and says so
+        async with waiter.hold(lock_key("test", 9)) as taken:
+            assert taken  # given back: the next one takes it at once
+    finally:
+        await holder.close()
+        await waiter.close()
+
+
 def test_on_sqlite_there_is_no_lock_to_take(tmp_path):
     assert not SharedLocks(f"sqlite+aiosqlite:///{tmp_path}/k.db", connections=1).shared
     assert not SharedLocks(None, connections=1).shared
