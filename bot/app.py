@@ -16,26 +16,31 @@ from telegram.request import BaseRequest
 from booking.pacing import Pacer, SendLimits
 from bot.metrics import CountingRequest, Metrics
 from bot.observed import ObservedApplication
-from bot.persistence import DatabasePersistence, save_after_each_update
+from bot.persistence import DatabasePersistence
+from bot.settings import CONCURRENT_UPDATES
 from bot.telegram_request import AiohttpRequest
+from bot.turns import TurnProcessor, Turns
 from handlers.command_menu import publish_default_menus, publish_menu
 from handlers.context import KassaContext, Services
 from handlers.rate_limiter import KassaRateLimiter
 from handlers.registry import register_handlers
+from storage.shared_locks import SharedLocks
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 def database_persistence(engine: AsyncEngine) -> BasePersistence[Any, Any, Any]:
     """Each person's data (their language, the booking flow) in the database, so a restart
     loses nothing. Kassa keeps nothing in chat_data or bot_data and sends no arbitrary
-    callback data, so those are not stored (each would cost a read per update)."""
+    callback data, so those are not stored (each would cost a read per update). The data
+    is written at the end of each of the person's turns (bot/turns.py)."""
     return DatabasePersistence(
         engine,
         store_data=PersistenceInput(bot_data=False, chat_data=False, callback_data=False),
+        user_data_in_turns=True,
     )
 
 
-# Connections to the Bot API at once; a little above the updates handled at once.
+# Connections to the Bot API at once: several calls per update in flight, and the outbox.
 BOT_API_CONNECTIONS = 64
 
 
@@ -50,15 +55,21 @@ def build_application(
     base_file_url: str | None = None,
     limits: SendLimits | None = None,
     metrics: Metrics | None = None,
+    engine: AsyncEngine | None = None,
+    concurrent_updates: int = CONCURRENT_UPDATES,
 ) -> AnyApplication:
     """The full bot. Tests and benchmarks pass an EmulatorRequest; production passes nothing.
 
     With ``limits`` the outbox's calls to Telegram are paced within them (Kassa's rate
     limiter, handlers/rate_limiter.py); without, nothing is paced (the demo, most tests).
     Updates and the messages sent are counted into ``metrics`` (a registry nobody reads,
-    without).
+    without). Updates are handled as their senders' turns (bot/turns.py),
+    ``concurrent_updates`` people at once; on a PostgreSQL ``engine`` a person's turns are
+    one at a time across every instance on that database, otherwise within this process.
     """
     metrics = metrics or Metrics()
+    url = engine.url.render_as_string(hide_password=False) if engine is not None else None
+    turns = Turns(SharedLocks(url, connections=concurrent_updates))
     builder = (
         Application.builder()
         .application_class(ObservedApplication,
@@ -66,6 +77,7 @@ def build_application(
         .context_types(ContextTypes(context=KassaContext))
         .token(token)
         .post_init(_post_init)
+        .concurrent_updates(TurnProcessor(turns, concurrent_updates))
     )
     if request is None:
         # PTB's default is httpx with one connection: every Bot API call of every update in
@@ -82,10 +94,8 @@ def build_application(
     if limits is not None:
         builder = builder.rate_limiter(KassaRateLimiter(Pacer(limits)))
     application = builder.build()
+    turns.bind(application)
     register_handlers(application)
-    if persistence is not None:
-        # Write each step as it happens: PTB alone saves only every minute and at shutdown.
-        save_after_each_update(application)
     return application
 
 

@@ -192,7 +192,7 @@ async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.
         jobs = create_jobs(settings, engine, sandbox=sandbox, metrics=metrics)
         application = build_application(
             services, token=emulator.token, request=EmulatorRequest(emulator),
-            persistence=database_persistence(engine), metrics=metrics,
+            persistence=database_persistence(engine), metrics=metrics, engine=engine,
         )
         web_app = make_web_app(services, sandbox, settings.operator_name,
                                public_key_pem=public_key_pem(codes.signer.public_key),

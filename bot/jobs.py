@@ -1,7 +1,16 @@
 """The bot's scheduled work, on python-telegram-bot's job queue (APScheduler underneath).
 
-Delivering the outbox, sweeping expired holds, refreshing the station list: each job asks
-the database for its work, so a job that runs late or on another instance loses nothing.
+Delivering the outbox, sweeping expired holds, counting held cards down, refreshing the
+station list: each job asks the database for its work, so a job that runs late or on
+another instance loses nothing; and every instance runs every job, so each job's work is
+claimed, never done twice:
+  * the outbox worker claims rows (FOR UPDATE SKIP LOCKED on PostgreSQL, with a lease),
+    and reminders are outbox rows;
+  * the expiry sweep takes its holds FOR UPDATE SKIP LOCKED and changes each guarded on
+    its status, so two sweeps split the work and one notice is written per hold;
+  * the countdown edits a card in its person's turn (see count_down_held_cards);
+  * the station list is each process's own copy, and a broadcast's progress card is
+    edited only by the instance that started the broadcast (its job lives there).
 """
 
 from __future__ import annotations
@@ -9,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from telegram.ext import Application, CallbackContext
@@ -19,8 +29,10 @@ from booking.ports import OutboxMessage
 from booking.service import BookingService
 from bot.logs import task_ids
 from bot.metrics import Metrics
+from bot.persistence import DatabasePersistence
+from bot.turns import turns_of
 from handlers.context import Services
-from handlers.countdown import update_held_cards
+from handlers.countdown import HELD_STEP, STEP_PATH, held_flow, update_held_card
 from handlers.notifications import TELEGRAM_DELIVERERS, telegram_deliverers
 
 log = logging.getLogger(__name__)
@@ -33,6 +45,9 @@ OUTBOX_INTERVAL_SECONDS = 1.0
 EXPIRY_INTERVAL_SECONDS = 30.0
 # The held card's countdown (5 min, 1 min, expired) is shown this late at most.
 COUNTDOWN_INTERVAL_SECONDS = 15.0
+# How long after a hold ends its card may still need its last edit: the sweep's and the
+# countdown's intervals, with room to spare.
+HELD_CARD_MARGIN = timedelta(minutes=5)
 # A timetable import in another process may add or rename stations; the bot's copy of the
 # station list (for buttons and for reading typed names) catches up within this time.
 STATION_REFRESH_SECONDS = 300.0
@@ -46,6 +61,9 @@ class Jobs:
     booking: BookingService
     customers: CustomerService
     metrics: Metrics = field(default_factory=Metrics)
+    # A held card counts down while its hold lasts, and says "expired" once the sweep has
+    # marked it: the person's data was last written when the hold was placed, or later.
+    held_card_window: timedelta = timedelta(minutes=15) + HELD_CARD_MARGIN
     # Set when the bot is stopping: the outbox worker starts no delivery after it.
     stopping: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
     # One worker run at a time in a process (the scheduled one, or one the expiry sweep or
@@ -87,6 +105,33 @@ class Jobs:
     async def expire_holds(self) -> int:
         return await self.booking.expire_holds()
 
+    async def count_down_held_cards(self, application: AnyApplication) -> int:
+        """Edit the held cards that have crossed a step; how many.
+
+        Each card's person is taken as a turn (bot/turns.py) without waiting: a person whose
+        turn is running here or on another instance is left for the next run, and the one
+        instance that takes the turn reads whether the step was shown already. So with
+        several instances every card is edited once per step.
+        """
+        turns = turns_of(application)
+        edited = 0
+        for person in await self._people_with_held_cards(application):
+            async with turns.turn(person, wait=False) as mine:
+                if mine and await update_held_card(application, person):
+                    edited += 1
+        return edited
+
+    async def _people_with_held_cards(self, application: AnyApplication) -> list[int]:
+        persistence = application.persistence
+        if isinstance(persistence, DatabasePersistence):
+            # From the database, not this process's memory: a hold placed through another
+            # instance (or one that has stopped) counts down all the same.
+            since = datetime.now(UTC) - self.held_card_window
+            return await persistence.users_written_since(since, STEP_PATH, HELD_STEP)
+        # Without a database persistence (tests) what there is is this process's copy.
+        return [person for person, data in list(application.user_data.items())
+                if held_flow(data) is not None]
+
     def schedule(self, application: AnyApplication) -> None:
         queue = application.job_queue
         if queue is None:
@@ -115,7 +160,7 @@ class Jobs:
                 await self.deliver_outbox(context.application)
 
     async def _countdown_job(self, context: CallbackContext[Any, Any, Any, Any]) -> None:
-        await update_held_cards(context.application)
+        await self.count_down_held_cards(context.application)
 
     async def _stations_job(self, context: CallbackContext[Any, Any, Any, Any]) -> None:
         services: Services = context.application.services  # type: ignore[attr-defined]

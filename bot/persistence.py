@@ -6,33 +6,35 @@ through a booking continues where they were after a restart or a crash, on any i
 sharing the database.
 
 What makes that hold:
-  * every ``update_*`` call writes through at once (the data is small), nothing waits for
-    ``flush``;
-  * PTB hands data over only in ``Application.update_persistence``, which runs every
-    ``update_interval`` seconds and at shutdown. ``save_after_each_update`` runs it right
-    after each update as well, so a crash between two runs loses nothing;
   * PTB calls ``refresh_*`` before each update (and job) that uses a user's, a chat's or the
     bot's data, and they read the row as it is now, so a change written by another process
-    is what the handler sees.
+    is what the handler sees;
+  * every write is compare-and-set on the row's version: it is based on the version this
+    process last read or wrote, and a row that has moved on since (another process wrote
+    it) is left alone. An older copy never replaces a newer one: not a stopping instance's
+    last hand-over, not a periodic run, not an update that lost a race;
+  * a write of data unchanged since this process last read or wrote it is skipped (it
+    could only put an older copy back);
+  * with ``user_data_in_turns`` (Kassa's bot, bot/turns.py) a person's data is written only
+    at the end of each of their turns, under their lock, by ``save_user_data``; PTB's own
+    hand-overs of user_data (each ``update_interval`` and at shutdown) are ignored, since PTB
+    copies the data outside the person's turn, perhaps half-way through one. Without it,
+    ``save_after_each_update`` writes after each update, as a plain PTB bot would.
 
-The database is the truth, with two exceptions that concern this process's own data:
-  * a refresh keeps changes this process has made but not yet written (without
-    ``save_after_each_update`` they wait for the next periodic run; with it, only an update
-    whose handler raised ApplicationHandlerStop leaves any), since dropping them would lose
-    them, and the next run writes them;
-  * a write is skipped only when the data is exactly what this process last read from the
-    row (it changed nothing since): writing it back could only put an older copy over
-    another process's newer one. A copy this process wrote itself never skips a write,
-    since another process may have changed the row after it.
+A refresh keeps changes this process made but has not written yet, as long as the row is
+still at the version they were made on; once another process has written the row, the row
+wins (those changes could no longer be written anyway).
 
 Still in memory and read once at start-up: conversation states (PTB keeps them in each
 ConversationHandler) and the callback data cache. Several processes on one database need
-those read per update too; that is PTB's caching, not this adapter's.
+those read per update too, so Kassa uses neither: its booking flow is in user_data.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -45,7 +47,9 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from storage.bot_state import KIND_LENGTH, BotStateStore, canonical_json, plain_json
+from storage.bot_state import KIND_LENGTH, BotStateStore, Stored, canonical_json, plain_json
+
+log = logging.getLogger(__name__)
 
 # PTB's own aliases live in a private module; these are the same types.
 ConversationKey = tuple[int | str, ...]
@@ -65,14 +69,12 @@ SAVE_GROUP = 2**31 - 1
 Data = dict[Any, Any]
 RowId = tuple[str, str]  # (kind, key)
 
-EMPTY = canonical_json({})  # what PTB starts a user's, chat's or the bot's data as
 
+class Known(NamedTuple):
+    """A row as this process last read or wrote it."""
 
-class Exchanged(NamedTuple):
-    """The JSON this process last read from or wrote to one row."""
-
-    text: str
-    read: bool  # True: read from the database; False: written by this process
+    text: str  # its data as canonical JSON
+    version: int
 
 
 class DatabasePersistence(BasePersistence[Data, Data, Data]):
@@ -84,16 +86,18 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         *,
         store_data: PersistenceInput | None = None,
         update_interval: float = 60,
+        user_data_in_turns: bool = False,
     ) -> None:
         super().__init__(
             store_data=store_data or PersistenceInput(), update_interval=update_interval
         )
         self._rows = BotStateStore(engine)
+        self._user_data_in_turns = user_data_in_turns
         # Per row, what this process last exchanged with the database. It never stands in
-        # for the database: refresh_* read the row every time. It tells this process's own
-        # unwritten changes apart (the data differs from it), and lets a write of data
-        # unchanged since it was read be skipped.
-        self._exchanged: dict[RowId, Exchanged] = {}
+        # for the database: refresh_* read the row every time. Its version is what the
+        # next write is based on; its text tells this process's own unwritten changes
+        # apart, and lets a write of unchanged data be skipped.
+        self._known: dict[RowId, Known] = {}
 
     # ---- reading everything, once at start-up ---------------------------------------
 
@@ -145,7 +149,14 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
             await self._save(kind, row_key, new_state)
 
     async def update_user_data(self, user_id: int, data: Data) -> None:
+        if self._user_data_in_turns:
+            return  # PTB's copy, taken outside the person's turn: the turn writes
         await self._save(USER_DATA, str(user_id), data)
+
+    async def save_user_data(self, user_id: int, data: Data) -> bool:
+        """Write a person's data at the end of their turn; False if the row had moved on
+        (another process wrote it after this one read it), which is then left as it is."""
+        return await self._save(USER_DATA, str(user_id), data)
 
     async def update_chat_data(self, chat_id: int, data: Data) -> None:
         await self._save(CHAT_DATA, str(chat_id), data)
@@ -164,6 +175,13 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
     async def drop_chat_data(self, chat_id: int) -> None:
         await self._delete(CHAT_DATA, str(chat_id))
 
+    async def users_written_since(self, since: datetime, path: tuple[str, ...],
+                                  value: int) -> list[int]:
+        """The people whose data was written at ``since`` or later and holds ``value`` at
+        ``path``, as stored now (a job's way to find whose data it has work in)."""
+        keys = await self._rows.keys_written_since(USER_DATA, since, path, value)
+        return [int(key) for key in keys]
+
     async def flush(self) -> None:
         """Nothing to do: every change was written when it was handed over."""
 
@@ -171,34 +189,49 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
 
     async def _load(self, kind: str) -> dict[str, Any]:
         rows = await self._rows.load(kind)
-        for key, data in rows.items():
-            self._exchanged[(kind, key)] = Exchanged(canonical_json(data), read=True)
-        return rows
+        for key, row in rows.items():
+            self._known[(kind, key)] = Known(canonical_json(row.data), row.version)
+        return {key: row.data for key, row in rows.items()}
 
     async def _refresh(self, kind: str, key: str, data: Data) -> None:
         stored = await self._rows.load_one(kind, key)
-        last = self._exchanged.get((kind, key))
-        if _text_or_none(data) != (last.text if last else EMPTY):
-            return  # this process's own unwritten change: the next save writes it
+        known = self._known.get((kind, key))
+        if _version(stored) == _version(known):
+            # The row is as this process last saw it: ``data`` is that, or that plus this
+            # process's own change not written yet, which the next save writes.
+            return
         # In place: PTB hands over the very dict the handlers will see.
         data.clear()
-        if stored is None:  # never written, or dropped by another process
-            self._exchanged.pop((kind, key), None)
+        if stored is None:  # dropped by another process
+            self._known.pop((kind, key), None)
             return
-        data.update(stored)
-        self._exchanged[(kind, key)] = Exchanged(canonical_json(stored), read=True)
+        data.update(stored.data)
+        self._known[(kind, key)] = Known(canonical_json(stored.data), stored.version)
 
-    async def _save(self, kind: str, key: str, data: Any) -> None:
+    async def _save(self, kind: str, key: str, data: Any) -> bool:
         text = plain_json(data, f"{kind} {key!r}".strip())
-        last = self._exchanged.get((kind, key))
-        if last is not None and last.read and last.text == text:
-            return  # unchanged since it was read: nothing of this process's to write
-        await self._rows.save(kind, key, data)
-        self._exchanged[(kind, key)] = Exchanged(text, read=False)
+        known = self._known.get((kind, key))
+        if known is not None and known.text == text:
+            return True  # unchanged since read or written: nothing of this process's to write
+        version = await self._rows.save(kind, key, data, based_on=_version(known))
+        if version is None:
+            # Another process wrote the row after this one last read it: its copy is newer
+            # than the one this process would write. Forgotten, so the next refresh reads it.
+            log.warning("bot state %s %r: not written, the row changed since it was read",
+                        kind, key)
+            self._known.pop((kind, key), None)
+            return False
+        self._known[(kind, key)] = Known(text, version)
+        return True
 
     async def _delete(self, kind: str, key: str) -> None:
-        await self._rows.delete(kind, key)
-        self._exchanged.pop((kind, key), None)
+        known = self._known.pop((kind, key), None)
+        if known is not None:  # a row this process never saw is nothing it can delete
+            await self._rows.delete(kind, key, based_on=known.version)
+
+
+def _version(row: Stored | Known | None) -> int | None:
+    return row.version if row is not None else None
 
 
 def _conversation_kind(name: str) -> str:
@@ -209,14 +242,6 @@ def _conversation_kind(name: str) -> str:
             "characters to be stored"
         )
     return kind
-
-
-def _text_or_none(data: Any) -> str | None:
-    """``data`` as canonical JSON, or None if it is not plain JSON (it cannot match a row)."""
-    try:
-        return plain_json(data, "data")
-    except TypeError:
-        return None
 
 
 def save_after_each_update(

@@ -112,7 +112,9 @@ async def serve(settings: Settings, run: RunSettings, out: TextIO, *,
     application = build_application(services, token=run.token, base_url=base_url,
                                     base_file_url=file_url,
                                     persistence=database_persistence(engine),
-                                    limits=settings.send_limits(), metrics=metrics)
+                                    limits=settings.send_limits(), metrics=metrics,
+                                    engine=engine,
+                                    concurrent_updates=settings.concurrent_updates)
     scanner = settings.scanner_token.get_secret_value() if settings.scanner_token else None
     web_app = make_web_app(services, sandbox, settings.operator_name,
                            public_key_pem=public_key_pem(codes.signer.public_key),

@@ -15,6 +15,11 @@ from booking.reminders import parse_reminders
 from booking.settings import BookingRules
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///kassa.db"
+# Updates one instance handles at once (different people's; one person's wait in line). On
+# PostgreSQL each holds a connection of its own for the person's advisory lock, beside the
+# work's pool: two instances take 2 x (16 + 4) + 2 x 20 connections at most, within
+# PostgreSQL's default max_connections of 100.
+CONCURRENT_UPDATES = 16
 
 
 class Settings(BaseSettings):
@@ -45,6 +50,7 @@ class Settings(BaseSettings):
     # seconds between messages to one chat; 0 lifts a limit (benchmarks and tests only).
     send_rate: float = Field(default=TELEGRAM_MESSAGES_PER_SECOND, ge=0)
     chat_send_interval: float = Field(default=TELEGRAM_CHAT_INTERVAL_SECONDS, ge=0)
+    concurrent_updates: int = Field(default=CONCURRENT_UPDATES, ge=1, le=256)
     # How long a worker owns the outbox rows it claimed; one that died gives them up then.
     outbox_lease_seconds: float = Field(default=LEASE.total_seconds(), ge=1, le=3600)
     # How log lines look on stderr: json (one object a line) or console (for a person);

@@ -24,6 +24,7 @@ from telegram import Update
 
 from bot.logs import note_ids
 from bot.telegram_request import without_keyboards
+from bot.turns import handle
 from storage.webhook_updates import first_delivery, forget_before
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,9 @@ class UpdateReceiver:
             log.info("update replayed: skipped")
             return web.json_response({"ok": True, "replayed": True})
         update = Update.de_json(without_keyboards(data), self.application.bot)
-        await self.application.process_update(update)
+        # As the sender's turn (bot/turns.py): in order with their other updates, on any
+        # instance; answered once handled, so a stop finishes what it took.
+        await handle(self.application, update)
         return web.json_response({"ok": True})
 
     async def prune(self, _context: object = None) -> None:

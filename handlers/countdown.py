@@ -1,9 +1,12 @@
 """The held card counts down: edited when 5 and 1 minutes are left to pay, and when the hold
 has run out (with a button to book again).
 
-Run by a job every few seconds over the people this instance knows. A card is edited at
-most once per step, so a chat gets at most three edits per hold, minutes apart: well under
-Telegram's limit of about one edit per minute per chat that this keeps to.
+Run by a job every few seconds (bot/jobs.py), for each person with a held card, as that
+person's turn: their data read afresh, the card edited if due, the step shown recorded in
+their data, which the turn writes back. So with several instances one edits a card and the
+others find the step already shown. A card is edited at most once per step, so a chat gets
+at most three edits per hold, minutes apart: well under Telegram's limit of about one edit
+per minute per chat that this keeps to.
 """
 
 from __future__ import annotations
@@ -24,20 +27,30 @@ from handlers.flow import FLOW_KEY, Flow, Step
 # Minutes left at which the card is edited; 0 is "expired".
 STEPS_MINUTES = (5, 1, 0)
 COUNTDOWN_KEY = "countdown"  # in user_data: the last step shown for the flow's order
+# Where in a person's data the flow's step is, and the step a held card is at: how the
+# people with a held card are found in the stored data.
+STEP_PATH = (FLOW_KEY, "step")
+HELD_STEP = int(Step.HELD)
 
 
-async def update_held_cards(application: Application[Any, Any, Any, Any, Any, Any]) -> int:
-    """Edit every held card that has crossed a step since it was last shown; how many."""
-    edited = 0
-    for user_id, data in list(application.user_data.items()):
-        flow = Flow.from_data(data.get(FLOW_KEY))
-        if flow is None or flow.step is not Step.HELD or not flow.order or flow.card is None:
-            continue
-        context = KassaContext(application, chat_id=user_id, user_id=user_id)
-        if await _update_card(context, user_id, data, flow):
-            application.mark_data_for_update_persistence(user_ids=user_id)
-            edited += 1
-    return edited
+def held_flow(data: dict[str, Any]) -> Flow | None:
+    """The person's flow if it is at a held card that could still count down."""
+    flow = Flow.from_data(data.get(FLOW_KEY))
+    if flow is None or flow.step is not Step.HELD or not flow.order or flow.card is None:
+        return None
+    return flow
+
+
+async def update_held_card(application: Application[Any, Any, Any, Any, Any, Any],
+                           user_id: int) -> bool:
+    """Edit this person's held card if it has crossed a step since it was last shown
+    (their data, read in their turn, records which); whether it was edited."""
+    data = application.user_data[user_id]
+    flow = held_flow(data)
+    if flow is None:
+        return False
+    context = KassaContext(application, chat_id=user_id, user_id=user_id)
+    return await _update_card(context, user_id, data, flow)
 
 
 async def _update_card(context: KassaContext, chat_id: int, data: dict[str, Any],

@@ -112,12 +112,6 @@ async def cancel_step(update: Update, context: KassaContext) -> None:
 
 
 async def stop_here(update: Update, context: KassaContext) -> None:
-    """Keep the booking conversation from seeing this update, and save the step now: the
-    save-after-each-update handler does not run for an update stopped this way."""
-    application = context.application
-    if application.persistence is not None:
-        application.mark_data_for_update_persistence(
-            chat_ids=update.effective_chat.id if update.effective_chat else None,
-            user_ids=update.effective_user.id if update.effective_user else None)
-        await application.update_persistence()
+    """Keep the booking conversation from seeing this update. The person's data (the step
+    just opened or closed) is written at the end of their turn all the same (bot/turns.py)."""
     raise ApplicationHandlerStop

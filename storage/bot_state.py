@@ -1,9 +1,13 @@
-"""The bot's own state in ``bot_state``: (kind, key) -> JSON, one row each.
+"""The bot's own state in ``bot_state``: (kind, key) -> JSON and a version, one row each.
 
 A plain repository over one table, with no idea of who uses it: bot/persistence.py keeps
 python-telegram-bot's user_data, chat_data, bot_data and conversations here. Every call is
-its own short transaction and reads or writes the database as it is now (nothing is cached),
-so several bot processes on one database see each other's writes.
+one statement and reads or writes the database as it is now (nothing is cached), so several
+bot processes on one database see each other's writes.
+
+Writes are compare-and-set. Every write changes the row's version, and names the version it
+was based on (None: "there was no row"); a row that has moved on since is left alone and the
+write reports it, so an older copy never replaces a newer one, whichever process holds it.
 
 Only plain JSON is stored (str keys; str, int, float, bool, lists and dicts as values).
 Anything else is refused with a TypeError when it is written, rather than coming back
@@ -14,9 +18,11 @@ stored either: a missing row is how "nothing" reads back, so it is deleted inste
 from __future__ import annotations
 
 import json
-from typing import Any
+import secrets
+from datetime import datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -27,10 +33,34 @@ from storage.database import single_write, without_transactions
 KIND_LENGTH: int = t.bot_state.c.kind.type.length  # type: ignore[attr-defined]
 
 
+class Stored(NamedTuple):
+    """One row as read: its data and the version that data is."""
+
+    data: Any
+    version: int
+
+
 _c = t.bot_state.c
-_ROWS_OF_KIND = select(_c.key, _c.data).where(_c.kind == bindparam("kind"))
-_ONE_ROW = select(_c.data).where(_c.kind == bindparam("kind"), _c.key == bindparam("key"))
-_DELETE_ROW = delete(t.bot_state).where(_c.kind == bindparam("kind"), _c.key == bindparam("key"))
+_ROWS_OF_KIND = select(_c.key, _c.data, _c.version).where(_c.kind == bindparam("kind"))
+_ONE_ROW = select(_c.data, _c.version).where(_c.kind == bindparam("kind"),
+                                             _c.key == bindparam("key"))
+_REPLACE = (
+    update(t.bot_state)
+    .where(_c.kind == bindparam("b_kind"), _c.key == bindparam("b_key"),
+           _c.version == bindparam("b_expected"))
+    .values(data=bindparam("b_data", type_=_c.data.type), version=bindparam("b_version"),
+            updated_at=bindparam("b_at", type_=_c.updated_at.type))
+)
+_DELETE_ROW = delete(t.bot_state).where(_c.kind == bindparam("kind"),
+                                        _c.key == bindparam("key"),
+                                        _c.version == bindparam("expected"))
+
+
+def _first_version() -> int:
+    # A new row starts at a random version rather than 1: a process that knew a row
+    # another process has since deleted and written anew cannot mistake the new row for
+    # the one it read (equal versions are what a write is checked against).
+    return secrets.randbelow(2**52) + 1
 
 
 class BotStateStore:
@@ -42,36 +72,64 @@ class BotStateStore:
         insert: Any = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         # Built once: SQLAlchemy derives a statement's cache key from the object, and one
         # built per call cost more CPU than its round trip (a save after every update).
-        upsert = insert(t.bot_state)
-        self._upsert = upsert.on_conflict_do_update(
-            index_elements=[t.bot_state.c.kind, t.bot_state.c.key],
-            set_={"data": upsert.excluded.data, "updated_at": upsert.excluded.updated_at},
-        )
+        self._create = insert(t.bot_state).on_conflict_do_nothing(
+            index_elements=[_c.kind, _c.key])
 
-    async def load(self, kind: str) -> dict[str, Any]:
-        """Every row of one kind, key -> data; each call parses fresh objects."""
+    async def load(self, kind: str) -> dict[str, Stored]:
+        """Every row of one kind, key -> (data, version); each call parses fresh objects."""
         async with self._reads.connect() as conn:
             rows = await conn.execute(_ROWS_OF_KIND, {"kind": kind})
-            return {key: data for key, data in rows}
+            return {key: Stored(data, version) for key, data, version in rows}
 
-    async def load_one(self, kind: str, key: str) -> Any | None:
-        """The data of one row, or None when there is no such row."""
+    async def load_one(self, kind: str, key: str) -> Stored | None:
+        """One row, or None when there is no such row."""
         async with self._reads.connect() as conn:
-            return await conn.scalar(_ONE_ROW, {"kind": kind, "key": key})
+            row = (await conn.execute(_ONE_ROW, {"kind": kind, "key": key})).first()
+            return Stored(row.data, row.version) if row is not None else None
 
-    async def save(self, kind: str, key: str, data: Any) -> None:
-        """Insert or replace one row; data that JSON would change is refused (TypeError)."""
+    async def save(self, kind: str, key: str, data: Any, *, based_on: int | None,
+                   at: datetime | None = None) -> int | None:
+        """Write one row if it is still at version ``based_on`` (None: if there is no row).
+
+        Returns the row's new version, or None when the row had moved on (or been made) by
+        another writer, which is then left as it is. Data that JSON would change is refused
+        (TypeError).
+        """
         plain_json(data, f"{kind} {key!r}".strip())
         if len(kind) > KIND_LENGTH:
             raise ValueError(f"kind {kind!r} is longer than {KIND_LENGTH} characters")
+        at = at or t.utcnow()
         async with single_write(self._engine) as conn:
-            await conn.execute(self._upsert, {"kind": kind, "key": key, "data": data,
-                                              "updated_at": t.utcnow()})
+            if based_on is None:
+                version = _first_version()
+                result = await conn.execute(self._create, {
+                    "kind": kind, "key": key, "data": data, "version": version,
+                    "updated_at": at})
+            else:
+                version = based_on + 1
+                result = await conn.execute(_REPLACE, {
+                    "b_kind": kind, "b_key": key, "b_expected": based_on, "b_data": data,
+                    "b_version": version, "b_at": at})
+        return version if result.rowcount == 1 else None
 
-    async def delete(self, kind: str, key: str) -> None:
-        """Remove one row; a row that is not there is no error."""
+    async def delete(self, kind: str, key: str, *, based_on: int) -> bool:
+        """Remove one row if it is still at version ``based_on``; False if it had moved on
+        or is not there."""
         async with single_write(self._engine) as conn:
-            await conn.execute(_DELETE_ROW, {"kind": kind, "key": key})
+            result = await conn.execute(_DELETE_ROW, {"kind": kind, "key": key,
+                                                      "expected": based_on})
+        return bool(result.rowcount == 1)
+
+    async def keys_written_since(self, kind: str, since: datetime,
+                                 path: tuple[str, ...], value: int) -> list[str]:
+        """Keys of the rows of ``kind`` written at ``since`` or later whose data holds the
+        integer ``value`` at ``path`` (a path of object keys), oldest write first."""
+        query = (select(_c.key)
+                 .where(_c.kind == kind, _c.updated_at >= since,
+                        _c.data[path].as_integer() == value)
+                 .order_by(_c.updated_at))
+        async with self._reads.connect() as conn:
+            return list((await conn.scalars(query)).all())
 
 
 def canonical_json(data: Any) -> str:

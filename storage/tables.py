@@ -322,6 +322,10 @@ bot_state = Table(
     Column("key", String(255), primary_key=True),
     Column("data", JSON, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Changed by every write: a write names the version it was based on and is refused
+    # if the row has moved on since (storage/bot_state.py), never a silent overwrite.
+    Column("version", BigInteger, nullable=False, server_default="0"),
+    Index("ix_bot_state_kind_updated_at", "kind", "updated_at"),
 )
 
 

@@ -21,7 +21,6 @@ from bot.metrics import Metrics
 from bot.services import create_jobs, create_services, sandbox_provider
 from bot.settings import Settings
 from handlers.context import Services, StationDirectory
-from handlers.countdown import update_held_cards
 from storage.timetable import store_timetable
 from tests.booking_api_support import served_api
 
@@ -43,7 +42,7 @@ class Bot:
         """What the scheduler would do next: sweep expired holds, deliver the outbox."""
         await self.jobs.expire_holds()
         await self.jobs.deliver_outbox(self.harness.application)
-        await update_held_cards(self.harness.application)
+        await self.jobs.count_down_held_cards(self.harness.application)
 
     def user(self, name: str = "Anna", language: str = "en", **kw: Any) -> SimulatedUser:
         return self.harness.user(name, language_code=language, **kw)
@@ -82,7 +81,7 @@ async def running_bot(engine: AsyncEngine, clock, *, emulator: BotApiEmulator | 
             raise ValueError(f"no transport {transport!r}")
         app = build_application(services, token=emulator.token,
                                 request=EmulatorRequest(emulator), persistence=persistence,
-                                limits=limits, metrics=metrics)
+                                limits=limits, metrics=metrics, engine=engine)
         harness = await stack.enter_async_context(
             BotHarness(app, emulator, raise_errors=raise_errors))
         await prepare(app)

@@ -12,7 +12,7 @@ from tests.conversation_support import seed
 def real_bot(engine, clock, emulator: BotApiEmulator):
     services = create_services(Settings(_env_file=None), engine, clock=clock)
     return build_application(services, token=emulator.token, request=EmulatorRequest(emulator),
-                             persistence=database_persistence(engine))
+                             persistence=database_persistence(engine), engine=engine)
 
 
 async def test_booking_continues_after_a_crash(engine, clock):
@@ -31,6 +31,7 @@ async def test_booking_continues_after_a_crash(engine, clock):
     emulator.sink = None
     if first.application.running:
         await first.application.stop()
+    await first.application.update_processor.shutdown()  # as the OS closes its connections
 
     async with BotHarness(real_bot(engine, clock, emulator), emulator) as second:
         await prepare(second.application)

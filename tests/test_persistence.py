@@ -41,11 +41,11 @@ async def rows(engine: AsyncEngine, kind: str | None = None) -> dict[tuple[str, 
 
 @pytest.fixture
 def writes(engine: AsyncEngine) -> Iterator[list[str]]:
-    """The INSERT and DELETE statements sent to the database, as they happen."""
+    """The INSERT, UPDATE and DELETE statements sent to the database, as they happen."""
     seen: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith(("INSERT", "DELETE")):
+        if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
             seen.append(statement)
 
     event.listen(engine.sync_engine, "before_cursor_execute", record)
@@ -182,20 +182,71 @@ async def test_a_write_of_one_process_is_what_the_other_refreshes_to(engine: Asy
 async def test_a_write_is_never_skipped_for_a_copy_another_process_replaced(
     engine: AsyncEngine,
 ) -> None:
+    # As PTB drives it: a writes X; b reads X and writes Y; a reads Y, its handler sets X
+    # again. a's X is a newer decision than b's Y, so it is written.
     a, b = DatabasePersistence(engine), DatabasePersistence(engine)
-    await a.update_user_data(1, {"lang": "en"})  # X
-    await b.update_user_data(1, {"lang": "ru"})  # Y
-    await a.update_user_data(1, {"lang": "en"})  # X again: must not be taken as written
+    a_user: dict[str, Any] = {}
+    b_user: dict[str, Any] = {}
+    await a.refresh_user_data(1, a_user)
+    a_user["lang"] = "en"
+    await a.update_user_data(1, a_user)
+    await b.refresh_user_data(1, b_user)
+    b_user["lang"] = "ru"
+    await b.update_user_data(1, b_user)
+    await a.refresh_user_data(1, a_user)
+    assert a_user == {"lang": "ru"}
+    a_user["lang"] = "en"
+    await a.update_user_data(1, a_user)
     assert await rows(engine, "user_data") == {("user_data", "1"): {"lang": "en"}}
 
-    # The same through refreshes, as PTB drives it: a reads Y, its handler sets X.
-    await b.update_bot_data({"mode": "Y"})
-    bot_data: dict[str, Any] = {}
-    await a.refresh_bot_data(bot_data)
-    assert bot_data == {"mode": "Y"}
-    bot_data["mode"] = "X"
-    await a.update_bot_data(bot_data)
-    assert await rows(engine, "bot_data") == {("bot_data", ""): {"mode": "X"}}
+
+async def test_an_older_copy_never_replaces_a_newer_row(engine: AsyncEngine) -> None:
+    # Two processes read the same row; both change it. The first write wins; the second,
+    # based on a version that is gone, is refused, and its next refresh reads the winner.
+    a, b = DatabasePersistence(engine), DatabasePersistence(engine)
+    await a.update_user_data(1, {"flow": {"step": 1}})
+    a_user: dict[str, Any] = {}
+    b_user: dict[str, Any] = {}
+    await a.refresh_user_data(1, a_user)
+    await b.refresh_user_data(1, b_user)
+    b_user["flow"] = {"step": 2}
+    assert await b.save_user_data(1, b_user)
+    a_user["flow"] = {"step": 9}  # decided on step 1, after b had moved on
+    assert not await a.save_user_data(1, a_user)
+    assert await rows(engine, "user_data") == {("user_data", "1"): {"flow": {"step": 2}}}
+    await a.refresh_user_data(1, a_user)
+    assert a_user == {"flow": {"step": 2}}
+
+    # A write by a process that never read the row is based on "no row": refused too.
+    assert not await DatabasePersistence(engine).save_user_data(1, {"flow": {"step": 0}})
+    # So is an ending (a delete) based on a version that is gone.
+    await a.update_conversation("booking", (1, 1), 1)
+    await b.get_conversations("booking")
+    await b.update_conversation("booking", (1, 1), 2)
+    await a.update_conversation("booking", (1, 1), None)
+    assert await rows(engine, "conv:booking") == {("conv:booking", "[1, 1]"): 2}
+
+
+async def test_a_row_made_anew_is_not_taken_for_the_one_read_before(engine: AsyncEngine) -> None:
+    a, b = DatabasePersistence(engine), DatabasePersistence(engine)
+    await a.update_conversation("booking", (1, 1), 1)  # a knows the row's first version
+    await b.get_conversations("booking")
+    await b.update_conversation("booking", (1, 1), None)  # b ends it
+    await b.update_conversation("booking", (1, 1), 5)  # and begins it again
+    await a.update_conversation("booking", (1, 1), 2)  # a's write is based on the old row
+    assert await rows(engine, "conv:booking") == {("conv:booking", "[1, 1]"): 5}
+
+
+async def test_with_user_data_in_turns_only_the_turn_writes_user_data(
+    engine: AsyncEngine, writes: list[str]
+) -> None:
+    # PTB hands user_data over each update_interval and at shutdown, copied outside the
+    # person's turn (perhaps half-way through one): the turn's own save is what counts.
+    persistence = DatabasePersistence(engine, user_data_in_turns=True)
+    await persistence.update_user_data(1, {"flow": {"step": "half-way"}})
+    assert writes == []
+    assert await persistence.save_user_data(1, {"flow": {"step": "done"}})
+    assert await rows(engine, "user_data") == {("user_data", "1"): {"flow": {"step": "done"}}}
 
 
 async def test_a_process_that_changed_nothing_does_not_put_back_an_old_copy(
@@ -203,9 +254,12 @@ async def test_a_process_that_changed_nothing_does_not_put_back_an_old_copy(
 ) -> None:
     a, b = DatabasePersistence(engine), DatabasePersistence(engine)
     a_bot: dict[str, Any] = {"n": 1}
+    b_bot: dict[str, Any] = {}
     await a.update_bot_data(a_bot)
     await a.refresh_bot_data(a_bot)  # a's next update reads n=1 and leaves it
-    await b.update_bot_data({"n": 2})
+    await b.refresh_bot_data(b_bot)
+    b_bot["n"] = 2
+    await b.update_bot_data(b_bot)
     await a.update_bot_data(a_bot)  # a's periodic run hands its copy over
     assert await rows(engine, "bot_data") == {("bot_data", ""): {"n": 2}}
 
@@ -222,9 +276,19 @@ async def test_a_refresh_keeps_changes_this_process_has_not_written_yet(
     await persistence.refresh_user_data(1, user_data)
     assert user_data == {"flow": {"step": "origin"}}
     await persistence.update_user_data(1, user_data)
-    await DatabasePersistence(engine).update_user_data(1, {"lang": "zh"})
+    other = DatabasePersistence(engine)
+    other_data: dict[str, Any] = {}
+    await other.refresh_user_data(1, other_data)
+    await other.update_user_data(1, {"lang": "zh"})
     await persistence.refresh_user_data(1, user_data)  # written: the row is the truth again
     assert user_data == {"lang": "zh"}
+    # A change not written yet goes once another process has written the row: it was made
+    # on a copy that is no longer the row's, and could not be written over it anyway.
+    user_data["lang"] = "ru"
+    await other.refresh_user_data(1, other_data)
+    await other.update_user_data(1, {"lang": "en"})
+    await persistence.refresh_user_data(1, user_data)
+    assert user_data == {"lang": "en"}
 
 
 @pytest.mark.parametrize(
@@ -428,3 +492,18 @@ async def test_two_bot_processes_on_one_database_see_each_others_user_data(
         assert await rows(engine, "user_data") == {("user_data", "1001"): {"note": "X"}}
         await anna_at_b.send("/recall")
         assert anna_at_b.last_message.text == "note: X"
+
+
+async def test_a_stopping_process_does_not_put_back_its_older_copy(engine: AsyncEngine) -> None:
+    # PTB hands every user it has seen over once more at shutdown. A's copy of Anna's data
+    # is older than B's by then: it must not replace it (a rolling restart would otherwise
+    # send a passenger back to where they were on the instance that stopped).
+    a, b = notes_bot(engine), notes_bot(engine)
+    async with b:
+        async with a:
+            anna_at_a, anna_at_b = a.user("Anna", user_id=1001), b.user("Anna", user_id=1001)
+            await anna_at_a.send("/note X")
+            await anna_at_b.send("/note Y")
+        assert await rows(engine, "user_data") == {("user_data", "1001"): {"note": "Y"}}
+        await anna_at_b.send("/recall")
+        assert anna_at_b.last_message.text == "note: Y"

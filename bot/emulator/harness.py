@@ -49,7 +49,8 @@ class BotHarness:
 
     Delivery modes, all of which return from a user action only after the bot has finished
     handling the resulting update:
-      * "direct": each update goes to `Application.process_update` (fastest, no tasks);
+      * "direct": each update goes through the Application's update processor to
+        `Application.process_update` (fastest, no tasks);
       * "queue": the Application is started and updates go through its update_queue;
       * "polling": the Application is started and polls getUpdates (in-process or over HTTP).
     Errors raised by handlers are recorded in `errors`; with `raise_errors` the user action
@@ -177,7 +178,11 @@ class BotHarness:
     async def _sink(self, data: dict[str, Any]) -> None:
         seen = len(self.errors)
         if self.delivery == "direct":
-            await self.application.process_update(Update.de_json(data, self.application.bot))
+            # Through the update processor, as PTB's update queue runs an update: it is the
+            # processor that orders and (with concurrent_updates) interleaves them.
+            update = Update.de_json(data, self.application.bot)
+            await self.application.update_processor.process_update(
+                update, self.application.process_update(update))
         elif self.delivery == "queue":
             await self.application.update_queue.put(Update.de_json(data, self.application.bot))
             await self.application.update_queue.join()

@@ -1,0 +1,195 @@
+"""Each person's turns, one at a time on every instance; different people's at once.
+
+A turn is one update's handling, or a job's work on one person's data (the held card's
+countdown): read the person's data from the database, act, write it back. Several bot
+instances behind one load balancer share one database and no memory, so a passenger's
+next tap may reach another instance than the last; and one instance handles many
+passengers at once. What keeps that one bot:
+
+  * a person's turns queue on an asyncio lock in the instance (so one instance never
+    takes two database connections for one person), then on a PostgreSQL advisory lock
+    keyed by the person (storage/shared_locks.py), so two instances never act for one
+    person at once. On SQLite (one process) the in-process lock is all there is;
+  * inside the turn their data is read from the database: PTB refreshes user_data
+    before the first handler that matches (bot/persistence.py reads the row as it is now),
+    and a job's turn reads it first thing;
+  * at its end the data is written back, compare-and-set on the row's version, before
+    the locks are given back, so the next turn (on any instance) reads what this one wrote;
+    and no turn writes over a newer copy, should a lock ever have been lost;
+  * only then does the next update of the same person start here; updates of other
+    people run alongside, up to ``concurrent_updates`` at once in the instance.
+
+An update takes a slot of the instance's concurrency first (PTB's process_update does,
+before anything of ours), then its place in its person's line, then the advisory lock: so
+no more advisory locks are held (each holds a connection) than there are slots. A
+passenger's updates waiting in line hold a slot each; a passenger cannot send fast enough
+for that to matter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, BaseUpdateProcessor
+
+from bot.persistence import DatabasePersistence
+from storage.shared_locks import SharedLocks, lock_key
+
+log = logging.getLogger(__name__)
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+
+LOCK_SPACE = "kassa-person"  # the advisory locks' key space (storage/shared_locks.lock_key)
+
+
+@dataclass
+class _Line:
+    """The turns of one person waiting in this process."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    waiting: int = 0
+
+
+class Turns:
+    """The locks and the read-act-write of each person's turns."""
+
+    def __init__(self, locks: SharedLocks) -> None:
+        self.locks = locks
+        self._lines: dict[int, _Line] = {}
+        self._application: AnyApplication | None = None
+
+    def bind(self, application: AnyApplication) -> None:
+        """The Application whose user_data the turns read and write."""
+        self._application = application
+
+    @asynccontextmanager
+    async def in_line(self, person: int) -> AsyncIterator[None]:
+        """Wait for this person's earlier turns in this process (FIFO), then go."""
+        line = self._lines.setdefault(person, _Line())
+        line.waiting += 1
+        try:
+            async with line.lock:
+                yield
+        finally:
+            line.waiting -= 1
+            if not line.waiting:  # nobody else in this person's line: forget it
+                del self._lines[person]
+
+    def busy(self, person: int) -> bool:
+        """Whether a turn of this person is running or waiting in this process."""
+        return person in self._lines
+
+    @asynccontextmanager
+    async def held(self, person: int, *, wait: bool = True) -> AsyncIterator[bool]:
+        """The person's advisory lock, then their data written back at the end of the
+        block; yields False when not ``wait`` and another instance has the lock (nothing
+        is written then). With ``wait``, a lock still busy after its wait is logged and
+        the block runs all the same: the write is still compare-and-set."""
+        async with self.locks.hold(lock_key(LOCK_SPACE, person), wait=wait) as locked:
+            if not locked and not wait:
+                yield False
+                return
+            if not locked:
+                log.warning("person %d: another instance kept their turn too long; "
+                            "going ahead without it", person)
+            yield True
+            await self._write_back(person)
+
+    @asynccontextmanager
+    async def turn(self, person: int, *, wait: bool = True) -> AsyncIterator[bool]:
+        """A whole turn outside an update (a job's): in line, the lock, the person's data
+        read from the database, and written back at the end. Yields False, doing nothing,
+        when not ``wait`` and the person's turn is taken here or on another instance."""
+        if not wait and self.busy(person):
+            yield False
+            return
+        async with self.in_line(person), self.held(person, wait=wait) as mine:
+            if mine:
+                await self._read(person)
+            yield mine
+
+    async def _read(self, person: int) -> None:
+        application, persistence = self._parts()
+        if persistence is not None:
+            await persistence.refresh_user_data(person, application.user_data[person])
+
+    async def _write_back(self, person: int) -> None:
+        application, persistence = self._parts()
+        data = application.user_data.get(person)
+        if persistence is not None and data is not None:
+            await persistence.save_user_data(person, data)
+
+    def _parts(self) -> tuple[AnyApplication, DatabasePersistence | None]:
+        if self._application is None:
+            raise RuntimeError("Turns.bind(application) first")
+        persistence = self._application.persistence
+        return self._application, (persistence if isinstance(persistence, DatabasePersistence)
+                                   else None)
+
+    async def close(self) -> None:
+        await self.locks.close()
+
+
+def person_of(update: object) -> int | None:
+    """Whose turn an update is: its sender's, or its chat's when it has no sender."""
+    if not isinstance(update, Update):
+        return None
+    if update.effective_user is not None:
+        return update.effective_user.id
+    return update.effective_chat.id if update.effective_chat is not None else None
+
+
+class TurnProcessor(BaseUpdateProcessor):
+    """PTB's hook for running updates concurrently (``concurrent_updates``): each update as
+    its person's turn, up to ``max_concurrent_updates`` people at once."""
+
+    def __init__(self, turns: Turns, max_concurrent_updates: int) -> None:
+        super().__init__(max_concurrent_updates)
+        self.turns = turns
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """In a slot of the instance's concurrency (PTB's process_update took it)."""
+        person = person_of(update)
+        if person is None:
+            await coroutine
+            return
+        try:
+            async with self.turns.in_line(person), self.turns.held(person):
+                await coroutine
+        finally:
+            _close_if_never_run(coroutine)
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        await self.turns.close()
+
+
+def _close_if_never_run(coroutine: Awaitable[Any]) -> None:
+    # A lock that could not be taken at all (the database unreachable) raises before the
+    # update ran: closed, Python does not warn of a coroutine never awaited. Closing one
+    # that has run is nothing.
+    if inspect.iscoroutine(coroutine):
+        coroutine.close()
+
+
+def turns_of(application: AnyApplication) -> Turns:
+    """The turns of an Application made by bot.app.build_application."""
+    processor = application.update_processor
+    if not isinstance(processor, TurnProcessor):
+        raise RuntimeError("the Application does not handle updates as turns")
+    return processor.turns
+
+
+async def handle(application: AnyApplication, update: object) -> None:
+    """Handle one update as PTB's update queue would: through the Application's update
+    processor (with Kassa's, as its person's turn), returning once it is handled."""
+    await application.update_processor.process_update(update, application.process_update(update))
