@@ -56,8 +56,9 @@ async def serve(settings: Settings, host: str, port: int, out: TextIO = sys.stdo
     engine = create_engine(settings.database_url, pool_size=pool_size)
     store = SqlIdempotencyStore(engine)
     booking = booking_service(settings, engine)
+    # One worker per database connection the engine may open (storage/database.py).
     app = make_booking_api(booking, customer_service(settings, engine), token=token,
-                           idempotency=store)
+                           idempotency=store, workers=2 * pool_size)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
