@@ -11,6 +11,10 @@ Two questions are answered locally, since the interface asks them without awaiti
 time (``now``, this process's clock, for what a person is shown; every decision is the
 service's) and whether a name could be printed on a ticket (booking/names.py, the same
 rule the service applies again). The service's limits are read once, by ``open``.
+
+Requests go over kept HTTP/1.1 connections to that one service (booking/http_connections.py,
+which says why not aiohttp's client); a JSON body is the request's, a JSON answer is
+checked against the operation's type by pydantic.
 """
 
 from __future__ import annotations
@@ -21,13 +25,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-import aiohttp
 from pydantic import TypeAdapter, ValidationError
 
 from booking.clock import Clock, system_clock
 from booking.errors import BookingError, ErrorCode
+from booking.http_connections import ConnectionPool, HttpError, Origin
 from booking.http_contract import (
     OPERATIONS,
     ApiErrorCode,
@@ -65,28 +69,30 @@ class HttpBookingClient:
 
     def __init__(self, base_url: str, token: str, *, clock: Clock = system_clock,
                  timeout_s: float = 10.0, connections: int = 100) -> None:
-        self._base_url = base_url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {token}",
-                         "Content-Type": "application/json"}
+        Origin.parse(base_url)  # a URL it cannot call is refused now, not at the first call
+        if not token.isprintable() or not token.isascii():
+            raise ValueError("the booking API's token must be printable ASCII on one line")
+        self._base_url = base_url
+        self._auth = f"Authorization: Bearer {token}\r\n"
+        self._json_auth = f"{self._auth}Content-Type: application/json\r\n"
         self._clock = clock
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._timeout_s = timeout_s
         self._connections = connections
-        self._session: aiohttp.ClientSession | None = None
+        self._pool: ConnectionPool | None = None
         self._limits: BookingLimits | None = None
 
     async def open(self) -> None:
         """Connect and read the service's limits; nothing else is asked before this."""
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=self._timeout, trust_env=False,
-                connector=aiohttp.TCPConnector(limit=self._connections))
+        if self._pool is None:
+            self._pool = ConnectionPool(self._base_url, limit=self._connections,
+                                        timeout_s=self._timeout_s)
         if self._limits is None:
             self._limits = await self._call("limits", BookingLimits)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
 
     # ---- BookingApi ----
     def now(self) -> datetime:
@@ -217,21 +223,28 @@ class HttpBookingClient:
                     query: Mapping[str, Any] | None = None,
                     body: Mapping[str, Any] | None = None) -> T:
         operation = _OPERATIONS[name]
-        session = self._session
-        if session is None:
+        pool = self._pool
+        if pool is None:
             raise RuntimeError("HttpBookingClient.open() was not awaited")
-        url = self._base_url + operation.url_path.format(
-            **{key: quote(str(value), safe="") for key, value in (path or {}).items()})
-        params = {key: _text(value) for key, value in (query or {}).items() if value is not None}
-        data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
+        target = operation.url_path
+        if path:
+            target = target.format(
+                **{key: quote(str(value), safe="") for key, value in path.items()})
+        if query:
+            params = {key: _text(value) for key, value in query.items() if value is not None}
+            if params:
+                target += "?" + urlencode(params, quote_via=quote, safe="")
         try:
-            async with session.request(operation.method, url, params=params, data=data,
-                                       headers=self._headers) as response:
-                status, raw = response.status, await response.read()
-        except (aiohttp.ClientError, TimeoutError) as error:
+            if body is None:
+                answer = await pool.request(operation.method, target, self._auth)
+            else:
+                answer = await pool.request(operation.method, target, self._json_auth,
+                                            json.dumps(body, ensure_ascii=False).encode())
+        except (HttpError, OSError, TimeoutError) as error:
             log.warning("booking API unreachable (%s %s): %r", operation.method,
                         operation.path, error)
             raise BookingError(ErrorCode.BUSY) from None
+        status, raw = answer.status, answer.body
         if status == operation.status:
             try:
                 value: T = _ANSWERS[name].validate_json(raw)

@@ -31,15 +31,24 @@ def is_sqlite(url: str) -> bool:
 def create_engine(
     url: str, *, pool_size: int = 10, echo: bool = False, lock_timeout_ms: int | None = None
 ) -> AsyncEngine:
-    """An engine set up for Kassa's transactions on either backend."""
+    """An engine set up for Kassa's transactions on either backend.
+
+    On PostgreSQL ``pool_size`` connections serve steady load and as many again a peak,
+    as before; but every connection, once opened, is kept. A pool of ``pool_size`` plus
+    as many "overflow" closed the extra ones whenever a lull left more than ``pool_size``
+    idle, and opened them again at the next burst: a new connection costs about 4 ms of
+    this process's CPU and 15 ms of PostgreSQL's (a backend forked, its caches and
+    Kassa's prepared statements built again), and the booking API's bursts did that 13-16
+    times a second under bench/api.py (a hold costs about 0.7 ms of each).
+    """
     if is_sqlite(url):
         busy_ms = lock_timeout_ms or SQLITE_BUSY_TIMEOUT_MS
         return _sqlite_engine(url, pool_size=pool_size, echo=echo, busy_ms=busy_ms)
     return create_async_engine(
         url,
         echo=echo,
-        pool_size=pool_size,
-        max_overflow=pool_size,
+        pool_size=2 * pool_size,
+        max_overflow=0,
         pool_pre_ping=False,
         connect_args={
             "server_settings": {

@@ -15,8 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=port_number, default=8081,
                         help="the port to listen on (default 8081; 0: any free port)")
     parser.add_argument("--pool-size", type=positive, default=20,
-                        help="database connections kept open (twice as many at a peak; "
-                             "default 20)")
+                        help="database connections for steady load; up to twice as many "
+                             "at a peak, each kept open once opened (default 20)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="the address to listen on (default 127.0.0.1, this machine only)")
 
