@@ -11,7 +11,7 @@ from datetime import datetime
 from booking import limits
 from booking.model import Order, OrderStatus, TripStatus
 from booking.orders import cancel_refusal, check_order_ref, order_views, owned_order
-from booking.outbox import MessageKind, enqueue
+from booking.outbox import MessageKind, dedupe_key, enqueue
 from booking.outcomes import CancelKind
 from booking.ports import AuditEvent, OutboxMessage, UnitOfWork
 from booking.usecase import UseCases, trip_of
@@ -137,4 +137,4 @@ async def refund_through_provider(uow: UnitOfWork, order: Order, refund: int, no
         MessageKind.REFUND, order.customer_id,
         {"provider": payment.provider, "reference": payment.reference, "amount": refund,
          "currency": order.currency, "reason": reason}, now,
-        dedupe_key=f"refund:{payment.provider}:{payment.reference}"), now)
+        dedupe_key=dedupe_key("refund", payment.provider, payment.reference)), now)

@@ -24,6 +24,7 @@ committed, and rows claimed but not started are given back due at once.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import math
 import time
@@ -122,6 +123,19 @@ def claim_batch(per_second: float | None) -> int:
 def backoff(attempts: int) -> timedelta:
     """5 s, 20 s, 45 s, 80 s, ... after the 1st, 2nd, ... failed attempt."""
     return timedelta(seconds=5 * attempts * attempts)
+
+
+DEDUPE_KEY_LENGTH = 128  # outbox.dedupe_key
+
+
+def dedupe_key(kind: str, *parts: object) -> str:
+    """An outbox row's dedupe key: "kind:part:part". A provider's reference or event id may
+    be 255 characters: a key that would be longer than the column is the kind and a hash of
+    the whole, still one key per message and the same one every time."""
+    key = ":".join([kind, *map(str, parts)])
+    if len(key) <= DEDUPE_KEY_LENGTH:
+        return key
+    return f"{kind}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 async def enqueue(uow: UnitOfWork, message: OutboxMessage, now: datetime) -> None:

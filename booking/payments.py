@@ -18,7 +18,7 @@ from booking.clock import Clock, system_clock
 from booking.errors import BookingError, ErrorCode
 from booking.model import Order, OrderStatus, Ticket, TicketStatus, Trip, TripStatus
 from booking.orders import order_views, owned_order
-from booking.outbox import MessageKind, Undeliverable, enqueue
+from booking.outbox import MessageKind, Undeliverable, dedupe_key, enqueue
 from booking.outcomes import ConfirmOutcome, PaymentStatus, RefundReason
 from booking.ports import (
     AuditEvent,
@@ -116,7 +116,7 @@ class PaymentService(UseCases):
                     event.amount, event.currency, "declined", now))
                 await enqueue(uow, OutboxMessage(
                     MessageKind.PAYMENT_DECLINED, order.customer_id, {"order": order.id}, now,
-                    dedupe_key=f"declined:{event.provider}:{event.event_id}"), now)
+                    dedupe_key=dedupe_key("declined", event.provider, event.event_id)), now)
                 await uow.commit()
 
         await self._retrying(attempt)
@@ -153,7 +153,7 @@ class PaymentService(UseCases):
                     MessageKind.REFUND_NOTICE, message.recipient,
                     {"order": payment.order_id, "amount": amount, "currency": currency,
                      "reason": data.get("reason")}, now,
-                    dedupe_key=f"refunded:{provider_name}:{reference}"), now)
+                    dedupe_key=dedupe_key("refunded", provider_name, reference)), now)
             await uow.commit()
 
     async def confirm_payment(
@@ -244,7 +244,7 @@ class PaymentService(UseCases):
                     MessageKind.REFUND, order.customer_id,
                     {"provider": provider, "reference": reference, "amount": amount,
                      "currency": currency, "reason": reason.value}, now,
-                    dedupe_key=f"refund:{provider}:{reference}"), now)
+                    dedupe_key=dedupe_key("refund", provider, reference)), now)
                 if order.status is OrderStatus.HELD and not order.hold_live(now):
                     order = await uow.orders.change_status(
                         order,

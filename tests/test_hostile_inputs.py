@@ -25,7 +25,7 @@ from booking import limits
 from booking.customers import CustomerService
 from booking.errors import BookingError, ErrorCode
 from booking.names import MAX_NAME_LENGTH, passenger_name
-from booking.outbox import OutboxService
+from booking.outbox import DEDUPE_KEY_LENGTH, OutboxService, dedupe_key
 from booking.service import BookingService
 from storage.uow import SqlUnitOfWorkFactory
 from tests.conftest import FakeClock
@@ -333,3 +333,13 @@ def test_a_name_that_is_accepted_is_printable_normalised_and_stable(raw: str) ->
     assert 0 < len(name) <= MAX_NAME_LENGTH
     assert name == unicodedata.normalize("NFC", name) == passenger_name(name)
     assert all(unicodedata.category(c)[0] in "LMZ" or c in "-‐‑'’·・" for c in name)
+
+
+def test_outbox_keys_of_the_longest_references_fit_their_column() -> None:
+    # A provider's reference may be 255 characters; the outbox's dedupe key holds 128.
+    long = "R" * 255
+    key = dedupe_key("refund", "sandbox", long)
+    assert len(key) <= DEDUPE_KEY_LENGTH
+    assert key == dedupe_key("refund", "sandbox", long)  # the same message, the same key
+    assert key != dedupe_key("refund", "sandbox", long[:-1] + "S")
+    assert dedupe_key("refund", "sandbox", "abc") == "refund:sandbox:abc"
