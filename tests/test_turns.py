@@ -9,6 +9,7 @@ a signal, so overlap (or its absence) shows in the order of events rather than i
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from telegram.ext import ApplicationHandlerStop, MessageHandler, filters
 
 from bot.app import database_persistence
 from bot.emulator import BotApiEmulator
-from bot.turns import turns_of
+from bot.turns import handle, turns_of
 from handlers.context import KassaContext
 from storage import tables as t
 from storage.shared_locks import SharedLocks, lock_key
@@ -223,3 +224,46 @@ async def test_a_job_leaves_a_person_whose_turn_is_running(engine, clock):
         await update
         async with turns.turn(anna.id, wait=False) as mine:
             assert mine
+
+
+async def test_taps_alternating_between_two_instances_never_lose_a_step(engine, clock):
+    # Two instances on one database and one Telegram: each update goes to the next one in
+    # turn, as a round-robin load balancer sends them. Ben's updates come between Anna's;
+    # an instance that wrote back its older copy of Anna's data with Ben's (as PTB's
+    # hand-over of every user it has seen did) would send her back a step.
+    await seed(engine, clock)
+    emulator = BotApiEmulator()
+    async with running_bot(engine, clock, emulator=emulator,
+                           persistence=database_persistence(engine)) as a, \
+            running_bot(engine, clock, emulator=emulator,
+                        persistence=database_persistence(engine)) as b:
+        instances = [a.harness.application, b.harness.application]
+        sent = itertools.count()
+
+        async def round_robin(data: dict) -> None:
+            application = instances[next(sent) % 2]
+            await handle(application, Update.de_json(data, application.bot))
+
+        emulator.sink = round_robin
+        anna, ben = a.user("Anna"), a.user("Ben")
+        await anna.send("/book")
+        await anna.press("Beijing")
+        await ben.send("/start")
+        await anna.press("Tianjin")
+        assert "Beijing → Tianjin" in anna.last_message.text
+        await ben.send("/book")
+        await anna.press("Tomorrow")
+        await ben.press("Moscow")
+        first_trip = next(t for t in anna.last_message.button_texts() if t.startswith("1."))
+        await anna.press(first_trip)
+        assert "How many passengers" in anna.last_message.text
+        await ben.send("/start")
+        await anna.press("1")
+        await anna.press("Any seat")
+        await anna.send("Anna Lee")
+        await anna.press("✅ Confirm")
+        assert "held until" in anna.last_message.text
+        a.harness.assert_no_errors()
+        b.harness.assert_no_errors()
+        emulator.sink = None
+    assert next(sent) == 13  # every update went to the next instance in turn
