@@ -42,6 +42,7 @@ from storage.repositories import (
     SqlCatalog,
     SqlInventory,
     SqlOrders,
+    checked_change,
     trip_from_row,
 )
 from storage.tickets import SqlTickets
@@ -310,13 +311,7 @@ class PgOrders(SqlOrders):
         refund_amount: int | None = None,
         payment_reference: str | None = None,
     ) -> Order:
-        # The same checks as SqlOrders.change_status, before anything is sent.
-        changed = order.transition(
-            status, refund_amount=refund_amount, payment_reference=payment_reference
-        )
-        if (event.from_status, event.to_status) != (order.status, status):
-            raise ValueError(f"audit event {event.from_status}->{event.to_status} does not "
-                             f"match the change {order.status}->{status}")
+        changed = checked_change(order, status, event, refund_amount, payment_reference)
         # Held back with the other writes; the guard is checked when they are sent.
         held = self._pg.held
         if held.changes_order(order.id):

@@ -386,6 +386,19 @@ _SET_SEATS_LIVE = (
 )
 
 
+def checked_change(order: Order, status: OrderStatus, event: AuditEvent,
+                   refund_amount: int | None, payment_reference: str | None) -> Order:
+    """The order after the change, through the domain's transitions first: an illegal
+    change, or an audit event that does not describe it, raises before anything is written."""
+    changed = order.transition(
+        status, refund_amount=refund_amount, payment_reference=payment_reference
+    )
+    if (event.from_status, event.to_status) != (order.status, status):
+        raise ValueError(f"audit event {event.from_status}->{event.to_status} does not "
+                         f"match the change {order.status}->{status}")
+    return changed
+
+
 class SqlOrders:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -452,13 +465,7 @@ class SqlOrders:
         refund_amount: int | None = None,
         payment_reference: str | None = None,
     ) -> Order:
-        # Through the domain's transitions first: an illegal change raises, never writes.
-        changed = order.transition(
-            status, refund_amount=refund_amount, payment_reference=payment_reference
-        )
-        if (event.from_status, event.to_status) != (order.status, status):
-            raise ValueError(f"audit event {event.from_status}->{event.to_status} does not "
-                             f"match the change {order.status}->{status}")
+        changed = checked_change(order, status, event, refund_amount, payment_reference)
         # Guard on the status we decided from: a concurrent change makes this a no-op
         # that the caller sees, never a silent overwrite.
         result = await self._conn.execute(_CHANGE_STATUS, {
