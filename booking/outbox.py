@@ -193,6 +193,12 @@ class _Run:
     blocked: set[int] = field(default_factory=set)  # every recipient known blocked
     ready: asyncio.Event = field(default_factory=asyncio.Event)  # outcomes to record
     finished: bool = False  # no more outcomes will come
+    writing: bool = False  # the recorder is writing outcomes now
+    written: asyncio.Event = field(default_factory=asyncio.Event)  # a write ended
+    # A row was given back since the last claim (its claim would have lapsed while waiting):
+    # once its release is written it is due again, and this run claims once more for it.
+    released_since_claim: bool = False
+    reclaimed: bool = False
     slots: asyncio.Semaphore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -205,6 +211,12 @@ class _Run:
     def add(self, outcome: OutboxOutcome) -> None:
         self.outcomes.append(outcome)
         self.ready.set()
+
+    async def recorded(self) -> None:
+        """Until every outcome so far is written (or the recorder gave up)."""
+        while (self.outcomes or self.writing) and not self.halt.is_set():
+            self.written.clear()
+            await self.written.wait()
 
 
 class OutboxService(UseCases):
@@ -293,6 +305,12 @@ class OutboxService(UseCases):
                         deliveries.add(task)
                         task.add_done_callback(deliveries.discard)
                     if once or (not claimed and not deliveries):
+                        if run.released_since_claim and not run.reclaimed:
+                            # The given-back row is claimable once its release is written
+                            # (the recorder writes it beside this loop, not before it).
+                            await run.recorded()
+                            run.reclaimed = True
+                            continue
                         return
                     if not claimed:  # nothing due now: wait for what is in flight
                         await asyncio.wait(list(deliveries))
@@ -306,6 +324,7 @@ class OutboxService(UseCases):
         """Claim due rows; those for people known to have blocked the bot are recorded
         blocked in the same transaction, unsent. Returns the rest and the moment (on the
         pacer's clock) after which none of their calls may start."""
+        run.released_since_claim = False
         deadline = self._monotonic() + (self.options.lease - self.options.lease_margin
                                         ).total_seconds()
         now = self.now()
@@ -336,6 +355,7 @@ class OutboxService(UseCases):
             run.report.retried += 1
         else:
             run.report.released += 1
+            run.released_since_claim = True
         run.add(outcome)
 
     async def _attempt(self, run: _Run, message: OutboxMessage,
@@ -398,13 +418,19 @@ class OutboxService(UseCases):
                 outcomes, run.outcomes = run.outcomes, []
                 blocked, run.newly_blocked = run.newly_blocked, set()
                 if outcomes or blocked:
-                    await self._record(outcomes, blocked)
+                    run.writing = True
+                    try:
+                        await self._record(outcomes, blocked)
+                    finally:
+                        run.writing = False
+                run.written.set()
                 if run.finished and not run.outcomes and not run.newly_blocked:
                     return
         except BaseException:
             # Nothing more can be recorded: start no more deliveries. Their rows, and those
             # whose outcomes were lost here, come back when their claims lapse.
             run.halt.set()
+            run.written.set()
             raise
 
     async def _record(self, outcomes: list[OutboxOutcome], blocked: set[int]) -> None:
