@@ -97,6 +97,19 @@ async def book(user: SimulatedUser, rng: random.Random, latencies: list[float]) 
     return len(steps)
 
 
+def run_figures(updates: int, elapsed: float, latencies: list[float],
+                held: int) -> dict[str, Any]:
+    """A booking run's figures, in process or through webhooks alike."""
+    return {
+        "updates": updates,
+        "seconds": elapsed,
+        "updates_per_s": updates / elapsed,
+        "p50_ms": percentile(latencies, 0.5) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+        "bookings_held": held,
+    }
+
+
 async def bot_run(url: str, passengers: int, rounds: int) -> dict[str, Any]:
     engine = create_engine(url, pool_size=20)
     await store_timetable(engine, demo_timetable(system_clock().date(), days=3))
@@ -122,14 +135,7 @@ async def bot_run(url: str, passengers: int, rounds: int) -> dict[str, Any]:
             views = await services.booking.orders_of(user.id)
             held += sum(1 for v in views if v.status is OrderStatus.HELD)
     await engine.dispose()
-    return {
-        "updates": updates,
-        "seconds": elapsed,
-        "updates_per_s": updates / elapsed,
-        "p50_ms": percentile(latencies, 0.5) * 1000,
-        "p99_ms": percentile(latencies, 0.99) * 1000,
-        "bookings_held": held,
-    }
+    return run_figures(updates, elapsed, latencies, held)
 
 
 async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -235,15 +241,8 @@ async def webhook_run(url: str, passengers: int, rounds: int, instances: int) ->
                 process.kill()
         await engine.dispose()
         logs.cleanup()
-    return {
-        "updates": updates,
-        "seconds": elapsed,
-        "updates_per_s": updates / elapsed,
-        "p50_ms": percentile(latencies, 0.5) * 1000,
-        "p99_ms": percentile(latencies, 0.99) * 1000,
-        "cpu_ms_per_update": cpu / updates * 1000,
-        "bookings_held": held,
-    }
+    return {**run_figures(updates, elapsed, latencies, held),
+            "cpu_ms_per_update": cpu / updates * 1000}
 
 
 async def echo_webhook_run(passengers: int, updates_each: int) -> dict[str, Any]:
