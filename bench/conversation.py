@@ -2,6 +2,7 @@
 
     KASSA_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test \\
         .venv/bin/python bench/conversation.py [--passengers 40] [--rounds 2] [--in-process]
+            [--event-loop uvloop|asyncio]
     KASSA_DATABASE_URL=sqlite+aiosqlite:///kassa.db .venv/bin/python bench/conversation.py
 
 Many simulated passengers book at once, each a whole booking by buttons and typed text
@@ -12,7 +13,10 @@ instances round robin, as a load balancer would (so one passenger's steps altern
 instances); a step's latency is its POST, answered once the bot has handled it. Two
 instances are measured on PostgreSQL only (SQLite is one process's database). The baseline
 is a bare python-telegram-bot echo bot behind the same kind of webhook (bench/echo_webhook.py),
-at the same concurrency. The instances' CPU time per update is read from /proc. With
+at the same concurrency, on the same event loop (--event-loop, every process of the run).
+CPU time per update is read from /proc: the instances', this process's (the emulator and
+the load balancer: the harness) and the whole machine's (with PostgreSQL), which tells
+whether a second instance has a core to run on. With
 --in-process, the bot and the echo handler run in this process on the emulator directly
 (no HTTP), as this benchmark measured before webhook mode. The database the URL names is only
 used to create a fresh one beside it. Last line: one JSON object.
@@ -45,6 +49,7 @@ from booking.clock import system_clock
 from booking.demo_network import demo_timetable
 from booking.model import OrderStatus
 from booking.tickets.codes import generate_signing_key
+from bot import event_loop
 from bot.app import build_application, prepare
 from bot.emulator import (
     BotApiEmulator,
@@ -189,7 +194,15 @@ async def stop_processes(processes: list[asyncio.subprocess.Process]) -> None:
             raise RuntimeError(f"process {process.pid} exited with {process.returncode}")
 
 
-async def webhook_run(url: str, passengers: int, rounds: int, instances: int) -> dict[str, Any]:
+def machine_busy_seconds() -> float:
+    """CPU time all processes have used so far, every core (Linux /proc/stat)."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return (sum(fields[:8]) - idle) / CLOCK_TICKS
+
+
+async def webhook_run(url: str, passengers: int, rounds: int, instances: int,
+                      loop_name: str) -> dict[str, Any]:
     """The booking conversation through ``instances`` `kassa webhook` processes."""
     engine = create_engine(url, pool_size=5)
     await store_timetable(engine, demo_timetable(system_clock().date(), days=3))
@@ -206,7 +219,8 @@ async def webhook_run(url: str, passengers: int, rounds: int, instances: int) ->
             base.update(KASSA_DATABASE_URL=url, KASSA_TELEGRAM_TOKEN=emulator.token,
                         KASSA_TELEGRAM_API_URL=server.base_url.removesuffix("/bot"),
                         KASSA_SECRET_KEY=SECRET, KASSA_PAYMENT_WEBHOOK_SECRET=SECRET,
-                        KASSA_TICKET_SIGNING_KEY=generate_signing_key())
+                        KASSA_TICKET_SIGNING_KEY=generate_signing_key(),
+                        KASSA_EVENT_LOOP=loop_name)
             for port in ports:
                 env = {**base, "KASSA_HTTP_PORT": str(port),
                        "KASSA_PUBLIC_URL": f"http://127.0.0.1:{port}"}
@@ -222,6 +236,7 @@ async def webhook_run(url: str, passengers: int, rounds: int, instances: int) ->
             path = urlsplit(emulator.webhook_url).path
             targets = [f"http://127.0.0.1:{port}{path}" for port in ports]
             cpu_before = sum(cpu_seconds(p.pid) for p in processes)
+            harness_before, machine_before = time.process_time(), machine_busy_seconds()
             async with WebhookDelivery(emulator, targets):
                 started = time.perf_counter()
                 for round_no in range(rounds):
@@ -231,6 +246,8 @@ async def webhook_run(url: str, passengers: int, rounds: int, instances: int) ->
                     updates += sum(done)
                 elapsed = time.perf_counter() - started
             cpu = sum(cpu_seconds(p.pid) for p in processes) - cpu_before
+            harness = time.process_time() - harness_before
+            machine = machine_busy_seconds() - machine_before
             await stop_processes(processes)
         async with engine.connect() as conn:
             held = int((await conn.execute(select(func.count()).select_from(t.orders)
@@ -242,10 +259,13 @@ async def webhook_run(url: str, passengers: int, rounds: int, instances: int) ->
         await engine.dispose()
         logs.cleanup()
     return {**run_figures(updates, elapsed, latencies, held),
-            "cpu_ms_per_update": cpu / updates * 1000}
+            "cpu_ms_per_update": cpu / updates * 1000,
+            "harness_cpu_ms_per_update": harness / updates * 1000,
+            "machine_cpu_ms_per_update": machine / updates * 1000}
 
 
-async def echo_webhook_run(passengers: int, updates_each: int) -> dict[str, Any]:
+async def echo_webhook_run(passengers: int, updates_each: int,
+                           loop_name: str) -> dict[str, Any]:
     """The bare echo bot (bench/echo_webhook.py) behind a webhook, at the same concurrency."""
     emulator = BotApiEmulator()
     port = free_port()
@@ -253,7 +273,8 @@ async def echo_webhook_run(passengers: int, updates_each: int) -> dict[str, Any]
         process = await asyncio.create_subprocess_exec(
             sys.executable, str(ROOT / "bench" / "echo_webhook.py"), "--port", str(port),
             "--token", emulator.token, "--api-url", server.base_url.removesuffix("/bot"),
-            "--secret", SECRET, stdout=asyncio.subprocess.PIPE, cwd=ROOT)
+            "--secret", SECRET, "--event-loop", loop_name, stdout=asyncio.subprocess.PIPE,
+            cwd=ROOT)
         try:
             assert process.stdout is not None
             if (await asyncio.wait_for(process.stdout.readline(), 60)).strip() != b"ready":
@@ -319,20 +340,25 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     runs: dict[int, dict[str, Any]] = {}
     for instances in (1,) if is_sqlite(url) else (1, 2):
         async with fresh_database(url, f"conversation{instances}") as fresh:
-            runs[instances] = await webhook_run(fresh, args.passengers, args.rounds, instances)
+            runs[instances] = await webhook_run(fresh, args.passengers, args.rounds, instances,
+                                                args.event_loop)
         print(describe(f"booking, webhook, {instances} instance(s)", runs[instances]))
     per_passenger = runs[1]["updates"] // (args.passengers * args.rounds)
-    echo_figures = await echo_webhook_run(args.passengers, per_passenger * args.rounds)
+    echo_figures = await echo_webhook_run(args.passengers, per_passenger * args.rounds,
+                                          args.event_loop)
     print(describe("bare echo bot, webhook", echo_figures))
     one = runs[1]
     figures: dict[str, Any] = {
         "database": kind,
         "mode": "webhook",
+        "event_loop": args.event_loop,
         "passengers": args.passengers * args.rounds,
         "one_instance_updates_per_s": round(one["updates_per_s"], 1),
         "one_instance_p50_ms": round(one["p50_ms"], 2),
         "one_instance_p99_ms": round(one["p99_ms"], 2),
         "one_instance_cpu_ms_per_update": round(one["cpu_ms_per_update"], 2),
+        "one_instance_harness_cpu_ms_per_update": round(one["harness_cpu_ms_per_update"], 2),
+        "one_instance_machine_cpu_ms_per_update": round(one["machine_cpu_ms_per_update"], 2),
         "echo_updates_per_s": round(echo_figures["updates_per_s"], 1),
         "echo_cpu_ms_per_update": round(echo_figures["cpu_ms_per_update"], 2),
         "ratio_one_vs_echo": round(one["updates_per_s"] / echo_figures["updates_per_s"], 3),
@@ -344,6 +370,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             two_instances_updates_per_s=round(two["updates_per_s"], 1),
             two_instances_p99_ms=round(two["p99_ms"], 2),
             two_instances_cpu_ms_per_update=round(two["cpu_ms_per_update"], 2),
+            two_instances_machine_cpu_ms_per_update=round(two["machine_cpu_ms_per_update"], 2),
             ratio_two_vs_one=round(two["updates_per_s"] / one["updates_per_s"], 2),
         )
     return figures
@@ -355,5 +382,8 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--in-process", action="store_true",
                         help="the bot in this process on the emulator, without HTTP")
-    figures = asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--event-loop", choices=["uvloop", "asyncio"], default="uvloop",
+                        help="every process's loop: the instances, the echo bot, this one")
+    arguments = parser.parse_args()
+    figures = event_loop.run(main(arguments), arguments.event_loop)
     print(json.dumps(figures))

@@ -6,8 +6,9 @@
 Takes updates at POST /webhook the way `kassa webhook` does (the secret-token header checked,
 the body parsed into an Update, process_update awaited before the answer) and says each text
 back through the Bot API at --api-url, with the same HTTP client as Kassa (aiohttp, 64
-connections: bot/telegram_request.py), handling updates concurrently. Prints
-"ready" once listening; SIGTERM stops it.
+connections: bot/telegram_request.py), handling updates concurrently, on the event loop
+--event-loop names (uvloop as `kassa webhook` runs by default, or asyncio). Prints "ready"
+once listening; SIGTERM stops it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot import event_loop
 from bot.app import BOT_API_CONNECTIONS
 from bot.emulator.webhook import SECRET_HEADER
 from bot.telegram_request import AiohttpRequest
@@ -72,4 +74,6 @@ if __name__ == "__main__":
     parser.add_argument("--token", required=True)
     parser.add_argument("--api-url", required=True)
     parser.add_argument("--secret", required=True)
-    asyncio.run(serve(parser.parse_args()))
+    parser.add_argument("--event-loop", choices=["uvloop", "asyncio"], default="uvloop")
+    arguments = parser.parse_args()
+    event_loop.run(serve(arguments), arguments.event_loop)

@@ -18,6 +18,7 @@ from typing import TextIO
 
 from booking.clock import Clock
 from booking.idempotency import KEPT_FOR, IdempotencyStore
+from bot import event_loop
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -112,4 +113,5 @@ def run(settings: Settings, host: str, port: int, out: TextIO = sys.stdout, *,
     from bot.logs import configure
 
     configure(settings.log_format or "json", level=settings.log_level.upper())
-    return asyncio.run(serve(settings, host, port, out, pool_size=pool_size))
+    return event_loop.run(serve(settings, host, port, out, pool_size=pool_size),
+                          settings.event_loop)

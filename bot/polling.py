@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass
 from typing import TextIO
 
+from bot import event_loop
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -191,4 +192,4 @@ def run(settings: Settings, out: TextIO = sys.stdout, *, webhook: bool = False) 
     from bot.logs import configure
 
     configure(settings.log_format or "json", level=settings.log_level.upper())
-    return asyncio.run(serve(settings, checked, out, webhook=webhook))
+    return event_loop.run(serve(settings, checked, out, webhook=webhook), settings.event_loop)

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     # The least severe lines written: debug adds each refused hold, warning leaves out the
     # orders' events (a benchmark's service, say). The demo shows warnings and worse.
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # The servers' event loop (bot/event_loop.py): uvloop, or asyncio's own.
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
 
     @field_validator("staff_ids", "admin_ids", mode="before")
     @classmethod

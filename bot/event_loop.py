@@ -1,0 +1,32 @@
+"""The event loop Kassa's servers run on: uvloop (libuv, in C) unless asked otherwise.
+
+A webhook instance or the booking API spends much of each request in the event loop and
+its sockets: reading the HTTP request, the round trips to PostgreSQL, the Bot API calls.
+uvloop does that work in C (compare: bench/conversation.py --event-loop asyncio|uvloop,
+bench/api.py likewise). The standard loop stays one setting away (KASSA_EVENT_LOOP=asyncio) should a library ever
+misbehave on uvloop, and is what the terminal demo and the tests run on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any, Literal, TypeVar
+
+EventLoopName = Literal["uvloop", "asyncio"]
+T = TypeVar("T")
+
+
+def loop_factory(name: EventLoopName) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """What makes the loop ``name`` (None: asyncio's default)."""
+    if name == "asyncio":
+        return None
+    import uvloop
+
+    return uvloop.new_event_loop
+
+
+def run(main: Coroutine[Any, Any, T], name: EventLoopName) -> T:
+    """``asyncio.run(main)`` on the loop ``name``."""
+    with asyncio.Runner(loop_factory=loop_factory(name)) as runner:
+        return runner.run(main)
