@@ -2,6 +2,7 @@
 
     KASSA_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test \\
         .venv/bin/python bench/api.py [--seconds 10] [--clients 32,256] [--slices 4]
+            [--event-loop uvloop|asyncio]
 
 A fresh database beside the one the URL names is migrated and filled with the network of
 bench/holds.py (trips of a 49-seat coach, stations A-F), then dropped at the end. For each
@@ -28,7 +29,6 @@ allocations at the end. The last line is one JSON object with the figures.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import re
@@ -44,6 +44,7 @@ from bench.common import database_url_from_env, fresh_database, percentile
 from bench.holds import Tally, build_network, count_oversold, random_holds, run_clients
 from booking.http_client import HttpBookingClient
 from booking.service import BookingService
+from bot import event_loop
 from storage.database import create_engine
 from storage.uow import SqlUnitOfWorkFactory
 
@@ -135,12 +136,12 @@ async def measure(url: str, api: subprocess.Popen[str], api_url: str, trips: lis
         await engine.dispose()
 
 
-def start_api(url: str, pool_size: int) -> tuple[subprocess.Popen[str], str]:
+def start_api(url: str, pool_size: int, loop_name: str) -> tuple[subprocess.Popen[str], str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("KASSA_")}
     env.update(KASSA_DATABASE_URL=url, KASSA_BOOKING_API_TOKEN=TOKEN, PYTHONPATH=str(ROOT),
                # A line per hold would be most of what the terminal shows, and the
                # figures are the service's, as before it logged each hold.
-               KASSA_LOG_LEVEL="warning")
+               KASSA_LOG_LEVEL="warning", KASSA_EVENT_LOOP=loop_name)
     process = subprocess.Popen(
         [*KASSA, "booking-api", "--port", "0", "--pool-size", str(pool_size)],
         env=env, stdout=subprocess.PIPE, text=True)
@@ -162,11 +163,11 @@ def stop_api(process: subprocess.Popen[str]) -> None:
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"seconds_per_phase": args.seconds, "slices": args.slices,
-                              "pool_size": args.pool_size}
+                              "pool_size": args.pool_size, "event_loop": args.event_loop}
     async with fresh_database(database_url_from_env(), "api") as url:
         engine = create_engine(url)
         network = await build_network(engine, args.trips)
-        process, api_url = start_api(url, args.pool_size)
+        process, api_url = start_api(url, args.pool_size, args.event_loop)
         try:
             for clients in args.clients:
                 local, remote = await measure(url, process, api_url, network.trips, clients,
@@ -206,5 +207,7 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=clients_list, default=[32, 256])
     parser.add_argument("--trips", type=int, default=1000)
     parser.add_argument("--pool-size", type=int, default=10)
+    parser.add_argument("--event-loop", choices=["uvloop", "asyncio"], default="uvloop",
+                        help="the loop of both processes, this one and the server")
     arguments = parser.parse_args()
-    print(json.dumps(asyncio.run(main(arguments))), flush=True)
+    print(json.dumps(event_loop.run(main(arguments), arguments.event_loop)), flush=True)

@@ -25,6 +25,7 @@ import asyncio
 import ssl
 import time
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlsplit
 
 # aiohttp's client keeps idle connections 15 s; servers (aiohttp's 75 s) and proxies (nginx
@@ -88,8 +89,9 @@ class _Connection(asyncio.Protocol):
 
     # ---- asyncio.Protocol ----
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream transport, as create_connection gives; uvloop's are not subclasses of
+        # asyncio.Transport (only alike), so this is said to the type checker, not checked.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         answer = self._answer

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 import pytest
 
 from booking.http_connections import ConnectionPool, HttpError, Origin
+from bot import event_loop
 
 Reply = Callable[[bytes], bytes | None]  # a request's bytes -> the answer's (None: close)
 
@@ -85,6 +86,19 @@ async def test_the_request_goes_out_whole_and_its_connection_is_kept() -> None:
     assert body == b'{"a":1}'
     assert not any(line.startswith("Content-Length") for line in
                    server.requests[1].decode().split("\r\n"))
+
+
+def test_connections_work_on_uvloop_whose_transports_are_not_asyncios_classes() -> None:
+    """The servers run on uvloop (bot/event_loop.py), so a bot calling the booking API
+    does too."""
+
+    async def two_requests() -> tuple[int, int]:
+        async with serving(lambda request: answer(b"{}")) as (server, pool):
+            first = await pool.request("GET", "/v1/limits", "")
+            second = await pool.request("POST", "/v1/holds", "", b"{}")
+            return first.status + second.status, server.connections
+
+    assert event_loop.run(two_requests(), "uvloop") == (400, 1)
 
 
 async def test_chunked_answers_and_interim_answers_are_read_whole() -> None:
@@ -194,3 +208,4 @@ def test_origins() -> None:
     assert Origin.parse("https://[::1]:8443") == Origin("https", "::1", 8443, "[::1]:8443", "")
     with pytest.raises(ValueError):
         Origin.parse("ftp://example.org")
+
