@@ -3,8 +3,9 @@
 A webhook instance or the booking API spends much of each request in the event loop and
 its sockets: reading the HTTP request, the round trips to PostgreSQL, the Bot API calls.
 uvloop does that work in C (compare: bench/conversation.py --event-loop asyncio|uvloop,
-bench/api.py likewise). The standard loop stays one setting away (KASSA_EVENT_LOOP=asyncio) should a library ever
-misbehave on uvloop, and is what the terminal demo and the tests run on.
+bench/api.py likewise). The standard loop stays one setting away (KASSA_EVENT_LOOP=asyncio)
+should a library ever misbehave on uvloop, and is what the terminal demo and the tests run
+on.
 """
 
 from __future__ import annotations

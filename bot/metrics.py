@@ -29,6 +29,7 @@ from telegram.request import BaseRequest, RequestData
 from booking.clock import Clock, system_clock
 from booking.outbox import DeliveryReport
 from bot.logs import log_ids
+from bot.telegram_request import WrappedRequest
 from handlers.rate_limiter import counts_as_message
 from storage.outbox import backlog
 
@@ -154,7 +155,7 @@ def watch_outbox(metrics: Metrics, engine: AsyncEngine, *, clock: Clock = system
 
 # ---- python-telegram-bot's calls to the Bot API ----------------------------------------------
 
-class CountingRequest(BaseRequest):
+class CountingRequest(WrappedRequest):
     """Another request class (aiohttp in production, the emulator in tests) whose calls to
     the Bot API are counted: messages sent, and 429s.
 
@@ -164,22 +165,8 @@ class CountingRequest(BaseRequest):
     """
 
     def __init__(self, inner: BaseRequest, metrics: Metrics) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._metrics = metrics
-
-    @property
-    def read_timeout(self) -> float | None:
-        return self._inner.read_timeout
-
-    async def initialize(self) -> None:
-        await self._inner.initialize()
-
-    async def shutdown(self) -> None:
-        await self._inner.shutdown()
-
-    def parse_json_payload(self, payload: bytes) -> dict[str, Any]:  # type: ignore[override]
-        # The inner class may read answers its own way (AiohttpRequest drops keyboards).
-        return self._inner.parse_json_payload(payload)
 
     async def do_request(
         self,
@@ -191,8 +178,7 @@ class CountingRequest(BaseRequest):
         connect_timeout: Any = BaseRequest.DEFAULT_NONE,
         pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
-        # The timeouts go on as given: PTB's DEFAULT_NONE makes the inner class use its own.
-        status, body = await self._inner.do_request(
+        status, body = await super().do_request(
             url, method, request_data, read_timeout=read_timeout, write_timeout=write_timeout,
             connect_timeout=connect_timeout, pool_timeout=pool_timeout)
         endpoint = bot_api_method(url)

@@ -118,6 +118,42 @@ class AiohttpRequest(BaseRequest):
             raise NetworkError(f"aiohttp.{error.__class__.__name__}: {error}") from error
 
 
+class WrappedRequest(BaseRequest):
+    """Another request class, whose calls a subclass sees on their way (do_request)."""
+
+    def __init__(self, inner: BaseRequest) -> None:
+        self._inner = inner
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self._inner.read_timeout
+
+    async def initialize(self) -> None:
+        await self._inner.initialize()
+
+    async def shutdown(self) -> None:
+        await self._inner.shutdown()
+
+    def parse_json_payload(self, payload: bytes) -> dict[str, Any]:  # type: ignore[override]
+        # The inner class may read answers its own way (AiohttpRequest drops keyboards).
+        return self._inner.parse_json_payload(payload)
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        # The timeouts go on as given: PTB's DEFAULT_NONE makes the inner class use its own.
+        return await self._inner.do_request(
+            url, method, request_data, read_timeout=read_timeout, write_timeout=write_timeout,
+            connect_timeout=connect_timeout, pool_timeout=pool_timeout)
+
+
 def without_keyboards(update: T) -> T:
     """An update's messages without their inline keyboards (see the module's docstring)."""
     if isinstance(update, dict):

@@ -5,7 +5,8 @@ KASSA_SECRET_KEY, so every instance behind a load balancer agrees on them withou
 setting. A request without the right header is refused (401) and nothing is handled; a
 body that is not an update gets 400; an update_id seen before is answered 200 and skipped
 (recorded before handling: Telegram retries what it thinks was lost, and a retry must not
-book twice). While stopping, the path answers 503 so Telegram delivers again later.
+book twice). While stopping, the path answers 503 so Telegram delivers again later. The 200
+may carry one Bot API call, a pressed button's answer (bot/webhook_reply.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from telegram import Update
 from bot.logs import note_ids
 from bot.telegram_request import without_keyboards
 from bot.turns import handle
+from bot.webhook_reply import reply_slot
 from storage.webhook_updates import first_delivery, forget_before
 
 log = logging.getLogger(__name__)
@@ -85,9 +87,11 @@ class UpdateReceiver:
             return web.json_response({"ok": True, "replayed": True})
         update = Update.de_json(without_keyboards(data), self.application.bot)
         # As the sender's turn (bot/turns.py): in order with their other updates, on any
-        # instance; answered once handled, so a stop finishes what it took.
-        await handle(self.application, update)
-        return web.json_response({"ok": True})
+        # instance; answered once handled, so a stop finishes what it took. The answer
+        # may carry the press's answerCallbackQuery (bot/webhook_reply.py).
+        with reply_slot() as slot:
+            await handle(self.application, update)
+            return web.json_response(slot.answer())
 
     async def prune(self, _context: object = None) -> None:
         await forget_before(self.engine, datetime.now(UTC) - KEPT_FOR)

@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import text
 
 from bot.webhook import SECRET_HEADER, UpdateReceiver, readiness_route
+from bot.webhook_reply import reply_slot
 from tests.conversation_support import staff_bot
 
 
@@ -73,6 +74,53 @@ async def test_updates_need_the_secret_and_are_handled_once(bot, engine):
                              headers=good) as answer:
             assert answer.status == 404
     bot.harness.assert_no_errors()
+
+
+async def test_a_press_is_answered_in_the_webhooks_answer(bot, engine):
+    """The answer to a pressed button rides in the 200 to Telegram's POST (one Bot API
+    request less); a typed message's 200 carries nothing; Telegram makes the carried call."""
+    anna = bot.user("Anna")
+    emulator = bot.emulator
+    answers: list[dict] = []
+    async with served(bot, engine) as (base, receiver), aiohttp.ClientSession() as http:
+
+        async def telegram(update: dict) -> None:
+            async with http.post(base + receiver.path, json=update,
+                                 headers={SECRET_HEADER: receiver.secret_token}) as answer:
+                assert answer.status == 200
+                answers.append(await answer.json())
+            if "method" in answers[-1]:  # as Telegram does with a webhook's answer
+                call = dict(answers[-1])
+                await emulator.call(call.pop("method"), call)
+
+        harness_sink, emulator.sink = emulator.sink, telegram
+        try:
+            await anna.send("/book")
+            station = next(b for b in anna.last_message.button_texts() if b[:1].isalpha())
+            requests_before = len(emulator.calls)
+            query = await anna.press(station)
+        finally:
+            emulator.sink = harness_sink
+    assert answers[0] == {"ok": True}
+    assert answers[1]["method"] == "answerCallbackQuery"
+    assert answers[1]["callback_query_id"] == query.id
+    assert query.answered
+    # The card was edited by a request of its own, before the answer was made from the 200.
+    made = [c.method for c in emulator.calls[requests_before:]]
+    assert made == ["editMessageText", "answerCallbackQuery"]
+    bot.harness.assert_no_errors()
+
+
+def test_the_reply_slot_takes_one_answer_and_nothing_once_answered():
+    with reply_slot() as slot:
+        assert not slot.take("sendMessage", {"chat_id": 1, "text": "hi"})
+        assert slot.take("answerCallbackQuery", {"callback_query_id": "1"})
+        assert not slot.take("answerCallbackQuery", {"callback_query_id": "2"})
+        assert slot.answer() == {"method": "answerCallbackQuery", "callback_query_id": "1"}
+    with reply_slot() as slot:
+        assert slot.answer() == {"ok": True}
+        # A handler still running after the answer was written: its call goes as a request.
+        assert not slot.take("answerCallbackQuery", {"callback_query_id": "3"})
 
 
 async def test_readyz_wants_the_database_and_the_newest_schema(bot, engine):

@@ -5,13 +5,16 @@ the bot has answered the POST (Kassa's receiver answers after handling the updat
 several `targets` the updates go round robin, as a load balancer in front of several
 instances spreads them: one passenger's consecutive updates reach different instances.
 Like Telegram, a 503 or a refused connection is delivered again a little later; any other
-answer but 200 is an error of the bot's.
+answer but 200 is an error of the bot's; a 200 that names a Bot API "method" is that call,
+made as Telegram makes it (its failure told to nobody).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import json
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
@@ -19,6 +22,7 @@ from typing import Any
 import aiohttp
 
 from bot.emulator.api import BotApiEmulator
+from bot.emulator.errors import BotApiError
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 RETRIES = 20
@@ -69,6 +73,7 @@ class WebhookDelivery:
                     body = await answer.text()
                     if answer.status == 200:
                         self.delivered += 1
+                        await self._carried_call(body)
                         return
                     if answer.status != 503:
                         raise WebhookDeliveryError(f"{url} answered update "
@@ -79,3 +84,15 @@ class WebhookDelivery:
                     raise
             await asyncio.sleep(RETRY_PAUSE)
         raise WebhookDeliveryError(f"the bot kept answering 503 to update {update['update_id']}")
+
+    async def _carried_call(self, body: str) -> None:
+        """The Bot API call a webhook's answer carries, if it names one."""
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            return
+        if not isinstance(answer, dict) or not isinstance(answer.get("method"), str):
+            return
+        parameters = {k: v for k, v in answer.items() if k != "method"}
+        with contextlib.suppress(BotApiError):  # Telegram tells nobody either
+            await self.emulator.call(answer["method"], parameters)
