@@ -9,6 +9,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from booking.ports import DuplicateKey
+from booking.read_memo import forget_reads
 from storage.customers import SqlCustomers
 from storage.database import WRITE_OPTION, wait_for_write_turn
 from storage.errors import is_duplicate_key, lock_timeout
@@ -61,6 +62,8 @@ class SqlUnitOfWork:
         return self._conn
 
     async def __aenter__(self) -> SqlUnitOfWork:
+        if self._write:
+            forget_reads()  # what the update read before may be about to change
         self._turn = await wait_for_write_turn(self._engine) if self._mark_write else None
         try:
             conn = await self._engine.connect()
@@ -118,6 +121,8 @@ class SqlUnitOfWork:
     ) -> None:
         conn, tx, pg = self._conn, self._tx, self._pg
         self._conn = self._tx = self._pg = None
+        if self._write:
+            forget_reads()  # ...and read in the meantime, by whatever ran alongside
         # Each step runs even if the one before raised (or was cancelled): the write turn
         # is passed on only after the connection, and with it any transaction, is gone.
         try:
