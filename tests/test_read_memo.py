@@ -232,3 +232,28 @@ async def test_first_contact_writes_the_customer_as_changed(
     # The same contact again changes nothing; another one brings the record up to date.
     assert await customers.ensure(ANNA, "Anna Ivanova", "ru") == created
     assert (await customers.ensure(ANNA, "Anna Petrova", "en")).name == "Anna Petrova"
+
+
+async def test_an_order_is_read_once_and_a_new_hold_not_at_all(
+    memo_service: BookingService, service: BookingService, counted: CountingUnitsOfWork,
+    network: Network,
+) -> None:
+    trip = network.trips[DAY]
+    with read_memo():
+        held = await memo_service.hold(ANNA, trip, "B", "E", [pax(1)])
+        reads = counted.reads
+        # The held card, then its Pay button's check: what the hold wrote, no read.
+        assert await memo_service.order(held.id, ANNA) == held
+        assert counted.reads == reads
+        with pytest.raises(BookingError) as error:
+            await memo_service.order(held.id, BORIS)
+        assert error.value.code is ErrorCode.NOT_YOUR_ORDER
+        cancelled = await memo_service.cancel(held.id, ANNA)  # a write: read again
+        assert await memo_service.order(held.id, ANNA) == cancelled
+        assert counted.reads == reads + 1
+    other = await service.hold(BORIS, trip, "A", "C", [pax(2)])
+    with read_memo():
+        assert (await memo_service.order(other.id)).status is other.status
+        await elsewhere(service.cancel(other.id, BORIS))
+        assert (await memo_service.order(other.id)).status is other.status  # first answer
+    assert (await memo_service.order(other.id)).status is not other.status  # fresh
