@@ -91,6 +91,7 @@ class CustomerService:
         return await self._change(
             user_id,
             lambda c: c.on_contact(name, language, is_staff=is_staff, is_admin=is_admin),
+            new=current is None,
         )
 
     async def set_language(self, user_id: int, language: str) -> Customer:
@@ -119,19 +120,23 @@ class CustomerService:
         limits.customer_id(user_id, "user_id")
         await self._change(user_id, lambda c: c.with_blocked(blocked))
 
-    async def _change(self, user_id: int, change: Callable[[Customer], Customer]) -> Customer:
+    async def _change(self, user_id: int, change: Callable[[Customer], Customer], *,
+                      new: bool = False) -> Customer:
         """Apply ``change`` to the customer (made first if new) in one transaction.
 
-        The row is inserted if missing (already changed) and otherwise read locked, so two
-        first messages of a new user arriving at once both succeed and one row results.
+        A customer not there yet is inserted already changed ("on conflict do nothing"),
+        and one that is there is read locked, so two first messages of a new user arriving
+        at once both succeed and one row results. ``new`` (the caller just found no
+        customer) tries the insert first: a first contact is then one statement.
         """
         async with self._uow(write=True) as uow:
-            # A first contact inserts the changed customer as it is: no read, no update.
-            first = change(Customer.new(user_id))
-            if await uow.customers.add_if_missing(first, self._clock()):
-                await uow.commit()
-                return first
-            current = await uow.customers.get(user_id, lock=True)
+            current = None if new else await uow.customers.get(user_id, lock=True)
+            if current is None:
+                first = change(Customer.new(user_id))
+                if await uow.customers.add_if_missing(first, self._clock()):
+                    await uow.commit()
+                    return first
+                current = await uow.customers.get(user_id, lock=True)
             if current is None:  # the insert above makes this impossible
                 raise RuntimeError(f"customer {user_id} vanished inside its transaction")
             updated = change(current)
