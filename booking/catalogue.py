@@ -1,7 +1,9 @@
 """Catalogue and search: stations, where one can go, trips on a day, seats on a trip.
 
 Read-only use cases: each opens one unit of work, reads, and returns plain values. Seats
-free are counted at the moment of asking from live allocations, never from a counter.
+free are counted at the moment of asking from live allocations, never from a counter; inside
+one update's read memo (booking/read_memo.py) "the moment of asking" is that update's first
+question about the trip, so its check and its card agree and cost one read.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from booking import limits
 from booking.errors import BookingError, ErrorCode
-from booking.model import Route, Station, Trip, TripStatus, local_day_bounds
+from booking.model import Route, SeatLayout, Station, Trip, TripStatus, local_day_bounds
 from booking.ports import Segment, UnitOfWork
+from booking.read_memo import current_memo
 from booking.usecase import UseCases, station_of
 from booking.views import SeatCell, SeatMap, TripOption
 
@@ -44,6 +47,25 @@ class _Journey:
             (self.routes[r].stop(seg[0]).depart_offset for r, seg in self.segments.items()),
             default=0,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _TripState:
+    """One trip as a passenger's chosen trip is shown: read together, memoised together."""
+
+    trip: Trip
+    route: Route
+    segment: tuple[int, int]  # [from_seq, to_seq) from origin to destination
+    origin: Station
+    destination: Station
+    layout: SeatLayout
+    taken: frozenset[str]  # seats taken on the segment when read
+
+    @property
+    def journey(self) -> _Journey:
+        route_id = self.route.id
+        return _Journey(self.origin, self.destination, {route_id: self.route},
+                        {route_id: self.segment})
 
 
 def _check_journey(origin: str, destination: str) -> None:
@@ -135,40 +157,52 @@ class CatalogueService(UseCases):
         """One trip as the search would show it, with its seats free now."""
         limits.trip_id(trip_id)
         _check_journey(origin, destination)
-        now = self.now()
+        state = await self._trip_state(trip_id, origin, destination)
+        trip, route = state.trip, state.route
+        trip.check_bookable(route, state.segment[0], self.now())
+        journey = state.journey
+        return self._option(journey, trip, state.layout, len(state.taken))
+
+    async def seat_map(self, trip_id: int, origin: str, destination: str) -> SeatMap:
+        """Which seats of the trip are free for the stop interval origin -> destination."""
+        limits.trip_id(trip_id)
+        _check_journey(origin, destination)
+        state = await self._trip_state(trip_id, origin, destination)
+        trip, (from_seq, to_seq), taken = state.trip, state.segment, state.taken
+        cancelled = trip.status is TripStatus.CANCELLED
+        rows = [
+            [None if label is None else SeatCell(label, not cancelled and label not in taken)
+             for label in row]
+            for row in state.layout.grid()
+        ]
+        return SeatMap(trip.id, from_seq, to_seq, state.layout.seat_class, rows, trip.status)
+
+    async def _trip_state(self, trip_id: int, origin: str, destination: str) -> _TripState:
+        """The trip, its route and layout and the seats taken on origin -> destination:
+        everything its option and its seat map show, read in one unit of work, or taken
+        from the update's read memo (booking/read_memo.py) when read already."""
+        memo = current_memo()
+        question = ("trip_state", trip_id, origin, destination)
+        if memo is not None:
+            known: _TripState | None = memo.get(question)
+            if known is not None:
+                return known
         async with self._uow() as uow:
             trip = await uow.catalog.trip(trip_id)
             if trip is None:
                 raise BookingError(ErrorCode.UNKNOWN_TRIP)
             route = await uow.catalog.route(trip.route_id)
             segment = route.segment(origin, destination)
-            trip.check_bookable(route, segment[0], now)
-            journey = _Journey(
+            state = _TripState(
+                trip, route, segment,
                 await station_of(uow, origin), await station_of(uow, destination),
-                {route.id: route}, {route.id: segment},
+                await uow.catalog.layout(trip.layout_id),
+                frozenset(await uow.inventory.taken_seats(Segment(trip.id, *segment),
+                                                          self.now())),
             )
-            [option] = await self._described(uow, journey, [trip], now)
-            return option
-
-    async def seat_map(self, trip_id: int, origin: str, destination: str) -> SeatMap:
-        """Which seats of the trip are free for the stop interval origin -> destination."""
-        limits.trip_id(trip_id)
-        _check_journey(origin, destination)
-        async with self._uow() as uow:
-            trip = await uow.catalog.trip(trip_id)
-            if trip is None:
-                raise BookingError(ErrorCode.UNKNOWN_TRIP)
-            route = await uow.catalog.route(trip.route_id)
-            from_seq, to_seq = route.segment(origin, destination)
-            layout = await uow.catalog.layout(trip.layout_id)
-            taken = await uow.inventory.taken_seats(Segment(trip.id, from_seq, to_seq), self.now())
-        cancelled = trip.status is TripStatus.CANCELLED
-        rows = [
-            [None if label is None else SeatCell(label, not cancelled and label not in taken)
-             for label in row]
-            for row in layout.grid()
-        ]
-        return SeatMap(trip.id, from_seq, to_seq, layout.seat_class, rows, trip.status)
+        if memo is not None:
+            memo.put(question, state)
+        return state
 
     # ---- the search itself -------------------------------------------------------------
 
@@ -228,26 +262,29 @@ class CatalogueService(UseCases):
         )
         options = []
         for trip in trips:
-            route = journey.routes[trip.route_id]
-            from_seq, to_seq = journey.segments[trip.route_id]
             layout = await uow.catalog.layout(trip.layout_id)
-            options.append(
-                TripOption(
-                    trip_id=trip.id,
-                    route_name=route.name,
-                    origin=journey.origin,
-                    destination=journey.destination,
-                    from_seq=from_seq,
-                    to_seq=to_seq,
-                    departure=trip.departs_at(route, from_seq).astimezone(journey.origin.tz),
-                    arrival=trip.arrives_at(route, to_seq).astimezone(journey.destination.tz),
-                    price=route.price(from_seq, to_seq),
-                    currency=route.currency,
-                    seats_free=0 if trip.status is TripStatus.CANCELLED
-                    else max(0, layout.capacity - taken.get(trip.id, 0)),
-                    capacity=layout.capacity,
-                    status=trip.status,
-                    delay_minutes=trip.delay_minutes,
-                )
-            )
+            options.append(self._option(journey, trip, layout, taken.get(trip.id, 0)))
         return options
+
+    @staticmethod
+    def _option(journey: _Journey, trip: Trip, layout: SeatLayout, taken: int) -> TripOption:
+        """The trip as an option, ``taken`` seats of its layout taken on the journey."""
+        route = journey.routes[trip.route_id]
+        from_seq, to_seq = journey.segments[trip.route_id]
+        return TripOption(
+            trip_id=trip.id,
+            route_name=route.name,
+            origin=journey.origin,
+            destination=journey.destination,
+            from_seq=from_seq,
+            to_seq=to_seq,
+            departure=trip.departs_at(route, from_seq).astimezone(journey.origin.tz),
+            arrival=trip.arrives_at(route, to_seq).astimezone(journey.destination.tz),
+            price=route.price(from_seq, to_seq),
+            currency=route.currency,
+            seats_free=0 if trip.status is TripStatus.CANCELLED
+            else max(0, layout.capacity - taken),
+            capacity=layout.capacity,
+            status=trip.status,
+            delay_minutes=trip.delay_minutes,
+        )

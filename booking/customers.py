@@ -22,6 +22,7 @@ from booking.model import (
 )
 from booking.outbox import Undeliverable
 from booking.ports import OutboxMessage, UnitOfWorkFactory
+from booking.read_memo import current_memo
 
 __all__ = [
     "MAX_CUSTOMER_NAME_LENGTH",
@@ -48,14 +49,28 @@ class CustomerService:
         self._clock = clock
 
     async def customer(self, user_id: int) -> Customer | None:
+        """The customer (None before their first contact); asked again within one update's
+        read memo (booking/read_memo.py), the first answer."""
         limits.customer_id(user_id, "user_id")
+        memo = current_memo()
+        if memo is None:
+            return await self._read(user_id)
+        question = ("customer", user_id)
+        known: tuple[Customer | None] | None = memo.get(question)
+        if known is None:
+            known = (await self._read(user_id),)
+            memo.put(question, known)
+        return known[0]
+
+    async def _read(self, user_id: int) -> Customer | None:
         async with self._uow() as uow:
             return await uow.customers.get(user_id)
 
     async def role(self, user_id: int) -> Role:
         """The person's role now, read afresh for every staff action: the staff list of the
         configuration applies at once, so someone taken off it loses their rights at once."""
-        customer = await self.customer(user_id) or Customer.new(user_id)
+        limits.customer_id(user_id, "user_id")
+        customer = await self._read(user_id) or Customer.new(user_id)
         return customer.role_with(is_staff=user_id in self._staff_ids,
                                   is_admin=user_id in self._admin_ids)
 
@@ -76,6 +91,7 @@ class CustomerService:
         return await self._change(
             user_id,
             lambda c: c.on_contact(name, language, is_staff=is_staff, is_admin=is_admin),
+            new=current is None,
         )
 
     async def set_language(self, user_id: int, language: str) -> Customer:
@@ -104,20 +120,27 @@ class CustomerService:
         limits.customer_id(user_id, "user_id")
         await self._change(user_id, lambda c: c.with_blocked(blocked))
 
-    async def _change(self, user_id: int, change: Callable[[Customer], Customer]) -> Customer:
+    async def _change(self, user_id: int, change: Callable[[Customer], Customer], *,
+                      new: bool = False) -> Customer:
         """Apply ``change`` to the customer (made first if new) in one transaction.
 
-        The row is inserted if missing and then read locked, so two first messages of a
-        new user arriving at once both succeed and one row results.
+        A customer not there yet is inserted already changed ("on conflict do nothing"),
+        and one that is there is read locked, so two first messages of a new user arriving
+        at once both succeed and one row results. ``new`` (the caller just found no
+        customer) tries the insert first: a first contact is then one statement.
         """
         async with self._uow(write=True) as uow:
-            created = await uow.customers.add_if_missing(Customer.new(user_id), self._clock())
-            current = await uow.customers.get(user_id, lock=True)
+            current = None if new else await uow.customers.get(user_id, lock=True)
+            if current is None:
+                first = change(Customer.new(user_id))
+                if await uow.customers.add_if_missing(first, self._clock()):
+                    await uow.commit()
+                    return first
+                current = await uow.customers.get(user_id, lock=True)
             if current is None:  # the insert above makes this impossible
                 raise RuntimeError(f"customer {user_id} vanished inside its transaction")
             updated = change(current)
             if updated != current:
                 await uow.customers.update(updated)
-            if created or updated != current:
                 await uow.commit()
         return updated

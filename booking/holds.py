@@ -14,7 +14,7 @@ from booking import limits
 from booking.errors import BookingError, ErrorCode
 from booking.model import Order, OrderStatus, Route, SeatAllocation, Trip
 from booking.names import passenger_name
-from booking.orders import order_views
+from booking.orders import OrderParts, order_parts, remember_order, view_of
 from booking.outbox import MessageKind, enqueue
 from booking.ports import AuditEvent, OutboxMessage, Segment, UnitOfWork
 from booking.usecase import UseCases
@@ -71,12 +71,14 @@ class HoldService(UseCases):
             if len(set(wanted)) != len(wanted):
                 raise BookingError(ErrorCode.DUPLICATE_SEAT)
 
-        async def attempt() -> OrderView:
+        async def attempt() -> tuple[OrderParts, OrderView]:
             return await self._hold_once(
                 customer_id, trip_id, origin, destination, names, wanted, request_key
             )
 
-        return await self._retrying(attempt)
+        parts, view = await self._retrying(attempt)
+        remember_order(parts)  # after the unit of work, which forgot the update's reads
+        return view
 
     async def _hold_once(
         self,
@@ -87,7 +89,7 @@ class HoldService(UseCases):
         names: list[str],
         wanted: list[str] | None,
         request_key: str | None,
-    ) -> OrderView:
+    ) -> tuple[OrderParts, OrderView]:
         async with self._uow(write=True) as uow:
             trip = await uow.catalog.trip(trip_id, lock=self.rules.lock_inventory)
             if trip is None:
@@ -144,9 +146,9 @@ class HoldService(UseCases):
                            {"seats": chosen, "amount": order.amount}),
             )
             # Built before the commit from what is at hand: no more round trips under the lock.
-            [view] = await order_views(uow, [order], now, known_trips=[trip])
+            [parts] = await order_parts(uow, [order], known_trips=[trip])
             await uow.commit()
-            return view
+            return parts, view_of(parts, now)
 
     @staticmethod
     async def _replay(
@@ -159,7 +161,7 @@ class HoldService(UseCases):
         names: list[str],
         wanted: list[str] | None,
         now: datetime,
-    ) -> OrderView:
+    ) -> tuple[OrderParts, OrderView]:
         """The order made the first time with this request key, as it stands now, if this
         is the same request; a key reused for another trip, stretch, passengers or seats
         never answers with an order the caller did not ask for."""
@@ -169,5 +171,5 @@ class HoldService(UseCases):
             segment = None
         if segment is None or not earlier.answers(trip.id, segment, names, wanted):
             raise BookingError(ErrorCode.REQUEST_KEY_REUSED)
-        [view] = await order_views(uow, [earlier], now, known_trips=[trip])
-        return view
+        [parts] = await order_parts(uow, [earlier], known_trips=[trip])
+        return parts, view_of(parts, now)

@@ -7,12 +7,14 @@ cancelled) are made here from the live state, so every caller shows the same ans
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from booking import limits
 from booking.errors import BookingError, ErrorCode
-from booking.model import Order, OrderStatus, Trip
-from booking.ports import UnitOfWork
+from booking.model import Order, OrderStatus, Route, Station, Trip
+from booking.ports import UnitOfWork, UnitOfWorkFactory
+from booking.read_memo import current_memo
 from booking.usecase import UseCases, station_of, trip_of
 from booking.views import OrderView, order_seats
 
@@ -21,9 +23,9 @@ class OrderQueries(UseCases):
     async def order(self, order_id: str, customer_id: int | None = None) -> OrderView:
         """One order, checked to belong to ``customer_id`` when given."""
         check_order_ref(order_id, customer_id)
-        async with self._uow() as uow:
-            order = await owned_order(uow, order_id, customer_id)
-            return (await order_views(uow, [order], self.now()))[0]
+        parts = await read_order(self._uow, order_id)
+        check_owner(parts.order, customer_id)
+        return view_of(parts, self.now())
 
     async def orders_of(self, customer_id: int) -> list[OrderView]:
         """A customer's orders, the soonest departure first."""
@@ -32,6 +34,42 @@ class OrderQueries(UseCases):
             views = await order_views(uow, await uow.orders.for_customer(customer_id), self.now())
         # In UTC: local times of one timezone compare by the wall clock (see search).
         return sorted(views, key=lambda v: v.departure.astimezone(UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class OrderParts:
+    """An order with what its view shows of its trip: read together, memoised together."""
+
+    order: Order
+    trip: Trip
+    route: Route
+    origin: Station
+    destination: Station
+
+
+async def read_order(uow_factory: UnitOfWorkFactory, order_id: str) -> OrderParts:
+    """The order and its trip in one unit of work (UNKNOWN_ORDER if there is none); asked
+    again within one update's read memo (booking/read_memo.py), the first answer."""
+    memo = current_memo()
+    question = ("order", order_id)
+    if memo is not None:
+        known: OrderParts | None = memo.get(question)
+        if known is not None:
+            return known
+    async with uow_factory() as uow:
+        order = await owned_order(uow, order_id, None)
+        [parts] = await order_parts(uow, [order])
+    if memo is not None:
+        memo.put(question, parts)
+    return parts
+
+
+def remember_order(parts: OrderParts) -> None:
+    """An order just written, with its trip as the writing transaction read it: what the
+    same update asks of it next (the held card, its Pay button) needs no read."""
+    memo = current_memo()
+    if memo is not None:
+        memo.put(("order", parts.order.id), parts)
 
 
 def check_order_ref(order_id: str, customer_id: int | None) -> None:
@@ -48,9 +86,14 @@ async def owned_order(
     order: Order | None = await uow.orders.get(order_id, lock=lock)
     if order is None:
         raise BookingError(ErrorCode.UNKNOWN_ORDER)
+    check_owner(order, customer_id)
+    return order
+
+
+def check_owner(order: Order, customer_id: int | None) -> None:
+    """Refuse an order that is not ``customer_id``'s (when a customer is given)."""
     if customer_id is not None and order.customer_id != customer_id:
         raise BookingError(ErrorCode.NOT_YOUR_ORDER)
-    return order
 
 
 def is_upcoming(order: Order, departure: datetime, now: datetime) -> bool:
@@ -74,35 +117,48 @@ async def order_views(
     uow: UnitOfWork, orders: Sequence[Order], now: datetime, *, known_trips: Sequence[Trip] = ()
 ) -> list[OrderView]:
     """The orders as their owners see them; ``known_trips`` saves reading those again."""
+    return [view_of(parts, now)
+            for parts in await order_parts(uow, orders, known_trips=known_trips)]
+
+
+async def order_parts(
+    uow: UnitOfWork, orders: Sequence[Order], *, known_trips: Sequence[Trip] = ()
+) -> list[OrderParts]:
+    """The orders with their trips, routes and stations; ``known_trips`` are not read."""
     trips = {trip.id: trip for trip in known_trips}
-    views = []
+    found = []
     for order in orders:
         trip = trips.get(order.trip_id) or await trip_of(uow, order)
         route = await uow.catalog.route(trip.route_id)
         origin = await station_of(uow, route.stop(order.from_seq).station_code)
         destination = await station_of(uow, route.stop(order.to_seq).station_code)
-        departure = trip.departs_at(route, order.from_seq)
-        views.append(
-            OrderView(
-                id=order.id,
-                customer_id=order.customer_id,
-                trip_id=order.trip_id,
-                status=order.status_at(now),
-                amount=order.amount,
-                currency=order.currency,
-                seats=order_seats(order),
-                route_name=route.name,
-                origin=origin,
-                destination=destination,
-                departure=departure.astimezone(origin.tz),
-                arrival=trip.arrives_at(route, order.to_seq).astimezone(destination.tz),
-                trip_status=trip.status,
-                delay_minutes=trip.delay_minutes,
-                created_at=order.created_at,
-                expires_at=order.expires_at if order.hold_live(now) else None,
-                refund_amount=order.refund_amount,
-                upcoming=is_upcoming(order, departure, now),
-                cancellable=cancel_refusal(order, departure, now) is None,
-            )
-        )
-    return views
+        found.append(OrderParts(order, trip, route, origin, destination))
+    return found
+
+
+def view_of(parts: OrderParts, now: datetime) -> OrderView:
+    """The order as its owner sees it at ``now``."""
+    order, trip, route = parts.order, parts.trip, parts.route
+    origin, destination = parts.origin, parts.destination
+    departure = trip.departs_at(route, order.from_seq)
+    return OrderView(
+        id=order.id,
+        customer_id=order.customer_id,
+        trip_id=order.trip_id,
+        status=order.status_at(now),
+        amount=order.amount,
+        currency=order.currency,
+        seats=order_seats(order),
+        route_name=route.name,
+        origin=origin,
+        destination=destination,
+        departure=departure.astimezone(origin.tz),
+        arrival=trip.arrives_at(route, order.to_seq).astimezone(destination.tz),
+        trip_status=trip.status,
+        delay_minutes=trip.delay_minutes,
+        created_at=order.created_at,
+        expires_at=order.expires_at if order.hold_live(now) else None,
+        refund_amount=order.refund_amount,
+        upcoming=is_upcoming(order, departure, now),
+        cancellable=cancel_refusal(order, departure, now) is None,
+    )

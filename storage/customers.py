@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from booking.customers import Customer, Role
 from storage import tables as t
+
+# Built once: the bot reads a customer on many updates.
+CUSTOMER_BY_ID = select(t.customers).where(t.customers.c.id == bindparam("customer_id"))
+CUSTOMER_BY_ID_LOCKED = CUSTOMER_BY_ID.with_for_update()
+
+
+def customer_from_row(row: Sequence[Any]) -> Customer:
+    """The Customer in a row of customers: SQLAlchemy's Row or asyncpg's Record alike."""
+    customer_id, name, language, role, granted_role, blocked, saved_passengers, _created = row
+    return Customer(
+        id=customer_id,
+        name=name,
+        language=language,
+        role=Role(role),
+        blocked=blocked,
+        saved_passengers=tuple(saved_passengers),
+        granted=Role(granted_role),
+    )
 
 
 class SqlCustomers:
@@ -20,22 +38,10 @@ class SqlCustomers:
         self._dialect = conn.dialect.name
 
     async def get(self, customer_id: int, *, lock: bool = False) -> Customer | None:
-        query = select(t.customers).where(t.customers.c.id == customer_id)
         # SQLite has no row locks; its writing transactions hold the database write lock.
-        if lock and self._dialect != "sqlite":
-            query = query.with_for_update()
-        row = (await self._conn.execute(query)).first()
-        if row is None:
-            return None
-        return Customer(
-            id=row.id,
-            name=row.name,
-            language=row.language,
-            role=Role(row.role),
-            blocked=row.blocked,
-            saved_passengers=tuple(row.saved_passengers),
-            granted=Role(row.granted_role),
-        )
+        query = CUSTOMER_BY_ID_LOCKED if lock and self._dialect != "sqlite" else CUSTOMER_BY_ID
+        row = (await self._conn.execute(query, {"customer_id": customer_id})).first()
+        return customer_from_row(row) if row is not None else None
 
     async def add_if_missing(self, customer: Customer, created_at: datetime) -> bool:
         # "On conflict do nothing" rather than read-then-insert: the first two messages

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from booking.ports import LockTimeout
+from booking.read_memo import forget_reads
 
 # A lock wait longer than this becomes LockTimeout, then a bounded retry, then "busy":
 # never a hang behind a stuck transaction.
@@ -158,7 +159,10 @@ async def single_write(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 @asynccontextmanager
 async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """``engine.begin()`` for a transaction that writes, taking SQLite's write lock up front."""
+    """``engine.begin()`` for a transaction that writes, taking SQLite's write lock up front.
+    A scope's read memo (booking/read_memo.py) forgets what it read, as for a writing unit
+    of work (a timetable import changes trips)."""
+    forget_reads()
     turn = await wait_for_write_turn(engine)
     try:
         async with engine.connect() as conn:

@@ -11,9 +11,15 @@ one statement (PgOrders). A payment's confirmation is the other busy writer (one
 paid order, from the provider's webhook): its order read with the seats, its status change
 with the seats and the audit row, its payment and event rows and its tickets are one
 statement each here (PgOrders, PgPayments, PgTickets), about a third of the CPU they took
-through SQLAlchemy. Everything else goes through SQLAlchemy, in the same transaction. The
-two reads of a hold are the statements of storage/repositories.py, compiled once for
-asyncpg: the same SQL, the same plan, the same lock.
+through SQLAlchemy. So are the reads a passenger's booking steps make on every update
+(PgCatalog's stations, journeys, trips and layouts, PgInventory's taken seats and counts,
+PgCustomers' customer), and the unit of work takes its connection without a call through
+SQLAlchemy's async layer beyond the checkout: each such call spawns a greenlet, whose
+stack is a fresh mapping on this kind of machine. Everything else goes through
+SQLAlchemy, in the same transaction. The reads are the statements of
+storage/repositories.py and storage/customers.py, compiled once for asyncpg: the same SQL,
+the same plan, the same lock (a list of ids is one array parameter, = ANY($1), where
+SQLAlchemy writes IN with a parameter per id).
 """
 
 from __future__ import annotations
@@ -24,25 +30,54 @@ from datetime import datetime
 from typing import Any, TypeVar, cast
 
 import asyncpg
+from sqlalchemy import ARRAY, Integer, any_, bindparam, select
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
-from booking.model import Order, OrderStatus, SeatAllocation, Ticket, Trip
+from booking.model import (
+    Customer,
+    Order,
+    OrderStatus,
+    SeatAllocation,
+    SeatLayout,
+    Station,
+    Ticket,
+    Trip,
+    segments_overlap,
+)
 from booking.outcomes import PaymentStatus
 from booking.ports import AuditEvent, OutboxMessage, PaymentEvent, PaymentRecord, Segment
+from storage import tables as t
+from storage.customers import (
+    CUSTOMER_BY_ID,
+    CUSTOMER_BY_ID_LOCKED,
+    SqlCustomers,
+    customer_from_row,
+)
 from storage.errors import lock_timeout
 from storage.outbox import SqlOutbox
 from storage.payments import SqlPayments
 from storage.pg_held_writes import WRITE_HELD, HeldWrites, StatusChange, outbox_columns
 from storage.repositories import (
+    DESTINATIONS_FROM,
+    LAYOUT_BY_ID,
+    LIVE_AT_NOW,
+    ROUTES_SERVING,
+    STATION_BY_CODE,
+    STATIONS,
     TAKEN_SEATS,
+    TAKEN_SEATS_EXCLUDING,
+    TRIP_BY_ID,
     TRIP_BY_ID_LOCKED,
+    TRIP_COLUMNS,
     TRIP_OF_ORDER_LOCKED,
     SqlCatalog,
     SqlInventory,
     SqlOrders,
     checked_change,
+    layout_from_row,
+    station_from_row,
     trip_from_row,
 )
 from storage.tickets import SqlTickets
@@ -73,6 +108,33 @@ def _compiled(statement: Select[Any], *names: str) -> str:
 _TRIP_LOCKED = _compiled(TRIP_BY_ID_LOCKED, "trip_id")
 _TRIP_OF_ORDER_LOCKED = _compiled(TRIP_OF_ORDER_LOCKED, "order_id")
 _TAKEN_SEATS = _compiled(TAKEN_SEATS, "trip_id", "now", "to_seq", "from_seq")
+
+# The reads of a passenger's booking steps, each a statement of storage/repositories.py
+# (or storage/customers.py) compiled for asyncpg; a list of ids is one array parameter
+# (= ANY($1)) where SQLAlchemy expands IN (...) into a parameter per id.
+_TRIP = _compiled(TRIP_BY_ID, "trip_id")
+_TAKEN_SEATS_EXCLUDING = _compiled(TAKEN_SEATS_EXCLUDING, "trip_id", "now", "to_seq",
+                                   "from_seq", "order_id")
+_LIVE_ALLOCATIONS_OF_TRIPS = _compiled(
+    select(t.allocations.c.trip_id, t.allocations.c.seat, t.allocations.c.from_seq,
+           t.allocations.c.to_seq)
+    .where(t.allocations.c.trip_id == any_(bindparam("trip_ids", type_=ARRAY(Integer))),
+           LIVE_AT_NOW),
+    "trip_ids", "now")
+_TRIPS_DEPARTING = _compiled(
+    select(*TRIP_COLUMNS).where(
+        t.trips.c.route_id == any_(bindparam("route_ids", type_=ARRAY(Integer))),
+        t.trips.c.departure_at >= bindparam("start"),
+        t.trips.c.departure_at < bindparam("end"),
+    ),
+    "route_ids", "start", "end")
+_ROUTES_SERVING = _compiled(ROUTES_SERVING, "origin", "destination")
+_DESTINATIONS_FROM = _compiled(DESTINATIONS_FROM, "origin")
+_STATIONS = _compiled(STATIONS)
+_STATION = _compiled(STATION_BY_CODE, "code")
+_LAYOUT = _compiled(LAYOUT_BY_ID, "layout_id")
+_CUSTOMER = _compiled(CUSTOMER_BY_ID, "customer_id")
+_CUSTOMER_LOCKED = _compiled(CUSTOMER_BY_ID_LOCKED, "customer_id")
 
 # The order, its seats, its audit row and the hold's outbox rows in one statement. The
 # foreign keys of the seats and of the audit row on the new order are checked at the end of
@@ -129,15 +191,22 @@ class PgTransaction:
 
     @classmethod
     async def begin(cls, conn: AsyncConnection, *, reading: bool = False) -> PgTransaction:
-        """The transaction; for a unit of work that only reads (``reading``), none at all.
+        """The transaction on ``conn``, a connection in AUTOCOMMIT (from
+        storage.database.without_transactions); for a unit of work that only reads
+        (``reading``), none at all.
 
         Under READ COMMITTED each statement sees its own snapshot, whether in a transaction
         or not: a reading unit of work gains nothing from BEGIN and ROLLBACK but two round
         trips (about a third of the statements a passenger's step sent).
         """
         try:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            driver: Any = (await conn.get_raw_connection()).driver_connection
+            sync = conn.sync_connection
+            if sync is None or \
+                    sync.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+                raise RuntimeError("PgTransaction needs a connection in AUTOCOMMIT")
+            # The checked-out connection itself, with no call through SQLAlchemy's async
+            # layer (each costs a greenlet): nothing here can need to reconnect.
+            driver: Any = sync.connection.driver_connection
             if not reading:
                 await _sent(driver.execute("BEGIN"))
         except BaseException:
@@ -213,17 +282,48 @@ class InOrder:
 
 
 class PgCatalog(SqlCatalog):
-    """The catalog, locking a trip for a hold straight on asyncpg."""
+    """The catalog: the trip a hold locks and the reads of a passenger's booking steps
+    (stations, routes serving a journey, trips, layouts) straight on asyncpg."""
 
     def __init__(self, conn: AsyncConnection, cache_key: str, pg: PgTransaction) -> None:
         super().__init__(conn, cache_key)
         self._pg = pg
 
     async def trip(self, trip_id: int, *, lock: bool = False) -> Trip | None:
-        if not lock:  # not the hold's statement
-            return await super().trip(trip_id)
-        row = await self._pg.run(self._pg.driver.fetchrow, _TRIP_LOCKED, trip_id)
+        row = await self._pg.run(self._pg.driver.fetchrow, _TRIP_LOCKED if lock else _TRIP,
+                                 trip_id)
         return trip_from_row(row) if row else None
+
+    async def stations(self) -> list[Station]:
+        rows = await self._pg.run(self._pg.driver.fetch, _STATIONS)
+        return [station_from_row(r) for r in rows]
+
+    async def _read_station(self, code: str) -> Station | None:
+        row = await self._pg.run(self._pg.driver.fetchrow, _STATION, code)
+        return station_from_row(row) if row else None
+
+    async def _read_layout(self, layout_id: int) -> SeatLayout:
+        row = await self._pg.run(self._pg.driver.fetchrow, _LAYOUT, layout_id)
+        if row is None:
+            raise LookupError(f"no seat layout {layout_id}")
+        return layout_from_row(row)
+
+    async def routes_serving(self, origin: str, destination: str) -> list[int]:
+        rows = await self._pg.run(self._pg.driver.fetch, _ROUTES_SERVING, origin, destination)
+        return [r[0] for r in rows]
+
+    async def destinations_from(self, origin: str) -> set[str]:
+        rows = await self._pg.run(self._pg.driver.fetch, _DESTINATIONS_FROM, origin)
+        return {r[0] for r in rows} - {origin}
+
+    async def trips_departing(
+        self, route_ids: Sequence[int], start: datetime, end: datetime
+    ) -> list[Trip]:
+        if not route_ids:
+            return []
+        rows = await self._pg.run(self._pg.driver.fetch, _TRIPS_DEPARTING, list(route_ids),
+                                  start, end)
+        return [trip_from_row(r) for r in rows]
 
     async def trip_of_order(self, order_id: str, *, lock: bool = False) -> Trip | None:
         if not lock:
@@ -243,10 +343,40 @@ class PgInventory(SqlInventory):
         self, segment: Segment, now: datetime, *, exclude_order: str | None = None
     ) -> set[str]:
         if exclude_order is not None:  # a late payment's check, not the hold's
-            return await super().taken_seats(segment, now, exclude_order=exclude_order)
-        rows = await self._pg.run(self._pg.driver.fetch, _TAKEN_SEATS, segment.trip_id, now,
-                                  segment.to_seq, segment.from_seq)
+            rows = await self._pg.run(self._pg.driver.fetch, _TAKEN_SEATS_EXCLUDING,
+                                      segment.trip_id, now, segment.to_seq, segment.from_seq,
+                                      exclude_order)
+        else:
+            rows = await self._pg.run(self._pg.driver.fetch, _TAKEN_SEATS, segment.trip_id,
+                                      now, segment.to_seq, segment.from_seq)
         return {r[0] for r in rows}
+
+    async def taken_counts(self, segments: Sequence[Segment], now: datetime) -> dict[int, int]:
+        if not segments:
+            return {}
+        # As SqlInventory: the live rows of the trips, each trip's segment applied here.
+        wanted = {s.trip_id: s for s in segments}
+        rows = await self._pg.run(self._pg.driver.fetch, _LIVE_ALLOCATIONS_OF_TRIPS,
+                                  list(wanted), now)
+        taken: dict[int, set[str]] = {}
+        for trip_id, seat, from_seq, to_seq in rows:
+            segment = wanted[trip_id]
+            if segments_overlap((from_seq, to_seq), (segment.from_seq, segment.to_seq)):
+                taken.setdefault(trip_id, set()).add(seat)
+        return {trip_id: len(seats) for trip_id, seats in taken.items()}
+
+
+class PgCustomers(SqlCustomers):
+    """The customers, the bot's read of one (and a change's locked read) on asyncpg."""
+
+    def __init__(self, conn: AsyncConnection, pg: PgTransaction) -> None:
+        super().__init__(conn)
+        self._pg = pg
+
+    async def get(self, customer_id: int, *, lock: bool = False) -> Customer | None:
+        row = await self._pg.run(self._pg.driver.fetchrow,
+                                 _CUSTOMER_LOCKED if lock else _CUSTOMER, customer_id)
+        return customer_from_row(row) if row else None
 
 
 _ORDER_WITH_SEATS = """

@@ -38,10 +38,10 @@ _route_cache: dict[tuple[str, int], Route] = {}
 _layout_cache: dict[tuple[str, int], SeatLayout] = {}
 
 
-def _station(row: Row[Any]) -> Station:
-    return Station(
-        code=row.code, names=dict(row.names), timezone=row.timezone, lat=row.lat, lon=row.lon
-    )
+def station_from_row(row: Sequence[Any]) -> Station:
+    """The Station in a row of stations: SQLAlchemy's Row or asyncpg's Record alike."""
+    code, names, timezone, lat, lon, _popularity = row
+    return Station(code=code, names=dict(names), timezone=timezone, lat=lat, lon=lon)
 
 
 def trip_from_row(row: Sequence[Any]) -> Trip:
@@ -71,9 +71,9 @@ TRIP_COLUMNS = (
 
 # The hold path runs these on every hold: built once here (building a statement costs
 # more than compiling it, which SQLAlchemy caches), values given as parameters. On
-# PostgreSQL storage/pg_fastpath.py sends the locking one straight to asyncpg.
-_TRIP_BY_ID = select(*TRIP_COLUMNS).where(t.trips.c.id == bindparam("trip_id"))
-TRIP_BY_ID_LOCKED = _TRIP_BY_ID.with_for_update(of=t.trips)
+# PostgreSQL storage/pg_fastpath.py sends them straight to asyncpg.
+TRIP_BY_ID = select(*TRIP_COLUMNS).where(t.trips.c.id == bindparam("trip_id"))
+TRIP_BY_ID_LOCKED = TRIP_BY_ID.with_for_update(of=t.trips)
 _TRIP_OF_ORDER = select(*TRIP_COLUMNS).where(
     t.trips.c.id == select(t.orders.c.trip_id).where(t.orders.c.id == bindparam("order_id"))
     .scalar_subquery())
@@ -92,14 +92,14 @@ _TRIPS_ON = (
 # Built once (aliases included) so that SQLAlchemy compiles them once.
 _CALL_A = t.route_stops.alias("a")
 _CALL_B = t.route_stops.alias("b")
-_ROUTES_SERVING = (
+ROUTES_SERVING = (
     select(_CALL_A.c.route_id)
     .join(_CALL_B, and_(_CALL_B.c.route_id == _CALL_A.c.route_id, _CALL_B.c.seq > _CALL_A.c.seq))
     .where(_CALL_A.c.station_code == bindparam("origin"),
            _CALL_B.c.station_code == bindparam("destination"))
     .distinct()
 )
-_DESTINATIONS_FROM = (
+DESTINATIONS_FROM = (
     select(_CALL_B.c.station_code)
     .join(_CALL_A, and_(_CALL_A.c.route_id == _CALL_B.c.route_id, _CALL_B.c.seq > _CALL_A.c.seq))
     .where(_CALL_A.c.station_code == bindparam("origin"))
@@ -115,6 +115,18 @@ _ROUTE_STOPS = (
 _ROUTE_FARES = select(t.fares).where(t.fares.c.route_id.in_(bindparam("ids", expanding=True)))
 
 
+STATIONS = select(t.stations).order_by(t.stations.c.popularity.desc(), t.stations.c.code)
+STATION_BY_CODE = select(t.stations).where(t.stations.c.code == bindparam("code"))
+LAYOUT_BY_ID = select(t.seat_layouts).where(t.seat_layouts.c.id == bindparam("layout_id"))
+
+
+def layout_from_row(row: Sequence[Any]) -> SeatLayout:
+    """The SeatLayout in a row of seat_layouts: SQLAlchemy's Row or asyncpg's Record alike."""
+    layout_id, name, rows, columns, seat_class, missing = row
+    return SeatLayout(id=layout_id, name=name, rows=rows, columns=columns,
+                      seat_class=seat_class, missing=frozenset(missing))
+
+
 class SqlCatalog:
     def __init__(self, conn: AsyncConnection, cache_key: str) -> None:
         self._conn = conn
@@ -122,23 +134,23 @@ class SqlCatalog:
         self._for_update = conn.dialect.name != "sqlite"
 
     async def stations(self) -> list[Station]:
-        rows = await self._conn.execute(
-            select(t.stations).order_by(t.stations.c.popularity.desc(), t.stations.c.code)
-        )
-        return [_station(r) for r in rows]
+        rows = await self._conn.execute(STATIONS)
+        return [station_from_row(r) for r in rows]
 
     async def station(self, code: str) -> Station | None:
         key = (self._cache_key, code)
         cached = _station_cache.get(key)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        query = select(t.stations).where(t.stations.c.code == code)
-        row = (await self._conn.execute(query)).first()
-        if row is None:
+        station = await self._read_station(code)
+        if station is None:
             return None
-        station = _station(row)
         _station_cache[key] = (time.monotonic() + STATION_CACHE_SECONDS, station)
         return station
+
+    async def _read_station(self, code: str) -> Station | None:
+        row = (await self._conn.execute(STATION_BY_CODE, {"code": code})).first()
+        return station_from_row(row) if row is not None else None
 
     async def route(self, route_id: int) -> Route:
         return (await self.routes([route_id]))[route_id]
@@ -179,28 +191,22 @@ class SqlCatalog:
         cached = _layout_cache.get(key)
         if cached is not None:
             return cached
-        row = (
-            await self._conn.execute(select(t.seat_layouts).where(t.seat_layouts.c.id == layout_id))
-        ).one()
-        layout = SeatLayout(
-            id=row.id,
-            name=row.name,
-            rows=row.rows,
-            columns=row.columns,
-            seat_class=row.seat_class,
-            missing=frozenset(row.missing),
-        )
+        layout = await self._read_layout(layout_id)
         _layout_cache[key] = layout
         return layout
 
+    async def _read_layout(self, layout_id: int) -> SeatLayout:
+        return layout_from_row((await self._conn.execute(LAYOUT_BY_ID,
+                                                         {"layout_id": layout_id})).one())
+
     async def routes_serving(self, origin: str, destination: str) -> list[int]:
         rows = await self._conn.execute(
-            _ROUTES_SERVING, {"origin": origin, "destination": destination}
+            ROUTES_SERVING, {"origin": origin, "destination": destination}
         )
         return [r.route_id for r in rows]
 
     async def destinations_from(self, origin: str) -> set[str]:
-        rows = await self._conn.execute(_DESTINATIONS_FROM, {"origin": origin})
+        rows = await self._conn.execute(DESTINATIONS_FROM, {"origin": origin})
         return {r.station_code for r in rows} - {origin}
 
     async def trips_departing(
@@ -226,7 +232,7 @@ class SqlCatalog:
     async def trip(self, trip_id: int, *, lock: bool = False) -> Trip | None:
         # SQLite has no row locks: its writing transactions hold the database write lock
         # from BEGIN IMMEDIATE, which serialises them just the same.
-        query = TRIP_BY_ID_LOCKED if lock and self._for_update else _TRIP_BY_ID
+        query = TRIP_BY_ID_LOCKED if lock and self._for_update else TRIP_BY_ID
         row = (await self._conn.execute(query, {"trip_id": trip_id})).first()
         return trip_from_row(row) if row else None
 
@@ -241,7 +247,7 @@ _alloc = t.allocations.c
 # held_until). Spelled with the bare column so that SQLite matches it to the partial
 # index's "WHERE live" (SQLAlchemy writes a boolean column as "live = 1" there, which
 # SQLite does not match).
-_LIVE_AT_NOW = and_(
+LIVE_AT_NOW = and_(
     text("allocations.live"),
     or_(_alloc.held_until.is_(None), _alloc.held_until > bindparam("now")),
 )
@@ -250,17 +256,17 @@ _LIVE_AT_NOW = and_(
 _OVERLAPS_SEGMENT = and_(_alloc.from_seq < bindparam("to_seq"),
                          _alloc.to_seq > bindparam("from_seq"))
 
-# On PostgreSQL storage/pg_fastpath.py sends TAKEN_SEATS straight to asyncpg.
+# On PostgreSQL storage/pg_fastpath.py sends these two straight to asyncpg.
 TAKEN_SEATS = select(_alloc.seat).where(
-    _alloc.trip_id == bindparam("trip_id"), _LIVE_AT_NOW, _OVERLAPS_SEGMENT
+    _alloc.trip_id == bindparam("trip_id"), LIVE_AT_NOW, _OVERLAPS_SEGMENT
 )
-_TAKEN_SEATS_EXCLUDING = TAKEN_SEATS.where(_alloc.order_id != bindparam("order_id"))
+TAKEN_SEATS_EXCLUDING = TAKEN_SEATS.where(_alloc.order_id != bindparam("order_id"))
 _LIVE_SEATS_OF_TRIPS = select(_alloc.trip_id, _alloc.seat, _alloc.held_until).where(
-    _alloc.trip_id.in_(bindparam("trip_ids", expanding=True)), _LIVE_AT_NOW
+    _alloc.trip_id.in_(bindparam("trip_ids", expanding=True)), LIVE_AT_NOW
 )
 _LIVE_ALLOCATIONS_OF_TRIPS = select(
     _alloc.trip_id, _alloc.seat, _alloc.from_seq, _alloc.to_seq
-).where(_alloc.trip_id.in_(bindparam("trip_ids", expanding=True)), _LIVE_AT_NOW)
+).where(_alloc.trip_id.in_(bindparam("trip_ids", expanding=True)), LIVE_AT_NOW)
 
 
 class SqlInventory:
@@ -278,7 +284,7 @@ class SqlInventory:
         }
         statement = TAKEN_SEATS
         if exclude_order is not None:
-            statement = _TAKEN_SEATS_EXCLUDING
+            statement = TAKEN_SEATS_EXCLUDING
             params["order_id"] = exclude_order
         rows = await self._conn.execute(statement, params)
         return {r.seat for r in rows}

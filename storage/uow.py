@@ -9,14 +9,16 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from booking.ports import DuplicateKey
+from booking.read_memo import forget_reads
 from storage.customers import SqlCustomers
-from storage.database import WRITE_OPTION, wait_for_write_turn
+from storage.database import WRITE_OPTION, wait_for_write_turn, without_transactions
 from storage.errors import is_duplicate_key, lock_timeout
 from storage.outbox import SqlOutbox
 from storage.payments import SqlPayments
 from storage.pg_fastpath import (
     InOrder,
     PgCatalog,
+    PgCustomers,
     PgInventory,
     PgOrders,
     PgOutbox,
@@ -40,7 +42,8 @@ class SqlUnitOfWork:
     staff_actions: SqlStaffActions
 
     def __init__(
-        self, engine: AsyncEngine, *, write: bool = False, cache_key: str | None = None
+        self, engine: AsyncEngine, *, write: bool = False, cache_key: str | None = None,
+        autocommit_engine: AsyncEngine | None = None,
     ) -> None:
         self._engine = engine
         self._write = write
@@ -49,6 +52,11 @@ class SqlUnitOfWork:
         # it elsewhere would cost a call on every unit of work for nothing.
         self._mark_write = write and engine.dialect.name == "sqlite"
         self._on_asyncpg = engine.dialect.driver == "asyncpg"
+        # On asyncpg the transaction is begun and ended on asyncpg itself (PgTransaction):
+        # its connections come in AUTOCOMMIT, so that SQLAlchemy sends no BEGIN of its own.
+        self._connect_via = engine
+        if self._on_asyncpg:
+            self._connect_via = autocommit_engine or without_transactions(engine)
         self._conn: AsyncConnection | None = None
         self._tx: AsyncTransaction | None = None  # SQLAlchemy's, or...
         self._pg: PgTransaction | None = None  # ...the one run on asyncpg (pg_fastpath)
@@ -61,9 +69,11 @@ class SqlUnitOfWork:
         return self._conn
 
     async def __aenter__(self) -> SqlUnitOfWork:
+        if self._write:
+            forget_reads()  # what the update read before may be about to change
         self._turn = await wait_for_write_turn(self._engine) if self._mark_write else None
         try:
-            conn = await self._engine.connect()
+            conn = await self._connect_via.connect()
             try:
                 await self._begin(conn)
             except BaseException:
@@ -89,7 +99,7 @@ class SqlUnitOfWork:
             self.outbox = PgOutbox(in_order, pg)
             self.payments = PgPayments(in_order, pg)
             self.tickets = PgTickets(in_order, pg)
-            self.customers = SqlCustomers(in_order)
+            self.customers = PgCustomers(in_order, pg)
             self.staff_actions = SqlStaffActions(in_order)
         else:
             if self._mark_write:
@@ -118,6 +128,8 @@ class SqlUnitOfWork:
     ) -> None:
         conn, tx, pg = self._conn, self._tx, self._pg
         self._conn = self._tx = self._pg = None
+        if self._write:
+            forget_reads()  # ...and read in the meantime, by whatever ran alongside
         # Each step runs even if the one before raised (or was cancelled): the write turn
         # is passed on only after the connection, and with it any transaction, is gone.
         try:
@@ -159,6 +171,9 @@ class SqlUnitOfWorkFactory:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._cache_key = str(engine.url)
+        self._autocommit = (without_transactions(engine)
+                            if engine.dialect.driver == "asyncpg" else None)
 
     def __call__(self, *, write: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, write=write, cache_key=self._cache_key)
+        return SqlUnitOfWork(self.engine, write=write, cache_key=self._cache_key,
+                             autocommit_engine=self._autocommit)
