@@ -64,11 +64,19 @@ class Jobs:
     # A held card counts down while its hold lasts, and says "expired" once the sweep has
     # marked it: the person's data was last written when the hold was placed, or later.
     held_card_window: timedelta = timedelta(minutes=15) + HELD_CARD_MARGIN
+    # How much earlier than the last countdown run's start a row must have been written to
+    # count as unchanged since: room for the other instances' clocks, which stamp the rows.
+    written_margin: timedelta = timedelta(seconds=30)
     # Set when the bot is stopping: the outbox worker starts no delivery after it.
     stopping: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
     # One worker run at a time in a process (the scheduled one, or one the expiry sweep or
     # the demo asks for): they would only split the same rows between them.
     _outbox_turn: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
+    # The countdown's memory: when each person's held card could next need an edit, as
+    # their last turn here found it (see count_down_held_cards), and when the last run began.
+    _held_cards_due: dict[int, datetime | None] = field(default_factory=dict, init=False,
+                                                        repr=False)
+    _countdown_started: datetime | None = field(default=None, init=False, repr=False)
 
     def deliverers(self, application: AnyApplication, services: Services) -> dict[str, Deliverer]:
         deliverers = telegram_deliverers(application.bot, services)
@@ -112,25 +120,54 @@ class Jobs:
         turn is running here or on another instance is left for the next run, and the one
         instance that takes the turn reads whether the step was shown already. So with
         several instances every card is edited once per step.
+
+        A turn costs a lock and reads (the person's data, their order), and most runs find
+        nothing due: so a person is left alone while the last look here said nothing can
+        be due yet and their data has not been written since (it is in the database, so
+        a write by another instance counts too).
         """
         turns = turns_of(application)
+        started = datetime.now(UTC)
+        people, written = await self._people_with_held_cards(application)
+        now = self.booking.now()
+        due = self._held_cards_due
+        for gone in due.keys() - set(people):
+            del due[gone]
         edited = 0
-        for person in await self._people_with_held_cards(application):
+        for person in people:
+            if written is not None and person not in written and person in due:
+                next_due = due[person]
+                if next_due is None or next_due > now:
+                    continue
             async with turns.turn(person, wait=False) as mine:
-                if mine and await update_held_card(application, person):
-                    edited += 1
+                if not mine:
+                    due.pop(person, None)
+                    continue
+                look = await update_held_card(application, person)
+            due[person] = look.next_due
+            edited += look.edited
+        self._countdown_started = started
         return edited
 
-    async def _people_with_held_cards(self, application: AnyApplication) -> list[int]:
+    async def _people_with_held_cards(
+            self, application: AnyApplication) -> tuple[list[int], set[int] | None]:
+        """The people with a held card, and those of them whose data was written since the
+        last run started (None: not known, so any of them may have changed)."""
         persistence = application.persistence
         if isinstance(persistence, DatabasePersistence):
             # From the database, not this process's memory: a hold placed through another
             # instance (or one that has stopped) counts down all the same.
             since = datetime.now(UTC) - self.held_card_window
-            return await persistence.users_written_since(since, STEP_PATH, HELD_STEP)
+            people = await persistence.users_written_since(since, STEP_PATH, HELD_STEP)
+            if self._countdown_started is None or not people:
+                return people, None
+            # Rows are stamped by their writer's clock: the margin is for other instances'.
+            since = self._countdown_started - self.written_margin
+            return people, set(await persistence.users_written_since(since, STEP_PATH,
+                                                                     HELD_STEP))
         # Without a database persistence (tests) what there is is this process's copy.
         return [person for person, data in list(application.user_data.items())
-                if held_flow(data) is not None]
+                if held_flow(data) is not None], None
 
     def schedule(self, application: AnyApplication) -> None:
         queue = application.job_queue

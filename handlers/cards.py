@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
@@ -21,8 +23,26 @@ class Card:
         return InlineKeyboardMarkup(self.buttons) if self.buttons else None
 
 
+class CallbackButton(InlineKeyboardButton):
+    """A button that only sends its callback data back, as all of Kassa's but Pay are.
+
+    It writes its Bot API form itself: the same dict PTB's general ``to_dict`` builds by
+    walking all fourteen of a button's fields, for a fraction of the work (a card has up
+    to fifty buttons, each written out with every edit).
+    """
+
+    __slots__ = ()
+
+    def to_dict(self, recursive: bool = True) -> dict[str, Any]:
+        return {"callback_data": self.callback_data, "text": self.text}
+
+
+# Cards come back with the same buttons (a seat map after each tap, the blank days of a
+# calendar, the menu's), and a button, once made, never changes: so each is made once.
+# Room for about a hundred people's cards at once.
+@functools.lru_cache(maxsize=4096)
 def button(text: str, data: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text, callback_data=data)
+    return CallbackButton(text, callback_data=data)
 
 
 async def answer_query(update: Update, text: str | None = None, *, alert: bool = False) -> None:

@@ -7,12 +7,18 @@ their data, which the turn writes back. So with several instances one edits a ca
 others find the step already shown. A card is edited at most once per step, so a chat gets
 at most three edits per hold, minutes apart: well under Telegram's limit of about one edit
 per minute per chat that this keeps to.
+
+Each look also says when the card could next need an edit, for as long as the person's data
+stays as it was read: a hold's end never moves and its status only moves away from "held",
+so until then nothing can fall due. The job takes the person's turn again only then (or
+when their data has been written since).
 """
 
 from __future__ import annotations
 
 import contextlib
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram.error import TelegramError
@@ -33,6 +39,16 @@ STEP_PATH = (FLOW_KEY, "step")
 HELD_STEP = int(Step.HELD)
 
 
+@dataclass(frozen=True)
+class CardLook:
+    """What one look at a person's held card did, and when the next could matter."""
+
+    edited: bool = False
+    # When the card could next need an edit while the person's data stays as read; None
+    # when it never will (no held card, or its order paid, cancelled or shown expired).
+    next_due: datetime | None = None
+
+
 def held_flow(data: dict[str, Any]) -> Flow | None:
     """The person's flow if it is at a held card that could still count down."""
     flow = Flow.from_data(data.get(FLOW_KEY))
@@ -42,35 +58,36 @@ def held_flow(data: dict[str, Any]) -> Flow | None:
 
 
 async def update_held_card(application: Application[Any, Any, Any, Any, Any, Any],
-                           user_id: int) -> bool:
+                           user_id: int) -> CardLook:
     """Edit this person's held card if it has crossed a step since it was last shown
-    (their data, read in their turn, records which); whether it was edited."""
+    (their data, read in their turn, records which)."""
     data = application.user_data[user_id]
     flow = held_flow(data)
     if flow is None:
-        return False
+        return CardLook()
     context = KassaContext(application, chat_id=user_id, user_id=user_id)
     return await _update_card(context, user_id, data, flow)
 
 
 async def _update_card(context: KassaContext, chat_id: int, data: dict[str, Any],
-                       flow: Flow) -> bool:
+                       flow: Flow) -> CardLook:
     services = context.services
+    now = services.booking.now()
     try:
         view = await services.booking.order(flow.order or "")
     except BookingError:
-        return False
+        return CardLook(next_due=now)  # not read: look again next time
     shown = data.get(COUNTDOWN_KEY)
     last = int(shown[1]) if isinstance(shown, list) and shown[:1] == [flow.order] else None
     if view.status is OrderStatus.HELD and view.expires_at is not None:
-        left = view.expires_at - services.booking.now()
+        left = view.expires_at - now
         due = [m for m in STEPS_MINUTES if m and left <= timedelta(minutes=m)]
     elif view.status is OrderStatus.EXPIRED:
         due = [0]
     else:
-        return False  # paid or cancelled: the card says so when next shown
+        return CardLook()  # paid or cancelled: the card says so when next shown
     if not due or (last is not None and min(due) >= last):
-        return False
+        return CardLook(next_due=_next_due(view.expires_at, last))
     step = min(due)
     _ = context.texts
     notice = (_.ngettext("⏳ {n} minute left to pay.", "⏳ {n} minutes left to pay.", step)
@@ -80,4 +97,13 @@ async def _update_card(context: KassaContext, chat_id: int, data: dict[str, Any]
         await context.bot.edit_message_text(card.text, chat_id=chat_id,
                                             message_id=flow.card, reply_markup=card.markup)
     data[COUNTDOWN_KEY] = [flow.order, step]
-    return True
+    return CardLook(edited=True, next_due=_next_due(view.expires_at, step))
+
+
+def _next_due(expires_at: datetime | None, last: int | None) -> datetime | None:
+    """When the step after ``last`` falls due: ``expires_at`` less its minutes (a hold reads
+    expired from its end on). None once the expiry was shown, or the hold is over."""
+    later = [m for m in STEPS_MINUTES if last is None or m < last]
+    if expires_at is None or not later:
+        return None
+    return expires_at - timedelta(minutes=max(later))

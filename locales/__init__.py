@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from gettext import c2py
 from pathlib import Path
 from typing import Any
@@ -87,7 +87,7 @@ class Texts:
 
     @property
     def locale(self) -> Locale:
-        return Locale.parse(self.language)
+        return _locale(self.language)
 
     def __call__(self, msgid: str, **params: Any) -> str:
         message = catalog(self.language).get(msgid)
@@ -111,49 +111,84 @@ class Texts:
         """An amount in minor units of ``currency``, written the local way, with the
         currency's own symbol where the language has none of its own ("₽2,624.00", not
         "RUB2,624.00")."""
-        amount = Decimal(minor_units).scaleb(-get_currency_precision(currency))
-        text = format_currency(amount, currency, locale=self.locale)
-        if get_currency_symbol(currency, locale=self.locale) == currency:
-            symbol = own_symbol(currency)
-            if symbol is not None:
-                text = text.replace(currency, symbol)
-        return text
+        return _price(self.language, minor_units, currency)
 
     def day(self, value: date, today: date) -> str:
         """A date with its weekday, e.g. "Mon, Jun 1"; with its year ("Wed, Dec 1, 2027")
         when that is not the year of ``today``, so that no date is mistaken for another."""
-        skeleton = "MMMEd" if value.year == today.year else "yMMMEd"
-        return format_skeleton(skeleton, value, locale=self.locale)
+        return _skeleton(self.language, "MMMEd" if value.year == today.year else "yMMMEd", value)
 
     def day_month(self, value: date, today: date) -> str:
         """A short date without weekday, e.g. "Jun 1", for buttons; with its year when that
         is not the year of ``today``."""
-        skeleton = "MMMd" if value.year == today.year else "yMMMd"
-        return format_skeleton(skeleton, value, locale=self.locale)
+        return _skeleton(self.language, "MMMd" if value.year == today.year else "yMMMd", value)
 
     def items(self, values: list[str]) -> str:
         """A list the local way: "3A, 3B, and 4C", "3A、3B和4C", "3A, 3B и 4C"."""
         return format_list(values, locale=self.locale) if values else ""
 
     def month(self, value: date) -> str:
-        return format_skeleton("yMMMM", value, locale=self.locale)
+        return _skeleton(self.language, "yMMMM", value)
 
     def time(self, value: datetime) -> str:
         """A wall-clock time in the value's own timezone."""
-        return format_time(value, format="short", locale=self.locale)
+        # The short time formats show hours, minutes and am/pm, no zone: the wall clock is
+        # the whole key (aware datetimes of one instant in two zones are equal, not alike).
+        return _short_time(self.language, value.hour, value.minute)
 
     def duration(self, value: timedelta) -> str:
         """Hours and minutes, e.g. "1 hr 40 min"."""
-        minutes = int(value.total_seconds() // 60)
-        hours, rest = divmod(minutes, 60)
-        parts = []
-        if hours:
-            parts.append(format_timedelta(timedelta(hours=hours), format="short",
-                                          threshold=1, locale=self.locale))
-        if rest or not hours:
-            parts.append(format_timedelta(timedelta(minutes=rest), format="short",
-                                          threshold=1, locale=self.locale))
-        return " ".join(parts)
+        return _duration(self.language, int(value.total_seconds() // 60))
+
+
+# Babel builds each text from the locale's CLDR data every time: the same fares, times and
+# days are written again and again (every passenger's search lists the same trips), so each
+# language's answer for a value is kept.
+@cache
+def _locale(language: str) -> Locale:
+    return Locale.parse(language)
+
+
+@lru_cache(maxsize=4096)
+def _price(language: str, minor_units: int, currency: str) -> str:
+    locale = _locale(language)
+    amount = Decimal(minor_units).scaleb(-get_currency_precision(currency))
+    text = format_currency(amount, currency, locale=locale)
+    if get_currency_symbol(currency, locale=locale) == currency:
+        symbol = own_symbol(currency)
+        if symbol is not None:
+            text = text.replace(currency, symbol)
+    return text
+
+
+def _skeleton(language: str, skeleton: str, value: date) -> str:
+    if type(value) is not date:  # a datetime Babel would move to this machine's zone first
+        return format_skeleton(skeleton, value, locale=_locale(language))
+    return _date_skeleton(language, skeleton, value)
+
+
+@lru_cache(maxsize=4096)
+def _date_skeleton(language: str, skeleton: str, value: date) -> str:
+    return format_skeleton(skeleton, value, locale=_locale(language))
+
+
+@lru_cache(maxsize=4096)
+def _short_time(language: str, hour: int, minute: int) -> str:
+    return format_time(time(hour, minute), format="short", locale=_locale(language))
+
+
+@lru_cache(maxsize=4096)
+def _duration(language: str, minutes: int) -> str:
+    locale = _locale(language)
+    hours, rest = divmod(minutes, 60)
+    parts = []
+    if hours:
+        parts.append(format_timedelta(timedelta(hours=hours), format="short",
+                                      threshold=1, locale=locale))
+    if rest or not hours:
+        parts.append(format_timedelta(timedelta(minutes=rest), format="short",
+                                      threshold=1, locale=locale))
+    return " ".join(parts)
 
 
 @cache

@@ -86,6 +86,16 @@ def test_prices_dates_and_times_follow_the_locale():
     assert texts("zh").duration(timedelta(minutes=100)) == "1小时 40分钟"
 
 
+def test_one_instant_reads_as_each_zones_own_wall_clock():
+    # Formats are kept per value: these two are equal datetimes, but not the same time.
+    beijing = datetime(2026, 6, 1, 7, 5, tzinfo=ZoneInfo("Asia/Shanghai"))
+    moscow = beijing.astimezone(ZoneInfo("Europe/Moscow"))
+    assert beijing == moscow
+    assert texts("ru").time(beijing) == "07:05"
+    assert texts("ru").time(moscow) == "02:05"
+    assert texts("ru").time(beijing) == "07:05"
+
+
 def test_a_currency_without_a_local_symbol_shows_its_own():
     # English and Chinese have no symbol of their own for the rouble: it is ₽ at home.
     assert texts("en").price(262400, "RUB") == "₽2,624.00"
