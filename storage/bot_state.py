@@ -9,6 +9,11 @@ Writes are compare-and-set. Every write changes the row's version, and names the
 was based on (None: "there was no row"); a row that has moved on since is left alone and the
 write reports it, so an older copy never replaces a newer one, whichever process holds it.
 
+A turn (bot/turns.py) reads and writes its person's row through TurnRows instead: raw
+asyncpg on the connection that holds the person's advisory lock (storage/shared_locks.py),
+the lock and the read in one round trip, the write in another, with the same versions and
+the same compare-and-set as BotStateStore.
+
 Only plain JSON is stored (str keys; str, int, float, bool, lists and dicts as values).
 Anything else is refused with a TypeError when it is written, rather than coming back
 different (a tuple as a list, an int key as a str) the next time it is read. ``None`` is not
@@ -22,6 +27,7 @@ import secrets
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import asyncpg
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -130,6 +136,65 @@ class BotStateStore:
                  .order_by(_c.updated_at))
         async with self._reads.connect() as conn:
             return list((await conn.scalars(query)).all())
+
+
+# The turn's statements, on a raw asyncpg connection in autocommit: each is its own
+# transaction, committed when it returns. The lock and the read are one call of the
+# function of migration 0014, whose read sees what the lock's last holder wrote.
+_LOCK_AND_LOAD = "SELECT locked, data, version FROM bot_state_lock_and_load($1, $2, $3, $4)"
+_RAW_CREATE = ("INSERT INTO bot_state (kind, key, data, updated_at, version) "
+               "VALUES ($1, $2, $3::json, $4, $5) ON CONFLICT (kind, key) DO NOTHING")
+_RAW_REPLACE = ("UPDATE bot_state SET data = $3::json, updated_at = $4, version = $5 "
+                "WHERE kind = $1 AND key = $2 AND version = $6")
+
+
+class Locked(NamedTuple):
+    """A turn's start: whether the lock is held and, if so, the row then (None: no row)."""
+
+    held: bool
+    row: Stored | None
+
+
+class TurnRows:
+    """One person's turn on a raw asyncpg connection (PostgreSQL): take their advisory lock
+    and read their row in one round trip, and write it back, compare-and-set, before the
+    lock is given back. Nothing here unlocks: the lock pool's reset does, after the write
+    has committed (a write and an unlock in one statement would let the next holder read
+    the old row before the write committed)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.connection = conn
+
+    async def lock_and_load(self, lock_key: int, kind: str, key: str, *,
+                            wait: bool = True) -> Locked:
+        """Take the advisory lock ``lock_key``, then read the row as it is once the lock is
+        held. With ``wait``, a lock still busy after the connection's lock_timeout is not
+        held (and nothing is read); without, only a free lock is taken."""
+        try:
+            locked, text, version = await self.connection.fetchrow(
+                _LOCK_AND_LOAD, lock_key, wait, kind, key)
+        except asyncpg.LockNotAvailableError:  # lock_timeout: the wait went by
+            return Locked(False, None)
+        if not locked:
+            return Locked(False, None)
+        return Locked(True, Stored(json.loads(text), version) if text is not None else None)
+
+    async def save(self, kind: str, key: str, data: Any, *, based_on: int | None,
+                   at: datetime | None = None) -> int | None:
+        """As BotStateStore.save, on this connection."""
+        plain_json(data, f"{kind} {key!r}".strip())
+        if len(kind) > KIND_LENGTH:
+            raise ValueError(f"kind {kind!r} is longer than {KIND_LENGTH} characters")
+        # As SQLAlchemy's JSON type writes it (json.dumps), so either path stores one text.
+        text, at = json.dumps(data), at or t.utcnow()
+        if based_on is None:
+            version = _first_version()
+            status = await self.connection.execute(_RAW_CREATE, kind, key, text, at, version)
+        else:
+            version = based_on + 1
+            status = await self.connection.execute(_RAW_REPLACE, kind, key, text, at, version,
+                                              based_on)
+        return version if status.endswith(" 1") else None
 
 
 def canonical_json(data: Any) -> str:
