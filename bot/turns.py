@@ -98,8 +98,8 @@ class Turns:
 
         On PostgreSQL the lock, the read of the person's row and its write all go through
         the lock's own connection: the lock and the read in one round trip (the refresh
-        in the turn then takes that row), the write in another, before the connection,
-        given back, unlocks."""
+        in the turn then takes that row), the write and the unlock after its commit in
+        another; with nothing to write, the connection given back unlocks."""
         async with self.locks.connection() as conn:
             rows = TurnRows(conn) if conn is not None else None
             try:
@@ -112,6 +112,8 @@ class Turns:
                                 "going ahead without it", person)
                 yield True
                 await self._write_back(person, rows)
+                if rows is not None and rows.unlocked:
+                    self.locks.unlocked(rows.connection)
             finally:
                 self._end(person)
 

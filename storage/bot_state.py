@@ -11,8 +11,8 @@ write reports it, so an older copy never replaces a newer one, whichever process
 
 A turn (bot/turns.py) reads and writes its person's row through TurnRows instead: raw
 asyncpg on the connection that holds the person's advisory lock (storage/shared_locks.py),
-the lock and the read in one round trip, the write in another, with the same versions and
-the same compare-and-set as BotStateStore.
+the lock and the read in one round trip, the write and the unlock in another, with the same
+versions and the same compare-and-set as BotStateStore.
 
 Only plain JSON is stored (str keys; str, int, float, bool, lists and dicts as values).
 Anything else is refused with a TypeError when it is written, rather than coming back
@@ -139,13 +139,11 @@ class BotStateStore:
 
 
 # The turn's statements, on a raw asyncpg connection in autocommit: each is its own
-# transaction, committed when it returns. The lock and the read are one call of the
-# function of migration 0014, whose read sees what the lock's last holder wrote.
+# transaction. The lock and the read are one call of migration 0014's function, whose read
+# sees what the lock's last holder wrote; the write is one call of its procedure, which
+# commits it before it gives the locks back.
 _LOCK_AND_LOAD = "SELECT locked, data, version FROM bot_state_lock_and_load($1, $2, $3, $4)"
-_RAW_CREATE = ("INSERT INTO bot_state (kind, key, data, updated_at, version) "
-               "VALUES ($1, $2, $3::json, $4, $5) ON CONFLICT (kind, key) DO NOTHING")
-_RAW_REPLACE = ("UPDATE bot_state SET data = $3::json, updated_at = $4, version = $5 "
-                "WHERE kind = $1 AND key = $2 AND version = $6")
+_SAVE_AND_UNLOCK = "CALL bot_state_save_and_unlock($1, $2, $3, $4, $5, $6)"
 
 
 class Locked(NamedTuple):
@@ -156,14 +154,15 @@ class Locked(NamedTuple):
 
 
 class TurnRows:
-    """One person's turn on a raw asyncpg connection (PostgreSQL): take their advisory lock
-    and read their row in one round trip, and write it back, compare-and-set, before the
-    lock is given back. Nothing here unlocks: the lock pool's reset does, after the write
-    has committed (a write and an unlock in one statement would let the next holder read
-    the old row before the write committed)."""
+    """One person's turn on a raw asyncpg connection (PostgreSQL), in two round trips: take
+    their advisory lock and read their row; write the row back, compare-and-set, and give
+    the lock back. The unlock comes after the write has committed (the procedure commits
+    between them): an unlock in the write's own transaction would let the lock's next
+    holder read the old row before the write committed."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.connection = conn
+        self.unlocked = False  # by save: the connection holds no advisory lock now
 
     async def lock_and_load(self, lock_key: int, kind: str, key: str, *,
                             wait: bool = True) -> Locked:
@@ -181,20 +180,19 @@ class TurnRows:
 
     async def save(self, kind: str, key: str, data: Any, *, based_on: int | None,
                    at: datetime | None = None) -> int | None:
-        """As BotStateStore.save, on this connection."""
+        """As BotStateStore.save, on this connection; then, the write committed (or
+        refused), every advisory lock of the connection is given back: the turn's last
+        statement."""
         plain_json(data, f"{kind} {key!r}".strip())
         if len(kind) > KIND_LENGTH:
             raise ValueError(f"kind {kind!r} is longer than {KIND_LENGTH} characters")
+        version = _first_version() if based_on is None else based_on + 1
         # As SQLAlchemy's JSON type writes it (json.dumps), so either path stores one text.
-        text, at = json.dumps(data), at or t.utcnow()
-        if based_on is None:
-            version = _first_version()
-            status = await self.connection.execute(_RAW_CREATE, kind, key, text, at, version)
-        else:
-            version = based_on + 1
-            status = await self.connection.execute(_RAW_REPLACE, kind, key, text, at, version,
-                                              based_on)
-        return version if status.endswith(" 1") else None
+        written = await self.connection.fetchval(
+            _SAVE_AND_UNLOCK, kind, key, json.dumps(data), at or t.utcnow(), version,
+            based_on)
+        self.unlocked = True
+        return version if written else None
 
 
 def canonical_json(data: Any) -> str:

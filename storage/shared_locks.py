@@ -7,14 +7,17 @@ take: the caller's own in-process lock is the whole story.
 
 Each lock held is a session-level advisory lock on a connection of its own, from a pool kept
 apart from the one the work uses: a turn that held a working connection while it waited for
-another would let a full pool of waiting turns stop every one of them. The pool is asyncpg's
-own, without SQLAlchemy: taking and giving back a lock through SQLAlchemy's pool and
-statement layer cost 0.46 ms of CPU and 1.4 ms per turn, through asyncpg's 0.16 ms and
-0.42 ms (loopback, a loaded 2-core machine). A lock is given back by the pool's reset of
-the connection (``pg_advisory_unlock_all``), one round trip that cannot leave it held: a
-connection whose reset fails or is cancelled is closed, and PostgreSQL ends its locks with
-its session. The connections must reach PostgreSQL directly (or through a pooler in session
-mode): advisory locks belong to a session.
+another would let a full pool of waiting turns stop every one of them. (The turn's own read
+and write of its person's row go through its lock's connection: storage/bot_state.py,
+TurnRows.) The pool is asyncpg's own, without SQLAlchemy: taking and giving back a lock
+through SQLAlchemy's pool and statement layer cost 0.46 ms of CPU and 1.4 ms per turn,
+through asyncpg's 0.16 ms and 0.42 ms (loopback, a loaded 2-core machine). A lock is given
+back by the pool's reset of the connection (``pg_advisory_unlock_all``), one round trip that
+cannot leave it held: a connection whose reset fails or is cancelled is closed, and
+PostgreSQL ends its locks with its session. A turn that ends with a write gives its lock
+back in that write's round trip instead, once the write has committed, and says so
+(``unlocked``): its reset is skipped. The connections must reach PostgreSQL directly (or
+through a pooler in session mode): advisory locks belong to a session.
 """
 
 from __future__ import annotations
@@ -82,7 +85,8 @@ class SharedLocks:
         (storage/bot_state.py, TurnRows), without SQLAlchemy.
 
         Not ``locking``: for a block that takes no lock (the webhook's record of an
-        update, storage/webhook_updates.py), given back without the reset's round trip.
+        update, storage/webhook_updates.py), given back without the reset's round trip;
+        nor is one whose block said it gave its locks back itself (``unlocked``).
         """
         if self._connect is None:
             yield None
@@ -91,8 +95,8 @@ class SharedLocks:
         server_pid = None
         try:
             async with pool.acquire() as conn:  # given back: the reset unlocks
+                server_pid = conn.get_server_pid()
                 if not locking:
-                    server_pid = conn.get_server_pid()
                     self._lockless.add(server_pid)
                 yield conn
         finally:
@@ -100,6 +104,11 @@ class SharedLocks:
             # new connection given this process id later is unlocked as any other.
             if server_pid is not None:
                 self._lockless.discard(server_pid)
+
+    def unlocked(self, conn: asyncpg.Connection) -> None:
+        """The block's own last statement gave back every lock of ``conn`` (one of
+        connection()): given back, it is not unlocked again. Nothing may lock on it after."""
+        self._lockless.add(conn.get_server_pid())
 
     @asynccontextmanager
     async def hold(self, key: int, *, wait: bool = True) -> AsyncIterator[bool]:

@@ -47,8 +47,8 @@ async def _waits_for_a_lock(conn: asyncpg.Connection, server_pid: int) -> bool:
 async def _holder_writes_then_unlocks(locks: SharedLocks, engine: AsyncEngine, reader_sql: str,
                                       reader_args: tuple[object, ...]) -> asyncpg.Record:
     """One connection holds KEY while another asks, in one statement, for KEY and the row;
-    once the other waits (its statement begun), the holder commits version 2, then unlocks.
-    Returns what the other's statement read."""
+    once the other waits (its statement begun), the holder ends its turn: writes version 2,
+    commits, unlocks (TurnRows.save). Returns what the other's statement read."""
     store = BotStateStore(engine)
     first = await store.save("user_data", "42", {"step": 1}, based_on=None)
     assert first is not None
@@ -64,7 +64,6 @@ async def _holder_writes_then_unlocks(locks: SharedLocks, engine: AsyncEngine, r
             pytest.fail("the reader never waited for the lock")
         assert await TurnRows(holder).save("user_data", "42", {"step": 2},
                                            based_on=first) == first + 1
-        await holder.execute("SELECT pg_advisory_unlock($1)", KEY)
         row: asyncpg.Record = await asyncio.wait_for(reading, MUST_HAPPEN_SECONDS)
     return row
 
@@ -109,6 +108,29 @@ async def test_turn_rows_write_compare_and_set_as_the_store_does(locks, postgres
             Locked(True, Stored(FLOW, first + 2))
         with pytest.raises(TypeError):
             await rows.save("user_data", "7", {1: "int key"}, based_on=first + 2)
+
+
+async def test_the_turns_write_gives_its_lock_back_once_committed(locks, postgres_url):
+    other = SharedLocks(postgres_url, connections=1)
+    try:
+        async with locks.connection() as conn:
+            assert conn is not None
+            rows = TurnRows(conn)
+            assert (await rows.lock_and_load(KEY, "user_data", "7")).held
+            assert (await rows.lock_and_load(KEY, "user_data", "7")).held  # held twice
+            assert not rows.unlocked
+            async with other.hold(KEY, wait=False) as taken:
+                assert not taken
+            assert await rows.save("user_data", "7", {"step": 1}, based_on=None)
+            assert rows.unlocked
+            async with other.hold(KEY, wait=False) as taken:
+                assert taken  # given back with the write, before the connection is
+            assert not await rows.save("user_data", "7", {"step": 2}, based_on=None)
+            assert rows.unlocked  # a refused write gives the lock back all the same
+            locks.unlocked(conn)
+        assert not locks._lockless
+    finally:
+        await other.close()
 
 
 async def test_a_busy_lock_is_not_held_and_nothing_is_read(locks, postgres_url):

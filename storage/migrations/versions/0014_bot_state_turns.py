@@ -1,12 +1,17 @@
 """A function that takes a person's advisory lock, then reads their bot_state row: a turn's
-start in one round trip (storage/bot_state.py, TurnRows). PostgreSQL only.
+start in one round trip; and a procedure that writes the row, commits, then gives the locks
+back: its end in one (storage/bot_state.py, TurnRows). PostgreSQL only.
 
 Why a function rather than ``SELECT pg_advisory_lock(k), (SELECT ... FROM bot_state)``: a
 statement reads with the snapshot it took when it began, before the lock was granted, so
 the row it returned could be older than the one the lock's last holder wrote just before
 giving it back. A VOLATILE PL/pgSQL function takes a fresh snapshot for each statement it
 runs (READ COMMITTED), so its read, after the lock, sees every write committed before the
-lock was given back (tests/test_bot_state_turns.py shows it).
+lock was given back (tests/test_turn_rows.py shows it).
+
+Why a procedure for the end: the unlock must come after the write has committed, or the
+next holder could read the row before the write; a statement runs in one transaction, but
+a procedure (CALLed outside a transaction block) may COMMIT between its statements.
 
 Revision ID: 0014
 Revises: 0013
@@ -44,14 +49,43 @@ BEGIN
 END
 $$
 """
+# expected NULL: a first version, only if there is no row; else only if the row is still at
+# version ``expected``. ``written``: whether it was.
+_CREATE_SAVE = """
+CREATE PROCEDURE bot_state_save_and_unlock(
+    state_kind text, state_key text, new_data text, at timestamptz, new_version bigint,
+    expected bigint, INOUT written boolean DEFAULT NULL)
+LANGUAGE plpgsql AS $$
+DECLARE
+    changed integer;
+BEGIN
+    IF expected IS NULL THEN
+        INSERT INTO bot_state (kind, key, data, updated_at, version)
+            VALUES (state_kind, state_key, new_data::json, at, new_version)
+            ON CONFLICT (kind, key) DO NOTHING;
+    ELSE
+        UPDATE bot_state SET data = new_data::json, updated_at = at, version = new_version
+            WHERE kind = state_kind AND key = state_key AND version = expected;
+    END IF;
+    GET DIAGNOSTICS changed = ROW_COUNT;
+    written := changed = 1;
+    COMMIT;  -- before the unlock: the lock's next holder reads what was written
+    PERFORM pg_advisory_unlock_all();
+END
+$$
+"""
 _DROP = "DROP FUNCTION bot_state_lock_and_load(bigint, boolean, text, text)"
+_DROP_SAVE = ("DROP PROCEDURE bot_state_save_and_unlock(text, text, text, timestamptz, bigint, "
+              "bigint, boolean)")
 
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(_CREATE)
+        op.execute(_CREATE_SAVE)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.execute(_DROP_SAVE)
         op.execute(_DROP)
