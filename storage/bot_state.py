@@ -101,9 +101,7 @@ class BotStateStore:
         another writer, which is then left as it is. Data that JSON would change is refused
         (TypeError).
         """
-        plain_json(data, f"{kind} {key!r}".strip())
-        if len(kind) > KIND_LENGTH:
-            raise ValueError(f"kind {kind!r} is longer than {KIND_LENGTH} characters")
+        _check(kind, key, data)
         at = at or t.utcnow()
         async with single_write(self._engine) as conn:
             if based_on is None:
@@ -183,9 +181,7 @@ class TurnRows:
         """As BotStateStore.save, on this connection; then, the write committed (or
         refused), every advisory lock of the connection is given back: the turn's last
         statement."""
-        plain_json(data, f"{kind} {key!r}".strip())
-        if len(kind) > KIND_LENGTH:
-            raise ValueError(f"kind {kind!r} is longer than {KIND_LENGTH} characters")
+        _check(kind, key, data)
         version = _first_version() if based_on is None else based_on + 1
         # As SQLAlchemy's JSON type writes it (json.dumps), so either path stores one text.
         written = await self.connection.fetchval(
@@ -193,6 +189,12 @@ class TurnRows:
             based_on)
         self.unlocked = True
         return version if written else None
+
+
+def _check(kind: str, key: str, data: Any) -> None:
+    plain_json(data, f"{kind} {key!r}".strip())
+    if len(kind) > KIND_LENGTH:
+        raise ValueError(f"kind {kind!r} is longer than {KIND_LENGTH} characters")
 
 
 def canonical_json(data: Any) -> str:
