@@ -28,7 +28,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # wait: pg_advisory_lock (which lock_timeout ends with an error); else pg_try_advisory_lock,
-# and no read when the lock is taken. The data comes back as the json's text.
+# and no read when the lock is busy. The data comes back as the json's text.
 _CREATE = """
 CREATE FUNCTION bot_state_lock_and_load(
     lock_key bigint, wait boolean, state_kind text, state_key text,
