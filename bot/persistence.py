@@ -21,6 +21,11 @@ What makes that hold:
     copies the data outside the person's turn, perhaps half-way through one. Without it,
     ``save_after_each_update`` writes after each update, as a plain PTB bot would.
 
+On PostgreSQL a turn reads the person's row as it takes their lock, in one round trip
+(``lock_user_data``), and the refresh PTB makes in that turn uses that row rather than
+reading it again; the turn's write goes through the same connection (``save_user_data``'s
+``rows``). The row is read while the lock is held either way: only the round trips differ.
+
 A refresh keeps changes this process made but has not written yet, as long as the row is
 still at the version they were made on; once another process has written the row, the row
 wins (those changes could no longer be written anyway).
@@ -47,7 +52,14 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from storage.bot_state import KIND_LENGTH, BotStateStore, Stored, canonical_json, plain_json
+from storage.bot_state import (
+    KIND_LENGTH,
+    BotStateStore,
+    Stored,
+    TurnRows,
+    canonical_json,
+    plain_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +110,9 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         # next write is based on; its text tells this process's own unwritten changes
         # apart, and lets a write of unchanged data be skipped.
         self._known: dict[RowId, Known] = {}
+        # A person's row as their running turn read it with their lock (lock_user_data),
+        # for the refresh of their data in that turn; by user_data key.
+        self._read_in_turn: dict[str, Stored | None] = {}
 
     # ---- reading everything, once at start-up ---------------------------------------
 
@@ -125,8 +140,13 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
     # ---- reading one row again, before each update that uses it ----------------------
 
     async def refresh_user_data(self, user_id: int, user_data: Data) -> None:
-        """Make ``user_data`` what the database holds now (another process may have written)."""
-        await self._refresh(USER_DATA, str(user_id), user_data)
+        """Make ``user_data`` what the database holds now (another process may have written):
+        in a turn that read the row with the person's lock, that row, once."""
+        key = str(user_id)
+        if key in self._read_in_turn:
+            self._take(USER_DATA, key, self._read_in_turn.pop(key), user_data)
+        else:
+            await self._refresh(USER_DATA, key, user_data)
 
     async def refresh_chat_data(self, chat_id: int, chat_data: Data) -> None:
         """Make ``chat_data`` what the database holds now (another process may have written)."""
@@ -153,10 +173,12 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
             return  # PTB's copy, taken outside the person's turn: the turn writes
         await self._save(USER_DATA, str(user_id), data)
 
-    async def save_user_data(self, user_id: int, data: Data) -> bool:
-        """Write a person's data at the end of their turn; False if the row had moved on
-        (another process wrote it after this one read it), which is then left as it is."""
-        return await self._save(USER_DATA, str(user_id), data)
+    async def save_user_data(self, user_id: int, data: Data, *,
+                             rows: TurnRows | None = None) -> bool:
+        """Write a person's data at the end of their turn (through ``rows``, the turn's
+        connection, if given); False if the row had moved on (another process wrote it
+        after this one read it), which is then left as it is."""
+        return await self._save(USER_DATA, str(user_id), data, rows=rows)
 
     async def update_chat_data(self, chat_id: int, data: Data) -> None:
         await self._save(CHAT_DATA, str(chat_id), data)
@@ -182,6 +204,27 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         keys = await self._rows.keys_written_since(USER_DATA, since, path, value)
         return [int(key) for key in keys]
 
+    # ---- a person's turn (bot/turns.py) ------------------------------------------------
+
+    async def lock_user_data(self, user_id: int, rows: TurnRows, lock_key: int, *,
+                             wait: bool = True) -> bool:
+        """Take the person's advisory lock on the turn's connection and read their row in
+        the same round trip; the next refresh of their data in this turn takes that row
+        instead of reading again. False: the lock is not held (and nothing was read).
+
+        Only with ``user_data_in_turns``, where nothing but the person's turns writes
+        their row from this process: otherwise a write of this process could come between
+        this read and the refresh, and the refresh must read after it."""
+        locked = await rows.lock_and_load(lock_key, USER_DATA, str(user_id), wait=wait)
+        if locked.held and self._user_data_in_turns:
+            self._read_in_turn[str(user_id)] = locked.row
+        return locked.held
+
+    def end_turn(self, user_id: int) -> None:
+        """The person's turn is over: a row it read and no refresh took is forgotten (the
+        next turn reads its own)."""
+        self._read_in_turn.pop(str(user_id), None)
+
     async def flush(self) -> None:
         """Nothing to do: every change was written when it was handed over."""
 
@@ -194,7 +237,11 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         return {key: row.data for key, row in rows.items()}
 
     async def _refresh(self, kind: str, key: str, data: Data) -> None:
-        stored = await self._rows.load_one(kind, key)
+        self._take(kind, key, await self._rows.load_one(kind, key), data)
+
+    def _take(self, kind: str, key: str, stored: Stored | None, data: Data) -> None:
+        """Make ``data`` the row ``stored`` read just now, unless it is the version this
+        process already has."""
         known = self._known.get((kind, key))
         if _version(stored) == _version(known):
             # The row is as this process last saw it: ``data`` is that, or that plus this
@@ -208,12 +255,13 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         data.update(stored.data)
         self._known[(kind, key)] = Known(canonical_json(stored.data), stored.version)
 
-    async def _save(self, kind: str, key: str, data: Any) -> bool:
+    async def _save(self, kind: str, key: str, data: Any, *,
+                    rows: TurnRows | None = None) -> bool:
         text = plain_json(data, f"{kind} {key!r}".strip())
         known = self._known.get((kind, key))
         if known is not None and known.text == text:
             return True  # unchanged since read or written: nothing of this process's to write
-        version = await self._rows.save(kind, key, data, based_on=_version(known))
+        version = await (rows or self._rows).save(kind, key, data, based_on=_version(known))
         if version is None:
             # Another process wrote the row after this one last read it: its copy is newer
             # than the one this process would write. Forgotten, so the next refresh reads it.

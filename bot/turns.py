@@ -12,7 +12,9 @@ passengers at once. What keeps that one bot:
     person at once. On SQLite (one process) the in-process lock is all there is;
   * inside the turn their data is read from the database: PTB refreshes user_data
     before the first handler that matches (bot/persistence.py reads the row as it is now),
-    and a job's turn reads it first thing;
+    and a job's turn reads it first thing. On PostgreSQL the row is read as the lock is
+    taken, in the same round trip and after the lock is granted (storage/bot_state.py,
+    TurnRows), and that refresh takes the row read;
   * at its end the data is written back, compare-and-set on the row's version, before
     the locks are given back, so the next turn (on any instance) reads what this one wrote;
     and no turn writes over a newer copy, should a lock ever have been lost;
@@ -39,8 +41,10 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, BaseUpdateProcessor
 
+from booking.read_memo import read_memo
 from bot.persistence import DatabasePersistence
-from storage.shared_locks import SharedLocks, lock_key
+from storage.bot_state import TurnRows
+from storage.shared_locks import SharedLocks, lock_key, take
 
 log = logging.getLogger(__name__)
 
@@ -91,16 +95,28 @@ class Turns:
         """The person's advisory lock, then their data written back at the end of the
         block; yields False when not ``wait`` and another instance has the lock (nothing
         is written then). With ``wait``, a lock still busy after its wait is logged and
-        the block runs all the same: the write is still compare-and-set."""
-        async with self.locks.hold(lock_key(LOCK_SPACE, person), wait=wait) as locked:
-            if not locked and not wait:
-                yield False
-                return
-            if not locked:
-                log.warning("person %d: another instance kept their turn too long; "
-                            "going ahead without it", person)
-            yield True
-            await self._write_back(person)
+        the block runs all the same: the write is still compare-and-set.
+
+        On PostgreSQL the lock, the read of the person's row and its write all go through
+        the lock's own connection: the lock and the read in one round trip (the refresh
+        in the turn then takes that row), the write and the unlock after its commit in
+        another; with nothing to write, the connection given back unlocks."""
+        async with self.locks.connection() as conn:
+            rows = TurnRows(conn) if conn is not None else None
+            try:
+                locked = await self._lock(person, rows, wait=wait)
+                if not locked and not wait:
+                    yield False
+                    return
+                if not locked:
+                    log.warning("person %d: another instance kept their turn too long; "
+                                "going ahead without it", person)
+                yield True
+                await self._write_back(person, rows)
+                if rows is not None and rows.unlocked:
+                    self.locks.unlocked(rows.connection)
+            finally:
+                self._end(person)
 
     @asynccontextmanager
     async def turn(self, person: int, *, wait: bool = True) -> AsyncIterator[bool]:
@@ -115,16 +131,30 @@ class Turns:
                 await self._read(person)
             yield mine
 
+    async def _lock(self, person: int, rows: TurnRows | None, *, wait: bool) -> bool:
+        if rows is None:  # SQLite: the line in this process is the whole lock
+            return True
+        _application, persistence = self._parts()
+        key = lock_key(LOCK_SPACE, person)
+        if persistence is None:
+            return await take(rows.connection, key, wait=wait)
+        return await persistence.lock_user_data(person, rows, key, wait=wait)
+
     async def _read(self, person: int) -> None:
         application, persistence = self._parts()
         if persistence is not None:
             await persistence.refresh_user_data(person, application.user_data[person])
 
-    async def _write_back(self, person: int) -> None:
+    async def _write_back(self, person: int, rows: TurnRows | None) -> None:
         application, persistence = self._parts()
         data = application.user_data.get(person)
         if persistence is not None and data is not None:
-            await persistence.save_user_data(person, data)
+            await persistence.save_user_data(person, data, rows=rows)
+
+    def _end(self, person: int) -> None:
+        _application, persistence = self._parts()
+        if persistence is not None:
+            persistence.end_turn(person)
 
     def _parts(self) -> tuple[AnyApplication, DatabasePersistence | None]:
         if self._application is None:
@@ -155,16 +185,18 @@ class TurnProcessor(BaseUpdateProcessor):
         self.turns = turns
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """In a slot of the instance's concurrency (PTB's process_update took it)."""
+        """In a slot of the instance's concurrency (PTB's process_update took it). The
+        update's repeated booking reads are read once (booking/read_memo.py)."""
         person = person_of(update)
-        if person is None:
-            await coroutine
-            return
-        try:
-            async with self.turns.in_line(person), self.turns.held(person):
+        with read_memo():
+            if person is None:
                 await coroutine
-        finally:
-            _close_if_never_run(coroutine)
+                return
+            try:
+                async with self.turns.in_line(person), self.turns.held(person):
+                    await coroutine
+            finally:
+                _close_if_never_run(coroutine)
 
     async def initialize(self) -> None:
         pass

@@ -17,6 +17,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from aiohttp import web
@@ -25,9 +26,9 @@ from telegram import Update
 
 from bot.logs import note_ids
 from bot.telegram_request import without_keyboards
-from bot.turns import handle
+from bot.turns import handle, turns_of
 from bot.webhook_reply import reply_slot
-from storage.webhook_updates import first_delivery, forget_before
+from storage.webhook_updates import first_delivery, first_delivery_on, forget_before
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +53,12 @@ class UpdateReceiver:
     def path(self) -> str:
         return f"/telegram/{self._path_secret}"
 
-    @property
+    # Derived once (an HMAC each): every update checks both.
+    @cached_property
     def _path_secret(self) -> str:
         return derived(self.secret_key, "telegram-webhook-path", 32)
 
-    @property
+    @cached_property
     def secret_token(self) -> str:
         return derived(self.secret_key, "telegram-webhook-secret-token", 48)
 
@@ -82,7 +84,7 @@ class UpdateReceiver:
         if not isinstance(update_id, int) or isinstance(update_id, bool):
             return _error(400, "not_an_update", "the body is not a Telegram update")
         note_ids(update_id=update_id)
-        if not await first_delivery(self.engine, update_id, datetime.now(UTC)):
+        if not await self._first_delivery(update_id, datetime.now(UTC)):
             log.info("update replayed: skipped")
             return web.json_response({"ok": True, "replayed": True})
         update = Update.de_json(without_keyboards(data), self.application.bot)
@@ -92,6 +94,14 @@ class UpdateReceiver:
         with reply_slot() as slot:
             await handle(self.application, update)
             return web.json_response(slot.answer())
+
+    async def _first_delivery(self, update_id: int, now: datetime) -> bool:
+        # On PostgreSQL through the turns' own pool (raw asyncpg): this runs for every
+        # update, and costs less there than through SQLAlchemy.
+        async with turns_of(self.application).locks.connection(locking=False) as conn:
+            if conn is not None:
+                return await first_delivery_on(conn, update_id, now)
+        return await first_delivery(self.engine, update_id, now)
 
     async def prune(self, _context: object = None) -> None:
         await forget_before(self.engine, datetime.now(UTC) - KEPT_FOR)

@@ -9,6 +9,11 @@ Writes are compare-and-set. Every write changes the row's version, and names the
 was based on (None: "there was no row"); a row that has moved on since is left alone and the
 write reports it, so an older copy never replaces a newer one, whichever process holds it.
 
+A turn (bot/turns.py) reads and writes its person's row through TurnRows instead: raw
+asyncpg on the connection that holds the person's advisory lock (storage/shared_locks.py),
+the lock and the read in one round trip, the write and the unlock in another, with the same
+versions and the same compare-and-set as BotStateStore.
+
 Only plain JSON is stored (str keys; str, int, float, bool, lists and dicts as values).
 Anything else is refused with a TypeError when it is written, rather than coming back
 different (a tuple as a list, an int key as a str) the next time it is read. ``None`` is not
@@ -22,6 +27,7 @@ import secrets
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import asyncpg
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -95,9 +101,7 @@ class BotStateStore:
         another writer, which is then left as it is. Data that JSON would change is refused
         (TypeError).
         """
-        plain_json(data, f"{kind} {key!r}".strip())
-        if len(kind) > KIND_LENGTH:
-            raise ValueError(f"kind {kind!r} is longer than {KIND_LENGTH} characters")
+        _check(kind, key, data)
         at = at or t.utcnow()
         async with single_write(self._engine) as conn:
             if based_on is None:
@@ -130,6 +134,67 @@ class BotStateStore:
                  .order_by(_c.updated_at))
         async with self._reads.connect() as conn:
             return list((await conn.scalars(query)).all())
+
+
+# The turn's statements, on a raw asyncpg connection in autocommit: each is its own
+# transaction. The lock and the read are one call of migration 0014's function, whose read
+# sees what the lock's last holder wrote; the write is one call of its procedure, which
+# commits it before it gives the locks back.
+_LOCK_AND_LOAD = "SELECT locked, data, version FROM bot_state_lock_and_load($1, $2, $3, $4)"
+_SAVE_AND_UNLOCK = "CALL bot_state_save_and_unlock($1, $2, $3, $4, $5, $6)"
+
+
+class Locked(NamedTuple):
+    """A turn's start: whether the lock is held and, if so, the row then (None: no row)."""
+
+    held: bool
+    row: Stored | None
+
+
+class TurnRows:
+    """One person's turn on a raw asyncpg connection (PostgreSQL), in two round trips: take
+    their advisory lock and read their row; write the row back, compare-and-set, and give
+    the lock back. The unlock comes after the write has committed (the procedure commits
+    between them): an unlock in the write's own transaction would let the lock's next
+    holder read the old row before the write committed."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.connection = conn
+        self.unlocked = False  # by save: the connection holds no advisory lock now
+
+    async def lock_and_load(self, lock_key: int, kind: str, key: str, *,
+                            wait: bool = True) -> Locked:
+        """Take the advisory lock ``lock_key``, then read the row as it is once the lock is
+        held. With ``wait``, a lock still busy after the connection's lock_timeout is not
+        held (and nothing is read); without, only a free lock is taken."""
+        try:
+            locked, text, version = await self.connection.fetchrow(
+                _LOCK_AND_LOAD, lock_key, wait, kind, key)
+        except asyncpg.LockNotAvailableError:  # lock_timeout: the wait went by
+            return Locked(False, None)
+        if not locked:
+            return Locked(False, None)
+        return Locked(True, Stored(json.loads(text), version) if text is not None else None)
+
+    async def save(self, kind: str, key: str, data: Any, *, based_on: int | None,
+                   at: datetime | None = None) -> int | None:
+        """As BotStateStore.save, on this connection; then, the write committed (or
+        refused), every advisory lock of the connection is given back: the turn's last
+        statement."""
+        _check(kind, key, data)
+        version = _first_version() if based_on is None else based_on + 1
+        # As SQLAlchemy's JSON type writes it (json.dumps), so either path stores one text.
+        written = await self.connection.fetchval(
+            _SAVE_AND_UNLOCK, kind, key, json.dumps(data), at or t.utcnow(), version,
+            based_on)
+        self.unlocked = True
+        return version if written else None
+
+
+def _check(kind: str, key: str, data: Any) -> None:
+    plain_json(data, f"{kind} {key!r}".strip())
+    if len(kind) > KIND_LENGTH:
+        raise ValueError(f"kind {kind!r} is longer than {KIND_LENGTH} characters")
 
 
 def canonical_json(data: Any) -> str:

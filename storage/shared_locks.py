@@ -7,14 +7,17 @@ take: the caller's own in-process lock is the whole story.
 
 Each lock held is a session-level advisory lock on a connection of its own, from a pool kept
 apart from the one the work uses: a turn that held a working connection while it waited for
-another would let a full pool of waiting turns stop every one of them. The pool is asyncpg's
-own, without SQLAlchemy: taking and giving back a lock through SQLAlchemy's pool and
-statement layer cost 0.46 ms of CPU and 1.4 ms per turn, through asyncpg's 0.16 ms and
-0.42 ms (loopback, a loaded 2-core machine). A lock is given back by the pool's reset of
-the connection (``pg_advisory_unlock_all``), one round trip that cannot leave it held: a
-connection whose reset fails or is cancelled is closed, and PostgreSQL ends its locks with
-its session. The connections must reach PostgreSQL directly (or through a pooler in session
-mode): advisory locks belong to a session.
+another would let a full pool of waiting turns stop every one of them. (The turn's own read
+and write of its person's row go through its lock's connection: storage/bot_state.py,
+TurnRows.) The pool is asyncpg's own, without SQLAlchemy: taking and giving back a lock
+through SQLAlchemy's pool and statement layer cost 0.46 ms of CPU and 1.4 ms per turn,
+through asyncpg's 0.16 ms and 0.42 ms (loopback, a loaded 2-core machine). A lock is given
+back by the pool's reset of the connection (``pg_advisory_unlock_all``), one round trip that
+cannot leave it held: a connection whose reset fails or is cancelled is closed, and
+PostgreSQL ends its locks with its session. A turn that ends with a write gives its lock
+back in that write's round trip instead, once the write has committed, and says so
+(``unlocked``): its reset is skipped. The connections must reach PostgreSQL directly (or
+through a pooler in session mode): advisory locks belong to a session.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ from storage.database import is_sqlite
 # and the caller goes on without the lock (the state's compare-and-set still keeps the
 # newer copy) rather than leave the passenger with no answer.
 WAIT_MS = 10_000
-# Connections over the turns an instance runs at once, for the jobs' turns.
+# Connections over the turns an instance runs at once, for the jobs' turns and the
+# webhook's record of each update (a moment's use each, before the update's turn).
 SPARE_CONNECTIONS = 4
 CLOSE_SECONDS = 10.0
 
@@ -65,11 +69,46 @@ class SharedLocks:
         self._wait_ms = wait_ms
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
+        # The connections (by server process id) lent for a block that takes no lock.
+        self._lockless: set[int] = set()
 
     @property
     def shared(self) -> bool:
         """Whether the locks hold across processes (False on SQLite)."""
         return self._connect is not None
+
+    @asynccontextmanager
+    async def connection(self, *, locking: bool = True) -> AsyncIterator[asyncpg.Connection | None]:
+        """A connection of the locks' pool for the block (None on SQLite): every advisory
+        lock taken on it is given back when the block ends, by the pool's reset. A turn
+        takes its lock on it and reads and writes its person's row there too
+        (storage/bot_state.py, TurnRows), without SQLAlchemy.
+
+        Not ``locking``: for a block that takes no lock (the webhook's record of an
+        update, storage/webhook_updates.py), given back without the reset's round trip;
+        nor is one whose block said it gave its locks back itself (``unlocked``).
+        """
+        if self._connect is None:
+            yield None
+            return
+        pool = self._pool or await self._open()
+        server_pid = None
+        try:
+            async with pool.acquire() as conn:  # given back: the reset unlocks
+                server_pid = conn.get_server_pid()
+                if not locking:
+                    self._lockless.add(server_pid)
+                yield conn
+        finally:
+            # After the reset, whether it ran or not (a connection closed has none): a
+            # new connection given this process id later is unlocked as any other.
+            if server_pid is not None:
+                self._lockless.discard(server_pid)
+
+    def unlocked(self, conn: asyncpg.Connection) -> None:
+        """The block's own last statement gave back every lock of ``conn`` (one of
+        connection()): given back, it is not unlocked again. Nothing may lock on it after."""
+        self._lockless.add(conn.get_server_pid())
 
     @asynccontextmanager
     async def hold(self, key: int, *, wait: bool = True) -> AsyncIterator[bool]:
@@ -80,30 +119,24 @@ class SharedLocks:
         after the wait.
         On SQLite it yields True at once.
         """
-        if self._connect is None:
-            yield True
-            return
-        pool = self._pool or await self._open()
-        async with pool.acquire() as conn:  # given back: the reset unlocks
-            if wait:
-                try:
-                    await conn.execute(_LOCK, key)
-                    held = True
-                except asyncpg.LockNotAvailableError:  # lock_timeout: the wait went by
-                    held = False
-            else:
-                held = bool(await conn.fetchval(_TRY_LOCK, key))
-            yield held
+        async with self.connection() as conn:
+            yield True if conn is None else await take(conn, key, wait=wait)
 
     async def _open(self) -> asyncpg.Pool:
         async with self._opening:
             if self._pool is None:
                 self._pool = await asyncpg.create_pool(
-                    min_size=0, max_size=self._size, reset=_unlock_all,
+                    min_size=0, max_size=self._size, reset=self._unlock_all,
                     server_settings={"lock_timeout": str(self._wait_ms),
                                      "application_name": "kassa-locks"},
                     **(self._connect or {}))
         return self._pool
+
+    async def _unlock_all(self, conn: asyncpg.Connection) -> None:
+        """The pool's reset of a connection given back: every advisory lock of its session
+        (unless it was lent for a block that takes none)."""
+        if conn.get_server_pid() not in self._lockless:
+            await conn.execute("SELECT pg_advisory_unlock_all()")
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
@@ -115,6 +148,13 @@ class SharedLocks:
             pool.terminate()
 
 
-async def _unlock_all(conn: asyncpg.Connection) -> None:
-    """The pool's reset of a connection given back: every advisory lock of its session."""
-    await conn.execute("SELECT pg_advisory_unlock_all()")
+async def take(conn: asyncpg.Connection, key: int, *, wait: bool = True) -> bool:
+    """Take the lock ``key`` on ``conn`` (one of SharedLocks.connection()); whether it is
+    held, as SharedLocks.hold says."""
+    if wait:
+        try:
+            await conn.execute(_LOCK, key)
+        except asyncpg.LockNotAvailableError:  # lock_timeout: the wait went by
+            return False
+        return True
+    return bool(await conn.fetchval(_TRY_LOCK, key))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -29,6 +30,16 @@ async def first_delivery(engine: AsyncEngine, update_id: int, now: datetime) -> 
         result = await conn.execute(_RECORD[engine.dialect.name],
                                     {"update_id": update_id, "received_at": now})
     return bool(result.rowcount == 1)
+
+
+_RAW_RECORD = ("INSERT INTO webhook_updates (update_id, received_at) VALUES ($1, $2) "
+               "ON CONFLICT (update_id) DO NOTHING")
+
+
+async def first_delivery_on(conn: asyncpg.Connection, update_id: int, now: datetime) -> bool:
+    """As first_delivery, on a raw asyncpg connection (PostgreSQL; the turns' lock pool,
+    storage/shared_locks.py): one autocommit statement, without SQLAlchemy's layers."""
+    return str(await conn.execute(_RAW_RECORD, update_id, now)).endswith(" 1")
 
 
 async def forget_before(engine: AsyncEngine, before: datetime) -> int:
