@@ -18,7 +18,7 @@ from bot.metrics import CountingRequest, Metrics
 from bot.observed import ObservedApplication
 from bot.persistence import DatabasePersistence
 from bot.settings import CONCURRENT_UPDATES
-from bot.telegram_request import AiohttpRequest
+from bot.telegram_request import AiohttpRequest, EditAnswersUnread
 from bot.turns import TurnProcessor, Turns
 from bot.webhook_reply import CarryingRequest
 from handlers.command_menu import publish_default_menus, publish_menu
@@ -84,8 +84,9 @@ def build_application(
         # PTB's default is httpx with one connection: every Bot API call of every update in
         # flight would queue behind the one before (see bot/telegram_request.py).
         request, updates_request = AiohttpRequest(BOT_API_CONNECTIONS), AiohttpRequest()
-    # A pressed button's answer may ride in the webhook's answer (bot/webhook_reply.py).
-    calls = CountingRequest(CarryingRequest(request), metrics)
+    # A pressed button's answer may ride in the webhook's answer (bot/webhook_reply.py);
+    # an edit's answer is not parsed (bot/telegram_request.py).
+    calls = CountingRequest(CarryingRequest(EditAnswersUnread(request)), metrics)
     builder = builder.request(calls).get_updates_request(updates_request or request)
     if base_url is not None:
         builder = builder.base_url(base_url)
