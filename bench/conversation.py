@@ -307,6 +307,9 @@ def describe(label: str, run: dict[str, Any]) -> str:
         line += f" (p50 {run['p50_ms']:.1f} ms, p99 {run['p99_ms']:.1f} ms per update)"
     if "cpu_ms_per_update" in run:
         line += f", {run['cpu_ms_per_update']:.2f} ms of the bot's CPU per update"
+    if "machine_cpu_ms_per_update" in run:
+        line += (f" ({run['harness_cpu_ms_per_update']:.2f} the emulator's, "
+                 f"{run['machine_cpu_ms_per_update']:.2f} the whole machine's)")
     if "bookings_held" in run:
         line += f", {run['bookings_held']} holds"
     return line
