@@ -29,7 +29,7 @@ from telegram.request import BaseRequest, RequestData
 from booking.clock import Clock, system_clock
 from booking.outbox import DeliveryReport
 from bot.logs import log_ids
-from bot.telegram_request import WrappedRequest
+from bot.telegram_request import Send, WrappedRequest
 from handlers.rate_limiter import counts_as_message
 from storage.outbox import backlog
 
@@ -168,19 +168,9 @@ class CountingRequest(WrappedRequest):
         super().__init__(inner)
         self._metrics = metrics
 
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = BaseRequest.DEFAULT_NONE,
-        write_timeout: Any = BaseRequest.DEFAULT_NONE,
-        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
-        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        status, body = await super().do_request(
-            url, method, request_data, read_timeout=read_timeout, write_timeout=write_timeout,
-            connect_timeout=connect_timeout, pool_timeout=pool_timeout)
+    async def around(self, url: str, request_data: RequestData | None,
+                     send: Send) -> tuple[int, bytes]:
+        status, body = await send()
         endpoint = bot_api_method(url)
         if status == 429:
             self._metrics.telegram_rate_limited.labels(endpoint).inc()

@@ -17,6 +17,8 @@ before PTB parses them.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, TypeVar
 
 import aiohttp
@@ -118,8 +120,12 @@ class AiohttpRequest(BaseRequest):
             raise NetworkError(f"aiohttp.{error.__class__.__name__}: {error}") from error
 
 
+Send = Callable[[], Awaitable[tuple[int, bytes]]]
+
+
 class WrappedRequest(BaseRequest):
-    """Another request class, whose calls a subclass sees on their way (do_request)."""
+    """Another request class, whose calls a subclass sees on their way: ``around`` gets
+    each call's URL and data, and ``send`` to make it through the inner class."""
 
     def __init__(self, inner: BaseRequest) -> None:
         self._inner = inner
@@ -149,9 +155,15 @@ class WrappedRequest(BaseRequest):
         pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         # The timeouts go on as given: PTB's DEFAULT_NONE makes the inner class use its own.
-        return await self._inner.do_request(
-            url, method, request_data, read_timeout=read_timeout, write_timeout=write_timeout,
-            connect_timeout=connect_timeout, pool_timeout=pool_timeout)
+        return await self.around(url, request_data, partial(
+            self._inner.do_request, url, method, request_data, read_timeout=read_timeout,
+            write_timeout=write_timeout, connect_timeout=connect_timeout,
+            pool_timeout=pool_timeout))
+
+    async def around(self, url: str, request_data: RequestData | None,
+                     send: Send) -> tuple[int, bytes]:
+        """One call (to the Bot API method at the end of ``url``): as it is, here."""
+        return await send()
 
 
 # Edits whose answer Kassa never reads: whether they worked is all it asks.
@@ -166,19 +178,9 @@ class EditAnswersUnread(WrappedRequest):
     already dropped). Kassa keeps a card's message id itself (handlers/cards.py); failures
     come through as they are, "message is not modified" included."""
 
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        status, body = await super().do_request(
-            url, method, request_data, read_timeout=read_timeout, write_timeout=write_timeout,
-            connect_timeout=connect_timeout, pool_timeout=pool_timeout)
+    async def around(self, url: str, request_data: RequestData | None,
+                     send: Send) -> tuple[int, bytes]:
+        status, body = await send()
         if status == 200 and url.rsplit("/", 1)[-1] in UNREAD_ANSWERS:
             return status, _TRUE
         return status, body

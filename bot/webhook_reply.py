@@ -22,9 +22,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from telegram.request import BaseRequest, RequestData
+from telegram.request import RequestData
 
-from bot.telegram_request import WrappedRequest
+from bot.telegram_request import Send, WrappedRequest
 
 CARRIED = frozenset({"answerCallbackQuery"})
 # What the Bot API answers to answerCallbackQuery, given to PTB for a carried call.
@@ -70,20 +70,10 @@ class CarryingRequest(WrappedRequest):
     """Another request class, but a call the update's slot takes goes in the webhook's
     answer: PTB is told it succeeded, as the Bot API would have answered."""
 
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = BaseRequest.DEFAULT_NONE,
-        write_timeout: Any = BaseRequest.DEFAULT_NONE,
-        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
-        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
+    async def around(self, url: str, request_data: RequestData | None,
+                     send: Send) -> tuple[int, bytes]:
         slot = _slot.get()
         if (slot is not None and request_data is not None and not request_data.contains_files
                 and slot.take(url.rsplit("/", 1)[-1], request_data.parameters)):
             return 200, CARRIED_ANSWER
-        return await super().do_request(
-            url, method, request_data, read_timeout=read_timeout, write_timeout=write_timeout,
-            connect_timeout=connect_timeout, pool_timeout=pool_timeout)
+        return await send()
