@@ -10,19 +10,28 @@ import io
 import threading
 from dataclasses import dataclass
 from functools import cache
-
-import matplotlib
-
-matplotlib.use("Agg")  # before pyplot: no display here, and no GUI toolkit wanted
-
-from matplotlib import font_manager
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
 
 from booking.stats import SalesReport
 from booking.tickets.fonts import DEFAULT_FONTS
 
 ROUTES_SHOWN = 6  # the busiest routes get their own colour; the rest are one "other" band
 _LOCK = threading.Lock()  # matplotlib's font cache is not thread-safe
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+@cache
+def _figure_class() -> type[Figure]:
+    # matplotlib is imported on the first chart, not with the bot: it was a third of every
+    # `kassa` process's start (0.7 s of 2), for a staff command.
+    import matplotlib
+
+    matplotlib.use("Agg")  # before pyplot: no display here, and no GUI toolkit wanted
+    from matplotlib.figure import Figure
+
+    return Figure
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +45,9 @@ class ChartWords:
 
 @cache
 def _font_families() -> list[str]:
+    _figure_class()  # matplotlib set up first
+    from matplotlib import font_manager
+
     families = []
     for font in (DEFAULT_FONTS.regular, DEFAULT_FONTS.cjk):
         if font.path.is_file():
@@ -62,7 +74,7 @@ def render_chart(report: SalesReport, words: ChartWords) -> bytes:
         capacity[index] += row.capacity_legs
     with _LOCK:
         families = _font_families()
-        figure = Figure(figsize=(10, 6), dpi=100)
+        figure = _figure_class()(figsize=(10, 6), dpi=100)
         axes = figure.add_subplot()
         bottom = [0] * len(days)
         positions = list(range(len(days)))
