@@ -4,8 +4,8 @@ Why: with many updates in flight, httpx (httpcore) looks through its whole conne
 for every request: with the 64 connections Kassa keeps, that scan was the largest part of a
 bare echo bot's CPU (py-spy, bench/conversation.py). aiohttp, already Kassa's web server and
 HTTP client, hands out a pooled connection in constant time. The behaviour PTB expects of a
-request class is kept: form fields (JSON-encoded values), multipart for files, its timeouts,
-TimedOut and NetworkError.
+request class is kept: the parameters (one JSON body; multipart with the values JSON-encoded
+when there are files), its timeouts, TimedOut and NetworkError.
 
 Kassa never reads an inline keyboard back from Telegram (it keeps what a button means in the
 button's callback data and its own state), yet every edit of a seat map returns the message
