@@ -21,6 +21,12 @@ passengers at once. What keeps that one bot:
   * only then does the next update of the same person start here; updates of other
     people run alongside, up to ``concurrent_updates`` at once in the instance.
 
+In webhook mode on PostgreSQL an update's turn also records its update id (webhook_updates,
+so that a replay is not handled twice) in its lock's round trip, before the lock is taken:
+``handle(..., record=...)``. A replay then ends its turn there, unhandled; one that came
+while the first delivery was being handled waited in the person's line, so it finds the id
+recorded. The jobs' turns record nothing.
+
 An update takes a slot of the instance's concurrency first (PTB's process_update does,
 before anything of ours), then its place in its person's line, then the advisory lock: so
 no more advisory locks are held (each holds a connection) than there are slots. A
@@ -35,6 +41,7 @@ import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +52,7 @@ from booking.read_memo import read_memo
 from bot.persistence import DatabasePersistence
 from storage.bot_state import TurnRows
 from storage.shared_locks import SharedLocks, lock_key, take
+from storage.webhook_updates import Delivery, first_delivery_on
 
 log = logging.getLogger(__name__)
 
@@ -91,20 +99,31 @@ class Turns:
         return person in self._lines
 
     @asynccontextmanager
-    async def held(self, person: int, *, wait: bool = True) -> AsyncIterator[bool]:
+    async def held(self, person: int, *, wait: bool = True,
+                   recording: Delivery | None = None) -> AsyncIterator[bool]:
         """The person's advisory lock, then their data written back at the end of the
         block; yields False when not ``wait`` and another instance has the lock (nothing
         is written then). With ``wait``, a lock still busy after its wait is logged and
         the block runs all the same: the write is still compare-and-set.
+
+        With ``recording`` (PostgreSQL only), the update's id is recorded in the lock's
+        round trip, first: False when it had been recorded before (a replay; no lock was
+        taken, nothing is written).
 
         On PostgreSQL the lock, the read of the person's row and its write all go through
         the lock's own connection: the lock and the read in one round trip (the refresh
         in the turn then takes that row), the write and the unlock after its commit in
         another; with nothing to write, the connection given back unlocks."""
         async with self.locks.connection() as conn:
-            rows = TurnRows(conn) if conn is not None else None
+            if conn is None and recording is not None:
+                raise ValueError("an update is recorded in its turn on PostgreSQL only")
+            rows = TurnRows(conn, recording=recording) if conn is not None else None
             try:
                 locked = await self._lock(person, rows, wait=wait)
+                if rows is not None and rows.replayed:
+                    self.locks.unlocked(rows.connection)  # it took no lock to give back
+                    yield False
+                    return
                 if not locked and not wait:
                     yield False
                     return
@@ -136,8 +155,10 @@ class Turns:
             return True
         _application, persistence = self._parts()
         key = lock_key(LOCK_SPACE, person)
-        if persistence is None:
+        if persistence is None and rows.recording is None:
             return await take(rows.connection, key, wait=wait)
+        if persistence is None:  # the record's round trip takes the lock (no row to read)
+            return (await rows.lock_and_load(key, "", "", wait=wait)).held
         return await persistence.lock_user_data(person, rows, key, wait=wait)
 
     async def _read(self, person: int) -> None:
@@ -163,6 +184,14 @@ class Turns:
         return self._application, (persistence if isinstance(persistence, DatabasePersistence)
                                    else None)
 
+    async def record(self, delivery: Delivery) -> bool:
+        """Record an update that is nobody's turn (PostgreSQL only); False if it had been
+        recorded before (a replay)."""
+        async with self.locks.connection(locking=False) as conn:
+            if conn is None:
+                raise ValueError("an update is recorded by the turns on PostgreSQL only")
+            return await first_delivery_on(conn, delivery.update_id, delivery.received_at)
+
     async def close(self) -> None:
         await self.locks.close()
 
@@ -186,17 +215,32 @@ class TurnProcessor(BaseUpdateProcessor):
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """In a slot of the instance's concurrency (PTB's process_update took it). The
-        update's repeated booking reads are read once (booking/read_memo.py)."""
+        update's repeated booking reads are read once (booking/read_memo.py). An update
+        handed over by handle() with a record to make is recorded first; a replay is not
+        handled."""
         person = person_of(update)
-        with read_memo():
-            if person is None:
-                await coroutine
-                return
-            try:
-                async with self.turns.in_line(person), self.turns.held(person):
-                    await coroutine
-            finally:
-                _close_if_never_run(coroutine)
+        recording = _recording.get()
+        if recording is not None and recording.update is not update:
+            recording = None  # another update's (a task started inside its handling)
+        try:
+            with read_memo():
+                if person is None:
+                    if recording is None or await self._recorded(recording):
+                        await coroutine
+                    return
+                delivery = recording.delivery if recording is not None else None
+                async with (self.turns.in_line(person),
+                            self.turns.held(person, recording=delivery) as handling):
+                    if handling:  # False only for a replay: the lock waits (wait=True)
+                        await coroutine
+                    elif recording is not None:
+                        recording.replayed = True
+        finally:
+            _close_if_never_run(coroutine)
+
+    async def _recorded(self, recording: _Recording) -> bool:
+        recording.replayed = not await self.turns.record(recording.delivery)
+        return not recording.replayed
 
     async def initialize(self) -> None:
         pass
@@ -205,10 +249,24 @@ class TurnProcessor(BaseUpdateProcessor):
         await self.turns.close()
 
 
+@dataclass
+class _Recording:
+    """An update handle() was given with its record to make, and whether it was a replay."""
+
+    update: object
+    delivery: Delivery
+    replayed: bool = False
+
+
+# Set by handle() around its update's processing (PTB's process_update awaits the
+# processor's do_process_update in the same task): how the record reaches the turn.
+_recording: ContextVar[_Recording | None] = ContextVar("kassa_recording", default=None)
+
+
 def _close_if_never_run(coroutine: Awaitable[Any]) -> None:
     # A lock that could not be taken at all (the database unreachable) raises before the
-    # update ran: closed, Python does not warn of a coroutine never awaited. Closing one
-    # that has run is nothing.
+    # update ran, and a replay is not run: closed, Python does not warn of a coroutine
+    # never awaited. Closing one that has run is nothing.
     if inspect.iscoroutine(coroutine):
         coroutine.close()
 
@@ -221,7 +279,22 @@ def turns_of(application: AnyApplication) -> Turns:
     return processor.turns
 
 
-async def handle(application: AnyApplication, update: object) -> None:
+async def handle(application: AnyApplication, update: object, *,
+                 record: Delivery | None = None) -> bool:
     """Handle one update as PTB's update queue would: through the Application's update
-    processor (with Kassa's, as its person's turn), returning once it is handled."""
-    await application.update_processor.process_update(update, application.process_update(update))
+    processor (with Kassa's, as its person's turn), returning once it is handled.
+
+    With ``record`` (webhook mode on PostgreSQL; Kassa's processor only), the update's id is
+    recorded in its turn's first round trip, and committed, before it is handled: False,
+    and the update not handled, when it had been recorded before (a replay)."""
+    recording = None
+    if record is not None:
+        turns_of(application)  # only Kassa's processor makes the record
+        recording = _Recording(update, record)
+    token = _recording.set(recording)
+    try:
+        await application.update_processor.process_update(
+            update, application.process_update(update))
+    finally:
+        _recording.reset(token)
+    return recording is None or not recording.replayed

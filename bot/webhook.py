@@ -5,8 +5,10 @@ KASSA_SECRET_KEY, so every instance behind a load balancer agrees on them withou
 setting. A request without the right header is refused (401) and nothing is handled; a
 body that is not an update gets 400; an update_id seen before is answered 200 and skipped
 (recorded before handling: Telegram retries what it thinks was lost, and a retry must not
-book twice). While stopping, the path answers 503 so Telegram delivers again later. The 200
-may carry one Bot API call, a pressed button's answer (bot/webhook_reply.py).
+book twice). On PostgreSQL the record is made by the update's turn, in the round trip that
+takes the sender's lock (bot/turns.py); on SQLite here, first. While stopping, the path
+answers 503 so Telegram delivers again later. The 200 may carry one Bot API call, a pressed
+button's answer (bot/webhook_reply.py).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from bot.logs import note_ids
 from bot.telegram_request import without_keyboards
 from bot.turns import handle, turns_of
 from bot.webhook_reply import reply_slot
-from storage.webhook_updates import first_delivery, first_delivery_on, forget_before
+from storage.webhook_updates import Delivery, first_delivery, forget_before
 
 log = logging.getLogger(__name__)
 
@@ -84,24 +86,21 @@ class UpdateReceiver:
         if not isinstance(update_id, int) or isinstance(update_id, bool):
             return _error(400, "not_an_update", "the body is not a Telegram update")
         note_ids(update_id=update_id)
-        if not await self._first_delivery(update_id, datetime.now(UTC)):
-            log.info("update replayed: skipped")
-            return web.json_response({"ok": True, "replayed": True})
+        delivery = Delivery(update_id, datetime.now(UTC))
+        # On PostgreSQL the turn records it (a round trip less per update); here, first.
+        in_turn = turns_of(self.application).locks.shared
+        if not in_turn and not await first_delivery(self.engine, delivery.update_id,
+                                                     delivery.received_at):
+            return _replayed()
         update = Update.de_json(without_keyboards(data), self.application.bot)
         # As the sender's turn (bot/turns.py): in order with their other updates, on any
         # instance; answered once handled, so a stop finishes what it took. The answer
         # may carry the press's answerCallbackQuery (bot/webhook_reply.py).
         with reply_slot() as slot:
-            await handle(self.application, update)
+            if not await handle(self.application, update,
+                                record=delivery if in_turn else None):
+                return _replayed()
             return web.json_response(slot.answer())
-
-    async def _first_delivery(self, update_id: int, now: datetime) -> bool:
-        # On PostgreSQL through the turns' own pool (raw asyncpg): this runs for every
-        # update, and costs less there than through SQLAlchemy.
-        async with turns_of(self.application).locks.connection(locking=False) as conn:
-            if conn is not None:
-                return await first_delivery_on(conn, update_id, now)
-        return await first_delivery(self.engine, update_id, now)
 
     async def prune(self, _context: object = None) -> None:
         await forget_before(self.engine, datetime.now(UTC) - KEPT_FOR)
@@ -124,6 +123,11 @@ def readiness_route(app: web.Application, database_url: str) -> None:
         return web.json_response({"ready": True})
 
     app.router.add_get("/readyz", readyz)
+
+
+def _replayed() -> web.Response:
+    log.info("update replayed: skipped")
+    return web.json_response({"ok": True, "replayed": True})
 
 
 def _error(status: int, code: str, message: str) -> web.Response:

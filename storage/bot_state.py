@@ -12,7 +12,8 @@ write reports it, so an older copy never replaces a newer one, whichever process
 A turn (bot/turns.py) reads and writes its person's row through TurnRows instead: raw
 asyncpg on the connection that holds the person's advisory lock (storage/shared_locks.py),
 the lock and the read in one round trip, the write and the unlock in another, with the same
-versions and the same compare-and-set as BotStateStore.
+versions and the same compare-and-set as BotStateStore. In webhook mode the first round trip
+records the update too (storage/webhook_updates.py), and a replay stops there.
 
 Only plain JSON is stored (str keys; str, int, float, bool, lists and dicts as values).
 Anything else is refused with a TypeError when it is written, rather than coming back
@@ -34,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import tables as t
 from storage.database import single_write, without_transactions
+from storage.webhook_updates import Delivery
 
 # bot_state.kind is a String(32); longer kinds would fail on PostgreSQL only.
 KIND_LENGTH: int = t.bot_state.c.kind.type.length  # type: ignore[attr-defined]
@@ -141,6 +143,9 @@ class BotStateStore:
 # sees what the lock's last holder wrote; the write is one call of its procedure, which
 # commits it before it gives the locks back.
 _LOCK_AND_LOAD = "SELECT locked, data, version FROM bot_state_lock_and_load($1, $2, $3, $4)"
+# Migration 0015's: the update's id recorded first; a replay is neither locked nor read.
+_RECORD_LOCK_AND_LOAD = ("SELECT replayed, locked, data, version "
+                         "FROM bot_state_record_lock_and_load($1, $2, $3, $4, $5, $6)")
 _SAVE_AND_UNLOCK = "CALL bot_state_save_and_unlock($1, $2, $3, $4, $5, $6)"
 
 
@@ -158,24 +163,42 @@ class TurnRows:
     between them): an unlock in the write's own transaction would let the lock's next
     holder read the old row before the write committed."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: asyncpg.Connection, *, recording: Delivery | None = None) -> None:
         self.connection = conn
         self.unlocked = False  # by save: the connection holds no advisory lock now
+        # The webhook update whose id the lock's round trip records (the turn is its
+        # handling), until it has; replayed: it had been recorded before.
+        self.recording = recording
+        self.replayed = False
 
     async def lock_and_load(self, lock_key: int, kind: str, key: str, *,
                             wait: bool = True) -> Locked:
         """Take the advisory lock ``lock_key``, then read the row as it is once the lock is
         held. With ``wait``, a lock still busy after the connection's lock_timeout is not
-        held (and nothing is read); without, only a free lock is taken."""
+        held (and nothing is read); without, only a free lock is taken.
+
+        With a ``recording`` not yet made, the update's id is recorded first, in the same
+        round trip and committed with it: if it was there already (``replayed``), nothing
+        is locked or read."""
+        if self.recording is not None:
+            return await self._record_lock_and_load(self.recording, lock_key, kind, key,
+                                                    wait=wait)
         try:
             locked, text, version = await self.connection.fetchrow(
                 _LOCK_AND_LOAD, lock_key, wait, kind, key)
         except asyncpg.LockNotAvailableError:  # lock_timeout: the wait went by
             return Locked(False, None)
-        if not locked:
-            return Locked(False, None)
-        return Locked(True, Stored(json.loads(text), version) if text is not None else None)
+        return _locked(locked, text, version)
 
+    async def _record_lock_and_load(self, delivery: Delivery, lock_key: int, kind: str,
+                                    key: str, *, wait: bool) -> Locked:
+        # The function catches lock_timeout itself, so that the record stays.
+        replayed, locked, text, version = await self.connection.fetchrow(
+            _RECORD_LOCK_AND_LOAD, delivery.update_id, delivery.received_at, lock_key, wait,
+            kind, key)
+        self.recording = None  # recorded, by this call or an earlier delivery
+        self.replayed = replayed
+        return _locked(locked, text, version)
     async def save(self, kind: str, key: str, data: Any, *, based_on: int | None,
                    at: datetime | None = None) -> int | None:
         """As BotStateStore.save, on this connection; then, the write committed (or
@@ -189,6 +212,12 @@ class TurnRows:
             based_on)
         self.unlocked = True
         return version if written else None
+
+
+def _locked(locked: bool, text: str | None, version: Any) -> Locked:
+    if not locked:
+        return Locked(False, None)
+    return Locked(True, Stored(json.loads(text), version) if text is not None else None)
 
 
 def _check(kind: str, key: str, data: Any) -> None:

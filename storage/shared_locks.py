@@ -40,7 +40,8 @@ from storage.database import is_sqlite
 # newer copy) rather than leave the passenger with no answer.
 WAIT_MS = 10_000
 # Connections over the turns an instance runs at once, for the jobs' turns and the
-# webhook's record of each update (a moment's use each, before the update's turn).
+# webhook's record of an update that is nobody's turn (a moment's use each; the others are
+# recorded in their turn's lock: bot/turns.py).
 SPARE_CONNECTIONS = 4
 CLOSE_SECONDS = 10.0
 
@@ -85,7 +86,8 @@ class SharedLocks:
         (storage/bot_state.py, TurnRows), without SQLAlchemy.
 
         Not ``locking``: for a block that takes no lock (the webhook's record of an
-        update, storage/webhook_updates.py), given back without the reset's round trip;
+        update that is nobody's turn, storage/webhook_updates.py), given back without the
+        reset's round trip;
         nor is one whose block said it gave its locks back itself (``unlocked``).
         """
         if self._connect is None:

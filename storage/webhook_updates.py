@@ -4,7 +4,7 @@ replay is not (Telegram sends an update again when it did not see our answer in 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 from sqlalchemy import delete
@@ -13,6 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import tables as t
 from storage.database import single_write
+
+
+class Delivery(NamedTuple):
+    """An update as it reached the webhook: what its record holds."""
+
+    update_id: int
+    received_at: datetime
 
 
 def _record(insert: Any) -> Any:
@@ -38,7 +45,8 @@ _RAW_RECORD = ("INSERT INTO webhook_updates (update_id, received_at) VALUES ($1,
 
 async def first_delivery_on(conn: asyncpg.Connection, update_id: int, now: datetime) -> bool:
     """As first_delivery, on a raw asyncpg connection (PostgreSQL; the turns' lock pool,
-    storage/shared_locks.py): one autocommit statement, without SQLAlchemy's layers."""
+    storage/shared_locks.py): one autocommit statement, without SQLAlchemy's layers. (An
+    update that is a person's turn is recorded with its lock instead: TurnRows.)"""
     return str(await conn.execute(_RAW_RECORD, update_id, now)).endswith(" 1")
 
 

@@ -1,7 +1,8 @@
 """A turn's database work on PostgreSQL through the lock's own connection (raw asyncpg): the
 lock and the read in one round trip that still reads what the lock's last holder wrote, the
 compare-and-set write, the hand-over of the row read to PTB's refresh, the webhook's record
-of an update, and the migration that makes the lock-and-read function."""
+of an update (on its own, or in the lock's round trip), and the migrations that make the
+functions."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from storage.bot_state import BotStateStore, Locked, Stored, TurnRows
 from storage.migrate import downgrade_sync, upgrade_sync
 from storage.shared_locks import SharedLocks, lock_key
 from storage.testing import create_postgres_database, drop_postgres_database
-from storage.webhook_updates import first_delivery_on
+from storage.webhook_updates import Delivery, first_delivery_on
 from tests.conftest import POSTGRES_ADMIN_URL
 
 pytestmark = pytest.mark.postgres_only
@@ -76,6 +77,20 @@ async def test_the_lock_and_read_sees_what_the_last_holder_wrote_before_unlockin
         (KEY, "user_data", "42"))
     assert row["locked"]
     assert row["data"] == '{"step": 2}'  # the function's read took its snapshot after the lock
+
+
+async def test_the_record_lock_and_read_sees_what_the_last_holder_wrote_before_unlocking(
+        locks, postgres_engine):
+    row = await _holder_writes_then_unlocks(
+        locks, postgres_engine,
+        "SELECT replayed, locked, data, version "
+        "FROM bot_state_record_lock_and_load($1, $2, $3, true, $4, $5)",
+        (1001, datetime.now(UTC), KEY, "user_data", "42"))
+    assert not row["replayed"] and row["locked"]
+    assert row["data"] == '{"step": 2}'  # the read took its snapshot after the lock
+    async with locks.connection(locking=False) as conn:
+        assert conn is not None
+        assert not await first_delivery_on(conn, 1001, datetime.now(UTC))  # recorded
 
 
 async def test_a_lock_and_a_read_in_one_plain_statement_would_see_the_older_row(
@@ -264,23 +279,88 @@ async def test_the_webhook_records_an_update_once_without_unlocking(locks):
         assert taken  # the turn's connection was unlocked as it was given back
 
 
+async def test_a_replay_is_neither_locked_nor_read(locks, postgres_url):
+    now = datetime.now(UTC)
+    async with locks.connection(locking=False) as conn:
+        assert conn is not None
+        assert await first_delivery_on(conn, 1001, now)
+    other = SharedLocks(postgres_url, connections=1)
+    try:
+        # Another holds the lock: a replay comes back at once, though it would wait.
+        async with other.hold(KEY) as held, locks.connection() as conn:
+            assert held and conn is not None
+            rows = TurnRows(conn, recording=Delivery(1001, now))
+            locked = await asyncio.wait_for(rows.lock_and_load(KEY, "user_data", "7"),
+                                            2.0)  # far under the 10 s wait
+            assert locked == Locked(False, None)
+            assert rows.replayed and rows.recording is None
+            assert not await _advisory_locks_of(conn)
+    finally:
+        await other.close()
+
+
+async def test_a_first_delivery_is_recorded_then_locked_and_read(locks, postgres_engine):
+    first = await BotStateStore(postgres_engine).save("user_data", "7", FLOW, based_on=None)
+    assert first is not None
+    async with locks.connection() as conn:
+        assert conn is not None
+        rows = TurnRows(conn, recording=Delivery(1002, datetime.now(UTC)))
+        assert await rows.lock_and_load(KEY, "user_data", "7") == \
+            Locked(True, Stored(FLOW, first))
+        assert not rows.replayed and rows.recording is None
+        assert await _advisory_locks_of(conn) == 1
+        # Recorded once: the turn's next lock (none in practice) records nothing again.
+        assert (await rows.lock_and_load(KEY, "user_data", "7")).held
+        assert not rows.replayed
+    async with locks.connection() as conn:
+        assert conn is not None
+        rows = TurnRows(conn, recording=Delivery(1002, datetime.now(UTC)))
+        assert await rows.lock_and_load(KEY, "user_data", "7") == Locked(False, None)
+        assert rows.replayed
+
+
+async def test_a_lock_that_waits_too_long_keeps_the_record(locks, postgres_url):
+    waiter = SharedLocks(postgres_url, connections=1, wait_ms=200)
+    try:
+        async with locks.hold(KEY) as held, waiter.connection() as conn:
+            assert held and conn is not None
+            rows = TurnRows(conn, recording=Delivery(1003, datetime.now(UTC)))
+            assert await rows.lock_and_load(KEY, "user_data", "7") == Locked(False, None)
+            assert not rows.replayed  # the turn goes ahead without the lock, recorded:
+        async with locks.connection(locking=False) as conn:
+            assert conn is not None
+            assert not await first_delivery_on(conn, 1003, datetime.now(UTC))
+    finally:
+        await waiter.close()
+
+
+async def _advisory_locks_of(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = $1 AND granted",
+        conn.get_server_pid()))
+
+
 async def test_the_migration_adds_and_removes_the_function():
     url = await create_postgres_database(POSTGRES_ADMIN_URL, suffix=f"turn_rows_{os.getpid()}")
     locks = SharedLocks(url, connections=1)
     try:
         await asyncio.to_thread(upgrade_sync, url)
         assert await _function_count(locks) == 1
+        assert await _function_count(locks, "bot_state_record_lock_and_load") == 1
+        await asyncio.to_thread(downgrade_sync, url, "0014")
+        assert await _function_count(locks, "bot_state_record_lock_and_load") == 0
+        assert await _function_count(locks) == 1
         await asyncio.to_thread(downgrade_sync, url, "0013")
         assert await _function_count(locks) == 0
         await asyncio.to_thread(upgrade_sync, url)
         assert await _function_count(locks) == 1
+        assert await _function_count(locks, "bot_state_record_lock_and_load") == 1
     finally:
         await locks.close()
         await drop_postgres_database(POSTGRES_ADMIN_URL, url)
 
 
-async def _function_count(locks: SharedLocks) -> int:
+async def _function_count(locks: SharedLocks, name: str = "bot_state_lock_and_load") -> int:
     async with locks.connection() as conn:
         assert conn is not None
-        return int(await conn.fetchval(
-            "SELECT count(*) FROM pg_proc WHERE proname = 'bot_state_lock_and_load'"))
+        return int(await conn.fetchval("SELECT count(*) FROM pg_proc WHERE proname = $1", name))

@@ -1,11 +1,14 @@
 """Webhook mode's update path, on the running bot and the emulator: the secret token is
-required (401, nothing handled), a replayed update_id is handled once, a body that is not an
-update gets 400, and /readyz says whether the schema is current."""
+required (401, nothing handled), a replayed update_id is handled once (also when it comes
+while the first delivery is still being handled, and when the update is nobody's turn; on
+PostgreSQL recorded by the update's turn), a body that is not an update gets 400, and /readyz
+says whether the schema is current."""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import aiohttp
@@ -14,6 +17,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy import text
 
+from bot import webhook
+from bot.turns import turns_of
 from bot.webhook import SECRET_HEADER, UpdateReceiver, readiness_route
 from bot.webhook_reply import reply_slot
 from tests.conversation_support import staff_bot
@@ -73,6 +78,72 @@ async def test_updates_need_the_secret_and_are_handled_once(bot, engine):
         async with http.post(base + "/telegram/elsewhere", json=start_update(anna, 5),
                              headers=good) as answer:
             assert answer.status == 404
+    bot.harness.assert_no_errors()
+
+
+async def _never(*_args: object) -> bool:
+    raise AssertionError("on PostgreSQL the update's turn records it, not the receiver")
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    pytest.fail("never happened")
+
+
+async def test_a_replay_while_the_first_delivery_is_handled_is_handled_once(
+        bot, engine, monkeypatch):
+    """Telegram delivering again before it had our answer: on PostgreSQL the replay waits in
+    the sender's line and its turn then finds the id recorded (the receiver records nothing
+    itself); on SQLite the receiver finds it recorded at once."""
+    postgres = engine.dialect.name == "postgresql"
+    if postgres:
+        monkeypatch.setattr(webhook, "first_delivery", _never)
+    anna = bot.user("Anna")
+    turns = turns_of(bot.harness.application)
+    async with served(bot, engine) as (base, receiver), aiohttp.ClientSession() as http:
+
+        async def deliver() -> dict:
+            async with http.post(base + receiver.path, json=start_update(anna, 7),
+                                 headers={SECRET_HEADER: receiver.secret_token}) as answer:
+                assert answer.status == 200
+                return dict(await answer.json())
+
+        def waiting() -> int:
+            line = turns._lines.get(anna.id)
+            return line.waiting if line is not None else 0
+
+        async with turns.in_line(anna.id):  # Anna's turn is busy here for now
+            first = asyncio.create_task(deliver())
+            await _until(lambda: waiting() == 2)
+            replay = asyncio.create_task(deliver())
+            await _until((lambda: waiting() == 3) if postgres else replay.done)
+            assert not first.done()
+        assert await first == {"ok": True}
+        assert await replay == {"ok": True, "replayed": True}
+    assert len(anna.messages) == 1 and "Hello, Anna" in anna.messages[0].text
+    bot.harness.assert_no_errors()
+
+
+async def test_an_update_that_is_nobodys_turn_is_recorded_once(bot, engine, monkeypatch):
+    if engine.dialect.name == "postgresql":
+        monkeypatch.setattr(webhook, "first_delivery", _never)
+    poll = {"update_id": 8, "poll": {
+        "id": "1", "question": "?",
+        "options": [{"persistent_id": "a", "text": "a", "voter_count": 0}],
+        "total_voter_count": 0, "is_closed": False, "is_anonymous": True, "type": "regular",
+        "allows_multiple_answers": False, "allows_revoting": False,
+        "members_only": False}}
+    async with served(bot, engine) as (base, receiver), aiohttp.ClientSession() as http:
+        answers = []
+        for _ in range(2):
+            async with http.post(base + receiver.path, json=poll,
+                                 headers={SECRET_HEADER: receiver.secret_token}) as answer:
+                assert answer.status == 200
+                answers.append(await answer.json())
+    assert answers == [{"ok": True}, {"ok": True, "replayed": True}]
     bot.harness.assert_no_errors()
 
 
