@@ -8,7 +8,7 @@ instance sharing the database.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import date
 from enum import IntEnum
 from typing import Any
@@ -71,7 +71,11 @@ class Flow:
     # ---- the record as JSON -----------------------------------------------------------
 
     def to_data(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Field by field, lists copied: dataclasses.asdict deep-copies recursively, a
+        # fifth of a millisecond for every update that saves its flow.
+        data = {name: getattr(self, name) for name in _FIELDS}
+        for name in _LISTS:
+            data[name] = list(data[name])
         data["step"] = int(self.step)
         data["day"] = self.day.isoformat() if self.day else None
         data["month"] = self.month.isoformat() if self.month else None
@@ -149,3 +153,7 @@ def save_flow(context: KassaContext, flow: Flow | None) -> None:
         context.user_data.pop(FLOW_KEY, None)
     else:
         context.user_data[FLOW_KEY] = flow.to_data()
+
+
+_FIELDS = tuple(f.name for f in fields(Flow))
+_LISTS = tuple(name for name in _FIELDS if isinstance(getattr(Flow.new(), name), list))
