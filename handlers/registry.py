@@ -20,6 +20,7 @@ from handlers import (
     broadcast,
     checkin,
     conversation,
+    failures,
     language,
     lifecycle,
     manifest,
@@ -45,6 +46,7 @@ FIRST, STAFF_STEPS, MAIN = -2, -1, 0
 def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Each group runs its first matching handler; group MAIN answers."""
     application.add_handler(TypeHandler(Update, lifecycle.know_customer), group=FIRST)
+    application.add_error_handler(failures.on_failure)
     private = filters.ChatType.PRIVATE
     text = filters.TEXT & ~filters.COMMAND & private
     staff_picker.register_trip_action(trips_report.PURPOSE, trips_report.TITLE,
