@@ -168,22 +168,14 @@ class CountingRequest(WrappedRequest):
         super().__init__(inner)
         self._metrics = metrics
 
-    async def around(self, url: str, request_data: RequestData | None,
+    async def around(self, endpoint: str, request_data: RequestData | None,
                      send: Send) -> tuple[int, bytes]:
         status, body = await send()
-        endpoint = bot_api_method(url)
         if status == 429:
             self._metrics.telegram_rate_limited.labels(endpoint).inc()
         elif 200 <= status < 300 and counts_as_message(endpoint):
             self._metrics.messages_sent.labels(endpoint).inc()
         return status, body
-
-
-def bot_api_method(url: str) -> str:
-    """The Bot API method a URL calls (the last part of .../bot<token>/sendMessage); file
-    downloads, whose last part is a file's path, are all "file"."""
-    last = url.rsplit("/", 1)[-1].split("?", 1)[0]
-    return last if last.isalpha() and "/file/bot" not in url else "file"
 
 
 # ---- HTTP: a middleware, and the /metrics route ---------------------------------------------

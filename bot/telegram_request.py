@@ -163,20 +163,28 @@ class WrappedRequest(BaseRequest):
         pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         # The timeouts go on as given: PTB's DEFAULT_NONE makes the inner class use its own.
-        return await self.around(url, request_data, partial(
+        return await self.around(bot_api_method(url), request_data, partial(
             self._inner.do_request, url, method, request_data, read_timeout=read_timeout,
             write_timeout=write_timeout, connect_timeout=connect_timeout,
             pool_timeout=pool_timeout))
 
-    async def around(self, url: str, request_data: RequestData | None,
+    async def around(self, endpoint: str, request_data: RequestData | None,
                      send: Send) -> tuple[int, bytes]:
-        """One call (to the Bot API method at the end of ``url``): as it is, here."""
+        """One call to the Bot API method ``endpoint`` (bot_api_method): as it is, here."""
         return await send()
+
+
+def bot_api_method(url: str) -> str:
+    """The Bot API method a URL calls (the last part of .../bot<token>/sendMessage); file
+    downloads, whose last part is a file's path, are all "file"."""
+    last = url.rsplit("/", 1)[-1].split("?", 1)[0]
+    return last if last.isalpha() and "/file/bot" not in url else "file"
 
 
 # Edits whose answer Kassa never reads: whether they worked is all it asks.
 UNREAD_ANSWERS = frozenset({"editMessageText", "editMessageReplyMarkup"})
-_TRUE = b'{"ok":true,"result":true}'
+# What the Bot API answers a call whose result is True.
+TRUE_ANSWER = b'{"ok":true,"result":true}'
 
 
 class EditAnswersUnread(WrappedRequest):
@@ -186,11 +194,11 @@ class EditAnswersUnread(WrappedRequest):
     already dropped). Kassa keeps a card's message id itself (handlers/cards.py); failures
     come through as they are, "message is not modified" included."""
 
-    async def around(self, url: str, request_data: RequestData | None,
+    async def around(self, endpoint: str, request_data: RequestData | None,
                      send: Send) -> tuple[int, bytes]:
         status, body = await send()
-        if status == 200 and url.rsplit("/", 1)[-1] in UNREAD_ANSWERS:
-            return status, _TRUE
+        if status == 200 and endpoint in UNREAD_ANSWERS:
+            return status, TRUE_ANSWER
         return status, body
 
 

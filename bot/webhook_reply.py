@@ -24,11 +24,9 @@ from typing import Any
 
 from telegram.request import RequestData
 
-from bot.telegram_request import Send, WrappedRequest
+from bot.telegram_request import TRUE_ANSWER, Send, WrappedRequest
 
 CARRIED = frozenset({"answerCallbackQuery"})
-# What the Bot API answers to answerCallbackQuery, given to PTB for a carried call.
-CARRIED_ANSWER = b'{"ok":true,"result":true}'
 
 
 @dataclass
@@ -70,10 +68,10 @@ class CarryingRequest(WrappedRequest):
     """Another request class, but a call the update's slot takes goes in the webhook's
     answer: PTB is told it succeeded, as the Bot API would have answered."""
 
-    async def around(self, url: str, request_data: RequestData | None,
+    async def around(self, endpoint: str, request_data: RequestData | None,
                      send: Send) -> tuple[int, bytes]:
         slot = _slot.get()
         if (slot is not None and request_data is not None and not request_data.contains_files
-                and slot.take(url.rsplit("/", 1)[-1], request_data.parameters)):
-            return 200, CARRIED_ANSWER
+                and slot.take(endpoint, request_data.parameters)):
+            return 200, TRUE_ANSWER  # what answerCallbackQuery answers
         return await send()

@@ -20,9 +20,10 @@ from sqlalchemy import insert
 from booking.errors import BookingError
 from booking.http_api import make_booking_api
 from booking.providers import PaymentEventType
-from bot.metrics import Metrics, bot_api_method, observe_web_app, watch_outbox
+from bot.metrics import Metrics, observe_web_app, watch_outbox
 from bot.services import booking_service, customer_service
 from bot.settings import Settings
+from bot.telegram_request import bot_api_method
 from bot.web import make_web_app
 from bot.webhook import SECRET_HEADER, UpdateReceiver
 from storage import tables as t
