@@ -61,9 +61,6 @@ class Jobs:
     booking: BookingService
     customers: CustomerService
     metrics: Metrics = field(default_factory=Metrics)
-    # A held card counts down while its hold lasts, and says "expired" once the sweep has
-    # marked it: the person's data was last written when the hold was placed, or later.
-    held_card_window: timedelta = timedelta(minutes=15) + HELD_CARD_MARGIN
     # How much earlier than the last countdown run's start a row must have been written to
     # count as unchanged since: room for the other instances' clocks, which stamp the rows.
     written_margin: timedelta = timedelta(seconds=30)
@@ -77,6 +74,13 @@ class Jobs:
     _held_cards_due: dict[int, datetime | None] = field(default_factory=dict, init=False,
                                                         repr=False)
     _countdown_started: datetime | None = field(default=None, init=False, repr=False)
+
+    @property
+    def held_card_window(self) -> timedelta:
+        """A held card counts down while its hold lasts, and says "expired" once the sweep
+        has marked it: the person's data was last written when the hold was placed, or
+        later."""
+        return timedelta(minutes=self.booking.rules.hold_minutes) + HELD_CARD_MARGIN
 
     def deliverers(self, application: AnyApplication, services: Services) -> dict[str, Deliverer]:
         deliverers = telegram_deliverers(application.bot, services)

@@ -4,7 +4,6 @@ database engine."""
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -25,7 +24,7 @@ from booking.telegram_payments import TelegramPaymentsProvider
 from booking.ticketing import SignedTicketCodes
 from booking.tickets.codes import TicketSigner, generate_signing_key, load_signing_key
 from booking.trip_changes import TripChanges
-from bot.jobs import HELD_CARD_MARGIN, Jobs
+from bot.jobs import Jobs
 from bot.metrics import Metrics
 from bot.observed import ObservedBookingService
 from bot.settings import Settings
@@ -140,5 +139,4 @@ def create_jobs(settings: Settings, engine: AsyncEngine, *, clock: Clock = syste
         customers=CustomerService(uow, staff_ids=settings.staff_ids,
                                   admin_ids=settings.admin_ids, clock=clock),
         metrics=metrics,
-        held_card_window=timedelta(minutes=settings.hold_minutes) + HELD_CARD_MARGIN,
     )

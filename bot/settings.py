@@ -13,6 +13,8 @@ from booking.outbox import LEASE, LEASE_MARGIN, WorkerOptions, claim_batch
 from booking.pacing import TELEGRAM_CHAT_INTERVAL_SECONDS, TELEGRAM_MESSAGES_PER_SECOND, SendLimits
 from booking.reminders import parse_reminders
 from booking.settings import BookingRules
+from bot.event_loop import EventLoopName
+from bot.logs import LogFormat
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///kassa.db"
 # Updates one instance handles at once (different people's; one person's wait in line). On
@@ -55,12 +57,12 @@ class Settings(BaseSettings):
     outbox_lease_seconds: float = Field(default=LEASE.total_seconds(), ge=1, le=3600)
     # How log lines look on stderr: json (one object a line) or console (for a person);
     # unset, json for kassa run, webhook and booking-api, console for the demo.
-    log_format: Literal["json", "console"] | None = None
+    log_format: LogFormat | None = None
     # The least severe lines written: debug adds each refused hold, warning leaves out the
     # orders' events (a benchmark's service, say). The demo shows warnings and worse.
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # The servers' event loop (bot/event_loop.py): uvloop, or asyncio's own.
-    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    event_loop: EventLoopName = "uvloop"
 
     @field_validator("staff_ids", "admin_ids", mode="before")
     @classmethod

@@ -51,7 +51,7 @@ from telegram.ext import Application, BaseUpdateProcessor
 from booking.read_memo import read_memo
 from bot.persistence import DatabasePersistence
 from storage.bot_state import TurnRows
-from storage.shared_locks import SharedLocks, lock_key, take
+from storage.shared_locks import SharedLocks, lock_key
 from storage.webhook_updates import Delivery, first_delivery_on
 
 log = logging.getLogger(__name__)
@@ -155,9 +155,7 @@ class Turns:
             return True
         _application, persistence = self._parts()
         key = lock_key(LOCK_SPACE, person)
-        if persistence is None and rows.recording is None:
-            return await take(rows.connection, key, wait=wait)
-        if persistence is None:  # the record's round trip takes the lock (no row to read)
+        if persistence is None:  # a bot without a database persistence: no row to read
             return (await rows.lock_and_load(key, "", "", wait=wait)).held
         return await persistence.lock_user_data(person, rows, key, wait=wait)
 

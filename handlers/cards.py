@@ -45,11 +45,16 @@ def button(text: str, data: str) -> InlineKeyboardButton:
     return CallbackButton(text, callback_data=data)
 
 
-async def answer_query(update: Update, text: str | None = None, *, alert: bool = False) -> None:
-    """Stop the button's spinner; a query already answered or too old is no reason to fail."""
-    if update.callback_query is not None:
-        with contextlib.suppress(BadRequest):
-            await update.callback_query.answer(text, show_alert=alert)
+async def answer_query(update: Update, text: str | None = None, *, alert: bool = False) -> bool:
+    """Stop the button's spinner; whether it was answered (False: no button was pressed, or
+    the query was answered already or is too old, which is no reason to fail)."""
+    if update.callback_query is None:
+        return False
+    try:
+        await update.callback_query.answer(text, show_alert=alert)
+    except BadRequest:
+        return False
+    return True
 
 
 async def show(update: Update, context: KassaContext, card: Card, *, edit: bool = True) -> Message:

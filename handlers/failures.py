@@ -21,6 +21,7 @@ from telegram import Update
 from telegram.error import TelegramError
 
 from booking.errors import BookingError, ErrorCode
+from handlers.cards import answer_query
 from handlers.context import KassaContext
 from handlers.errors import error_text
 
@@ -39,15 +40,11 @@ async def on_failure(update: object, context: KassaContext) -> None:
             or not _first_time(context.application, update.update_id):
         return
     text = error_text(context.texts, BookingError(ErrorCode.BUSY))
-    query = update.callback_query
     with contextlib.suppress(TelegramError):
-        if query is not None:
-            try:  # a pressed button: the notice on the button, its spinner stopped
-                await query.answer(text, show_alert=True)
-                return
-            except TelegramError:  # answered already: say it in the chat instead
-                pass
-        await context.bot.send_message(update.effective_chat.id, text)
+        # A pressed button: the notice on the button; else, or if it was answered already,
+        # in the chat.
+        if not await answer_query(update, text, alert=True):
+            await context.bot.send_message(update.effective_chat.id, text)
 
 
 def _first_time(application: Any, update_id: int) -> bool:

@@ -15,6 +15,7 @@ from bot.emulator.records import UserRecord
 from bot.emulator.request import EmulatorRequest
 from bot.emulator.server import EmulatorServer
 from bot.emulator.users import SimulatedGroup, SimulatedUser
+from bot.turns import handle
 
 Delivery = Literal["direct", "queue", "polling"]
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
@@ -178,11 +179,7 @@ class BotHarness:
     async def _sink(self, data: dict[str, Any]) -> None:
         seen = len(self.errors)
         if self.delivery == "direct":
-            # Through the update processor, as PTB's update queue runs an update: it is the
-            # processor that orders and (with concurrent_updates) interleaves them.
-            update = Update.de_json(data, self.application.bot)
-            await self.application.update_processor.process_update(
-                update, self.application.process_update(update))
+            await handle(self.application, Update.de_json(data, self.application.bot))
         elif self.delivery == "queue":
             await self.application.update_queue.put(Update.de_json(data, self.application.bot))
             await self.application.update_queue.join()
