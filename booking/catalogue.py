@@ -16,7 +16,7 @@ from booking import limits
 from booking.errors import BookingError, ErrorCode
 from booking.model import Route, SeatLayout, Station, Trip, TripStatus, local_day_bounds
 from booking.ports import Segment, UnitOfWork
-from booking.read_memo import current_memo
+from booking.read_memo import remembered
 from booking.usecase import UseCases, station_of
 from booking.views import SeatCell, SeatMap, TripOption
 
@@ -181,28 +181,24 @@ class CatalogueService(UseCases):
         """The trip, its route and layout and the seats taken on origin -> destination:
         everything its option and its seat map show, read in one unit of work, or taken
         from the update's read memo (booking/read_memo.py) when read already."""
-        memo = current_memo()
-        question = ("trip_state", trip_id, origin, destination)
-        if memo is not None:
-            known: _TripState | None = memo.get(question)
-            if known is not None:
-                return known
+        return await remembered(("trip_state", trip_id, origin, destination),
+                                lambda: self._read_trip_state(trip_id, origin, destination))
+
+    async def _read_trip_state(self, trip_id: int, origin: str, destination: str
+                               ) -> _TripState:
         async with self._uow() as uow:
             trip = await uow.catalog.trip(trip_id)
             if trip is None:
                 raise BookingError(ErrorCode.UNKNOWN_TRIP)
             route = await uow.catalog.route(trip.route_id)
             segment = route.segment(origin, destination)
-            state = _TripState(
+            return _TripState(
                 trip, route, segment,
                 await station_of(uow, origin), await station_of(uow, destination),
                 await uow.catalog.layout(trip.layout_id),
                 frozenset(await uow.inventory.taken_seats(Segment(trip.id, *segment),
                                                           self.now())),
             )
-        if memo is not None:
-            memo.put(question, state)
-        return state
 
     # ---- the search itself -------------------------------------------------------------
 

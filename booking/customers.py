@@ -22,7 +22,7 @@ from booking.model import (
 )
 from booking.outbox import Undeliverable
 from booking.ports import OutboxMessage, UnitOfWorkFactory
-from booking.read_memo import current_memo
+from booking.read_memo import remembered
 
 __all__ = [
     "MAX_CUSTOMER_NAME_LENGTH",
@@ -52,15 +52,7 @@ class CustomerService:
         """The customer (None before their first contact); asked again within one update's
         read memo (booking/read_memo.py), the first answer."""
         limits.customer_id(user_id, "user_id")
-        memo = current_memo()
-        if memo is None:
-            return await self._read(user_id)
-        question = ("customer", user_id)
-        known: tuple[Customer | None] | None = memo.get(question)
-        if known is None:
-            known = (await self._read(user_id),)
-            memo.put(question, known)
-        return known[0]
+        return await remembered(("customer", user_id), lambda: self._read(user_id))
 
     async def _read(self, user_id: int) -> Customer | None:
         async with self._uow() as uow:

@@ -14,7 +14,7 @@ from booking import limits
 from booking.errors import BookingError, ErrorCode
 from booking.model import Order, OrderStatus, Route, Station, Trip
 from booking.ports import UnitOfWork, UnitOfWorkFactory
-from booking.read_memo import current_memo
+from booking.read_memo import remember, remembered
 from booking.usecase import UseCases, station_of, trip_of
 from booking.views import OrderView, order_seats
 
@@ -50,26 +50,20 @@ class OrderParts:
 async def read_order(uow_factory: UnitOfWorkFactory, order_id: str) -> OrderParts:
     """The order and its trip in one unit of work (UNKNOWN_ORDER if there is none); asked
     again within one update's read memo (booking/read_memo.py), the first answer."""
-    memo = current_memo()
-    question = ("order", order_id)
-    if memo is not None:
-        known: OrderParts | None = memo.get(question)
-        if known is not None:
-            return known
-    async with uow_factory() as uow:
-        order = await owned_order(uow, order_id, None)
-        [parts] = await order_parts(uow, [order])
-    if memo is not None:
-        memo.put(question, parts)
-    return parts
+
+    async def read() -> OrderParts:
+        async with uow_factory() as uow:
+            order = await owned_order(uow, order_id, None)
+            [parts] = await order_parts(uow, [order])
+        return parts
+
+    return await remembered(("order", order_id), read)
 
 
 def remember_order(parts: OrderParts) -> None:
     """An order just written, with its trip as the writing transaction read it: what the
     same update asks of it next (the held card, its Pay button) needs no read."""
-    memo = current_memo()
-    if memo is not None:
-        memo.put(("order", parts.order.id), parts)
+    remember(("order", parts.order.id), parts)
 
 
 def check_order_ref(order_id: str, customer_id: int | None) -> None:
