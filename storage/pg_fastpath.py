@@ -44,7 +44,6 @@ from booking.model import (
     Station,
     Ticket,
     Trip,
-    segments_overlap,
 )
 from booking.outcomes import PaymentStatus
 from booking.ports import AuditEvent, OutboxMessage, PaymentEvent, PaymentRecord, Segment
@@ -76,6 +75,7 @@ from storage.repositories import (
     SqlInventory,
     SqlOrders,
     checked_change,
+    count_taken,
     layout_from_row,
     station_from_row,
     trip_from_row,
@@ -333,7 +333,8 @@ class PgCatalog(SqlCatalog):
 
 
 class PgInventory(SqlInventory):
-    """The inventory, reading a hold's taken seats straight on asyncpg."""
+    """The inventory's reads straight on asyncpg: a segment's taken seats (a hold's, a
+    late payment's check leaving its own order out) and the taken counts of a search."""
 
     def __init__(self, conn: AsyncConnection, pg: PgTransaction) -> None:
         super().__init__(conn)
@@ -358,12 +359,7 @@ class PgInventory(SqlInventory):
         wanted = {s.trip_id: s for s in segments}
         rows = await self._pg.run(self._pg.driver.fetch, _LIVE_ALLOCATIONS_OF_TRIPS,
                                   list(wanted), now)
-        taken: dict[int, set[str]] = {}
-        for trip_id, seat, from_seq, to_seq in rows:
-            segment = wanted[trip_id]
-            if segments_overlap((from_seq, to_seq), (segment.from_seq, segment.to_seq)):
-                taken.setdefault(trip_id, set()).add(seat)
-        return {trip_id: len(seats) for trip_id, seats in taken.items()}
+        return count_taken(rows, wanted)
 
 
 class PgCustomers(SqlCustomers):
@@ -502,8 +498,9 @@ ON CONFLICT DO NOTHING
 
 
 class PgOutbox(SqlOutbox):
-    """Outbox rows are kept until the transaction's next order insert carries them (a hold
-    writes one with every order, so this saves it a round trip) or until COMMIT."""
+    """Outbox rows are held back with the transaction's other writes and go out with its
+    next statement of any kind, in one statement with the rest (PgTransaction.send_held):
+    a hold's row rides with its order's insert, and saves it a round trip."""
 
     def __init__(self, conn: AsyncConnection, pg: PgTransaction) -> None:
         super().__init__(conn)
@@ -513,11 +510,6 @@ class PgOutbox(SqlOutbox):
         self._pg.held.outbox.append((message, created_at))
 
     async def add_many(self, messages: Sequence[OutboxMessage], created_at: datetime) -> None:
-        """A payment's reminders, a broadcast's recipients: with the rest at COMMIT, in the
-        one statement that writes them all."""
+        """A payment's reminders, a broadcast's recipients: held back like one row, and
+        written with the other held writes in one statement."""
         self._pg.held.outbox.extend((message, created_at) for message in messages)
-
-    async def claim_due(
-        self, now: datetime, limit: int, lease_until: datetime
-    ) -> list[OutboxMessage]:
-        return await super().claim_due(now, limit, lease_until)  # sends the held rows first

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
@@ -42,6 +42,17 @@ def station_from_row(row: Sequence[Any]) -> Station:
     """The Station in a row of stations: SQLAlchemy's Row or asyncpg's Record alike."""
     code, names, timezone, lat, lon, _popularity = row
     return Station(code=code, names=dict(names), timezone=timezone, lat=lat, lon=lon)
+
+
+def count_taken(rows: Iterable[Sequence[Any]], wanted: dict[int, Segment]) -> dict[int, int]:
+    """Seats taken per trip on its wanted segment, from live allocation rows of
+    (trip_id, seat, from_seq, to_seq): SQLAlchemy's Rows or asyncpg's Records alike."""
+    taken: dict[int, set[str]] = {}
+    for trip_id, seat, from_seq, to_seq in rows:
+        segment = wanted[trip_id]
+        if segments_overlap((from_seq, to_seq), (segment.from_seq, segment.to_seq)):
+            taken.setdefault(trip_id, set()).add(seat)
+    return {trip_id: len(seats) for trip_id, seats in taken.items()}
 
 
 def trip_from_row(row: Sequence[Any]) -> Trip:
@@ -298,12 +309,7 @@ class SqlInventory:
         rows = await self._conn.execute(
             _LIVE_ALLOCATIONS_OF_TRIPS, {"trip_ids": list(wanted), "now": now}
         )
-        taken: dict[int, set[str]] = {}
-        for r in rows:
-            segment = wanted[r.trip_id]
-            if segments_overlap((r.from_seq, r.to_seq), (segment.from_seq, segment.to_seq)):
-                taken.setdefault(r.trip_id, set()).add(r.seat)
-        return {trip_id: len(seats) for trip_id, seats in taken.items()}
+        return count_taken(rows, wanted)
 
     async def trip_loads(self, trip_ids: Sequence[int], now: datetime) -> dict[int, TripLoad]:
         if not trip_ids:
