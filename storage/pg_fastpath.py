@@ -57,7 +57,13 @@ from storage.customers import (
 from storage.errors import lock_timeout
 from storage.outbox import SqlOutbox
 from storage.payments import SqlPayments
-from storage.pg_held_writes import WRITE_HELD, HeldWrites, StatusChange, outbox_columns
+from storage.pg_held_writes import (
+    WRITE_HELD,
+    HeldWrites,
+    StatusChange,
+    outbox_columns,
+    outbox_insert,
+)
 from storage.repositories import (
     DESTINATIONS_FROM,
     LAYOUT_BY_ID,
@@ -140,7 +146,7 @@ _CUSTOMER_LOCKED = _compiled(CUSTOMER_BY_ID_LOCKED, "customer_id")
 # foreign keys of the seats and of the audit row on the new order are checked at the end of
 # the statement, when the order row is there; WITH ORDINALITY keeps the seats' ids in the
 # passengers' order.
-_ADD_ORDER = """
+_ADD_ORDER = f"""
 WITH new_order AS (
     INSERT INTO orders (id, customer_id, trip_id, from_seq, to_seq, status, amount, currency,
                         created_at, updated_at, expires_at, request_key)
@@ -155,16 +161,7 @@ WITH new_order AS (
     ORDER BY s.n
 ), new_outbox AS (
     -- the outbox rows the same unit of work wrote before (see PgOutbox): none, or a few
-    INSERT INTO outbox (kind, recipient, payload, dedupe_key, due_at, status, attempts,
-                        created_at, broadcast_id)
-    SELECT m.kind, m.recipient, m.payload::json, m.dedupe_key, m.due_at, 'pending',
-           m.attempts, m.created_at, m.broadcast_id
-    FROM unnest($19::varchar[], $20::bigint[], $21::text[], $22::varchar[],
-                $23::timestamptz[], $24::int[], $25::timestamptz[], $26::int[])
-         AS m(kind, recipient, payload, dedupe_key, due_at, attempts, created_at,
-              broadcast_id)
-    ON CONFLICT DO NOTHING
-)
+    {outbox_insert(19)})
 INSERT INTO order_events (order_id, at, from_status, to_status, actor, detail)
 SELECT new_order.id, $14, $15, $16, $17, $18::json FROM new_order
 """
@@ -485,16 +482,7 @@ class PgTickets(SqlTickets):
 
 # Outbox rows written with no order insert after them (the expiry sweep's notices, a
 # broadcast's recipients).
-_ADD_OUTBOX = """
-INSERT INTO outbox (kind, recipient, payload, dedupe_key, due_at, status, attempts, created_at,
-                    broadcast_id)
-SELECT m.kind, m.recipient, m.payload::json, m.dedupe_key, m.due_at, 'pending', m.attempts,
-       m.created_at, m.broadcast_id
-FROM unnest($1::varchar[], $2::bigint[], $3::text[], $4::varchar[], $5::timestamptz[],
-            $6::int[], $7::timestamptz[], $8::int[])
-     AS m(kind, recipient, payload, dedupe_key, due_at, attempts, created_at, broadcast_id)
-ON CONFLICT DO NOTHING
-"""
+_ADD_OUTBOX = outbox_insert(1)
 
 
 class PgOutbox(SqlOutbox):

@@ -84,10 +84,27 @@ def outbox_columns(pending: list[tuple[OutboxMessage, datetime]]) -> tuple[list[
     )
 
 
+def outbox_insert(first: int) -> str:
+    """The insert of outbox_columns' arrays, bound from parameter ``$first`` on: zero or
+    more rows, a row whose dedupe key is taken left out."""
+    p = [f"${n}" for n in range(first, first + 8)]
+    return f"""
+    INSERT INTO outbox (kind, recipient, payload, dedupe_key, due_at, status, attempts,
+                        created_at, broadcast_id)
+    SELECT m.kind, m.recipient, m.payload::json, m.dedupe_key, m.due_at, 'pending',
+           m.attempts, m.created_at, m.broadcast_id
+    FROM unnest({p[0]}::varchar[], {p[1]}::bigint[], {p[2]}::text[], {p[3]}::varchar[],
+                {p[4]}::timestamptz[], {p[5]}::int[], {p[6]}::timestamptz[], {p[7]}::int[])
+         AS m(kind, recipient, payload, dedupe_key, due_at, attempts, created_at,
+              broadcast_id)
+    ON CONFLICT DO NOTHING
+"""
+
+
 # Every part takes zero or more rows. A status change is guarded on the status it was
 # decided from, as SqlOrders.change_status's update is; its seats and audit row follow only
 # where the guard held, and the count returned tells the caller whether every one did.
-WRITE_HELD = """
+WRITE_HELD = f"""
 WITH new_payments AS (
     INSERT INTO payments (order_id, provider, reference, amount, currency, status, created_at)
     SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::int[],
@@ -122,16 +139,6 @@ WITH new_payments AS (
     INSERT INTO tickets (id, order_id, seat, passenger, status, issued_at)
     SELECT * FROM unnest($26::varchar[], $27::varchar[], $28::varchar[], $29::varchar[],
                          $30::varchar[], $31::timestamptz[])
-), new_outbox AS (
-    INSERT INTO outbox (kind, recipient, payload, dedupe_key, due_at, status, attempts,
-                        created_at, broadcast_id)
-    SELECT m.kind, m.recipient, m.payload::json, m.dedupe_key, m.due_at, 'pending',
-           m.attempts, m.created_at, m.broadcast_id
-    FROM unnest($32::varchar[], $33::bigint[], $34::text[], $35::varchar[],
-                $36::timestamptz[], $37::int[], $38::timestamptz[], $39::int[])
-         AS m(kind, recipient, payload, dedupe_key, due_at, attempts, created_at,
-              broadcast_id)
-    ON CONFLICT DO NOTHING
-)
+), new_outbox AS ({outbox_insert(32)})
 SELECT count(*) FROM changed
 """
