@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 import sys
@@ -18,7 +17,7 @@ from typing import TextIO
 
 from booking.clock import Clock
 from booking.idempotency import KEPT_FOR, IdempotencyStore
-from bot import event_loop
+from bot import event_loop, heap
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -74,11 +73,7 @@ async def serve(settings: Settings, host: str, port: int, out: TextIO = sys.stdo
     try:
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
-        # What was made to start (modules, the app, the OpenAPI document: ~160,000 objects)
-        # lives as long as the process; frozen, it is out of the collector's sight, and a
-        # full collection walks the ~7,000 objects of the requests in flight instead (one
-        # took 93 ms under bench/api.py, every few seconds).
-        gc.freeze()
+        heap.settle()
         bound = runner.addresses[0][1]
         print(f"kassa booking-api: listening on http://{host}:{bound}/v1", file=out, flush=True)
         purging = asyncio.create_task(_purge_kept_answers(store, booking.now))

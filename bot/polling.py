@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from typing import TextIO
 
-from bot import event_loop
+from bot import event_loop, heap
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -152,6 +152,7 @@ async def serve(settings: Settings, run: RunSettings, out: TextIO, *,
                 raise RuntimeError("polling needs an Updater")
             await application.updater.start_polling(drop_pending_updates=False)
             mode = "polling"
+        heap.settle()
         print(f"kassa: {mode}; web server on http://{settings.http_host}:"
               f"{settings.http_port}", file=out, flush=True)
         await stop.wait()
