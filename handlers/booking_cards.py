@@ -10,13 +10,11 @@ import calendar
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 
-from telegram import InlineKeyboardButton
-
 from booking.errors import BookingError
 from booking.model import OrderStatus, Station, TripStatus
 from booking.views import TripOption
 from handlers import callback_data as cb
-from handlers.cards import Card, button
+from handlers.cards import Button, Card, Rows, button
 from handlers.context import KassaContext
 from handlers.errors import error_text
 from handlers.flow import Flow, Step
@@ -29,7 +27,7 @@ SAVED_NAMES_OFFERED = 6
 NOOP = "-"
 
 
-def rows_of(buttons: list[InlineKeyboardButton], width: int) -> list[list[InlineKeyboardButton]]:
+def rows_of(buttons: list[Button], width: int) -> Rows:
     return [buttons[i:i + width] for i in range(0, len(buttons), width)]
 
 
@@ -54,7 +52,7 @@ def chosen(label: str, is_chosen: bool) -> str:
     return f"✅ {label}" if is_chosen else label
 
 
-def back_row(flow: Flow, _: Texts) -> list[InlineKeyboardButton]:
+def back_row(flow: Flow, _: Texts) -> list[Button]:
     return [button(_("« Back"), cb.booking(flow.id, "bk"))]
 
 
@@ -70,7 +68,7 @@ async def render(context: KassaContext, flow: Flow, notice: str | None = None) -
 
 
 def station_buttons(flow: Flow, stations: list[Station], action: str, language: str,
-                    current: str | None) -> list[list[InlineKeyboardButton]]:
+                    current: str | None) -> Rows:
     return rows_of([button(chosen(s.name(language), s.code == current),
                            cb.booking(flow.id, action, s.code))
                     for s in stations], 2)
@@ -132,7 +130,7 @@ async def date_card(context: KassaContext, flow: Flow) -> Card:
 
 
 def calendar_rows(context: KassaContext, flow: Flow, month: date, today: date,
-                  last: date) -> list[list[InlineKeyboardButton]]:
+                  last: date) -> Rows:
     """A month as a keyboard: title with arrows, weekday names, and the days on sale
     (today to ``last``) to press; the others are inert, and no arrow leads past them."""
     _ = context.texts
@@ -193,7 +191,7 @@ async def trips_card(context: KassaContext, flow: Flow) -> Card:
     page = min(max(flow.page, 0), pages - 1)
     shown = options[page * TRIPS_PER_PAGE:(page + 1) * TRIPS_PER_PAGE]
     lines = [_("{route}, {day}", route=route_title(context, flow), day=_.day(day, today))]
-    rows: list[list[InlineKeyboardButton]] = []
+    rows: Rows = []
     for number, option in enumerate(shown, start=page * TRIPS_PER_PAGE + 1):
         lines.append(f"{number}. {trip_line(_, option)}")
         if option.seats_free:
@@ -321,7 +319,7 @@ async def names_card(context: KassaContext, flow: Flow) -> Card:
     count = flow.count or 1
     lines = [option_summary(context, flow, option)]
     lines.extend(f"{i}. {name}" for i, name in enumerate(flow.names, start=1))
-    rows: list[list[InlineKeyboardButton]] = []
+    rows: Rows = []
     if flow.names_complete:
         lines.append(_("Tap “Continue” to keep these names, or “Change names” to type them "
                        "again."))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
@@ -13,36 +13,59 @@ from telegram.error import BadRequest
 from handlers.context import KassaContext
 
 
-@dataclass(frozen=True)
-class Card:
-    text: str
-    buttons: list[list[InlineKeyboardButton]]
+@dataclass(frozen=True, slots=True)
+class Button:
+    """One inline button: its callback data, or a link (the checkout page's Pay).
 
-    @property
-    def markup(self) -> InlineKeyboardMarkup | None:
-        return InlineKeyboardMarkup(self.buttons) if self.buttons else None
-
-
-class CallbackButton(InlineKeyboardButton):
-    """A button that only sends its callback data back, as all of Kassa's but Pay are.
-
-    It writes its Bot API form itself: the same dict PTB's general ``to_dict`` builds by
-    walking all fourteen of a button's fields, for a fraction of the work (a card has up
-    to fifty buttons, each written out with every edit).
+    Not python-telegram-bot's InlineKeyboardButton: making one of those sets its fourteen
+    fields one by one through TelegramObject's guarded __setattr__ and freezes it, and a
+    card has up to fifty buttons, nearly all new (their data carries the conversation's
+    id), made again with each step: a twentieth of a webhook instance's CPU (py-spy,
+    bench/conversation.py). This one sets three. (Not a tuple: PTB refuses a keyboard
+    whose buttons are sequences.)
     """
+
+    text: str
+    callback_data: str | None = None
+    url: str | None = None
+
+    def to_dict(self) -> dict[str, str]:
+        """The Bot API's InlineKeyboardButton, with the fields PTB would write (its order)."""
+        if self.url is not None:
+            return {"text": self.text, "url": self.url}
+        return {"callback_data": self.callback_data or "", "text": self.text}
+
+
+Rows = list[list[Button]]
+
+
+class Keyboard(InlineKeyboardMarkup):
+    """An inline keyboard of Buttons, which PTB sends as it sends its own: by to_dict."""
 
     __slots__ = ()
 
+    def __init__(self, rows: Rows) -> None:
+        # PTB only checks that the keyboard is rows of something, and keeps them.
+        super().__init__(cast(Sequence[Sequence[InlineKeyboardButton]], rows))
+
     def to_dict(self, recursive: bool = True) -> dict[str, Any]:
-        return {"callback_data": self.callback_data, "text": self.text}
+        rows = cast(tuple[tuple[Button, ...], ...], self.inline_keyboard)
+        return {"inline_keyboard": [[b.to_dict() for b in row] for row in rows]}
 
 
-# Cards come back with the same buttons (a seat map after each tap, the blank days of a
-# calendar, the menu's), and a button, once made, never changes: so each is made once.
-# Room for about a hundred people's cards at once.
-@functools.lru_cache(maxsize=4096)
-def button(text: str, data: str) -> InlineKeyboardButton:
-    return CallbackButton(text, callback_data=data)
+@dataclass(frozen=True)
+class Card:
+    text: str
+    buttons: Rows
+
+    @property
+    def markup(self) -> InlineKeyboardMarkup | None:
+        return Keyboard(self.buttons) if self.buttons else None
+
+
+def button(text: str, data: str) -> Button:
+    """A button that sends ``data`` back when pressed, as all of Kassa's but Pay do."""
+    return Button(text, data)
 
 
 async def answer_query(update: Update, text: str | None = None, *, alert: bool = False) -> bool:

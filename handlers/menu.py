@@ -6,10 +6,10 @@ continue it, and its card's buttons still work. Only /cancel ends it.
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, Update
+from telegram import Update
 
 from handlers import callback_data as cb
-from handlers.cards import Card, answer_query, button, show
+from handlers.cards import Card, Rows, answer_query, button, show
 from handlers.checkin import checkin_photo
 from handlers.context import KassaContext
 from handlers.flow import Flow, load_flow, save_flow
@@ -26,7 +26,7 @@ def resumable(context: KassaContext, flow: Flow | None) -> str | None:
     return f"{origin.name(context.language)} → {destination.name(context.language)}"
 
 
-def continue_rows(context: KassaContext) -> list[list[InlineKeyboardButton]]:
+def continue_rows(context: KassaContext) -> Rows:
     """"▶ Continue booking A → B" for a booking under way, on every card that offers to
     book, so that "Book a trip" is never the only way on from it."""
     _ = context.texts

@@ -9,13 +9,13 @@ the payment, which is applied exactly once by its charge id.
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, LabeledPrice, Update
+from telegram import LabeledPrice, Update
 
 from booking.errors import BookingError, ErrorCode
 from booking.telegram_payments import successful_payment_event
 from booking.views import OrderView
 from handlers import callback_data as cb
-from handlers.cards import answer_query, button
+from handlers.cards import Button, Rows, answer_query, button
 from handlers.context import KassaContext, Services
 from handlers.errors import error_text
 from locales import Texts
@@ -23,7 +23,7 @@ from locales import Texts
 
 async def pay_rows(
     services: Services, _: Texts, view: OrderView
-) -> list[list[InlineKeyboardButton]]:
+) -> Rows:
     """The Pay button of a live hold, or no row when it cannot be paid now."""
     try:
         checkout = await services.booking.start_payment(view.id, view.customer_id)
@@ -31,7 +31,7 @@ async def pay_rows(
         return []
     label = _("💳 Pay {price}", price=_.price(view.amount, view.currency))
     if checkout.url is not None:
-        return [[InlineKeyboardButton(label, url=checkout.url)]]
+        return [[Button(label, url=checkout.url)]]
     if checkout.invoice is not None:
         return [[button(label, cb.pay(view.id))]]
     return []
