@@ -85,7 +85,7 @@ RowId = tuple[str, str]  # (kind, key)
 class Known(NamedTuple):
     """A row as this process last read or wrote it."""
 
-    text: str  # its data as canonical JSON
+    text: bytes  # its data as canonical JSON
     version: int
 
 

@@ -16,12 +16,12 @@ before PTB parses them.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar
 
 import aiohttp
+import orjson
 
 # The types PTB's own request classes are declared with (not exported by telegram.request).
 from telegram._utils.defaultvalue import DefaultValue
@@ -59,8 +59,8 @@ class AiohttpRequest(BaseRequest):
     def parse_json_payload(payload: bytes) -> dict[str, Any]:
         """Telegram's answer, without the inline keyboards of the messages in it."""
         try:
-            answer = json.loads(payload.decode("utf-8", "replace"))
-        except ValueError as error:
+            answer = orjson.loads(payload.decode("utf-8", "replace"))
+        except orjson.JSONDecodeError as error:
             raise TelegramError("Invalid server response") from error
         result = answer.get("result") if isinstance(answer, dict) else None
         if isinstance(result, dict):
@@ -116,7 +116,7 @@ class AiohttpRequest(BaseRequest):
             # One JSON document, as the Bot API takes it: PTB's form fields are each value
             # JSON-encoded on its own and then URL-encoded, a keyboard's ~2 KB character
             # by character in Python.
-            body = json.dumps(request_data.parameters, ensure_ascii=False).encode()
+            body = orjson.dumps(request_data.parameters)
             headers = JSON_CONTENT
         try:
             async with self._session.request(method, url, data=body, headers=headers,

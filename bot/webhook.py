@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
+import orjson
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
@@ -79,8 +79,8 @@ class UpdateReceiver:
         if not hmac.compare_digest(given.encode(), self.secret_token.encode()):
             return _error(401, "unauthorized", f"wrong or missing {SECRET_HEADER}")
         try:
-            data = json.loads(await request.read())
-        except (ValueError, UnicodeDecodeError):
+            data = orjson.loads(await request.read())
+        except orjson.JSONDecodeError:  # not JSON, or not UTF-8
             return _error(400, "bad_json", "the body is not JSON")
         update_id = data.get("update_id") if isinstance(data, dict) else None
         if not isinstance(update_id, int) or isinstance(update_id, bool):
@@ -100,7 +100,8 @@ class UpdateReceiver:
             if not await handle(self.application, update,
                                 record=delivery if in_turn else None):
                 return _replayed()
-            return web.json_response(slot.answer())
+            return web.Response(body=orjson.dumps(slot.answer()),
+                                content_type="application/json")
 
     async def prune(self, _context: object = None) -> None:
         await forget_before(self.engine, datetime.now(UTC) - KEPT_FOR)

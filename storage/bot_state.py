@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import asyncpg
+import orjson
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -217,7 +218,7 @@ class TurnRows:
 def _locked(locked: bool, text: str | None, version: Any) -> Locked:
     if not locked:
         return Locked(False, None)
-    return Locked(True, Stored(json.loads(text), version) if text is not None else None)
+    return Locked(True, Stored(orjson.loads(text), version) if text is not None else None)
 
 
 def _check(kind: str, key: str, data: Any) -> None:
@@ -226,12 +227,13 @@ def _check(kind: str, key: str, data: Any) -> None:
         raise ValueError(f"kind {kind!r} is longer than {KIND_LENGTH} characters")
 
 
-def canonical_json(data: Any) -> str:
-    """One text per value (sorted keys), so equal data compares equal as text."""
-    return json.dumps(data, sort_keys=True, ensure_ascii=False, allow_nan=False)
+def canonical_json(data: Any) -> bytes:
+    """One text per value (sorted keys), so equal data compares equal as text. (orjson:
+    made for every saved turn, twice; NaN comes out as null, which plain_json refuses.)"""
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
 
 
-def plain_json(data: Any, what: str) -> str:
+def plain_json(data: Any, what: str) -> bytes:
     """``data`` as canonical JSON text, if it comes back from JSON exactly as it is."""
     if data is None:
         raise TypeError(f"{what} is None: delete the row instead")
@@ -239,7 +241,7 @@ def plain_json(data: Any, what: str) -> str:
         text = canonical_json(data)
     except (TypeError, ValueError) as error:
         raise TypeError(f"{what} cannot be stored as JSON: {error}") from error
-    if json.loads(text) != data:
+    if orjson.loads(text) != data:
         raise TypeError(
             f"{what} would not come back the same from JSON: "
             "use str keys, and lists rather than tuples"
