@@ -291,9 +291,9 @@ class PgCatalog(SqlCatalog):
                                  trip_id)
         return trip_from_row(row) if row else None
 
-    async def stations(self) -> list[Station]:
+    async def _read_stations(self) -> tuple[Station, ...]:
         rows = await self._pg.run(self._pg.driver.fetch, _STATIONS)
-        return [station_from_row(r) for r in rows]
+        return tuple(station_from_row(r) for r in rows)
 
     async def _read_station(self, code: str) -> Station | None:
         row = await self._pg.run(self._pg.driver.fetchrow, _STATION, code)
@@ -305,13 +305,13 @@ class PgCatalog(SqlCatalog):
             raise LookupError(f"no seat layout {layout_id}")
         return layout_from_row(row)
 
-    async def routes_serving(self, origin: str, destination: str) -> list[int]:
+    async def _read_routes_serving(self, origin: str, destination: str) -> tuple[int, ...]:
         rows = await self._pg.run(self._pg.driver.fetch, _ROUTES_SERVING, origin, destination)
-        return [r[0] for r in rows]
+        return tuple(r[0] for r in rows)
 
-    async def destinations_from(self, origin: str) -> set[str]:
+    async def _read_destinations_from(self, origin: str) -> frozenset[str]:
         rows = await self._pg.run(self._pg.driver.fetch, _DESTINATIONS_FROM, origin)
-        return {r[0] for r in rows} - {origin}
+        return frozenset(r[0] for r in rows) - {origin}
 
     async def trips_departing(
         self, route_ids: Sequence[int], start: datetime, end: datetime

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Integer, String, and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.engine import Row
@@ -27,10 +27,19 @@ from booking.model import (
 from booking.ports import AuditEvent, Segment, TripLoad, TripSales
 from storage import tables as t
 
+T = TypeVar("T")
+
 # Stations do change (an import may rename one or correct its timezone), but rarely: every
 # order view names two of them, so a hold would cost two more queries without this.
 STATION_CACHE_SECONDS = 60.0
 _station_cache: dict[tuple[str, str], tuple[float, Station]] = {}
+
+# The timetable's shape (the list of stations, the routes serving a pair of stations, the
+# stations a station's routes lead on to) changes only with an import, and every
+# passenger's search asks it again: each answer is kept as long as a station is. An import
+# in this process forgets them at once (storage/timetable.py); others' in a minute.
+_shape_cache: dict[tuple[str, str, str, str], tuple[float, Any]] = {}
+SHAPE_CACHE_ENTRIES = 20_000  # past this many pairs asked, start over
 
 # Routes and layouts never change once stored (a new timetable makes new routes), so
 # every process may keep them; this saves two queries on each hold.
@@ -145,8 +154,25 @@ class SqlCatalog:
         self._for_update = conn.dialect.name != "sqlite"
 
     async def stations(self) -> list[Station]:
+        return list(await self._kept("stations", "", "", self._read_stations))
+
+    async def _read_stations(self) -> tuple[Station, ...]:
         rows = await self._conn.execute(STATIONS)
-        return [station_from_row(r) for r in rows]
+        return tuple(station_from_row(r) for r in rows)
+
+    async def _kept(self, question: str, origin: str, destination: str,
+                    read: Callable[[], Awaitable[T]]) -> T:
+        """``read()``'s answer, or the one kept from less than a minute ago."""
+        key = (self._cache_key, question, origin, destination)
+        kept = _shape_cache.get(key)
+        now = time.monotonic()
+        if kept is not None and kept[0] > now:
+            return cast(T, kept[1])
+        answer = await read()
+        if len(_shape_cache) >= SHAPE_CACHE_ENTRIES:
+            _shape_cache.clear()
+        _shape_cache[key] = (now + STATION_CACHE_SECONDS, answer)
+        return answer
 
     async def station(self, code: str) -> Station | None:
         key = (self._cache_key, code)
@@ -211,14 +237,22 @@ class SqlCatalog:
                                                          {"layout_id": layout_id})).one())
 
     async def routes_serving(self, origin: str, destination: str) -> list[int]:
+        return list(await self._kept("routes_serving", origin, destination,
+                                     lambda: self._read_routes_serving(origin, destination)))
+
+    async def _read_routes_serving(self, origin: str, destination: str) -> tuple[int, ...]:
         rows = await self._conn.execute(
             ROUTES_SERVING, {"origin": origin, "destination": destination}
         )
-        return [r.route_id for r in rows]
+        return tuple(r.route_id for r in rows)
 
     async def destinations_from(self, origin: str) -> set[str]:
+        return set(await self._kept("destinations_from", origin, "",
+                                    lambda: self._read_destinations_from(origin)))
+
+    async def _read_destinations_from(self, origin: str) -> frozenset[str]:
         rows = await self._conn.execute(DESTINATIONS_FROM, {"origin": origin})
-        return {r.station_code for r in rows} - {origin}
+        return frozenset(r.station_code for r in rows) - {origin}
 
     async def trips_departing(
         self, route_ids: Sequence[int], start: datetime, end: datetime
@@ -594,7 +628,9 @@ class SqlOrders:
 
 
 def clear_caches() -> None:
-    """Forget cached routes and layouts (for a process that recreates its database)."""
+    """Forget cached stations, routes, layouts and the timetable's shape (for a process
+    that has just stored a timetable, or recreates its database)."""
+    _shape_cache.clear()
     _route_cache.clear()
     _layout_cache.clear()
     _station_cache.clear()

@@ -24,6 +24,7 @@ from booking.model import Station
 from booking.timetable import StoreReport, Timetable, TimetableRoute, TimetableTrip
 from storage import tables as t
 from storage.database import write_transaction
+from storage.repositories import clear_caches
 
 T = TypeVar("T")
 
@@ -43,6 +44,7 @@ async def store_timetable(engine: AsyncEngine, timetable: Timetable) -> StoreRep
         layout_ids = await store.layouts(timetable)
         route_ids, routes_added = await store.routes(timetable.routes)
         trips_added = await store.trips(timetable.trips, route_ids, layout_ids)
+    clear_caches()  # this process sees the new stations and routes at once
     if trips_added:
         async with engine.connect() as conn:
             await _refresh_statistics(conn)
