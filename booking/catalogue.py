@@ -187,17 +187,25 @@ class CatalogueService(UseCases):
     async def _read_trip_state(self, trip_id: int, origin: str, destination: str
                                ) -> _TripState:
         async with self._uow() as uow:
-            trip = await uow.catalog.trip(trip_id)
-            if trip is None:
-                raise BookingError(ErrorCode.UNKNOWN_TRIP)
-            route = await uow.catalog.route(trip.route_id)
+            route_id = uow.catalog.known_route_of(trip_id)
+            if route_id is None:  # a trip this process has not met: its route first
+                met = await uow.catalog.trip(trip_id)
+                if met is None:
+                    raise BookingError(ErrorCode.UNKNOWN_TRIP)
+                route_id = met.route_id
+            route = await uow.catalog.route(route_id)
             segment = route.segment(origin, destination)
+            # The trip (its status and delay may have changed) and its taken seats, read
+            # together: one statement on PostgreSQL.
+            found = await uow.catalog.trip_with_taken_seats(Segment(trip_id, *segment),
+                                                            self.now())
+            if found is None:
+                raise BookingError(ErrorCode.UNKNOWN_TRIP)
+            trip, taken = found
             return _TripState(
                 trip, route, segment,
                 await station_of(uow, origin), await station_of(uow, destination),
-                await uow.catalog.layout(trip.layout_id),
-                frozenset(await uow.inventory.taken_seats(Segment(trip.id, *segment),
-                                                          self.now())),
+                await uow.catalog.layout(trip.layout_id), frozenset(taken),
             )
 
     # ---- the search itself -------------------------------------------------------------

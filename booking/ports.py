@@ -79,6 +79,15 @@ class Catalog(Protocol):
     async def trip(self, trip_id: int, *, lock: bool = False) -> Trip | None:
         """The trip; with ``lock`` its row stays locked until the transaction ends."""
         ...
+    def known_route_of(self, trip_id: int) -> int | None:
+        """The route of a trip this process has read before (a trip never changes route),
+        without reading; None for a trip not met yet."""
+        ...
+    async def trip_with_taken_seats(self, segment: Segment, now: datetime
+                                    ) -> tuple[Trip, set[str]] | None:
+        """The segment's trip and its taken seats (as Inventory.taken_seats), read
+        together; None if there is no such trip."""
+        ...
     async def trip_of_order(self, order_id: str, *, lock: bool = False) -> Trip | None:
         """The order's trip (None: no such order), in one read, so that a payment takes
         the trip's lock before it reads the order."""

@@ -77,6 +77,7 @@ from storage.repositories import (
     TRIP_BY_ID_LOCKED,
     TRIP_COLUMNS,
     TRIP_OF_ORDER_LOCKED,
+    TRIP_WITH_TAKEN_SEATS,
     SqlCatalog,
     SqlInventory,
     SqlOrders,
@@ -119,6 +120,8 @@ _TAKEN_SEATS = _compiled(TAKEN_SEATS, "trip_id", "now", "to_seq", "from_seq")
 # (or storage/customers.py) compiled for asyncpg; a list of ids is one array parameter
 # (= ANY($1)) where SQLAlchemy expands IN (...) into a parameter per id.
 _TRIP = _compiled(TRIP_BY_ID, "trip_id")
+_TRIP_WITH_TAKEN_SEATS = _compiled(TRIP_WITH_TAKEN_SEATS, "now", "to_seq", "from_seq",
+                                   "trip_id")
 _TAKEN_SEATS_EXCLUDING = _compiled(TAKEN_SEATS_EXCLUDING, "trip_id", "now", "to_seq",
                                    "from_seq", "order_id")
 _LIVE_ALLOCATIONS_OF_TRIPS = _compiled(
@@ -289,7 +292,15 @@ class PgCatalog(SqlCatalog):
     async def trip(self, trip_id: int, *, lock: bool = False) -> Trip | None:
         row = await self._pg.run(self._pg.driver.fetchrow, _TRIP_LOCKED if lock else _TRIP,
                                  trip_id)
-        return trip_from_row(row) if row else None
+        return self._met(trip_from_row(row)) if row else None
+
+    async def trip_with_taken_seats(self, segment: Segment, now: datetime
+                                    ) -> tuple[Trip, set[str]] | None:
+        row = await self._pg.run(self._pg.driver.fetchrow, _TRIP_WITH_TAKEN_SEATS,
+                                 now, segment.to_seq, segment.from_seq, segment.trip_id)
+        if row is None:
+            return None
+        return self._met(trip_from_row(row[:-1])), set(row[-1] or ())
 
     async def _read_stations(self) -> tuple[Station, ...]:
         rows = await self._pg.run(self._pg.driver.fetch, _STATIONS)
@@ -320,7 +331,7 @@ class PgCatalog(SqlCatalog):
             return []
         rows = await self._pg.run(self._pg.driver.fetch, _TRIPS_DEPARTING, list(route_ids),
                                   start, end)
-        return [trip_from_row(r) for r in rows]
+        return [self._met(trip_from_row(r)) for r in rows]
 
     async def trip_of_order(self, order_id: str, *, lock: bool = False) -> Trip | None:
         if not lock:

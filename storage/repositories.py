@@ -44,6 +44,9 @@ SHAPE_CACHE_ENTRIES = 20_000  # past this many pairs asked, start over
 # Routes and layouts never change once stored (a new timetable makes new routes), so
 # every process may keep them; this saves two queries on each hold.
 _route_cache: dict[tuple[str, int], Route] = {}
+# Nor does the route a trip runs on: the trips this process has read, by id.
+_trip_routes: dict[tuple[str, int], int] = {}
+TRIP_ROUTES_KEPT = 100_000  # past this many trips, start over
 _layout_cache: dict[tuple[str, int], SeatLayout] = {}
 
 
@@ -262,7 +265,7 @@ class SqlCatalog:
         rows = await self._conn.execute(
             _TRIPS_DEPARTING, {"route_ids": list(route_ids), "start": start, "end": end}
         )
-        return [trip_from_row(r) for r in rows]
+        return [self._met(trip_from_row(r)) for r in rows]
 
     async def trips_on(self, service_date: date) -> list[Trip]:
         rows = await self._conn.execute(_TRIPS_ON, {"service_date": service_date})
@@ -279,7 +282,24 @@ class SqlCatalog:
         # from BEGIN IMMEDIATE, which serialises them just the same.
         query = TRIP_BY_ID_LOCKED if lock and self._for_update else TRIP_BY_ID
         row = (await self._conn.execute(query, {"trip_id": trip_id})).first()
-        return trip_from_row(row) if row else None
+        return self._met(trip_from_row(row)) if row else None
+
+    def _met(self, trip: Trip) -> Trip:
+        """A trip just read: its route is now known without reading it again."""
+        if len(_trip_routes) >= TRIP_ROUTES_KEPT:
+            _trip_routes.clear()
+        _trip_routes[(self._cache_key, trip.id)] = trip.route_id
+        return trip
+
+    def known_route_of(self, trip_id: int) -> int | None:
+        return _trip_routes.get((self._cache_key, trip_id))
+
+    async def trip_with_taken_seats(self, segment: Segment, now: datetime
+                                    ) -> tuple[Trip, set[str]] | None:
+        trip = await self.trip(segment.trip_id)
+        if trip is None:
+            return None
+        return trip, await SqlInventory(self._conn).taken_seats(segment, now)
 
     async def trip_of_order(self, order_id: str, *, lock: bool = False) -> Trip | None:
         query = TRIP_OF_ORDER_LOCKED if lock and self._for_update else _TRIP_OF_ORDER
@@ -306,6 +326,15 @@ TAKEN_SEATS = select(_alloc.seat).where(
     _alloc.trip_id == bindparam("trip_id"), LIVE_AT_NOW, _OVERLAPS_SEGMENT
 )
 TAKEN_SEATS_EXCLUDING = TAKEN_SEATS.where(_alloc.order_id != bindparam("order_id"))
+# A trip with the seats taken on one of its segments, in one statement (array_agg: on
+# PostgreSQL, storage/pg_fastpath.py): what each booking step after the trip is chosen
+# shows. NULL when none is taken.
+TRIP_WITH_TAKEN_SEATS = select(
+    *TRIP_COLUMNS,
+    select(func.array_agg(_alloc.seat))
+    .where(_alloc.trip_id == t.trips.c.id, LIVE_AT_NOW, _OVERLAPS_SEGMENT)
+    .scalar_subquery(),
+).where(t.trips.c.id == bindparam("trip_id"))
 _LIVE_SEATS_OF_TRIPS = select(_alloc.trip_id, _alloc.seat, _alloc.held_until).where(
     _alloc.trip_id.in_(bindparam("trip_ids", expanding=True)), LIVE_AT_NOW
 )
@@ -632,5 +661,6 @@ def clear_caches() -> None:
     that has just stored a timetable, or recreates its database)."""
     _shape_cache.clear()
     _route_cache.clear()
+    _trip_routes.clear()
     _layout_cache.clear()
     _station_cache.clear()

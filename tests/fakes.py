@@ -191,6 +191,16 @@ class FakeCatalog:
     async def trip(self, trip_id: int, *, lock: bool = False) -> Trip | None:
         return self._t.trips.get(trip_id)
 
+    def known_route_of(self, trip_id: int) -> int | None:
+        return None  # as a process that has met no trip: every read goes to the tables
+
+    async def trip_with_taken_seats(self, segment: Segment, now: datetime
+                                    ) -> tuple[Trip, set[str]] | None:
+        trip = self._t.trips.get(segment.trip_id)
+        if trip is None:
+            return None
+        return trip, await FakeInventory(self._t).taken_seats(segment, now)
+
     async def trip_of_order(self, order_id: str, *, lock: bool = False) -> Trip | None:
         order = self._t.orders.get(order_id)
         return self._t.trips.get(order.trip_id) if order else None

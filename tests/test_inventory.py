@@ -44,6 +44,24 @@ async def test_taken_seats_and_counts_follow_segments_overlap(
             assert ("1A" in excluding) is expected, wanted
             counts = await tx.inventory.taken_counts([segment], now)
             assert counts.get(trip, 0) == int(expected), wanted
+            # A booking step's trip with its taken seats, read together (one statement on
+            # PostgreSQL).
+            found = await tx.catalog.trip_with_taken_seats(segment, now)
+            assert found is not None and found[0] == await tx.catalog.trip(trip)
+            assert found[1] == ({"1A"} if expected else set()), wanted
         # A hold that has run out takes no seat.
         later = now + timedelta(minutes=16)
         assert await tx.inventory.taken_seats(Segment(trip, *SOLD), later) == set()
+        assert await tx.catalog.trip_with_taken_seats(Segment(trip, *SOLD), later) == (
+            await tx.catalog.trip(trip), set())
+        assert await tx.catalog.trip_with_taken_seats(Segment(trip + 999, 0, 1), now) is None
+
+
+async def test_a_trip_read_once_is_known_by_its_route(engine: AsyncEngine) -> None:
+    network = await build_network(engine, days=1)
+    trip = network.trips[DAY]
+    async with SqlUnitOfWorkFactory(engine)() as tx:
+        assert tx.catalog.known_route_of(trip) is None
+        read = await tx.catalog.trip(trip)
+        assert read is not None and tx.catalog.known_route_of(trip) == read.route_id
+        assert tx.catalog.known_route_of(trip + 999) is None
