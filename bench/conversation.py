@@ -1,8 +1,8 @@
 """Updates/s through the whole bot, in webhook mode with one and two instances.
 
     KASSA_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test \\
-        .venv/bin/python bench/conversation.py [--passengers 40] [--rounds 2] [--in-process]
-            [--event-loop uvloop|asyncio]
+        .venv/bin/python bench/conversation.py [--passengers 40] [--rounds 2] [--repeat 3]
+            [--in-process] [--event-loop uvloop|asyncio]
     KASSA_DATABASE_URL=sqlite+aiosqlite:///kassa.db .venv/bin/python bench/conversation.py
 
 Many simulated passengers book at once, each a whole booking by buttons and typed text
@@ -14,6 +14,8 @@ instances); a step's latency is its POST, answered once the bot has handled it. 
 instances are measured on PostgreSQL only (SQLite is one process's database). The baseline
 is a bare python-telegram-bot echo bot behind the same kind of webhook (bench/echo_webhook.py),
 at the same concurrency, on the same event loop (--event-loop, every process of the run).
+Each is run --repeat times, alternated, and the medians printed (a ratio: the median of
+each run's own).
 CPU time per update is read from /proc: the instances', this process's (the emulator and
 the load balancer: the harness) and the whole machine's (with PostgreSQL), which tells
 whether a second instance has a core to run on. With
@@ -31,6 +33,7 @@ import os
 import random
 import signal
 import socket
+import statistics
 import sys
 import tempfile
 import time
@@ -300,6 +303,12 @@ async def echo_webhook_run(passengers: int, updates_each: int,
             "cpu_ms_per_update": cpu / total * 1000}
 
 
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each figure's median over the runs (the held bookings are those of the first)."""
+    return {key: statistics.median(r[key] for r in runs) if key != "bookings_held"
+            else runs[0][key] for key in runs[0]}
+
+
 def describe(label: str, run: dict[str, Any]) -> str:
     line = (f"{label}: {run['updates']} updates in {run['seconds']:.2f}s = "
             f"{run['updates_per_s']:.0f} updates/s")
@@ -340,16 +349,26 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     if args.in_process:
         return {"database": kind, "passengers": args.passengers * args.rounds,
                 **await in_process(url, args)}
-    runs: dict[int, dict[str, Any]] = {}
-    for instances in (1,) if is_sqlite(url) else (1, 2):
-        async with fresh_database(url, f"conversation{instances}") as fresh:
-            runs[instances] = await webhook_run(fresh, args.passengers, args.rounds, instances,
-                                                args.event_loop)
-        print(describe(f"booking, webhook, {instances} instance(s)", runs[instances]))
-    per_passenger = runs[1]["updates"] // (args.passengers * args.rounds)
-    echo_figures = await echo_webhook_run(args.passengers, per_passenger * args.rounds,
-                                          args.event_loop)
-    print(describe("bare echo bot, webhook", echo_figures))
+    # Each measurement --repeat times, alternated (one instance, two, echo, then again), and
+    # the median of each kept: on a shared machine one run can differ from the next by half.
+    repeats: dict[str, list[dict[str, Any]]] = {"1": [], "2": [], "echo": []}
+    for repeat in range(args.repeat):
+        for instances in (1,) if is_sqlite(url) else (1, 2):
+            async with fresh_database(url, f"conversation{instances}") as fresh:
+                run = await webhook_run(fresh, args.passengers, args.rounds, instances,
+                                        args.event_loop)
+            repeats[str(instances)].append(run)
+            print(describe(f"booking, webhook, {instances} instance(s), run {repeat + 1}",
+                           run))
+        per_passenger = run["updates"] // (args.passengers * args.rounds)
+        echo_run_figures = await echo_webhook_run(args.passengers, per_passenger * args.rounds,
+                                                  args.event_loop)
+        repeats["echo"].append(echo_run_figures)
+        print(describe(f"bare echo bot, webhook, run {repeat + 1}", echo_run_figures))
+    runs = {int(k): median_run(v) for k, v in repeats.items() if v and k != "echo"}
+    echo_figures = median_run(repeats["echo"])
+    pair_ratios = [one["updates_per_s"] / echo["updates_per_s"]
+                   for one, echo in zip(repeats["1"], repeats["echo"], strict=True)]
     one = runs[1]
     figures: dict[str, Any] = {
         "database": kind,
@@ -364,8 +383,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "one_instance_machine_cpu_ms_per_update": round(one["machine_cpu_ms_per_update"], 2),
         "echo_updates_per_s": round(echo_figures["updates_per_s"], 1),
         "echo_cpu_ms_per_update": round(echo_figures["cpu_ms_per_update"], 2),
-        "ratio_one_vs_echo": round(one["updates_per_s"] / echo_figures["updates_per_s"], 3),
-        "bookings_held": sum(r["bookings_held"] for r in runs.values()),
+        "ratio_one_vs_echo": round(statistics.median(pair_ratios), 3),
+        "ratio_one_vs_echo_runs": [round(r, 3) for r in pair_ratios],
+        "runs": args.repeat,
+        "bookings_held": sum(r["bookings_held"] for k, v in repeats.items() if k != "echo"
+                             for r in v),
     }
     if 2 in runs:
         two = runs[2]
@@ -374,7 +396,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             two_instances_p99_ms=round(two["p99_ms"], 2),
             two_instances_cpu_ms_per_update=round(two["cpu_ms_per_update"], 2),
             two_instances_machine_cpu_ms_per_update=round(two["machine_cpu_ms_per_update"], 2),
-            ratio_two_vs_one=round(two["updates_per_s"] / one["updates_per_s"], 2),
+            ratio_two_vs_one=round(statistics.median(
+                b["updates_per_s"] / a["updates_per_s"]
+                for a, b in zip(repeats["1"], repeats["2"], strict=True)), 2),
         )
     return figures
 
@@ -383,6 +407,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--passengers", type=int, default=40, help="booking at once")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="each webhook measurement this many times; medians are printed")
     parser.add_argument("--in-process", action="store_true",
                         help="the bot in this process on the emulator, without HTTP")
     parser.add_argument("--event-loop", choices=["uvloop", "asyncio"], default="uvloop",
