@@ -49,7 +49,8 @@ COUNTDOWN_INTERVAL_SECONDS = 15.0
 # countdown's intervals, with room to spare.
 HELD_CARD_MARGIN = timedelta(minutes=5)
 # A timetable import in another process may add or rename stations; the bot's copy of the
-# station list (for buttons and for reading typed names) catches up within this time.
+# station list (for buttons and for reading typed names) catches up within this time, and
+# the minute the storage keeps the list it reads (storage/repositories.py).
 STATION_REFRESH_SECONDS = 300.0
 
 

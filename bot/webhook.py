@@ -101,7 +101,7 @@ class UpdateReceiver:
                                 record=delivery if in_turn else None):
                 return _replayed()
             return web.Response(body=orjson.dumps(slot.answer()),
-                                content_type="application/json")
+                                content_type="application/json", charset="utf-8")
 
     async def prune(self, _context: object = None) -> None:
         await forget_before(self.engine, datetime.now(UTC) - KEPT_FOR)

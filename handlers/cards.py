@@ -29,11 +29,15 @@ class Button:
     callback_data: str | None = None
     url: str | None = None
 
-    def to_dict(self) -> dict[str, str]:
+    def __post_init__(self) -> None:
+        if (self.callback_data is None) == (self.url is None):
+            raise ValueError("a button has callback data or a link, one of the two")
+
+    def to_dict(self) -> dict[str, str | None]:
         """The Bot API's InlineKeyboardButton, with the fields PTB would write (its order)."""
         if self.url is not None:
             return {"text": self.text, "url": self.url}
-        return {"callback_data": self.callback_data or "", "text": self.text}
+        return {"callback_data": self.callback_data, "text": self.text}
 
 
 Rows = list[list[Button]]

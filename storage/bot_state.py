@@ -230,7 +230,9 @@ def _check(kind: str, key: str, data: Any) -> None:
 def canonical_json(data: Any) -> bytes:
     """One text per value (sorted keys), so equal data compares equal as text. (orjson:
     made for every saved turn, twice; NaN comes out as null, which plain_json refuses.)"""
-    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    # Dates and dataclasses are refused (orjson would write them as text), not changed.
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+                        | orjson.OPT_PASSTHROUGH_DATACLASS)
 
 
 def plain_json(data: Any, what: str) -> bytes:
@@ -244,6 +246,6 @@ def plain_json(data: Any, what: str) -> bytes:
     if orjson.loads(text) != data:
         raise TypeError(
             f"{what} would not come back the same from JSON: "
-            "use str keys, and lists rather than tuples"
+            "use str keys, lists rather than tuples, and finite numbers"
         )
     return text

@@ -29,17 +29,15 @@ from storage import tables as t
 
 T = TypeVar("T")
 
-# Stations do change (an import may rename one or correct its timezone), but rarely: every
-# order view names two of them, so a hold would cost two more queries without this.
+# Stations and the timetable's shape (the list of stations, the routes serving a pair of
+# stations, the stations a station's routes lead on to) change only with an import (which
+# may rename a station or correct its timezone), and every passenger's search asks them
+# again; every order view names two stations. So each answer is kept for a minute (not an
+# unknown station: it may be imported any moment). An import in this process forgets them
+# at once (storage/timetable.py); another process's shows within the minute.
 STATION_CACHE_SECONDS = 60.0
-_station_cache: dict[tuple[str, str], tuple[float, Station]] = {}
-
-# The timetable's shape (the list of stations, the routes serving a pair of stations, the
-# stations a station's routes lead on to) changes only with an import, and every
-# passenger's search asks it again: each answer is kept as long as a station is. An import
-# in this process forgets them at once (storage/timetable.py); others' in a minute.
 _shape_cache: dict[tuple[str, str, str, str], tuple[float, Any]] = {}
-SHAPE_CACHE_ENTRIES = 20_000  # past this many pairs asked, start over
+SHAPE_CACHE_ENTRIES = 20_000  # past this many answers kept, start over
 
 # Routes and layouts never change once stored (a new timetable makes new routes), so
 # every process may keep them; this saves two queries on each hold.
@@ -165,28 +163,22 @@ class SqlCatalog:
 
     async def _kept(self, question: str, origin: str, destination: str,
                     read: Callable[[], Awaitable[T]]) -> T:
-        """``read()``'s answer, or the one kept from less than a minute ago."""
+        """``read()``'s answer, or the one kept from less than a minute ago (None, "no
+        such thing", is never kept)."""
         key = (self._cache_key, question, origin, destination)
         kept = _shape_cache.get(key)
         now = time.monotonic()
         if kept is not None and kept[0] > now:
             return cast(T, kept[1])
         answer = await read()
-        if len(_shape_cache) >= SHAPE_CACHE_ENTRIES:
-            _shape_cache.clear()
-        _shape_cache[key] = (now + STATION_CACHE_SECONDS, answer)
+        if answer is not None:
+            if len(_shape_cache) >= SHAPE_CACHE_ENTRIES:
+                _shape_cache.clear()
+            _shape_cache[key] = (now + STATION_CACHE_SECONDS, answer)
         return answer
 
     async def station(self, code: str) -> Station | None:
-        key = (self._cache_key, code)
-        cached = _station_cache.get(key)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        station = await self._read_station(code)
-        if station is None:
-            return None
-        _station_cache[key] = (time.monotonic() + STATION_CACHE_SECONDS, station)
-        return station
+        return await self._kept("station", code, "", lambda: self._read_station(code))
 
     async def _read_station(self, code: str) -> Station | None:
         row = (await self._conn.execute(STATION_BY_CODE, {"code": code})).first()
@@ -657,10 +649,9 @@ class SqlOrders:
 
 
 def clear_caches() -> None:
-    """Forget cached stations, routes, layouts and the timetable's shape (for a process
-    that has just stored a timetable, or recreates its database)."""
+    """Forget cached stations, the timetable's shape, routes, trips' routes and layouts
+    (for a process storing a timetable, or recreating its database)."""
     _shape_cache.clear()
     _route_cache.clear()
     _trip_routes.clear()
     _layout_cache.clear()
-    _station_cache.clear()

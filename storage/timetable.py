@@ -44,7 +44,9 @@ async def store_timetable(engine: AsyncEngine, timetable: Timetable) -> StoreRep
         layout_ids = await store.layouts(timetable)
         route_ids, routes_added = await store.routes(timetable.routes)
         trips_added = await store.trips(timetable.trips, route_ids, layout_ids)
-    clear_caches()  # this process sees the new stations and routes at once
+    # This process sees the new stations and routes at once (a read still in flight as the
+    # import commits may keep what it read for its minute).
+    clear_caches()
     if trips_added:
         async with engine.connect() as conn:
             await _refresh_statistics(conn)

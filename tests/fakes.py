@@ -192,7 +192,8 @@ class FakeCatalog:
         return self._t.trips.get(trip_id)
 
     def known_route_of(self, trip_id: int) -> int | None:
-        return None  # as a process that has met no trip: every read goes to the tables
+        trip = self._t.trips.get(trip_id)  # as a process that has met every trip
+        return trip.route_id if trip is not None else None
 
     async def trip_with_taken_seats(self, segment: Segment, now: datetime
                                     ) -> tuple[Trip, set[str]] | None:

@@ -1,9 +1,10 @@
-"""A card's buttons: Kassa's own light tuples, written out exactly as PTB writes its own."""
+"""A card's buttons: Kassa's own three-field Buttons, sent exactly as PTB sends its own."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.request import RequestData
 from telegram.request._requestparameter import RequestParameter
@@ -37,6 +38,13 @@ def test_a_button_says_what_it_sends_back():
     assert pressed.url is None
     assert pressed == button("Today", "b:0a1b2c:D:2026-06-01")
     assert pressed != button("Today", "b:ffffff:D:2026-06-01")
+
+
+def test_a_button_has_callback_data_or_a_link():
+    with pytest.raises(ValueError):
+        Button("Nothing")
+    with pytest.raises(ValueError):
+        Button("Both", callback_data="b:0a1b2c:y", url="https://pay.example/c/1")
 
 
 def test_a_card_without_buttons_has_no_keyboard():

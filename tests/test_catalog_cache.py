@@ -41,7 +41,7 @@ async def test_the_shape_is_kept_for_a_minute(engine: AsyncEngine, service: Book
     await another_process_adds_a_station(engine)
 
     assert [s.code for s in await service.stations()] == first  # kept
-    # What is kept is not handed out to be changed by a caller.
+    # The kept list and sets are not handed out to be changed by a caller.
     async with engine.connect() as conn:
         catalog = repositories.SqlCatalog(conn, str(engine.url))
         (await catalog.stations()).clear()
