@@ -37,6 +37,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
@@ -204,9 +205,19 @@ def machine_busy_seconds() -> float:
     return (sum(fields[:8]) - idle) / CLOCK_TICKS
 
 
+Meter = Callable[[list[int]], None]
+
+
+def no_meter(pids: list[int]) -> None:
+    """What a run calls at the start and end of its measured part with the bot's process ids
+    (bench/instructions.py counts instructions in between)."""
+
+
 async def webhook_run(url: str, passengers: int, rounds: int, instances: int,
-                      loop_name: str) -> dict[str, Any]:
-    """The booking conversation through ``instances`` `kassa webhook` processes."""
+                      loop_name: str, *, under: Sequence[str] = (), start_seconds: float = 60,
+                      begin: Meter = no_meter, end: Meter = no_meter) -> dict[str, Any]:
+    """The booking conversation through ``instances`` `kassa webhook` processes (each run
+    under the command ``under``, if given)."""
     engine = create_engine(url, pool_size=5)
     await store_timetable(engine, demo_timetable(system_clock().date(), days=3))
     emulator = BotApiEmulator()
@@ -229,15 +240,16 @@ async def webhook_run(url: str, passengers: int, rounds: int, instances: int,
                        "KASSA_PUBLIC_URL": f"http://127.0.0.1:{port}"}
                 with log_file(Path(logs.name), port) as log:
                     processes.append(await asyncio.create_subprocess_exec(
-                        *KASSA, "webhook", env=env, cwd=ROOT,
+                        *under, *KASSA, "webhook", env=env, cwd=ROOT,
                         stdout=asyncio.subprocess.DEVNULL, stderr=log))
             await emulator.wait_until(
                 lambda: sum(c.method == "setWebhook" for c in emulator.calls) >= instances
-                or any(p.returncode is not None for p in processes), 60)
+                or any(p.returncode is not None for p in processes), start_seconds)
             if any(p.returncode is not None for p in processes):
                 raise RuntimeError(f"an instance did not start; see {logs.name}")
             path = urlsplit(emulator.webhook_url).path
             targets = [f"http://127.0.0.1:{port}{path}" for port in ports]
+            begin([p.pid for p in processes])
             cpu_before = sum(cpu_seconds(p.pid) for p in processes)
             harness_before, machine_before = time.process_time(), machine_busy_seconds()
             async with WebhookDelivery(emulator, targets):
@@ -249,6 +261,7 @@ async def webhook_run(url: str, passengers: int, rounds: int, instances: int,
                     updates += sum(done)
                 elapsed = time.perf_counter() - started
             cpu = sum(cpu_seconds(p.pid) for p in processes) - cpu_before
+            end([p.pid for p in processes])
             harness = time.process_time() - harness_before
             machine = machine_busy_seconds() - machine_before
             await stop_processes(processes)
@@ -267,24 +280,27 @@ async def webhook_run(url: str, passengers: int, rounds: int, instances: int,
             "machine_cpu_ms_per_update": machine / updates * 1000}
 
 
-async def echo_webhook_run(passengers: int, updates_each: int,
-                           loop_name: str) -> dict[str, Any]:
+async def echo_webhook_run(passengers: int, updates_each: int, loop_name: str, *,
+                           under: Sequence[str] = (), start_seconds: float = 60,
+                           begin: Meter = no_meter, end: Meter = no_meter) -> dict[str, Any]:
     """The bare echo bot (bench/echo_webhook.py) behind a webhook, at the same concurrency."""
     emulator = BotApiEmulator()
     port = free_port()
     async with EmulatorServer(emulator) as server:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, str(ROOT / "bench" / "echo_webhook.py"), "--port", str(port),
+            *under, sys.executable, str(ROOT / "bench" / "echo_webhook.py"), "--port", str(port),
             "--token", emulator.token, "--api-url", server.base_url.removesuffix("/bot"),
             "--secret", SECRET, "--event-loop", loop_name, stdout=asyncio.subprocess.PIPE,
             cwd=ROOT)
         try:
             assert process.stdout is not None
-            if (await asyncio.wait_for(process.stdout.readline(), 60)).strip() != b"ready":
+            ready = await asyncio.wait_for(process.stdout.readline(), start_seconds)
+            if ready.strip() != b"ready":
                 raise RuntimeError("the echo bot did not start")
             emulator.webhook_secret_token = SECRET
             users = [SimulatedUser(emulator, emulator.add_user(f"E{i}"))
                      for i in range(passengers)]
+            begin([process.pid])
             cpu_before = cpu_seconds(process.pid)
 
             async def chat(user: SimulatedUser) -> None:
@@ -296,6 +312,7 @@ async def echo_webhook_run(passengers: int, updates_each: int,
                 await asyncio.gather(*(chat(u) for u in users))
                 elapsed = time.perf_counter() - started
             cpu = cpu_seconds(process.pid) - cpu_before
+            end([process.pid])
         finally:
             await stop_processes([process])
     total = passengers * updates_each
@@ -304,9 +321,8 @@ async def echo_webhook_run(passengers: int, updates_each: int,
 
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Each figure's median over the runs (the held bookings are those of the first)."""
-    return {key: statistics.median(r[key] for r in runs) if key != "bookings_held"
-            else runs[0][key] for key in runs[0]}
+    """Each figure's median over the runs."""
+    return {key: statistics.median(r[key] for r in runs) for key in runs[0]}
 
 
 def describe(label: str, run: dict[str, Any]) -> str:
@@ -360,7 +376,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             repeats[str(instances)].append(run)
             print(describe(f"booking, webhook, {instances} instance(s), run {repeat + 1}",
                            run))
-        per_passenger = run["updates"] // (args.passengers * args.rounds)
+        per_passenger = repeats["1"][-1]["updates"] // (args.passengers * args.rounds)
         echo_run_figures = await echo_webhook_run(args.passengers, per_passenger * args.rounds,
                                                   args.event_loop)
         repeats["echo"].append(echo_run_figures)
@@ -408,11 +424,14 @@ if __name__ == "__main__":
     parser.add_argument("--passengers", type=int, default=40, help="booking at once")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3,
-                        help="each webhook measurement this many times; medians are printed")
+                        help="each webhook measurement this many times; medians are printed "
+                             "(--in-process runs once)")
     parser.add_argument("--in-process", action="store_true",
                         help="the bot in this process on the emulator, without HTTP")
     parser.add_argument("--event-loop", choices=["uvloop", "asyncio"], default="uvloop",
                         help="every process's loop: the instances, the echo bot, this one")
     arguments = parser.parse_args()
+    if arguments.repeat < 1:
+        parser.error("--repeat must be at least 1")
     figures = event_loop.run(main(arguments), arguments.event_loop)
     print(json.dumps(figures))
