@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
-from typing import Any
 
 from telegram import Bot
 from telegram.constants import ParseMode
@@ -21,7 +20,7 @@ from booking.outbox import Deliverer, MessageKind, RetryLater, Undeliverable
 from booking.ports import OutboxMessage
 from booking.views import OrderView
 from handlers import callback_data as cb
-from handlers.cards import Card, button
+from handlers.cards import Card, Rows, button
 from handlers.context import Services
 from handlers.documents import Document, ticket_documents
 from handlers.payments import pay_rows
@@ -143,7 +142,7 @@ def refund_notice(bot: Bot, services: Services) -> Deliverer:
     return deliver
 
 
-async def alternative_rows(services: Services, _: Texts, view: OrderView) -> list[list[Any]]:
+async def alternative_rows(services: Services, _: Texts, view: OrderView) -> Rows:
     """The nearest trips with as many seats, each a button that books it at once."""
     try:
         options = await services.booking.alternatives(
