@@ -299,12 +299,16 @@ class OutboxService(UseCases):
         try:
             while not run.stopping:
                 if len(deliveries) <= batch // 2:
+                    # A delivery in flight may write rows (a refund its notice): if one
+                    # finishes while the claim is under way, the claim may not have seen
+                    # them, so only a claim made with none in flight says nothing is due.
+                    in_flight = bool(deliveries)
                     claimed, deadline = await self._claim(run, batch)
                     for message in claimed:
                         task = asyncio.create_task(self._deliver(run, message, deadline))
                         deliveries.add(task)
                         task.add_done_callback(deliveries.discard)
-                    if once or (not claimed and not deliveries):
+                    if once or (not claimed and not in_flight):
                         if run.released_since_claim and not run.reclaimed:
                             # The given-back row is claimable once its release is written
                             # (the recorder writes it beside this loop, not before it).
@@ -313,7 +317,8 @@ class OutboxService(UseCases):
                             continue
                         return
                     if not claimed:  # nothing due now: wait for what is in flight
-                        await asyncio.wait(list(deliveries))
+                        if deliveries:
+                            await asyncio.wait(list(deliveries))
                         continue
                 waiting: set[asyncio.Future[Any]] = {*deliveries, stopped}
                 await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)

@@ -78,3 +78,49 @@ async def test_a_stop_gives_back_the_rows_not_yet_started(clock: FakeClock) -> N
     rows_now = sorted(uow.db.committed.outbox.values(), key=lambda r: r.message.recipient or 0)
     assert [(r.status, r.message.attempts, r.claimed_until) for r in rows_now] == [
         ("sent", 1, None), (PENDING, 0, None), (PENDING, 0, None)]
+
+
+async def test_rows_written_by_a_delivery_that_ends_during_a_claim_are_delivered_too(
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock,
+) -> None:
+    """A refund's delivery writes the passenger's notice. If it finishes while the worker's
+    next claim is under way, that claim did not see the notice: the run claims once more
+    rather than end with the notice due and undelivered (seen as a flaky conversation test
+    on a loaded machine)."""
+    notice = MessageKind.REFUND_NOTICE.value
+    uow = FakeUnitOfWorkFactory()
+    await rows(uow, clock, 2)  # 100: the refund, which writes a notice; 101: done at once
+    claim_has_read, notice_written = asyncio.Event(), asyncio.Event()
+    delivered: list[tuple[str, int | None]] = []
+
+    async def deliver(message: OutboxMessage) -> None:
+        if message.kind == KIND and message.recipient == 100:
+            await claim_has_read.wait()
+            async with uow(write=True) as u:
+                await u.outbox.add(OutboxMessage(notice, 100, {"text": "refunded"}, clock()),
+                                   clock())
+                await u.commit()
+            notice_written.set()
+        delivered.append((message.kind, message.recipient))
+
+    service = OutboxService(uow, clock=clock)
+    claim = service._claim
+    claims = 0
+
+    async def claim_answered_late(run: object, limit: int) -> object:
+        nonlocal claims
+        claims += 1
+        answer = await claim(run, limit)  # type: ignore[arg-type]
+        if claims == 2:  # read before the notice was written; answered after the refund ended
+            claim_has_read.set()
+            await notice_written.wait()
+            for _ in range(3):  # the refund's task finishes and leaves the run's deliveries
+                await asyncio.sleep(0)
+        return answer
+
+    monkeypatch.setattr(service, "_claim", claim_answered_late)
+    report = await asyncio.wait_for(service.run({KIND: deliver, notice: deliver}), 5)
+
+    assert sorted(delivered, key=str) == sorted(
+        [(KIND, 100), (KIND, 101), (notice, 100)], key=str)
+    assert report.sent == 3
