@@ -23,9 +23,7 @@ class OrderQueries(UseCases):
     async def order(self, order_id: str, customer_id: int | None = None) -> OrderView:
         """One order, checked to belong to ``customer_id`` when given."""
         check_order_ref(order_id, customer_id)
-        parts = await read_order(self._uow, order_id)
-        check_owner(parts.order, customer_id)
-        return view_of(parts, self.now())
+        return view_of(await read_order(self._uow, order_id, customer_id), self.now())
 
     async def orders_of(self, customer_id: int) -> list[OrderView]:
         """A customer's orders, the soonest departure first."""
@@ -47,9 +45,11 @@ class OrderParts:
     destination: Station
 
 
-async def read_order(uow_factory: UnitOfWorkFactory, order_id: str) -> OrderParts:
-    """The order and its trip in one unit of work (UNKNOWN_ORDER if there is none); asked
-    again within one update's read memo (booking/read_memo.py), the first answer."""
+async def read_order(uow_factory: UnitOfWorkFactory, order_id: str,
+                     customer_id: int | None) -> OrderParts:
+    """The order and its trip in one unit of work (UNKNOWN_ORDER if there is none), checked
+    to be ``customer_id``'s when given; asked again within one update's read memo
+    (booking/read_memo.py), the first answer."""
 
     async def read() -> OrderParts:
         async with uow_factory() as uow:
@@ -57,7 +57,9 @@ async def read_order(uow_factory: UnitOfWorkFactory, order_id: str) -> OrderPart
             [parts] = await order_parts(uow, [order])
         return parts
 
-    return await remembered(("order", order_id), read)
+    parts = await remembered(("order", order_id), read)
+    check_owner(parts.order, customer_id)
+    return parts
 
 
 def remember_order(parts: OrderParts) -> None:

@@ -17,7 +17,7 @@ from booking import limits
 from booking.clock import Clock, system_clock
 from booking.errors import BookingError, ErrorCode
 from booking.model import Order, OrderStatus, Ticket, TicketStatus, Trip, TripStatus
-from booking.orders import check_owner, order_views, owned_order, read_order, view_of
+from booking.orders import order_views, owned_order, read_order, view_of
 from booking.outbox import MessageKind, Undeliverable, dedupe_key, enqueue
 from booking.outcomes import ConfirmOutcome, PaymentStatus, RefundReason
 from booking.ports import (
@@ -82,9 +82,8 @@ class PaymentService(UseCases):
             raise LookupError("no payment provider is set up")
         # The held card shows the order and then its Pay button: one read between them
         # inside an update's read memo.
-        parts = await read_order(self._uow, order_id)
+        parts = await read_order(self._uow, order_id, customer_id)
         order = parts.order
-        check_owner(order, customer_id)
         if not order.hold_live(self.now()):
             raise BookingError(ErrorCode.ORDER_NOT_HELD if order.status is not
                                OrderStatus.HELD else ErrorCode.HOLD_EXPIRED)

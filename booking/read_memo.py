@@ -41,13 +41,14 @@ class ReadMemo:
         self.open = True
 
     def get(self, question: Hashable) -> Any | None:
-        return self._answers.get(question) if self.open else None
+        return self._answers.get(question)
 
     def knows(self, question: Hashable) -> bool:
         """Whether ``question`` was answered in this scope (None is an answer too)."""
-        return self.open and question in self._answers
+        return question in self._answers
 
     def put(self, question: Hashable, answer: Any) -> None:
+        # A task started in the scope may still answer after it closed (and was emptied).
         if self.open:
             self._answers[question] = answer
 
