@@ -207,7 +207,7 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=clients_list, default=[32, 256])
     parser.add_argument("--trips", type=int, default=1000)
     parser.add_argument("--pool-size", type=int, default=10)
-    parser.add_argument("--event-loop", choices=["uvloop", "asyncio"], default="uvloop",
+    parser.add_argument("--event-loop", choices=event_loop.EVENT_LOOPS, default="uvloop",
                         help="the loop of both processes, this one and the server")
     arguments = parser.parse_args()
     print(json.dumps(event_loop.run(main(arguments), arguments.event_loop)), flush=True)

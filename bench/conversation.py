@@ -428,7 +428,7 @@ if __name__ == "__main__":
                              "(--in-process runs once)")
     parser.add_argument("--in-process", action="store_true",
                         help="the bot in this process on the emulator, without HTTP")
-    parser.add_argument("--event-loop", choices=["uvloop", "asyncio"], default="uvloop",
+    parser.add_argument("--event-loop", choices=event_loop.EVENT_LOOPS, default="uvloop",
                         help="every process's loop: the instances, the echo bot, this one")
     arguments = parser.parse_args()
     if arguments.repeat < 1:

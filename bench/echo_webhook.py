@@ -74,6 +74,6 @@ if __name__ == "__main__":
     parser.add_argument("--token", required=True)
     parser.add_argument("--api-url", required=True)
     parser.add_argument("--secret", required=True)
-    parser.add_argument("--event-loop", choices=["uvloop", "asyncio"], default="uvloop")
+    parser.add_argument("--event-loop", choices=event_loop.EVENT_LOOPS, default="uvloop")
     arguments = parser.parse_args()
     event_loop.run(serve(arguments), arguments.event_loop)

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 EventLoopName = Literal["uvloop", "asyncio"]
+EVENT_LOOPS: tuple[EventLoopName, ...] = get_args(EventLoopName)
 T = TypeVar("T")
 
 
