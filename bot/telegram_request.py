@@ -8,10 +8,11 @@ request class is kept: the parameters (one JSON body; multipart with the values 
 when there are files), its timeouts, TimedOut and NetworkError.
 
 Kassa never reads an inline keyboard back from Telegram (it keeps what a button means in the
-button's callback data and its own state), yet every edit of a seat map returns the message
-with its ~50 buttons, and PTB builds an object of each: a tenth of an update's CPU. So the
-keyboards are dropped from the answers (and from incoming updates, see without_keyboards)
-before PTB parses them.
+button's callback data and its own state), yet a sent message comes back with its ~50
+buttons, and a pressed button's update carries them too, and PTB builds an object of each.
+So the keyboards are dropped from the answers (a successful edit's answer is not parsed at
+all: EditAnswersUnread below) and from incoming updates (without_keyboards) before PTB
+parses them.
 """
 
 from __future__ import annotations

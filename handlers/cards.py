@@ -85,7 +85,9 @@ async def answer_query(update: Update, text: str | None = None, *, alert: bool =
 
 
 async def show(update: Update, context: KassaContext, card: Card, *, edit: bool = True) -> Message:
-    """Edit the message whose button was pressed, or send a new message for typed input."""
+    """Edit the message whose button was pressed, or send a new message for typed input.
+    After an edit the message returned is the pressed one as it came (an edit's answer is
+    not read: bot/telegram_request.py): only its id is to be relied on."""
     query = update.callback_query
     if edit and query is not None and isinstance(query.message, Message):
         try:

@@ -87,8 +87,7 @@ class Flow:
         older version, say), which is no worse than a booking not begun."""
         if not isinstance(data, dict) or not isinstance(data.get("id"), str):
             return None
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
+        values = {k: v for k, v in data.items() if k in _FIELDS}
         try:
             flow = cls(**values)
             flow.step = Step(int(flow.step))
