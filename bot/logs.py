@@ -3,7 +3,7 @@
 Kassa and its libraries (python-telegram-bot, aiohttp, SQLAlchemy, APScheduler) log through
 the standard library; structlog's ProcessorFormatter renders every record, so all of them
 come out in one format. The ids an event concerns (update_id, user_id, order_id) are bound
-in context variables where they become known: per update (bot/observed.py), per HTTP
+in a context variable of this module where they become known: per update (bot/observed.py), per HTTP
 request (bot/metrics.py), per outbox delivery (bot/jobs.py). A line carries ids only, never
 a name, a message's text or a phone number: nothing Kassa logs holds them, and a record
 whose arguments are a Telegram object (python-telegram-bot logs the whole update when it
@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
+from contextvars import ContextVar
+from types import MappingProxyType
 from typing import Any, Literal, TextIO
 
 import structlog
-from structlog.contextvars import bind_contextvars, get_contextvars, unbind_contextvars
 from structlog.typing import Processor
 
 LogFormat = Literal["json", "console"]
@@ -27,13 +28,18 @@ LogFormat = Literal["json", "console"]
 # The ids bound per update, request or delivery.
 IDS = ("update_id", "user_id", "order_id")
 
+# One variable holding them all, each binding a new mapping: two bindings per update, and
+# structlog's own context variables (one per key, found by copying the whole context)
+# cost a few per cent of an update's CPU.
+_ids: ContextVar[Mapping[str, Any]] = ContextVar("kassa_log_ids", default=MappingProxyType({}))
+
 
 def configure(log_format: LogFormat, *, stream: TextIO | None = None,
               level: int | str = logging.INFO) -> logging.Handler:
     """Send every log record to ``stream`` (stderr) in ``log_format``; returns the handler,
     which replaces the one an earlier call installed (not anybody else's: pytest's)."""
     shared: list[Processor] = [
-        structlog.contextvars.merge_contextvars,
+        _merge_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -109,26 +115,33 @@ def log_ids(**ids: Any) -> Iterator[None]:
     """Bind these ids (of IDS; None leaves one out) for the lines logged inside, and forget
     every id bound inside once it ends: an order noted while handling one update must not
     be on the next update's lines, which may be handled by the same task (polling)."""
-    before = {k: v for k, v in get_contextvars().items() if k in IDS}
-    unbind_contextvars(*IDS)
-    bind_contextvars(**{k: v for k, v in ids.items() if v is not None})
+    token = _ids.set(_given(ids))
     try:
         yield
     finally:
-        unbind_contextvars(*IDS)
-        bind_contextvars(**before)
+        _ids.reset(token)
 
 
 def task_ids(**ids: Any) -> None:
     """Bind exactly these ids (the others of IDS dropped) for the rest of a task of its own,
     whose context ends with it."""
-    unbind_contextvars(*IDS)
-    note_ids(**ids)
+    _ids.set(_given(ids))
 
 
 def note_ids(**ids: Any) -> None:
     """Bind ids learnt part way (the order a hold made) until the enclosing log_ids ends."""
-    bind_contextvars(**{k: v for k, v in ids.items() if v is not None})
+    _ids.set({**_ids.get(), **_given(ids)})
+
+
+def _given(ids: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in ids.items() if v is not None}
+
+
+def _merge_ids(logger: Any, name: str, event: MutableMapping[str, Any]
+               ) -> MutableMapping[str, Any]:
+    """The bound ids first, then the event's own fields (which win)."""
+    ids = _ids.get()
+    return {**ids, **event} if ids else event
 
 
 def _ids_for_telegram_objects(record: logging.LogRecord) -> bool:

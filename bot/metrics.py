@@ -18,6 +18,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from functools import cache
 from typing import Any
 
 from aiohttp import web
@@ -98,6 +99,12 @@ class Metrics:
             "kassa_http_request_duration_seconds", "HTTP requests served, by route pattern "
             "(never the raw path), method and status", ["route", "method", "status"],
             registry=r)
+        # The per-update series, each looked up once: prometheus-client checks and locks on
+        # every labels() call, four of them per update. Their label values are few.
+        self.update_count = cache(self.updates.labels)
+        self.update_timer = cache(self.update_seconds.labels)
+        self.http_timer = cache(self.http_seconds.labels)
+        self.sent_count = cache(self.messages_sent.labels)
         self._refreshers: list[Refresher] = []
 
     def on_scrape(self, refresher: Refresher) -> None:
@@ -114,8 +121,8 @@ class Metrics:
     # ---- what the edges report ------------------------------------------------------------
 
     def observe_update(self, kind: str, failed: bool, seconds: float) -> None:
-        self.updates.labels(kind, "error" if failed else "ok").inc()
-        self.update_seconds.labels(kind).observe(seconds)
+        self.update_count(kind, "error" if failed else "ok").inc()
+        self.update_timer(kind).observe(seconds)
 
     def observe_deliveries(self, report: DeliveryReport) -> None:
         for outcome, count in (("sent", report.sent), ("blocked", report.blocked),
@@ -174,7 +181,7 @@ class CountingRequest(WrappedRequest):
         if status == 429:
             self._metrics.telegram_rate_limited.labels(endpoint).inc()
         elif 200 <= status < 300 and counts_as_message(endpoint):
-            self._metrics.messages_sent.labels(endpoint).inc()
+            self._metrics.sent_count(endpoint).inc()
         return status, body
 
 
@@ -204,8 +211,8 @@ def observe_web_app(app: web.Application, metrics: Metrics) -> None:
             raise
         finally:
             method = request.method if request.method in _METHODS else "other"
-            metrics.http_seconds.labels(route_of(request), method,
-                                        str(status)).observe(time.perf_counter() - started)
+            metrics.http_timer(route_of(request), method,
+                               str(status)).observe(time.perf_counter() - started)
 
     async def serve_metrics(request: web.Request) -> web.Response:
         body, content_type = await metrics.exposition(request.headers.get("Accept", ""))

@@ -261,7 +261,8 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         known = self._known.get((kind, key))
         if known is not None and known.text == text:
             return True  # unchanged since read or written: nothing of this process's to write
-        version = await (rows or self._rows).save(kind, key, data, based_on=_version(known))
+        version = await (rows or self._rows).save(kind, key, data, based_on=_version(known),
+                                                  checked=text)
         if version is None:
             # Another process wrote the row after this one last read it: its copy is newer
             # than the one this process would write. Forgotten, so the next refresh reads it.

@@ -23,7 +23,6 @@ stored either: a missing row is how "nothing" reads back, so it is deleted inste
 
 from __future__ import annotations
 
-import json
 import secrets
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -97,14 +96,14 @@ class BotStateStore:
             return Stored(row.data, row.version) if row is not None else None
 
     async def save(self, kind: str, key: str, data: Any, *, based_on: int | None,
-                   at: datetime | None = None) -> int | None:
+                   at: datetime | None = None, checked: bytes | None = None) -> int | None:
         """Write one row if it is still at version ``based_on`` (None: if there is no row).
 
         Returns the row's new version, or None when the row had moved on (or been made) by
         another writer, which is then left as it is. Data that JSON would change is refused
-        (TypeError).
+        (TypeError), unless the caller ``checked`` it: the text plain_json made of it.
         """
-        _check(kind, key, data)
+        _check(kind, key, data, checked)
         at = at or t.utcnow()
         async with single_write(self._engine) as conn:
             if based_on is None:
@@ -201,16 +200,16 @@ class TurnRows:
         self.replayed = replayed
         return _locked(locked, text, version)
     async def save(self, kind: str, key: str, data: Any, *, based_on: int | None,
-                   at: datetime | None = None) -> int | None:
+                   at: datetime | None = None, checked: bytes | None = None) -> int | None:
         """As BotStateStore.save, on this connection; then, the write committed (or
         refused), every advisory lock of the connection is given back: the turn's last
         statement."""
-        _check(kind, key, data)
+        text = _check(kind, key, data, checked)
         version = _first_version() if based_on is None else based_on + 1
-        # As SQLAlchemy's JSON type writes it (json.dumps), so either path stores one text.
+        # The canonical text (sorted keys, no spaces): JSON either way, and nothing reads
+        # the stored text but a JSON parser.
         written = await self.connection.fetchval(
-            _SAVE_AND_UNLOCK, kind, key, json.dumps(data), at or t.utcnow(), version,
-            based_on)
+            _SAVE_AND_UNLOCK, kind, key, text.decode(), at or t.utcnow(), version, based_on)
         self.unlocked = True
         return version if written else None
 
@@ -221,10 +220,12 @@ def _locked(locked: bool, text: str | None, version: Any) -> Locked:
     return Locked(True, Stored(orjson.loads(text), version) if text is not None else None)
 
 
-def _check(kind: str, key: str, data: Any) -> None:
-    plain_json(data, f"{kind} {key!r}".strip())
+def _check(kind: str, key: str, data: Any, checked: bytes | None = None) -> bytes:
+    """``data``'s canonical text, once it is known to come back from JSON as it is (what
+    plain_json made of it already, when ``checked``)."""
     if len(kind) > KIND_LENGTH:
         raise ValueError(f"kind {kind!r} is longer than {KIND_LENGTH} characters")
+    return checked if checked is not None else plain_json(data, f"{kind} {key!r}".strip())
 
 
 def canonical_json(data: Any) -> bytes:

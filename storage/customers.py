@@ -16,6 +16,15 @@ from storage import tables as t
 # Built once: the bot reads a customer on many updates.
 CUSTOMER_BY_ID = select(t.customers).where(t.customers.c.id == bindparam("customer_id"))
 CUSTOMER_BY_ID_LOCKED = CUSTOMER_BY_ID.with_for_update()
+# "On conflict do nothing" rather than read-then-insert: the first two messages of a new
+# user may be handled at once, and the second must not fail. Its values come with each
+# execution.
+_ADD_IF_MISSING = {
+    "postgresql": postgresql.insert(t.customers).on_conflict_do_nothing(
+        index_elements=[t.customers.c.id]),
+    "sqlite": sqlite.insert(t.customers).on_conflict_do_nothing(
+        index_elements=[t.customers.c.id]),
+}
 
 
 def customer_from_row(row: Sequence[Any]) -> Customer:
@@ -44,15 +53,9 @@ class SqlCustomers:
         return customer_from_row(row) if row is not None else None
 
     async def add_if_missing(self, customer: Customer, created_at: datetime) -> bool:
-        # "On conflict do nothing" rather than read-then-insert: the first two messages
-        # of a new user may be handled at once, and the second must not fail.
-        insert: Any = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
-        statement = (
-            insert(t.customers)
-            .values(id=customer.id, created_at=created_at, **_columns(customer))
-            .on_conflict_do_nothing(index_elements=[t.customers.c.id])
-        )
-        result = await self._conn.execute(statement)
+        result = await self._conn.execute(
+            _ADD_IF_MISSING[self._dialect],
+            {"id": customer.id, "created_at": created_at, **_columns(customer)})
         return bool(result.rowcount == 1)
 
     async def blocked_among(self, customer_ids: Collection[int]) -> set[int]:

@@ -104,6 +104,10 @@ _TRIPS_DEPARTING = select(*TRIP_COLUMNS).where(
     t.trips.c.departure_at >= bindparam("start"),
     t.trips.c.departure_at < bindparam("end"),
 )
+# Every hold looks for an earlier one made with its request key first.
+_ORDER_BY_REQUEST_KEY = select(t.orders).where(
+    t.orders.c.customer_id == bindparam("customer_id"),
+    t.orders.c.request_key == bindparam("request_key"))
 _TRIPS_ON = (
     select(*TRIP_COLUMNS)
     .where(t.trips.c.service_date == bindparam("service_date"))
@@ -553,13 +557,8 @@ class SqlOrders:
         await self._add_event(event)
 
     async def by_request_key(self, customer_id: int, request_key: str) -> Order | None:
-        row = (
-            await self._conn.execute(
-                select(t.orders).where(
-                    t.orders.c.customer_id == customer_id, t.orders.c.request_key == request_key
-                )
-            )
-        ).first()
+        row = (await self._conn.execute(_ORDER_BY_REQUEST_KEY, {
+            "customer_id": customer_id, "request_key": request_key})).first()
         return (await self._with_seats([row]))[0] if row else None
 
     async def for_customer(self, customer_id: int) -> list[Order]:

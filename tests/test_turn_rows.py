@@ -7,6 +7,7 @@ functions."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -76,7 +77,8 @@ async def test_the_lock_and_read_sees_what_the_last_holder_wrote_before_unlockin
         "SELECT locked, data, version FROM bot_state_lock_and_load($1, true, $2, $3)",
         (KEY, "user_data", "42"))
     assert row["locked"]
-    assert row["data"] == '{"step": 2}'  # the function's read took its snapshot after the lock
+    # The function's read took its snapshot after the lock.
+    assert json.loads(row["data"]) == {"step": 2}
 
 
 async def test_the_record_lock_and_read_sees_what_the_last_holder_wrote_before_unlocking(
@@ -87,7 +89,7 @@ async def test_the_record_lock_and_read_sees_what_the_last_holder_wrote_before_u
         "FROM bot_state_record_lock_and_load($1, $2, $3, true, $4, $5)",
         (1001, datetime.now(UTC), KEY, "user_data", "42"))
     assert not row["replayed"] and row["locked"]
-    assert row["data"] == '{"step": 2}'  # the read took its snapshot after the lock
+    assert json.loads(row["data"]) == {"step": 2}  # the read took its snapshot after the lock
     async with locks.connection(locking=False) as conn:
         assert conn is not None
         assert not await first_delivery_on(conn, 1001, datetime.now(UTC))  # recorded
