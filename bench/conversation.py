@@ -1,7 +1,8 @@
 """Updates/s through the whole bot, in webhook mode with one and two instances.
 
     KASSA_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test \\
-        .venv/bin/python bench/conversation.py [--passengers 40] [--rounds 2] [--repeat 3]
+        .venv/bin/python bench/conversation.py [--passengers 40] [--rounds 2] [--warmup 1]
+            [--repeat 3]
             [--in-process] [--event-loop uvloop|asyncio]
     KASSA_DATABASE_URL=sqlite+aiosqlite:///kassa.db .venv/bin/python bench/conversation.py
 
@@ -14,6 +15,10 @@ instances); a step's latency is its POST, answered once the bot has handled it. 
 instances are measured on PostgreSQL only (SQLite is one process's database). The baseline
 is a bare python-telegram-bot echo bot behind the same kind of webhook (bench/echo_webhook.py),
 at the same concurrency, on the same event loop (--event-loop, every process of the run).
+The --passengers book at once, each followed by a new one as soon as it has held, --rounds
+times (an echo chat sends as many messages one after another): no round waits for its
+slowest. Each run is measured after --warmup rounds that are not, so that what is measured
+is an instance that has been running: its database connections open, its caches read.
 Each is run --repeat times, alternated, and the medians printed (a ratio: the median of
 each run's own).
 CPU time per update is read from /proc: the instances', this process's (the emulator and
@@ -104,6 +109,22 @@ async def book(user: SimulatedUser, rng: random.Random, latencies: list[float]) 
             await user.press(value)
         latencies.append(time.perf_counter() - started)
     return len(steps)
+
+
+async def bookings(emulator: BotApiEmulator, prefix: str, passengers: int, rounds: int,
+                   rng: random.Random, latencies: list[float]) -> int:
+    """``passengers`` booking at once, ``rounds`` times each: each of them, having held, is
+    followed at once by a new passenger, as in a busy bot, rather than all waiting for the
+    slowest of a round. Returns the number of updates."""
+
+    async def one_after_another(seat: int) -> int:
+        updates = 0
+        for round_no in range(rounds):
+            user = SimulatedUser(emulator, emulator.add_user(f"{prefix}{round_no}-{seat}"))
+            updates += await book(user, rng, latencies)
+        return updates
+
+    return sum(await asyncio.gather(*(one_after_another(i) for i in range(passengers))))
 
 
 def run_figures(updates: int, elapsed: float, latencies: list[float],
@@ -214,10 +235,11 @@ def no_meter(pids: list[int]) -> None:
 
 
 async def webhook_run(url: str, passengers: int, rounds: int, instances: int,
-                      loop_name: str, *, under: Sequence[str] = (), start_seconds: float = 60,
-                      begin: Meter = no_meter, end: Meter = no_meter) -> dict[str, Any]:
+                      loop_name: str, *, warmup: int = 0, under: Sequence[str] = (),
+                      start_seconds: float = 60, begin: Meter = no_meter,
+                      end: Meter = no_meter) -> dict[str, Any]:
     """The booking conversation through ``instances`` `kassa webhook` processes (each run
-    under the command ``under``, if given)."""
+    under the command ``under``, if given), measured after ``warmup`` rounds that are not."""
     engine = create_engine(url, pool_size=5)
     await store_timetable(engine, demo_timetable(system_clock().date(), days=3))
     emulator = BotApiEmulator()
@@ -225,7 +247,6 @@ async def webhook_run(url: str, passengers: int, rounds: int, instances: int,
     processes: list[asyncio.subprocess.Process] = []
     latencies: list[float] = []
     rng = random.Random(2026)
-    updates = 0
     try:
         async with EmulatorServer(emulator) as server:
             ports = [free_port() for _ in range(instances)]
@@ -249,16 +270,13 @@ async def webhook_run(url: str, passengers: int, rounds: int, instances: int,
                 raise RuntimeError(f"an instance did not start; see {logs.name}")
             path = urlsplit(emulator.webhook_url).path
             targets = [f"http://127.0.0.1:{port}{path}" for port in ports]
-            begin([p.pid for p in processes])
-            cpu_before = sum(cpu_seconds(p.pid) for p in processes)
-            harness_before, machine_before = time.process_time(), machine_busy_seconds()
             async with WebhookDelivery(emulator, targets):
+                await bookings(emulator, "W", passengers, warmup, rng, [])
+                begin([p.pid for p in processes])
+                cpu_before = sum(cpu_seconds(p.pid) for p in processes)
+                harness_before, machine_before = time.process_time(), machine_busy_seconds()
                 started = time.perf_counter()
-                for round_no in range(rounds):
-                    users = [SimulatedUser(emulator, emulator.add_user(f"P{round_no}-{i}"))
-                             for i in range(passengers)]
-                    done = await asyncio.gather(*(book(u, rng, latencies) for u in users))
-                    updates += sum(done)
+                updates = await bookings(emulator, "P", passengers, rounds, rng, latencies)
                 elapsed = time.perf_counter() - started
             cpu = sum(cpu_seconds(p.pid) for p in processes) - cpu_before
             end([p.pid for p in processes])
@@ -268,6 +286,7 @@ async def webhook_run(url: str, passengers: int, rounds: int, instances: int,
         async with engine.connect() as conn:
             held = int((await conn.execute(select(func.count()).select_from(t.orders)
                                            .where(t.orders.c.status == "held"))).scalar_one())
+        held -= warmup * passengers  # the warm-up's bookings held too
     finally:
         for process in processes:
             if process.returncode is None:
@@ -281,9 +300,11 @@ async def webhook_run(url: str, passengers: int, rounds: int, instances: int,
 
 
 async def echo_webhook_run(passengers: int, updates_each: int, loop_name: str, *,
-                           under: Sequence[str] = (), start_seconds: float = 60,
-                           begin: Meter = no_meter, end: Meter = no_meter) -> dict[str, Any]:
-    """The bare echo bot (bench/echo_webhook.py) behind a webhook, at the same concurrency."""
+                           warmup_each: int = 0, under: Sequence[str] = (),
+                           start_seconds: float = 60, begin: Meter = no_meter,
+                           end: Meter = no_meter) -> dict[str, Any]:
+    """The bare echo bot (bench/echo_webhook.py) behind a webhook, at the same concurrency,
+    measured after ``warmup_each`` messages per passenger that are not."""
     emulator = BotApiEmulator()
     port = free_port()
     async with EmulatorServer(emulator) as server:
@@ -300,16 +321,17 @@ async def echo_webhook_run(passengers: int, updates_each: int, loop_name: str, *
             emulator.webhook_secret_token = SECRET
             users = [SimulatedUser(emulator, emulator.add_user(f"E{i}"))
                      for i in range(passengers)]
-            begin([process.pid])
-            cpu_before = cpu_seconds(process.pid)
 
-            async def chat(user: SimulatedUser) -> None:
-                for n in range(updates_each):
+            async def chat(user: SimulatedUser, messages: int) -> None:
+                for n in range(messages):
                     await user.send(f"hello {n}")
 
             async with WebhookDelivery(emulator, [f"http://127.0.0.1:{port}/webhook"]):
+                await asyncio.gather(*(chat(u, warmup_each) for u in users))
+                begin([process.pid])
+                cpu_before = cpu_seconds(process.pid)
                 started = time.perf_counter()
-                await asyncio.gather(*(chat(u) for u in users))
+                await asyncio.gather(*(chat(u, updates_each) for u in users))
                 elapsed = time.perf_counter() - started
             cpu = cpu_seconds(process.pid) - cpu_before
             end([process.pid])
@@ -372,13 +394,14 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         for instances in (1,) if is_sqlite(url) else (1, 2):
             async with fresh_database(url, f"conversation{instances}") as fresh:
                 run = await webhook_run(fresh, args.passengers, args.rounds, instances,
-                                        args.event_loop)
+                                        args.event_loop, warmup=args.warmup)
             repeats[str(instances)].append(run)
             print(describe(f"booking, webhook, {instances} instance(s), run {repeat + 1}",
                            run))
         per_passenger = repeats["1"][-1]["updates"] // (args.passengers * args.rounds)
         echo_run_figures = await echo_webhook_run(args.passengers, per_passenger * args.rounds,
-                                                  args.event_loop)
+                                                  args.event_loop,
+                                                  warmup_each=per_passenger * args.warmup)
         repeats["echo"].append(echo_run_figures)
         print(describe(f"bare echo bot, webhook, run {repeat + 1}", echo_run_figures))
     runs = {int(k): median_run(v) for k, v in repeats.items() if v and k != "echo"}
@@ -423,6 +446,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--passengers", type=int, default=40, help="booking at once")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="rounds of --passengers each webhook run makes before it measures "
+                             "(the echo bot as many messages): pools filled, caches read, as "
+                             "in an instance that has been running")
     parser.add_argument("--repeat", type=int, default=3,
                         help="each webhook measurement this many times; medians are printed "
                              "(--in-process runs once)")
