@@ -3,11 +3,11 @@
 Kassa and its libraries (python-telegram-bot, aiohttp, SQLAlchemy, APScheduler) log through
 the standard library; structlog's ProcessorFormatter renders every record, so all of them
 come out in one format. The ids an event concerns (update_id, user_id, order_id) are bound
-in a context variable of this module where they become known: per update (bot/observed.py), per HTTP
-request (bot/metrics.py), per outbox delivery (bot/jobs.py). A line carries ids only, never
-a name, a message's text or a phone number: nothing Kassa logs holds them, and a record
-whose arguments are a Telegram object (python-telegram-bot logs the whole update when it
-cannot build a context for it) is rendered as its ids.
+in a context variable of this module where they become known: per update
+(bot/observed.py), per HTTP request (bot/metrics.py), per outbox delivery (bot/jobs.py). A
+line carries ids only, never a name, a message's text or a phone number: nothing Kassa logs
+holds them, and a record whose arguments are a Telegram object (python-telegram-bot logs the
+whole update when it cannot build a context for it) is rendered as its ids.
 """
 
 from __future__ import annotations
