@@ -48,6 +48,7 @@ from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
 from telegram.ext import ContextTypes, MessageHandler, filters
 
@@ -111,20 +112,25 @@ async def book(user: SimulatedUser, rng: random.Random, latencies: list[float]) 
     return len(steps)
 
 
-async def bookings(emulator: BotApiEmulator, prefix: str, passengers: int, rounds: int,
-                   rng: random.Random, latencies: list[float]) -> int:
+async def bookings(new_user: Callable[[str], SimulatedUser], prefix: str, passengers: int,
+                   rounds: int, rng: random.Random, latencies: list[float]) -> int:
     """``passengers`` booking at once, ``rounds`` times each: each of them, having held, is
-    followed at once by a new passenger, as in a busy bot, rather than all waiting for the
-    slowest of a round. Returns the number of updates."""
+    followed at once by a new passenger (``new_user(name)``), as in a busy bot, rather than
+    all waiting for the slowest of a round. Returns the number of updates."""
 
     async def one_after_another(seat: int) -> int:
         updates = 0
         for round_no in range(rounds):
-            user = SimulatedUser(emulator, emulator.add_user(f"{prefix}{round_no}-{seat}"))
-            updates += await book(user, rng, latencies)
+            updates += await book(new_user(f"{prefix}{round_no}-{seat}"), rng, latencies)
         return updates
 
     return sum(await asyncio.gather(*(one_after_another(i) for i in range(passengers))))
+
+
+async def held_orders(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(t.orders)
+                                       .where(t.orders.c.status == "held"))).scalar_one())
 
 
 def run_figures(updates: int, elapsed: float, latencies: list[float],
@@ -148,16 +154,16 @@ async def bot_run(url: str, passengers: int, rounds: int) -> dict[str, Any]:
     app = build_application(services, token=emulator.token, request=EmulatorRequest(emulator))
     latencies: list[float] = []
     rng = random.Random(2026)
-    updates = 0
     async with BotHarness(app, emulator) as harness:
         await prepare(app)
         everyone: list[SimulatedUser] = []
+
+        def new_user(name: str) -> SimulatedUser:
+            everyone.append(harness.user(name))
+            return everyone[-1]
+
         started = time.perf_counter()
-        for round_no in range(rounds):
-            users = [harness.user(f"P{round_no}-{i}") for i in range(passengers)]
-            everyone += users
-            done = await asyncio.gather(*(book(u, rng, latencies) for u in users))
-            updates += sum(done)
+        updates = await bookings(new_user, "P", passengers, rounds, rng, latencies)
         elapsed = time.perf_counter() - started
         harness.assert_no_errors()
         held = 0
@@ -270,23 +276,24 @@ async def webhook_run(url: str, passengers: int, rounds: int, instances: int,
                 raise RuntimeError(f"an instance did not start; see {logs.name}")
             path = urlsplit(emulator.webhook_url).path
             targets = [f"http://127.0.0.1:{port}{path}" for port in ports]
+            def new_user(name: str) -> SimulatedUser:
+                return SimulatedUser(emulator, emulator.add_user(name))
+
             async with WebhookDelivery(emulator, targets):
-                await bookings(emulator, "W", passengers, warmup, rng, [])
+                await bookings(new_user, "W", passengers, warmup, rng, [])
+                held_before = await held_orders(engine)
                 begin([p.pid for p in processes])
                 cpu_before = sum(cpu_seconds(p.pid) for p in processes)
                 harness_before, machine_before = time.process_time(), machine_busy_seconds()
                 started = time.perf_counter()
-                updates = await bookings(emulator, "P", passengers, rounds, rng, latencies)
+                updates = await bookings(new_user, "P", passengers, rounds, rng, latencies)
                 elapsed = time.perf_counter() - started
             cpu = sum(cpu_seconds(p.pid) for p in processes) - cpu_before
             end([p.pid for p in processes])
             harness = time.process_time() - harness_before
             machine = machine_busy_seconds() - machine_before
             await stop_processes(processes)
-        async with engine.connect() as conn:
-            held = int((await conn.execute(select(func.count()).select_from(t.orders)
-                                           .where(t.orders.c.status == "held"))).scalar_one())
-        held -= warmup * passengers  # the warm-up's bookings held too
+        held = await held_orders(engine) - held_before
     finally:
         for process in processes:
             if process.returncode is None:

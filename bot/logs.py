@@ -25,10 +25,8 @@ from structlog.typing import Processor
 
 LogFormat = Literal["json", "console"]
 
-# The ids bound per update, request or delivery.
-IDS = ("update_id", "user_id", "order_id")
-
-# One variable holding them all, each binding a new mapping: two bindings per update, and
+# The ids bound per update, request or delivery (update_id, user_id, order_id): one
+# variable holding them all, each binding a new mapping: two bindings per update, and
 # structlog's own context variables (one per key, found by copying the whole context)
 # cost a few per cent of an update's CPU.
 _ids: ContextVar[Mapping[str, Any]] = ContextVar("kassa_log_ids", default=MappingProxyType({}))
@@ -112,7 +110,7 @@ def _extra_fields(logger: Any, name: str, event: MutableMapping[str, Any]
 
 @contextmanager
 def log_ids(**ids: Any) -> Iterator[None]:
-    """Bind these ids (of IDS; None leaves one out) for the lines logged inside, and forget
+    """Bind these ids (None leaves one out) for the lines logged inside, and forget
     every id bound inside once it ends: an order noted while handling one update must not
     be on the next update's lines, which may be handled by the same task (polling)."""
     token = _ids.set(_given(ids))
@@ -123,7 +121,7 @@ def log_ids(**ids: Any) -> Iterator[None]:
 
 
 def task_ids(**ids: Any) -> None:
-    """Bind exactly these ids (the others of IDS dropped) for the rest of a task of its own,
+    """Bind exactly these ids (the others dropped) for the rest of a task of its own,
     whose context ends with it."""
     _ids.set(_given(ids))
 
