@@ -17,8 +17,15 @@ from fontTools.ttLib import TTFont
 
 from booking.tickets.codes import PREFIX, TicketCodeError, TicketSigner
 from booking.tickets.document import TicketCaptions, TicketDocument
-from booking.tickets.fonts import FontFile, MissingFontError, TicketFonts
+from booking.tickets.fonts import (
+    DEFAULT_FONTS,
+    FontFile,
+    MissingFontError,
+    TicketFonts,
+    font_source,
+)
 from booking.tickets.pdf import render_ticket_pdf, render_tickets_pdf
+from booking.tickets.pdf_writer import FontPair, PdfCanvas
 from tests.tickets_support import PASSENGERS, REFERENCE, RU_CAPTIONS, documents, signer
 
 MAX_PDF_BYTES = 100 * 1024
@@ -221,3 +228,27 @@ def test_embedded_font_programs_are_valid_truetype(tickets) -> None:
         for name in font.getGlyphOrder():
             glyf[name].expand(glyf)  # every glyph, composite parts included, decodes
         assert font["maxp"].numGlyphs == len(font.getGlyphOrder()) < 200
+
+
+def _ink(text: str, style: FontPair) -> int:
+    """How many pixels ``text`` darkens, drawn alone at 15 pt."""
+    canvas = PdfCanvas(80, 20)
+    canvas.add_page()
+    canvas.text(5, 12, text, style, 15, (0, 0, 0))
+    image = pdfium.PdfDocument(canvas.output())[0].render(scale=SCALE).to_pil().convert("L")
+    return sum(image.histogram()[:128])  # pixels darker than mid-grey
+
+
+def test_bold_chinese_is_drawn_heavier_than_regular_and_latin_is_left_alone() -> None:
+    # The Chinese font has one weight: a bold name in it is stroked as well as filled, so
+    # 王小明 is not lighter than Anna Lee beside it on the same ticket.
+    bold, cjk = font_source(DEFAULT_FONTS.bold), font_source(DEFAULT_FONTS.cjk)
+    plain = FontPair(bold, cjk)
+    emboldened = FontPair(bold, cjk, fallback_bold=True)
+    assert _ink("王小明", emboldened) > 1.15 * _ink("王小明", plain)
+    assert _ink("Anna Lee", emboldened) == _ink("Anna Lee", plain)
+    # Still one text: it reads back as it was written.
+    canvas = PdfCanvas(80, 20)
+    canvas.add_page()
+    canvas.text(5, 12, "Anna 王小明", emboldened, 15, (0, 0, 0))
+    assert text_of(canvas.output()) == ["Anna 王小明"]

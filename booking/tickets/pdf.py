@@ -55,7 +55,7 @@ def render_tickets_pdf(
     cjk = font_source(fonts.cjk)
     pen = _Pen(PdfCanvas(*PAGE),
                regular=FontPair(font_source(fonts.regular), cjk),
-               bold=FontPair(font_source(fonts.bold), cjk))
+               bold=FontPair(font_source(fonts.bold), cjk, fallback_bold=True))
     for document in documents:
         _page(pen, document, words)
     return pen.canvas.output(title=f"{words.title} {documents[0].booking_reference}")

@@ -31,10 +31,20 @@ Colour = tuple[int, int, int]
 
 @dataclass(frozen=True, slots=True)
 class FontPair:
-    """A text style: the font that draws what it has, and the one that draws the rest."""
+    """A text style: the font that draws what it has, and the one that draws the rest.
+
+    ``fallback_bold``: the style is bold but the fallback has no bold face (the Chinese
+    font has one weight), so its glyphs are drawn heavier, stroked as well as filled, and a
+    bold Chinese name does not look lighter than the Latin and Cyrillic ones.
+    """
 
     primary: FontSource
     fallback: FontSource | None = None
+    fallback_bold: bool = False
+
+
+# A stroked glyph's outline, as a share of the font size: the width a bold face adds.
+EMBOLDEN_STROKE = 0.035
 
 
 @dataclass(slots=True)
@@ -103,8 +113,11 @@ class PdfCanvas:
                 runs[-1][1].append(glyph)
             else:
                 runs.append((used, [glyph]))
-        self._draw(_TextRuns(f"BT {_rgb(colour)} rg {_pt(x)} {_pt(self.height - baseline)} Td",
-                             size_pt, runs))
+        start = f"BT {_rgb(colour)} rg {_pt(x)} {_pt(self.height - baseline)} Td"
+        emboldened = style.fallback if style.fallback_bold else None
+        if emboldened is not None:  # the outline in the text's colour, this wide
+            start += f" {_rgb(colour)} RG {size_pt * EMBOLDEN_STROKE:.2f} w"
+        self._draw(_TextRuns(start, size_pt, runs, emboldened))
 
     def courier(self, x: float, baseline: float, text: str, size_pt: float,
                 colour: Colour) -> None:
@@ -206,16 +219,20 @@ class _TextRuns:
     """A line of text, kept as glyph ids of the original fonts until output: the subsets,
     and so the ids in them, are known only once every page is drawn."""
 
-    start: str  # BT, the colour and the position
+    start: str  # BT, the colour and the position (and the outline's, when emboldened)
     size_pt: float
     runs: list[tuple[_UsedFont, list[int]]]
+    emboldened: FontSource | None = None  # whose runs are filled and stroked (2 Tr)
 
     def operators(self) -> str:
         parts = [self.start]
         for used, glyphs in self.runs:
             new_id = used.new_ids
             codes = "".join(f"{new_id[glyph]:04X}" for glyph in glyphs)
-            parts.append(f"/{used.resource} {self.size_pt:g} Tf <{codes}> Tj")
+            shown = f"/{used.resource} {self.size_pt:g} Tf <{codes}> Tj"
+            if used.source is self.emboldened:
+                shown = f"2 Tr {shown} 0 Tr"
+            parts.append(shown)
         parts.append("ET")
         return " ".join(parts)
 
