@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import re
 from urllib.parse import unquote, urlsplit
 
+import orjson
 from telegram.request import BaseRequest, RequestData
 
 from bot.emulator.api import BotApiEmulator
@@ -55,10 +55,10 @@ class EmulatorRequest(BaseRequest):
             try:
                 return 200, self._emulator.download(file_match["token"], file_match["path"])
             except BotApiError as exc:
-                return exc.status, json.dumps(exc.to_api()).encode()
+                return exc.status, orjson.dumps(exc.to_api())
         api_match = _API_PATH.search(path)
         if api_match is None:
-            return 404, json.dumps(not_found().to_api()).encode()
+            return 404, orjson.dumps(not_found().to_api())
         # `parameters` holds native JSON values: no need to encode and re-parse them.
         params = request_data.parameters if request_data else {}
         files: dict[str, Upload] = {}
@@ -69,4 +69,4 @@ class EmulatorRequest(BaseRequest):
         status, payload = await self._emulator.handle(
             api_match["token"], api_match["method"], params, files
         )
-        return status, json.dumps(payload, ensure_ascii=False).encode()
+        return status, orjson.dumps(payload)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from types import TracebackType
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from bot.emulator.api import BotApiEmulator
@@ -83,7 +83,8 @@ class EmulatorServer:
         status, payload = await self.emulator.handle(
             request.match_info["token"], request.match_info["method"], params, files
         )
-        return web.json_response(payload, status=status)
+        return web.Response(body=orjson.dumps(payload), status=status,
+                            content_type="application/json")
 
     async def _file(self, request: web.Request) -> web.Response:
         try:
@@ -101,12 +102,12 @@ async def _read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, 
         return params, files
     if request.content_type == "application/json":
         try:
-            body = json.loads(await request.read() or b"{}")
+            body = orjson.loads(await request.read() or b"{}")
         except ValueError:
             body = None
         if not isinstance(body, dict):
             raise web.HTTPBadRequest(
-                text=json.dumps(
+                body=orjson.dumps(
                     BotApiError(400, "Bad Request: can't parse JSON object").to_api()
                 ),
                 content_type="application/json",

@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
 import aiohttp
+import orjson
 
 from bot.emulator.api import BotApiEmulator
 from bot.emulator.errors import BotApiError
@@ -65,30 +65,33 @@ class WebhookDelivery:
         targets = self._targets or [self.emulator.webhook_url]
         if not targets[0]:
             raise RuntimeError("no webhook set: the bot has not called setWebhook")
-        headers = {SECRET_HEADER: self.emulator.webhook_secret_token}
+        headers = {SECRET_HEADER: self.emulator.webhook_secret_token,
+                   "Content-Type": "application/json"}
+        body = orjson.dumps(update)
         for attempt in range(RETRIES):
             url = targets[next(self._next) % len(targets)]  # a retry may reach another
             try:
-                async with self._session.post(url, json=update, headers=headers) as answer:
-                    body = await answer.text()
+                async with self._session.post(url, data=body, headers=headers) as answer:
+                    answered = await answer.read()
                     if answer.status == 200:
                         self.delivered += 1
-                        await self._carried_call(body)
+                        await self._carried_call(answered)
                         return
                     if answer.status != 503:
+                        said = answered[:200].decode(errors="replace")
                         raise WebhookDeliveryError(f"{url} answered update "
                                                    f"{update['update_id']} with "
-                                                   f"{answer.status}: {body[:200]}")
+                                                   f"{answer.status}: {said}")
             except aiohttp.ClientConnectionError:
                 if attempt == RETRIES - 1:
                     raise
             await asyncio.sleep(RETRY_PAUSE)
         raise WebhookDeliveryError(f"the bot kept answering 503 to update {update['update_id']}")
 
-    async def _carried_call(self, body: str) -> None:
+    async def _carried_call(self, body: bytes) -> None:
         """The Bot API call a webhook's answer carries, if it names one."""
         try:
-            answer = json.loads(body)
+            answer = orjson.loads(body)
         except ValueError:
             return
         if not isinstance(answer, dict) or not isinstance(answer.get("method"), str):
