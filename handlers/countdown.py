@@ -90,14 +90,25 @@ async def _update_card(context: KassaContext, chat_id: int, data: dict[str, Any]
         return CardLook(next_due=_next_due(view.expires_at, last))
     step = min(due)
     _ = context.texts
-    notice = (_.ngettext("⏳ {n} minute left to pay.", "⏳ {n} minutes left to pay.", step)
-              if step else _("⌛ The hold has run out and the seats were released."))
+    if step:
+        # The step's minutes, or fewer for a hold shorter than the step (a 2-minute hold
+        # crosses "5 minutes" at once, with 2 left).
+        minutes = min(step, _whole_minutes(left))
+        notice = _.ngettext("⏳ {n} minute left to pay.", "⏳ {n} minutes left to pay.",
+                            minutes)
+    else:
+        notice = _("⌛ The hold has run out and the seats were released.")
     card = await render(context, flow, notice)
     with contextlib.suppress(TelegramError):  # the card was deleted, or is unchanged
         await context.bot.edit_message_text(card.text, chat_id=chat_id,
                                             message_id=flow.card, reply_markup=card.markup)
     data[COUNTDOWN_KEY] = [flow.order, step]
     return CardLook(edited=True, next_due=_next_due(view.expires_at, step))
+
+
+def _whole_minutes(left: timedelta) -> int:
+    """Minutes left, a started minute counted whole (4:30 left is "5 minutes")."""
+    return max(1, -(-int(left.total_seconds()) // 60))
 
 
 def _next_due(expires_at: datetime | None, last: int | None) -> datetime | None:

@@ -86,3 +86,12 @@ async def test_a_person_whose_data_was_written_is_looked_at_again(bot, clock, mo
     assert turns == [anna.id, anna.id]
     assert await count_down(bot) == 0
     assert turns == [anna.id, anna.id]
+
+
+async def test_a_hold_shorter_than_a_step_says_the_minutes_it_has(bot, clock):
+    anna, _view = await held_booking(bot)
+    card = anna.last_message
+    clock.advance(minutes=13)  # as if the hold had been two minutes long: 2:00 left
+    assert await count_down(bot) == 1
+    assert "2 minutes left to pay" in card.text and "5 minutes" not in card.text
+    bot.harness.assert_no_errors()
