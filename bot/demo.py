@@ -11,8 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import json
 import logging
+import os
 import re
+import secrets
 import signal
 import sys
 import threading
@@ -29,9 +32,74 @@ if TYPE_CHECKING:
 PROMPT = "you> "
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 FILES_DIR = Path("kassa-demo-files")
-# How often the demo runs the bot's scheduled work (outbox, expired holds) between inputs.
+# How often the demo runs the bot's scheduled work between inputs: the outbox every
+# interval, the held card's countdown and the expiry sweep every so many.
 JOBS_INTERVAL_SECONDS = 1.0
+COUNTDOWN_EVERY = 5
+EXPIRY_EVERY = 30
 INERT = re.compile(r"^b:[0-9a-f]+:-:")
+# The settings the demo makes and keeps when the environment leaves them unset.
+KEPT_SECRETS = ("secret_key", "payment_webhook_secret", "ticket_signing_key")
+
+
+def kept_secrets(settings: Settings) -> Settings:
+    """The settings with the secrets the environment leaves unset (checkout links, the
+    sandbox's webhooks, ticket signatures) made on the demo's first run and kept beside its
+    SQLite database, readable by its owner only: a Pay link or a ticket's code from an
+    earlier run still works after a restart, as the booking it belongs to is still there.
+    A database elsewhere (or in memory) gets secrets for this run only."""
+    from pydantic import SecretStr
+
+    missing = [name for name in KEPT_SECRETS if getattr(settings, name) is None]
+    path = secrets_path(settings.database_url)
+    if not missing or path is None:
+        return settings
+    stored = _read_secrets(path)
+    made = {name: _new_secret(name) for name in missing if not _usable(name, stored.get(name))}
+    if made:
+        stored.update(made)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            json.dump(stored, file, indent=1)
+    return settings.model_copy(update={name: SecretStr(stored[name]) for name in missing})
+
+
+def secrets_path(database_url: str) -> Path | None:
+    """Where the demo keeps its secrets: kassa.db's are in kassa.secrets.json."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database).with_suffix(".secrets.json")
+
+
+def _read_secrets(path: Path) -> dict[str, Any]:
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):  # none yet, or unreadable: new ones replace it
+        return {}
+    return stored if isinstance(stored, dict) else {}
+
+
+def _usable(name: str, value: object) -> bool:
+    from booking.tickets.codes import SigningKeyError, load_signing_key
+
+    if not isinstance(value, str) or not value:
+        return False
+    if name == "ticket_signing_key":
+        try:
+            load_signing_key(value)
+        except SigningKeyError:
+            return False
+    return True
+
+
+def _new_secret(name: str) -> str:
+    from booking.tickets.codes import generate_signing_key
+
+    return generate_signing_key() if name == "ticket_signing_key" else secrets.token_urlsafe(32)
 
 
 async def seed_demo_network(engine: AsyncEngine, settings: Settings, *,
@@ -112,17 +180,21 @@ class Transcript:
         self.texts: dict[int, str] = {}  # message id -> the text printed
         self.buttons: list[str] = []  # callback data of the numbered buttons
 
-    def show(self, messages: list[Any]) -> None:
+    def show(self, messages: list[Any]) -> bool:
+        """Print what is new; whether anything was."""
+        printed = False
         for message in messages:
             if self.seen.get(message.message_id) == message.edits:
                 continue
             self.seen[message.message_id] = message.edits
             if message.document is not None:
                 self._save(message.document)
+                printed = True
                 continue
             if self.texts.get(message.message_id) == message.visible_text and not message.buttons:
                 continue  # an older card that only lost its buttons: nothing new to read
             self.texts[message.message_id] = message.visible_text
+            printed = True
             print("\nbot> " + message.visible_text.replace("\n", "\n     "), file=self.out)
             rows = message.inline_keyboard
             if rows:
@@ -142,6 +214,7 @@ class Transcript:
                     if cells:
                         print("     " + "  ".join(cells), file=self.out)
         self.out.flush()
+        return printed
 
     def _save(self, document: Any) -> None:
         self.files_dir.mkdir(parents=True, exist_ok=True)
@@ -176,12 +249,13 @@ async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.
         if await seed_demo_network(engine, settings):
             print("Seeded the demo network: 21 cities, trips every day of the coming year.",
                   file=out)
-        # The checkout page is served on loopback, on a free port.
-        port = _free_port(settings.http_host)
+        # The checkout page is served on loopback: on KASSA_HTTP_PORT if free, else any.
+        port = _demo_port(settings.http_host, settings.http_port)
         # The demo is the embedded default: the booking service runs in this process, on the
         # database seeded above, even where KASSA_BOOKING_API_URL names a separate one.
         settings = settings.model_copy(update={"public_url": f"http://{settings.http_host}:{port}",
                                                "booking_api_url": None})
+        settings = kept_secrets(settings)
         sandbox = sandbox_provider(settings)
         emulator = BotApiEmulator()
         codes = ticket_codes(settings)
@@ -212,7 +286,9 @@ async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.
             # /start keeps a booking in progress: its menu offers to continue it.
             await user.send("/start")
             transcript.show(user.messages)
-            background = asyncio.create_task(_run_jobs(jobs, application, user, transcript))
+            prompt = PROMPT if stdin.isatty() else None
+            background = asyncio.create_task(
+                _run_jobs(jobs, application, user, transcript, prompt))
             try:
                 while True:
                     if stdin.isatty():
@@ -247,26 +323,38 @@ async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.
     return 0
 
 
-def _free_port(host: str) -> int:
+def _demo_port(host: str, preferred: int) -> int:
+    """KASSA_HTTP_PORT (8080 unless set) when it is free, so that the Pay links of an
+    earlier run still lead to the page; else any free port."""
     import socket
 
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
+    for port in (preferred, 0) if preferred else (0,):
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:  # taken: another program, or another demo
+                continue
+            return int(probe.getsockname()[1])
+    raise OSError(f"no free port on {host}")
 
 
-async def _run_jobs(jobs: Any, application: Any, user: Any, transcript: Transcript) -> None:
+async def _run_jobs(jobs: Any, application: Any, user: Any, transcript: Transcript,
+                    prompt: str | None) -> None:
     """The bot's scheduled work, between inputs: a payment made in the browser brings the
-    tickets into the terminal without a key pressed."""
+    tickets into the terminal without a key pressed, and the held card counts down. What
+    arrives so is followed by the prompt again (``prompt``, at a terminal), as the person
+    may be waiting at it."""
     sweeps = 0
     while True:
         await asyncio.sleep(JOBS_INTERVAL_SECONDS)
         sweeps += 1
-        if sweeps % 30 == 0:
+        if sweeps % EXPIRY_EVERY == 0:
             await jobs.expire_holds()
         report = await jobs.deliver_outbox(application)
-        if report.handled:
-            transcript.show(user.messages)
+        edited = (await jobs.count_down_held_cards(application)
+                  if sweeps % COUNTDOWN_EVERY == 0 else 0)
+        if (report.handled or edited) and transcript.show(user.messages) and prompt:
+            print(prompt, end="", file=transcript.out, flush=True)
 
 
 async def act(user: Any, transcript: Transcript, text: str, out: TextIO) -> None:

@@ -3,16 +3,25 @@ booking in progress is there on the next run."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
-from bot.demo import chat
+import aiohttp
+
+from booking.tickets.codes import load_signing_key
+from bot import demo
+from bot.demo import chat, kept_secrets
 from bot.settings import Settings
 
 
@@ -83,3 +92,97 @@ def test_ctrl_c_ends_the_demo_at_once_and_the_booking_is_kept(tmp_path):
         output, _ = process.communicate("", timeout=60)
     assert process.returncode == 0
     assert "▶ Continue booking Beijing → Tianjin" in output
+
+
+def test_the_demo_keeps_its_secrets_beside_its_database(tmp_path):
+    settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{tmp_path}/demo.db",
+                        secret_key="from-the-environment")
+    first = kept_secrets(settings)
+    kept = tmp_path / "demo.secrets.json"
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert first.secret_key is not None
+    assert first.secret_key.get_secret_value() == "from-the-environment"  # never replaced
+    assert "from-the-environment" not in kept.read_text()  # nor written down
+    second = kept_secrets(settings)
+    for name in ("payment_webhook_secret", "ticket_signing_key"):
+        made, again = getattr(first, name), getattr(second, name)
+        assert made is not None and again is not None
+        assert made.get_secret_value() == again.get_secret_value()
+    load_signing_key(second.ticket_signing_key.get_secret_value())
+    # A damaged file is replaced, not trusted.
+    kept.write_text('{"ticket_signing_key": "not a key"}')
+    mended = kept_secrets(settings).ticket_signing_key
+    assert mended is not None
+    load_signing_key(mended.get_secret_value())
+    # A database that is not a file keeps nothing.
+    memory = Settings(_env_file=None, database_url="sqlite+aiosqlite:///:memory:")
+    assert kept_secrets(memory) == memory
+
+
+async def test_a_pay_link_from_an_earlier_run_still_opens(tmp_path):
+    settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{tmp_path}/demo.db",
+                        http_port=_unused_port())
+    steps = "Beijing to Tianjin tomorrow 1 seat\n1\n1\nLi Na\n1\n"  # trip, any seat, name, Confirm
+    out = io.StringIO()
+    assert await chat(settings, io.StringIO(steps), out) == 0
+    links = re.findall(r"http://127\.0\.0\.1:\d+/pay/\S+", out.getvalue())
+    assert links, out.getvalue()
+
+    async def page() -> int:
+        async with aiohttp.ClientSession() as session:
+            for _attempt in range(100):  # the input is read from the start: wait for the page
+                try:
+                    async with session.get(links[-1]) as answer:
+                        return answer.status
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+        return 0
+
+    opened: list[int] = []
+
+    class Reading(io.StringIO):
+        def readline(self, size: int | None = -1, /) -> str:  # type: ignore[override]
+            if not opened:  # the second run's first read: open the first run's link
+                opened.append(asyncio.run_coroutine_threadsafe(page(), loop).result(20))
+            return ""
+
+    loop = asyncio.get_running_loop()
+    assert await chat(settings, Reading(), io.StringIO()) == 0
+    assert opened == [200]
+
+
+def _unused_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_between_inputs_the_card_counts_down_and_the_prompt_comes_back(monkeypatch):
+    monkeypatch.setattr(demo, "JOBS_INTERVAL_SECONDS", 0.001)
+
+    class Jobs:
+        async def expire_holds(self) -> int:
+            return 0
+
+        async def deliver_outbox(self, application: object) -> SimpleNamespace:
+            return SimpleNamespace(handled=0)
+
+        async def count_down_held_cards(self, application: object) -> int:
+            counted.set()
+            card.visible_text, card.edits = "⏳ 5 minutes left to pay.", card.edits + 1
+            return 1
+
+    card = SimpleNamespace(message_id=1, edits=0, document=None, visible_text="Held",
+                           buttons=[], inline_keyboard=[])
+    user = SimpleNamespace(messages=[card])
+    out = io.StringIO()
+    jobs = Jobs()
+    counted = asyncio.Event()
+    running = asyncio.create_task(demo._run_jobs(jobs, None, user, demo.Transcript(out),
+                                                 "you> "))
+    await asyncio.wait_for(counted.wait(), 10)
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+    assert "bot> ⏳ 5 minutes left to pay." in out.getvalue()
+    assert out.getvalue().endswith("you> ")
