@@ -516,8 +516,10 @@ async def change_names(turn: Turn) -> None:
 # ---- confirmation --------------------------------------------------------------------------
 
 async def typed_on_summary(turn: Turn) -> None:
-    """Text on the summary: show the summary again with its buttons below the text."""
-    await turn.go(Step.SUMMARY)
+    """Text on the summary: show it again, below the text, with what to do."""
+    _ = turn.texts
+    await turn.go(Step.SUMMARY, _("Tap ✅ Confirm to hold the seats, or « Back to change "
+                                  "something."))
 
 
 async def confirm(turn: Turn) -> None:

@@ -45,6 +45,10 @@ async def test_whole_booking_by_buttons_ends_in_a_hold(bot):
     await anna.send("Bo Chen")
     summary = anna.last_message
     assert "Please check your booking" in summary.text and "3A — Anna Lee" in summary.text
+    await anna.send("ok?")  # words on the summary: it is shown again, saying what to tap
+    summary = anna.last_message
+    assert summary.text.startswith("⚠️ Tap ✅ Confirm to hold the seats, or « Back")
+    assert "3A — Anna Lee" in summary.text
     await anna.press("✅ Confirm")
     held = anna.last_message
     assert "held until" in held.text
