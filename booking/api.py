@@ -70,9 +70,11 @@ class BookingApi(Protocol):
     async def seat_map(self, trip_id: int, origin: str, destination: str) -> SeatMap: ...
 
     async def alternatives(
-        self, origin: str, destination: str, around: datetime, seats: int
+        self, origin: str, destination: str, around: datetime, seats: int, *,
+        exclude_trip: int | None = None,
     ) -> list[TripOption]:
-        """The next trips with ``seats`` free, for someone whose trip fell through."""
+        """The next trips with ``seats`` free, for someone whose trip fell through (never
+        ``exclude_trip``, the one that did)."""
         ...
 
     # ---- holds and orders ----

@@ -134,11 +134,16 @@ class CatalogueService(UseCases):
         return sorted(nearest)
 
     async def alternatives(
-        self, origin: str, destination: str, around: datetime, seats: int
+        self, origin: str, destination: str, around: datetime, seats: int, *,
+        exclude_trip: int | None = None,
     ) -> list[TripOption]:
         """The next trips from origin to destination after ``around`` (or now, if later)
-        with ``seats`` free, soonest first: what to offer someone whose trip fell through."""
+        with ``seats`` free, soonest first: what to offer someone whose trip fell through.
+        ``exclude_trip`` is that trip: a booking the passenger cancelled freed its seats,
+        so it would be the first on offer."""
         _check_journey(origin, destination)
+        if exclude_trip is not None:
+            limits.trip_id(exclude_trip)
         if not 1 <= seats <= self.rules.max_seats_per_order:
             raise BookingError(ErrorCode.BAD_SEAT_COUNT)
         if around.tzinfo is None:
@@ -151,7 +156,8 @@ class CatalogueService(UseCases):
                 return []
             options = await self._options(
                 uow, journey, start, start + timedelta(days=ALTERNATIVES_DAYS), now)
-        return [o for o in options if o.seats_free >= seats][:ALTERNATIVES_OFFERED]
+        return [o for o in options if o.seats_free >= seats
+                and o.trip_id != exclude_trip][:ALTERNATIVES_OFFERED]
 
     async def trip_option(self, trip_id: int, origin: str, destination: str) -> TripOption:
         """One trip as the search would show it, with its seats free now."""

@@ -124,7 +124,7 @@ class Endpoints:
 
     async def alternatives(self, query: AlternativesQuery) -> list[TripOption]:
         return await self.booking.alternatives(query.origin, query.destination, query.around,
-                                               query.seats)
+                                               query.seats, exclude_trip=query.exclude_trip)
 
     # ---- holds and orders ----
     async def hold(self, body: HoldRequest) -> OrderView:

@@ -132,10 +132,11 @@ class HttpBookingClient:
         return await self._call("seat_map", SeatMap, path={"trip_id": trip_id},
                                 query={"origin": origin, "destination": destination})
 
-    async def alternatives(self, origin: str, destination: str, around: datetime, seats: int
-                           ) -> list[TripOption]:
+    async def alternatives(self, origin: str, destination: str, around: datetime, seats: int,
+                           *, exclude_trip: int | None = None) -> list[TripOption]:
         found = await self._call("alternatives", list[TripOption], query={
-            "origin": origin, "destination": destination, "around": around, "seats": seats})
+            "origin": origin, "destination": destination, "around": around, "seats": seats,
+            "exclude_trip": exclude_trip})
         return [_local_trip(option) for option in found]
 
     async def hold(self, customer_id: int, trip_id: int, origin: str, destination: str,

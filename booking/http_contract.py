@@ -191,6 +191,7 @@ class NearestDaysQuery(SegmentQuery):
 class AlternativesQuery(SegmentQuery):
     around: AwareDatetime
     seats: SeatCount
+    exclude_trip: TripId | None = None  # the trip that fell through
 
 
 class OwnerQuery(_Query):

@@ -25,6 +25,7 @@ from booking.views import OrderView
 from bot.logs import note_ids
 from bot.metrics import Metrics, observe_web_app
 from handlers.context import Services
+from handlers.times import arrival_time
 from locales import Texts, texts
 
 log = logging.getLogger(__name__)
@@ -206,7 +207,8 @@ def _order_lines(request: web.Request, _: Texts, view: OrderView) -> list[Line]:
         ("route", f"{view.origin.name(language)} → {view.destination.name(language)}"),
         ("when", _("{day}, {departs} → {arrives}", day=_.day(view.departure.date(),
                   request.app[SERVICES].booking.now().astimezone(view.origin.tz).date()),
-                   departs=_.time(view.departure), arrives=_.time(view.arrival))),
+                   departs=_.time(view.departure),
+                   arrives=arrival_time(_, view.departure, view.arrival))),
     ]
     lines.extend(("seat", f"{s.seat} — {s.passenger}") for s in view.seats)
     lines.append(("total", _("Total: {price}", price=_.price(view.amount, view.currency))))

@@ -19,6 +19,7 @@ from handlers.context import KassaContext
 from handlers.errors import error_text
 from handlers.flow import Flow, Step
 from handlers.payments import pay_rows
+from handlers.times import arrival_time
 from locales import Texts
 
 POPULAR_STATIONS = 8
@@ -169,7 +170,8 @@ def trip_line(_: Texts, option: TripOption) -> str:
     else:
         seats = _("sold out")
     return _("{departs} → {arrives} ({duration}) · {price} · {seats}",
-             departs=_.time(option.departure), arrives=_.time(option.arrival),
+             departs=_.time(option.departure),
+             arrives=arrival_time(_, option.departure, option.arrival),
              duration=_.duration(option.duration), price=_.price(option.price, option.currency),
              seats=seats)
 
@@ -239,7 +241,7 @@ def trip_summary(_: Texts, route: str, departs: datetime, arrives: datetime,
                  today: date) -> str:
     return _("{route}\n{day}, {departs} → {arrives} ({duration})",
              route=route, day=_.day(departs.date(), today), departs=_.time(departs),
-             arrives=_.time(arrives), duration=_.duration(arrives - departs))
+             arrives=arrival_time(_, departs, arrives), duration=_.duration(arrives - departs))
 
 
 def option_summary(context: KassaContext, flow: Flow, option: TripOption) -> str:

@@ -93,8 +93,9 @@ def parse_alternative(data: str | None) -> tuple[str, int] | None:
 # The trip picker, ``s:<level>:<purpose>:...``: ``w:<purpose>:<yyyymmdd>`` a week of days from
 # that day, ``d:<purpose>:<yyyymmdd>:<page>`` the routes running that day,
 # ``r:<purpose>:<yyyymmdd>:<route id>:<page>`` that route's trips that day, ``t:<purpose>:<trip
-# id>`` the trip. Other staff dialogues use their own prefixes: delay "sd", cancel "sc",
-# broadcast "sb", roles "sr", stats "ss", manifest "sm".
+# id>:<yyyymmdd>:<page>`` the trip, picked from that page of its route's trips that day (the
+# way back; older buttons say ``t:<purpose>:<trip id>`` only). Other staff dialogues use their
+# own prefixes: delay "sd", cancel "sc", broadcast "sb", roles "sr", stats "ss", manifest "sm".
 STAFF_PICK = "s"
 
 
@@ -102,9 +103,9 @@ STAFF_PICK = "s"
 class StaffPick:
     level: str  # "w" week, "d" day, "r" route, "t" trip
     purpose: str
-    day: str = ""  # yyyymmdd ("" for a trip)
+    day: str = ""  # yyyymmdd ("" for a trip from an older button)
     number: int = 0  # the route id, or the trip id
-    page: int = 0
+    page: int = 0  # of the routes, of the trips; for a trip, the page it was picked from
 
 
 def staff_week(purpose: str, day: str) -> str:
@@ -119,8 +120,8 @@ def staff_route(purpose: str, day: str, route_id: int, page: int = 0) -> str:
     return _staff(f"r:{purpose}:{day}:{route_id}:{page}")
 
 
-def staff_trip(purpose: str, trip_id: int) -> str:
-    return _staff(f"t:{purpose}:{trip_id}")
+def staff_trip(purpose: str, trip_id: int, day: str = "", page: int = 0) -> str:
+    return _staff(f"t:{purpose}:{trip_id}:{day}:{page}" if day else f"t:{purpose}:{trip_id}")
 
 
 def _staff(rest: str) -> str:
@@ -147,6 +148,8 @@ def parse_staff_pick(data: str | None) -> StaffPick | None:
         return StaffPick(level, purpose, rest[0], numbers[1], numbers[2])
     if level == "t" and len(rest) == 1:
         return StaffPick(level, purpose, number=numbers[0])
+    if level == "t" and len(rest) == 3 and _is_day(rest[1]):
+        return StaffPick(level, purpose, rest[1], numbers[0], numbers[2])
     return None
 
 

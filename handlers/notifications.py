@@ -25,6 +25,7 @@ from handlers.context import Services
 from handlers.documents import Document, ticket_documents
 from handlers.payments import pay_rows
 from handlers.rate_limiter import retry_seconds
+from handlers.times import arrival_time
 from locales import Texts, texts
 
 
@@ -143,10 +144,12 @@ def refund_notice(bot: Bot, services: Services) -> Deliverer:
 
 
 async def alternative_rows(services: Services, _: Texts, view: OrderView) -> Rows:
-    """The nearest trips with as many seats, each a button that books it at once."""
+    """The nearest other trips with as many seats, each a button that books it at once
+    (never the booking's own trip: cancelled by the passenger, it has the seats)."""
     try:
         options = await services.booking.alternatives(
-            view.origin.code, view.destination.code, view.departure, len(view.seats))
+            view.origin.code, view.destination.code, view.departure, len(view.seats),
+            exclude_trip=view.trip_id)
     except BookingError:
         return []
     today = local_today(services, view)
@@ -176,7 +179,8 @@ async def send_ticket_files(bot: Bot, services: Services, chat_id: int, _: Texts
              route_of(_, view),
              _("{day}, {departs} → {arrives}",
                day=_.day(view.departure.date(), local_today(services, view)),
-               departs=_.time(view.departure), arrives=_.time(view.arrival))]
+               departs=_.time(view.departure),
+               arrives=arrival_time(_, view.departure, view.arrival))]
     lines.extend(f"{t.seat} — {t.passenger}: {t.code}" for t in tickets)
     await send_card(bot, chat_id, Card("\n".join(lines),
                                        [[button(_("🎫 My tickets"), cb.menu("tickets"))]]))
@@ -226,7 +230,8 @@ def trip_delayed(bot: Bot, services: Services) -> Deliverer:
                  minutes=int(message.payload.get("minutes", 0)),
                  reason=str(message.payload.get("reason", "")),
                  departs=_.time(view.departure), origin=view.origin.name(_.language),
-                 arrives=_.time(view.arrival), destination=view.destination.name(_.language))
+                 arrives=arrival_time(_, view.departure, view.arrival),
+                 destination=view.destination.name(_.language))
         await send_card(bot, chat_id, Card(text, [[button(_("🎫 My tickets"),
                                                           cb.menu("tickets"))]]))
 

@@ -16,11 +16,12 @@ from typing import Any
 
 from telegram import Update
 
+from booking import limits
 from booking.errors import BookingError
 from booking.model import TripStatus
 from booking.staff_console import TripSummary
 from handlers import callback_data as cb
-from handlers.cards import Card, answer_query, button, show
+from handlers.cards import Button, Card, answer_query, button, show
 from handlers.context import KassaContext
 from handlers.errors import error_text
 from handlers.parsing import parse_date
@@ -45,7 +46,8 @@ _PURPOSES: dict[str, _Purpose] = {}
 def register_trip_action(purpose: str, title: str, action: TripAction) -> None:
     """Send the trip picked for ``purpose`` to ``action``; ``title`` heads the picker's card
     (a message id marked with N_, translated when shown)."""
-    cb.staff_week(purpose, "20000101")  # fails now, not on a tap, if the purpose is too long
+    # Fails now, not on a tap, if the purpose is too long for the longest button.
+    cb.staff_trip(purpose, limits.MAX_INT32, "20000101", 999)
     _PURPOSES[purpose] = _Purpose(title, action)
 
 
@@ -160,12 +162,13 @@ async def _show_routes(update: Update, context: KassaContext, purpose: str, day:
         ((route_id, list(runs)) for route_id, runs in
          groupby(sorted(trips, key=lambda t: t.route_id), key=lambda t: t.route_id)),
         key=lambda item: (item[1][0].departure, item[0]))
-    shown, pages = _page(by_route, page)
+    shown, page, pages = _page(by_route, page)
     rows = [[button(f"{_route_label(_, runs[0])} · {len(runs)}",
                     cb.staff_route(purpose, _day_key(day), route_id))]
             for route_id, runs in shown]
-    rows.append([*_pager(page, pages, lambda p: cb.staff_day(purpose, _day_key(day), p)), back])
-    text = _("{day}: which route?", day=_.day(day, today))
+    rows.append([*_pager(_, page, pages, lambda p: cb.staff_day(purpose, _day_key(day), p)),
+                 back])
+    text = _("{day}: which route?", day=_.day(day, today)) + _page_line(_, page, pages)
     await show(update, context, Card(f"{_title(_, purpose)}\n{text}", rows))
 
 
@@ -183,13 +186,14 @@ async def _show_trips(update: Update, context: KassaContext, purpose: str, day: 
         none = _("No trips run on {day}.", day=_.day(day, today))
         await show(update, context, Card(f"{_title(_, purpose)}\n{none}", [[back]]))
         return
-    shown, pages = _page(trips, page)
-    rows = [[button(trip_label(_, trip), cb.staff_trip(purpose, trip.trip_id))]
+    shown, page, pages = _page(trips, page)
+    rows = [[button(trip_label(_, trip),
+                    cb.staff_trip(purpose, trip.trip_id, _day_key(day), page))]
             for trip in shown]
-    rows.append([*_pager(page, pages,
+    rows.append([*_pager(_, page, pages,
                          lambda p: cb.staff_route(purpose, _day_key(day), route_id, p)), back])
     text = _("{day}, {route}: which trip?", day=_.day(day, today),
-             route=_route_label(_, trips[0]))
+             route=_route_label(_, trips[0])) + _page_line(_, page, pages)
     await show(update, context, Card(f"{_title(_, purpose)}\n{text}", rows))
 
 
@@ -212,17 +216,35 @@ def status_word(_: Texts, trip: TripSummary) -> str:
     return _("on time")
 
 
-def _page(items: list[Any], page: int) -> tuple[list[Any], int]:
+def back_to_trips(update: Update, _: Texts, purpose: str, trip: TripSummary) -> Button:
+    """« Back from a picked trip's card to the page of its route's trips it was picked from
+    (a button from before the page was kept goes to the first page of the trip's day)."""
+    query = update.callback_query
+    pick = cb.parse_staff_pick(query.data if query else None)
+    if pick is not None and pick.level == "t" and pick.day:
+        day, page = pick.day, pick.page
+    else:
+        day, page = _day_key(trip.departure.date()), 0
+    return button(_("« Back"), cb.staff_route(purpose, day, trip.route_id, page))
+
+
+def _page(items: list[Any], page: int) -> tuple[list[Any], int, int]:
+    """The items on ``page`` (kept within the pages there are), that page, and how many."""
     pages = max(1, -(-len(items) // PER_PAGE))
     page = min(max(page, 0), pages - 1)
-    return items[page * PER_PAGE:(page + 1) * PER_PAGE], pages
+    return items[page * PER_PAGE:(page + 1) * PER_PAGE], page, pages
 
 
-def _pager(page: int, pages: int, data: Callable[[int], str]) -> list[Any]:
-    page = min(max(page, 0), pages - 1)
+def _pager(_: Texts, page: int, pages: int, data: Callable[[int], str]) -> list[Any]:
     row = []
     if page > 0:
-        row.append(button("◀", data(page - 1)))
+        row.append(button(_("◀ Previous"), data(page - 1)))
     if page < pages - 1:
-        row.append(button("▶", data(page + 1)))
+        row.append(button(_("Next ▶"), data(page + 1)))
     return row
+
+
+def _page_line(_: Texts, page: int, pages: int) -> str:
+    """Where the pager is, as the passengers' trip list says it, when there is more than one
+    page."""
+    return "\n" + _("Page {page} of {pages}", page=page + 1, pages=pages) if pages > 1 else ""

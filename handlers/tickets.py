@@ -21,6 +21,7 @@ from handlers.errors import error_text
 from handlers.menu import continue_rows, pause_booking
 from handlers.notifications import send_ticket_files
 from handlers.payments import pay_rows
+from handlers.times import arrival_time
 from locales import Texts
 
 ORDERS_LISTED = 10
@@ -64,7 +65,7 @@ async def list_tickets(update: Update, context: KassaContext) -> None:
 def order_details(_: Texts, view: OrderView, context: KassaContext) -> list[str]:
     lines = [
         order_label(context, view),
-        _("Arrives {time}", time=_.time(view.arrival)),
+        _("Arrives {time}", time=arrival_time(_, view.departure, view.arrival)),
         _("Status: {status}", status=status_text(_, view.status)),
     ]
     lines.extend(f"{s.seat} — {s.passenger}" for s in view.seats)

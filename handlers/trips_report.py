@@ -10,7 +10,13 @@ from handlers.cards import Card, show
 from handlers.context import KassaContext
 from handlers.errors import N_, error_text
 from handlers.staff import staff_only
-from handlers.staff_picker import ask_trip_on_typed_day, staff_today, status_word
+from handlers.staff_picker import (
+    ask_trip_on_typed_day,
+    back_to_trips,
+    staff_today,
+    status_word,
+)
+from handlers.times import arrival_time
 
 PURPOSE = "trips"
 TITLE = N_("Trips and seats")
@@ -40,9 +46,11 @@ async def show_trip(update: Update, context: KassaContext, trip_id: int) -> None
     lines = [
         f"{route} · {trip.route_name}",
         _("Departs {date} {time}, arrives {arrival}", date=_.day(trip.departure.date(),
-          staff_today(context)), time=_.time(trip.departure), arrival=_.time(trip.arrival)),
+          staff_today(context)), time=_.time(trip.departure),
+          arrival=arrival_time(_, trip.departure, trip.arrival)),
         _("Status: {status}", status=status_word(_, trip)),
         _("Seats: {sold} sold, {held} held, {free} free of {seats}", sold=trip.sold,
           held=trip.held, free=trip.free, seats=trip.seats),
     ]
-    await show(update, context, Card("\n".join(lines), []))
+    await show(update, context, Card("\n".join(lines),
+                                     [[back_to_trips(update, _, PURPOSE, trip)]]))

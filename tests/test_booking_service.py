@@ -71,6 +71,20 @@ async def test_search_hides_departed_trips(
     assert len(await service.search("C", "D", DAY)) == 1
 
 
+async def test_alternatives_never_offer_the_trip_that_fell_through(
+    service: BookingService, network: Network
+) -> None:
+    [option] = await service.search("A", "F", DAY)
+    around = option.departure
+    soonest = [o.trip_id for o in await service.alternatives("A", "F", around, 1)]
+    assert soonest[0] == network.trips[DAY]  # its seats are free: it leaves soonest
+    others = [o.trip_id for o in await service.alternatives("A", "F", around, 1,
+                                                            exclude_trip=network.trips[DAY])]
+    assert others and network.trips[DAY] not in others
+    assert others[:len(soonest) - 1] == soonest[1:]  # the next ones, in order
+    await expect(ErrorCode.BAD_ID, service.alternatives("A", "F", around, 1, exclude_trip=0))
+
+
 async def test_segment_inventory(service: BookingService, network: Network) -> None:
     trip = network.trips[DAY]
     await service.hold(CUSTOMER, trip, "A", "C", ["Ann"], ["1A"])

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from booking.model import OrderStatus
+from handlers import callback_data as cb
 from tests.conversation_support import running_bot, seed
 
 
@@ -216,7 +217,21 @@ async def test_my_tickets_cancel_shows_the_refund(bot, clock):
     assert "Refund: CN¥24.00" in anna.last_message.text
     view = await bot.services.booking.order(order_id)
     assert view.status.value == "refunded"
+    # The refund notice offers the nearest other trips: never the one just cancelled, whose
+    # seat is free again and which leaves soonest.
+    await bot.run_jobs()
+    notice = next(m for m in reversed(anna.messages)
+                  if m.text and "is on its way back to you" in m.text)
+    offered = offered_trips(notice)
+    assert offered and view.trip_id not in offered
     bot.harness.assert_no_errors()
+
+
+def offered_trips(message) -> list[int]:
+    """The trips a message's alternative buttons would book."""
+    found = [cb.parse_alternative(b.get("callback_data")) for row in message.inline_keyboard
+             for b in row]
+    return [pick[1] for pick in found if pick is not None]
 
 
 async def test_language_switch_and_every_language(bot):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from booking.demo_network import demo_timetable
+from booking.providers import PaymentEventType
 from booking.stations import StationIndex
 from bot.app import database_persistence
 from bot.demo import seed_demo_network
@@ -467,4 +468,46 @@ async def test_roubles_plurals_and_chinese_punctuation(bot):
     await step(li.press(next(t for t in li.last_message.button_texts() if "→" in t)))
     wrong = [text for text in seen if ASCII_IN_CHINESE.search(text)]
     assert wrong == []
+    bot.harness.assert_no_errors()
+
+
+# ---- 13. an overnight trip says it arrives the next day, wherever its arrival is shown ------
+
+def plain(text: str) -> str:
+    """The text with CLDR's narrow no-break space before AM/PM read as a space."""
+    return text.replace("\u202f", " ")
+
+
+async def test_an_overnight_trip_arrives_plus_one_day_wherever_it_is_shown(bot):
+    overnight, same_day = "8:00 PM → 9:30 AM +1", "7:30 AM → 9:00 PM"
+    anna = bot.user("Anna")
+    await anna.send("Moscow to Kazan tomorrow 1 seat")
+    listing = plain(anna.last_message.text)
+    assert overnight in listing and f"{same_day} (" in listing  # the day trip: no mark
+    await anna.press(next(t for t in anna.last_message.button_texts()
+                          if plain(t).startswith("2. 8:00 PM")))
+    assert overnight in plain(anna.last_message.text)  # the trip's summary, over the seats
+    await anna.press("Any seat")
+    await anna.send("Anna Lee")
+    assert overnight in plain(anna.last_message.text)  # please check your booking
+    await anna.press("✅ Confirm")
+    held = plain(anna.last_message.text)
+    assert "held until" in held and overnight in held
+    [view] = await bot.services.booking.orders_of(anna.id)
+    await anna.send("/mytickets")
+    await anna.press(next(t for t in anna.last_message.button_texts() if "Moscow" in t))
+    assert "Arrives 9:30 AM +1" in plain(anna.last_message.text)
+    await bot.services.booking.handle_event(bot.sandbox.event(view, PaymentEventType.SUCCEEDED))
+    await bot.run_jobs()
+    tickets = next(m.text for m in reversed(anna.messages)
+                   if m.text and "Booking reference" in m.text)
+    assert overnight in plain(tickets)
+    # The other languages mark it too, each its own way.
+    for language, request, mark in (("zh", "莫斯科到喀山明天", "20:00 → 09:30 +1天"),
+                                    ("ru", "из Москвы в Казань завтра", "20:00 → 09:30 +1")):
+        user = bot.user("Li", language=language)
+        await user.send(request)
+        assert mark in user.last_message.text
+        assert "07:30 → 21:00" in user.last_message.text
+        assert "07:30 → 21:00 +" not in user.last_message.text
     bot.harness.assert_no_errors()

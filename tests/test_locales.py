@@ -11,6 +11,7 @@ from babel.messages.catalog import Message
 
 from booking.errors import ErrorCode
 from handlers.errors import ERROR_MESSAGES, NAME_PROBLEM_MESSAGES
+from handlers.times import arrival_time, days_after
 from locales import LANGUAGES, catalog, pick_language, texts
 from locales.extract import extracted
 
@@ -131,3 +132,37 @@ def test_chinese_sentences_use_full_width_punctuation():
 ])
 def test_language_is_guessed_from_telegrams_code(code, language):
     assert pick_language(code) == language
+
+
+MOSCOW, BEIJING = ZoneInfo("Europe/Moscow"), ZoneInfo("Asia/Shanghai")
+
+
+@pytest.mark.parametrize(("language", "overnight"), [
+    ("en", "9:30\u202fAM +1"), ("zh", "09:30 +1天"), ("ru", "09:30 +1"),
+])
+def test_an_arrival_on_a_later_local_date_says_how_many_days_later(language, overnight):
+    _ = texts(language)
+    leaves = datetime(2026, 6, 1, 20, 0, tzinfo=MOSCOW)  # Moscow -> Kazan, overnight
+    # (CLDR's English puts a narrow no-break space before AM, older data a plain one.)
+    assert arrival_time(_, leaves, datetime(2026, 6, 2, 9, 30, tzinfo=MOSCOW)).replace(
+        "\u202f", " ") == overnight.replace("\u202f", " ")
+    assert arrival_time(_, leaves, datetime(2026, 6, 1, 23, 0, tzinfo=MOSCOW)) == _.time(
+        datetime(2026, 6, 1, 23, 0, tzinfo=MOSCOW))
+    assert arrival_time(_, leaves, datetime(2026, 6, 3, 9, 30, tzinfo=MOSCOW)).endswith(
+        "+2" if language != "zh" else "+2天")
+
+
+def test_the_days_count_in_each_stations_own_date_not_utc():
+    en = texts("en")
+    # Eastwards: 20:00 in Moscow (17:00 UTC), three hours later it is 04:00 in Beijing,
+    # the next day there though the same day in UTC.
+    leaves = datetime(2026, 6, 1, 20, 0, tzinfo=MOSCOW)
+    arrives = (leaves + timedelta(hours=3)).astimezone(BEIJING)
+    assert days_after(leaves, arrives) == 1
+    assert arrival_time(en, leaves, arrives).endswith(" +1")
+    # Westwards: 01:00 in Beijing, two hours later it is 22:00 of the day before in Moscow.
+    leaves = datetime(2026, 6, 2, 1, 0, tzinfo=BEIJING)
+    arrives = (leaves + timedelta(hours=2)).astimezone(MOSCOW)
+    assert days_after(leaves, arrives) == -1
+    assert arrival_time(en, leaves, arrives).endswith(" -1")
+    assert arrival_time(texts("zh"), leaves, arrives) == "22:00 -1天"

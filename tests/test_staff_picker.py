@@ -65,11 +65,14 @@ async def test_staff_pick_a_trip_by_day_route_and_time(bot):
                        card.button_texts()[1])
     routes = member.last_message
     assert "which route?" in routes.text
-    assert "▶" in routes.button_texts()  # 16 routes a day: two pages
-    await member.press("▶")
-    second_page = member.last_message.button_texts()
-    assert "◀" in second_page and "◀ Days" in second_page
-    await member.press("◀")
+    assert "Next ▶" in routes.button_texts()  # 16 routes a day: two pages
+    assert "Page 1 of 2" in routes.text  # as the passengers' trip list says it
+    assert "◀ Previous" not in routes.button_texts()
+    await member.press("Next ▶")
+    second_page = member.last_message
+    assert "◀ Previous" in second_page.button_texts() and "◀ Days" in second_page.button_texts()
+    assert "Next ▶" not in second_page.button_texts() and "Page 2 of 2" in second_page.text
+    await member.press("◀ Previous")
     beijing_tianjin = next(t for t in member.last_message.button_texts()
                            if t.startswith("Beijing → Tianjin"))
     assert beijing_tianjin.endswith("· 7")  # CN4 runs seven times a day
@@ -139,6 +142,7 @@ async def test_day_trips_count_sold_held_and_free_seats(bot, engine, clock):
 @pytest.mark.parametrize("data", [
     "s:w:probe:2026060", "s:d:probe:20260601", "s:r:probe:20260601:x:0", "s:t:probe:",
     "s:t::12", "s:q:probe:1", "s:t:probe:1:2", "b:1:2:3", "", "s:d:probe:2026O601:0",
+    "s:t:probe:1:2026060:0", "s:t:probe:1:20260601", "s:t:probe:1:20260601:x",
 ])
 def test_junk_picker_data_is_not_a_pick(data):
     assert cb.parse_staff_pick(data) is None
@@ -149,3 +153,15 @@ def test_picker_data_round_trips():
         "r", "delay", "20260601", 42, 3)
     assert cb.parse_staff_pick(cb.staff_trip("broadcast", 123456789)) == cb.StaffPick(
         "t", "broadcast", number=123456789)
+    # A trip picked from a page of its route's trips carries that day and page, the way back.
+    assert cb.parse_staff_pick(cb.staff_trip("trips", 42, "20260601", 2)) == cb.StaffPick(
+        "t", "trips", "20260601", 42, 2)
+
+
+def test_a_purpose_too_long_for_the_longest_picker_button_is_refused_at_once():
+    async def nothing(update: Update, context: KassaContext, trip_id: int) -> None:
+        """Never called."""
+
+    # 40 characters fit a week's button, not a trip's with its day and page.
+    with pytest.raises(ValueError, match="too long"):
+        staff_picker.register_trip_action("x" * 40, "Too long", nothing)

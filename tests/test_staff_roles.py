@@ -141,3 +141,26 @@ async def test_trips_shows_a_days_trips_and_one_trips_seats(bot):
     await sam.send("/trips someday")
     assert "I could not read that date" in sam.last_message.text
     bot.harness.assert_no_errors()
+
+
+async def test_a_trip_card_goes_back_to_its_list_and_an_overnight_trip_arrives_plus_one(
+        bot, clock):
+    sam = bot.user("Sam", user_id=STAFF_ID)
+    await sam.send("/start")
+    await sam.send("/trips tomorrow")
+    routes = sam.last_message
+    while not any(b.startswith("Moscow → Kazan") for b in routes.button_texts()):
+        await sam.press("Next ▶")
+        routes = sam.last_message
+    await sam.press(next(b for b in routes.button_texts() if b.startswith("Moscow → Kazan")))
+    trips, trip_buttons = sam.last_message.text, sam.last_message.button_texts()
+    assert "which trip?" in trips
+    await sam.press(next(b for b in trip_buttons if b.startswith("8:00")))
+    card = sam.last_message
+    assert "which trip?" not in card.text
+    assert "arrives 9:30 AM +1" in card.text.replace("\u202f", " ")  # overnight, to Kazan
+    assert card.button_texts() == ["« Back"]
+    await sam.press("« Back")
+    assert sam.last_message.text == trips
+    assert sam.last_message.button_texts() == trip_buttons
+    bot.harness.assert_no_errors()

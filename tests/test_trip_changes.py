@@ -15,6 +15,7 @@ from booking.providers import PaymentEventType
 from locales import texts
 from storage import tables as t
 from tests.conversation_support import pick_trip, staff_bot
+from tests.test_conversation_booking import offered_trips
 from tests.test_payments_web import held_booking
 
 EN = texts("en")
@@ -114,6 +115,9 @@ async def test_a_cancellation_refunds_releases_and_offers_other_trips(bot, engin
     async with engine.connect() as conn:
         refunded = (await conn.execute(select(t.payments.c.status))).scalars().all()
     assert refunded == ["refunded"]
+    # Other trips are offered, never the cancelled one.
+    offered = offered_trips(notice)
+    assert offered and paid.trip_id not in offered
     # One tap on an offered trip books the same stretch and seat count again.
     other = next(b for b in notice.button_texts() if "·" in b)
     await anna.press(other, message=notice)
