@@ -10,7 +10,13 @@ from datetime import datetime
 
 from booking import limits
 from booking.model import Order, OrderStatus, TripStatus
-from booking.orders import cancel_refusal, check_order_ref, order_views, owned_order
+from booking.orders import (
+    boarded,
+    cancel_refusal,
+    check_order_ref,
+    order_views,
+    owned_order,
+)
 from booking.outbox import MessageKind, dedupe_key, enqueue
 from booking.outcomes import CancelKind
 from booking.ports import AuditEvent, OutboxMessage, UnitOfWork
@@ -81,7 +87,7 @@ class CancellationService(UseCases):
         route = await uow.catalog.route(trip.route_id)
         departure = trip.departs_at(route, order.from_seq)
         now = self.now()
-        refusal = cancel_refusal(order, departure, now)
+        refusal = cancel_refusal(order, departure, now, boarded=await boarded(uow, order))
         if refusal is not None:
             raise refusal
         return order, self._refund(order, departure, trip.status is TripStatus.CANCELLED, now)

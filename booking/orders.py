@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from booking import limits
 from booking.errors import BookingError, ErrorCode
-from booking.model import Order, OrderStatus, Route, Station, Trip
+from booking.model import Order, OrderStatus, Route, Station, TicketStatus, Trip
 from booking.ports import UnitOfWork, UnitOfWorkFactory
 from booking.read_memo import remember, remembered
 from booking.usecase import UseCases, station_of, trip_of
@@ -43,6 +43,7 @@ class OrderParts:
     route: Route
     origin: Station
     destination: Station
+    boarded: bool = False  # a ticket of it was checked in (paid orders only)
 
 
 async def read_order(uow_factory: UnitOfWorkFactory, order_id: str,
@@ -98,15 +99,26 @@ def is_upcoming(order: Order, departure: datetime, now: datetime) -> bool:
     return live and departure > now
 
 
-def cancel_refusal(order: Order, departure: datetime, now: datetime) -> BookingError | None:
-    """Why the order cannot be cancelled now, or None if it can."""
+def cancel_refusal(order: Order, departure: datetime, now: datetime, *,
+                   boarded: bool = False) -> BookingError | None:
+    """Why the order cannot be cancelled now, or None if it can. A paid order with a ticket
+    checked in (``boarded``) is not refunded: the seat has been used."""
     if order.status is OrderStatus.HELD and not order.hold_live(now):
         return BookingError(ErrorCode.HOLD_EXPIRED)
     if order.status not in (OrderStatus.HELD, OrderStatus.PAID):
         return BookingError(ErrorCode.NOT_CANCELLABLE, status=order.status.value)
     if order.status is OrderStatus.PAID and departure <= now:
         return BookingError(ErrorCode.NOT_CANCELLABLE, status="departed")
+    if order.status is OrderStatus.PAID and boarded:
+        return BookingError(ErrorCode.NOT_CANCELLABLE, status="checked_in")
     return None
+
+
+async def boarded(uow: UnitOfWork, order: Order) -> bool:
+    """Whether a ticket of the order was checked in (only a paid order has tickets)."""
+    if order.status is not OrderStatus.PAID:
+        return False
+    return any(t.status is TicketStatus.USED for t in await uow.tickets.for_order(order.id))
 
 
 async def order_views(
@@ -128,7 +140,8 @@ async def order_parts(
         route = await uow.catalog.route(trip.route_id)
         origin = await station_of(uow, route.stop(order.from_seq).station_code)
         destination = await station_of(uow, route.stop(order.to_seq).station_code)
-        found.append(OrderParts(order, trip, route, origin, destination))
+        found.append(OrderParts(order, trip, route, origin, destination,
+                                await boarded(uow, order)))
     return found
 
 
@@ -156,5 +169,5 @@ def view_of(parts: OrderParts, now: datetime) -> OrderView:
         expires_at=order.expires_at if order.hold_live(now) else None,
         refund_amount=order.refund_amount,
         upcoming=is_upcoming(order, departure, now),
-        cancellable=cancel_refusal(order, departure, now) is None,
+        cancellable=cancel_refusal(order, departure, now, boarded=parts.boarded) is None,
     )

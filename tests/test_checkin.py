@@ -9,7 +9,8 @@ import pytest
 import segno
 from aiohttp import web
 
-from booking.model import TicketStatus
+from booking.errors import BookingError, ErrorCode
+from booking.model import OrderStatus, TicketStatus
 from booking.providers import PaymentEventType
 from booking.tickets.codes import public_key_pem
 from bot.settings import Settings
@@ -118,3 +119,26 @@ async def test_scanner_api_verifies_with_its_token(bot):
                 assert (await response.json())["outcome"] == "forged"
     finally:
         await runner.cleanup()
+
+
+async def test_a_booking_with_a_ticket_checked_in_is_not_refunded(bot):
+    code, view = await paid_ticket(bot)
+    booking = bot.services.booking
+    assert (await booking.order(view.id, view.customer_id)).cancellable
+    staff = bot.user("Sam", user_id=STAFF_ID)
+    await staff.send("/start")
+    await staff.send(f"/checkin {code}")
+    assert "✅ Valid. Checked in now." in staff.last_message.text
+    after = await booking.order(view.id, view.customer_id)
+    assert not after.cancellable  # the seat has been used
+    with pytest.raises(BookingError) as quoted:
+        await booking.cancellation_quote(view.id, view.customer_id)
+    assert quoted.value.code is ErrorCode.NOT_CANCELLABLE
+    assert quoted.value.params == {"status": "checked_in"}
+    with pytest.raises(BookingError):
+        await booking.cancel(view.id, view.customer_id)
+    unchanged = await booking.order(view.id, view.customer_id)
+    assert unchanged.status is OrderStatus.PAID and unchanged.refund_amount is None
+    [ticket] = await booking.tickets(view.id, None)
+    assert ticket.status is TicketStatus.USED
+    bot.harness.assert_no_errors()
