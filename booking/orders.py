@@ -122,17 +122,22 @@ async def boarded(uow: UnitOfWork, order: Order) -> bool:
 
 
 async def order_views(
-    uow: UnitOfWork, orders: Sequence[Order], now: datetime, *, known_trips: Sequence[Trip] = ()
+    uow: UnitOfWork, orders: Sequence[Order], now: datetime, *, known_trips: Sequence[Trip] = (),
+    tickets_unused: bool = False,
 ) -> list[OrderView]:
-    """The orders as their owners see them; ``known_trips`` saves reading those again."""
+    """The orders as their owners see them; ``known_trips`` saves reading those again, and
+    ``tickets_unused`` reading their tickets (issued in this transaction, say)."""
     return [view_of(parts, now)
-            for parts in await order_parts(uow, orders, known_trips=known_trips)]
+            for parts in await order_parts(uow, orders, known_trips=known_trips,
+                                           tickets_unused=tickets_unused)]
 
 
 async def order_parts(
-    uow: UnitOfWork, orders: Sequence[Order], *, known_trips: Sequence[Trip] = ()
+    uow: UnitOfWork, orders: Sequence[Order], *, known_trips: Sequence[Trip] = (),
+    tickets_unused: bool = False,
 ) -> list[OrderParts]:
-    """The orders with their trips, routes and stations; ``known_trips`` are not read."""
+    """The orders with their trips, routes and stations; ``known_trips`` are not read, nor
+    are the tickets with ``tickets_unused`` (the caller knows none was checked in)."""
     trips = {trip.id: trip for trip in known_trips}
     found = []
     for order in orders:
@@ -141,7 +146,7 @@ async def order_parts(
         origin = await station_of(uow, route.stop(order.from_seq).station_code)
         destination = await station_of(uow, route.stop(order.to_seq).station_code)
         found.append(OrderParts(order, trip, route, origin, destination,
-                                await boarded(uow, order)))
+                                not tickets_unused and await boarded(uow, order)))
     return found
 
 

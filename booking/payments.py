@@ -256,7 +256,9 @@ class PaymentService(UseCases):
                         seats_live=False,
                     )
                 outcome = ConfirmOutcome.REFUND_NEEDED
-            [view] = await order_views(uow, [order], now, known_trips=[trip])
+            # Paid now, its tickets issued above (or not paid at all): none checked in.
+            [view] = await order_views(uow, [order], now, known_trips=[trip],
+                                       tickets_unused=True)
             await uow.commit()
             return ConfirmResult(outcome, view, reason=reason)
 
