@@ -143,15 +143,22 @@ class CatalogueService(UseCases):
         so it would be the first on offer."""
         _check_journey(origin, destination)
         if exclude_trip is not None:
-            limits.trip_id(exclude_trip)
-        if not 1 <= seats <= self.rules.max_seats_per_order:
+            limits.trip_id(exclude_trip, "exclude_trip")
+        if seats < 1:
             raise BookingError(ErrorCode.BAD_SEAT_COUNT)
-        if around.tzinfo is None:
+        if seats > self.rules.max_seats_per_order:
+            raise BookingError(ErrorCode.TOO_MANY_SEATS, limit=self.rules.max_seats_per_order)
+        if around.tzinfo is None or around.utcoffset() is None:
             raise BookingError(ErrorCode.PAST_DATE, date=str(around))
         now = self.now()
-        start = max(now, around - timedelta(hours=ALTERNATIVES_BEFORE_HOURS))
+        before = timedelta(hours=ALTERNATIVES_BEFORE_HOURS)
         async with self._uow() as uow:
             journey = await self._journey(uow, origin, destination)
+            # Compared before any arithmetic on ``around`` (comparing two instants never
+            # overflows): a time near datetime.min or datetime.max has no neighbour. A time
+            # past is now; one after the last day on sale is refused, as search refuses it.
+            self._check_not_too_far(journey.origin, around, now)
+            start = now if around <= now + before else around - before
             if not journey.routes:
                 return []
             options = await self._options(
@@ -215,6 +222,17 @@ class CatalogueService(UseCases):
             )
 
     # ---- the search itself -------------------------------------------------------------
+
+    def _check_not_too_far(self, origin: Station, moment: datetime, now: datetime) -> None:
+        """DATE_TOO_FAR for a moment on a local day after the last one on sale."""
+        horizon = self.rules.booking_horizon_days
+        if moment <= now:
+            return
+        # The first test settles any moment whose local day could not even be computed.
+        if moment > now + timedelta(days=horizon + 2) or (
+                moment.astimezone(origin.tz).date()
+                > now.astimezone(origin.tz).date() + timedelta(days=horizon)):
+            raise BookingError(ErrorCode.DATE_TOO_FAR, date=moment.isoformat())
 
     def _check_on_sale(self, origin: Station, day: date, now: datetime) -> None:
         today = now.astimezone(origin.tz).date()

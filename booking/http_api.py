@@ -6,7 +6,7 @@ services on a database. What every request goes through, outermost first:
 
 - any failure becomes ``{"error": {"code", "message", "params"}}`` with its status; bad
   input is always a 4xx, a 500 only ever means a bug;
-- a bearer token (401 without it or with another);
+- a bearer token (401 without it or with another; the scheme's name in any case, RFC 7235);
 - a body bound (413 above 64 KB, before it is read);
 - Idempotency-Key on POST: the first answer is stored and replayed (booking/idempotency.py);
 - validation of the path, query and body by the operation's pydantic models;
@@ -351,9 +351,11 @@ async def _answer_errors(request: web.Request, handler: Handler) -> web.StreamRe
 @web.middleware
 async def _authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path != DOCUMENT_PATH:
-        given = request.headers.get("Authorization", "").encode("utf-8", "replace")
-        expected = f"Bearer {request.app[TOKEN]}".encode()
-        if not hmac.compare_digest(given, expected):
+        scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+        given = credentials.lstrip(" ").encode("utf-8", "replace")
+        expected = request.app[TOKEN].encode()
+        # The scheme's name is case-insensitive (RFC 7235 2.1): "bearer" is "Bearer".
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given, expected):
             response = error_response(ApiErrorCode.UNAUTHORIZED,
                                       "a valid bearer token is needed")
             response.headers["WWW-Authenticate"] = 'Bearer realm="kassa"'
@@ -439,7 +441,10 @@ async def _arguments(operation: Operation, request: web.Request) -> dict[str, Ba
         if operation.body is not None:
             arguments["body"] = operation.body.model_validate_json(await request.read())
     except ValidationError as error:
-        raise _invalid(error) from None
+        # A list of seats over the schema's bound is over the service's own limit too:
+        # the refusal says that limit, as the service's own check would.
+        max_seats = request.app[ENDPOINTS].booking.limits().max_seats_per_order
+        raise _invalid(error, max_seats) from None
     return arguments
 
 
@@ -457,14 +462,15 @@ def _query(operation: Operation, request: web.Request) -> dict[str, BaseModel]:
     return {"query": operation.query.model_validate(dict(request.query))}
 
 
-def _invalid(error: ValidationError) -> Exception:
+def _invalid(error: ValidationError, max_seats: int) -> Exception:
     """Malformed JSON (400); a value the service has a code for (BookingError, 422 or
     whatever that code answers); else wrong types, missing or unknown fields (422)."""
-    problems = error.errors(include_url=False, include_input=False, include_context=False)
+    problems = error.errors(include_url=False, include_input=False)
     if any(problem["type"] == "json_invalid" for problem in problems):
         return ApiError(ApiErrorCode.MALFORMED_JSON, "the body is not JSON")
     first = problems[0]
-    refusal = refusal_of(tuple(first["loc"]), first["type"])
+    refusal = refusal_of(tuple(first["loc"]), first["type"], first.get("ctx"),
+                         max_seats=max_seats)
     if refusal is not None:
         code, params = refusal
         return BookingError(code, **params)

@@ -29,10 +29,13 @@ from urllib.parse import quote, urlencode
 
 from pydantic import TypeAdapter, ValidationError
 
+from booking import limits
 from booking.clock import Clock, system_clock
 from booking.errors import BookingError, ErrorCode
 from booking.http_connections import ConnectionPool, HttpError, Origin
 from booking.http_contract import (
+    MAX_CONTACT_NAME_LENGTH,
+    MAX_LANGUAGE_HINT_LENGTH,
     OPERATIONS,
     ApiErrorCode,
     BlockedAnswer,
@@ -202,7 +205,7 @@ class HttpBookingClient:
 
     async def ensure(self, user_id: int, name: str, language: str | None = None) -> Customer:
         record = await self._call("ensure", CustomerRecord, path={"customer_id": user_id},
-                                  body={"name": name, "language": language})
+                                  body=_contact(name, language))
         return record.customer()
 
     async def set_language(self, user_id: int, language: str) -> Customer:
@@ -277,6 +280,20 @@ def _refusal(name: str, status: int, raw: bytes) -> Exception:
     log.error("booking API %s refused the request: %s %s (%s)", name, status, detail.code,
               detail.message)
     return BookingError(ErrorCode.BUSY)
+
+
+def _contact(name: str, language: str | None) -> dict[str, Any]:
+    """A channel's name and language hint as the API takes them. The in-process service
+    drops from them what no column holds rather than refuse the person's message
+    (Customer.on_contact); the API refuses such text (BAD_TEXT), so it is dropped here the
+    same way: a line break or tab becomes a space, other controls go, and a hint that
+    could not be kept is not sent."""
+    name = "".join(c if limits.unsafe_character(c) is None else " " if c.isspace() else ""
+                   for c in name)[:MAX_CONTACT_NAME_LENGTH]
+    if language is not None and (len(language) > MAX_LANGUAGE_HINT_LENGTH
+                                 or limits.unsafe_character(language) is not None):
+        language = None
+    return {"name": name, "language": language}
 
 
 def _text(value: Any) -> str:

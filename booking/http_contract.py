@@ -18,12 +18,22 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StringConstraints,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from booking import limits
 from booking.errors import ErrorCode
 from booking.model import Customer, Role, Station
-from booking.names import MAX_NAME_LENGTH
+from booking.names import MAX_NAME_LENGTH, NameProblem
 from booking.providers import Checkout, PaymentEventType, ProviderEvent
 from booking.ticketing import CheckIn, TicketView
 from booking.views import (
@@ -40,11 +50,17 @@ MAX_BODY_BYTES = 64 * 1024
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
-# More seats than any layout has: the service refuses above its own limit with a reason.
+# More seats than any layout has: a bound on what a request may list, so that it stays
+# small; the service refuses above its own (configured) limit, and a request over this
+# bound is refused with that limit too (refusal_of's ``max_seats``).
 MAX_SEATS_ASKED = 50
 # A ticket code is a signed token of a few hundred characters; a photo of anything else is
 # refused by the service, a page of text by this bound.
 MAX_TICKET_CODE_LENGTH = 2048
+# A customer's name and language hint as their channel gives them (ContactRequest): the
+# service keeps what its columns hold of them.
+MAX_CONTACT_NAME_LENGTH = 1024
+MAX_LANGUAGE_HINT_LENGTH = 64
 
 
 class ApiErrorCode(StrEnum):
@@ -93,34 +109,65 @@ STATUS_OF_ERROR: dict[str, int] = {
     ApiErrorCode.REQUEST_IN_PROGRESS: 409,
     ApiErrorCode.INTERNAL: 500,
 }
-_IDS = frozenset({"customer_id", "trip_id", "order_id", "staff_id"})
+# Id fields and the range the service checks them against (booking/limits.py); an order id
+# has no range, only its form.
+_IDS: dict[str, tuple[int, int] | None] = {
+    "customer_id": (1, limits.MAX_INT64),
+    "staff_id": (1, limits.MAX_INT64),
+    "trip_id": (1, limits.MAX_INT32),
+    "exclude_trip": (1, limits.MAX_INT32),
+    "order_id": None,
+}
 _TOO_BIG = frozenset({"less_than_equal", "too_long"})
 _TOO_SMALL = frozenset({"greater_than_equal", "too_short"})
-_BAD_TEXT = frozenset({"string_too_long", "string_too_short", "string_pattern_mismatch"})
+UNSAFE_CHARACTER = "unsafe_character"  # the error type of StorableText
+_BAD_TEXT = frozenset({"string_too_long", "string_too_short", "string_pattern_mismatch",
+                       UNSAFE_CHARACTER})
 
 
-def refusal_of(loc: tuple[int | str, ...], problem: str) -> tuple[ErrorCode, dict[str, Any]] | None:
-    """The service's own code for a value the request models refuse, so that a caller gets
-    the same code whether the schema or the service caught the value. None for wrong JSON
-    types, missing and unknown fields (ApiErrorCode.INVALID_REQUEST)."""
+def _text_params(problem: str, context: dict[str, Any]) -> dict[str, Any]:
+    """The params limits.text gives for the same refusal."""
+    if problem == "string_too_long" and "max_length" in context:
+        return {"problem": limits.TextProblem.TOO_LONG, "limit": context["max_length"]}
+    if problem == "string_too_short" and context.get("min_length") == 1:
+        return {"problem": limits.TextProblem.EMPTY}
+    if problem == UNSAFE_CHARACTER and "character" in context:
+        return {"problem": limits.TextProblem.CHARACTER, "character": context["character"]}
+    return {}
+
+
+def refusal_of(loc: tuple[int | str, ...], problem: str, context: dict[str, Any] | None = None,
+               *, max_seats: int = MAX_SEATS_ASKED) -> tuple[ErrorCode, dict[str, Any]] | None:
+    """The service's own code and params for a value the request models refuse, so that a
+    caller gets the same answer whether the schema or the service caught the value. None
+    for wrong JSON types, missing and unknown fields (ApiErrorCode.INVALID_REQUEST).
+    ``context`` is pydantic's for the error; ``max_seats`` the service's own limit of seats
+    in one order, which a list over the schema's bound is over too."""
+    context = context or {}
     names = [part for part in loc if isinstance(part, str)]
     field = names[-1] if names else ""
     item = bool(loc) and isinstance(loc[-1], int)
     if field in _IDS and problem in _TOO_BIG | _TOO_SMALL | _BAD_TEXT:
-        return ErrorCode.BAD_ID, {"field": field}
+        bounds = _IDS[field]
+        if bounds is None:
+            return ErrorCode.BAD_ID, {"field": field}
+        return ErrorCode.BAD_ID, {"field": field, "low": bounds[0], "high": bounds[1]}
     if field == "amount" and problem in _TOO_BIG | _TOO_SMALL:
         return ErrorCode.BAD_AMOUNT, {"field": field}
     if field == "currency" and problem in _BAD_TEXT:
         return ErrorCode.BAD_CURRENCY, {"field": field}
     if field in ("passengers", "seats") and not item:
         if problem in _TOO_BIG:
-            return ErrorCode.TOO_MANY_SEATS, {"limit": MAX_SEATS_ASKED}
+            return ErrorCode.TOO_MANY_SEATS, {"limit": max_seats}
         if problem in _TOO_SMALL:
             return ErrorCode.BAD_SEAT_COUNT, {}
     if field == "passengers" and item and problem in _BAD_TEXT:
+        if problem == "string_too_long":
+            return ErrorCode.BAD_PASSENGER_NAME, {"reason": NameProblem.TOO_LONG,
+                                                  "limit": MAX_NAME_LENGTH}
         return ErrorCode.BAD_PASSENGER_NAME, {}
     if problem in _BAD_TEXT:
-        return ErrorCode.BAD_TEXT, {"field": field}
+        return ErrorCode.BAD_TEXT, {"field": field, **_text_params(problem, context)}
     return None
 
 
@@ -134,13 +181,58 @@ def status_of(code: str) -> int:
 
 # ---- the shapes of values on the wire ------------------------------------------------------
 
+# What limits.unsafe_character refuses, as the document says it: NUL and the other C0
+# controls, DEL and the C1 controls. (Unpaired surrogates are refused too, but JSON parsing
+# refuses them first, and UTF-8 cannot carry them in a query.)
+STORABLE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+
+
+def _storable(value: str) -> str:
+    bad = limits.unsafe_character(value)
+    if bad is not None:
+        raise PydanticCustomError(UNSAFE_CHARACTER, "a character no text may hold: {character}",
+                                  {"character": limits.code_point(bad)})
+    return value
+
+
+class _Storable:
+    """A text no column refuses: the check limits.text makes of every text the service
+    stores or looks up, made of every free text in a request (BAD_TEXT, problem
+    ``character``), and the document's ``pattern`` for it."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler
+                                     ) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(_storable, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler
+                                     ) -> JsonSchemaValue:
+        answer = handler(schema)
+        answer["pattern"] = STORABLE_PATTERN
+        return answer
+
+
+STORABLE = _Storable()
+
 CustomerId = Annotated[int, Field(ge=1, le=limits.MAX_INT64,
                                   description="Kassa's customer id")]
 TripId = Annotated[int, Field(ge=1, le=limits.MAX_INT32)]
 OrderId = Annotated[str, StringConstraints(min_length=1, max_length=limits.ORDER_ID_LENGTH,
                                            pattern=r"^[0-9A-Za-z_-]+$")]
 StationCode = Annotated[str, StringConstraints(min_length=1,
-                                               max_length=limits.STATION_CODE_LENGTH)]
+                                               max_length=limits.STATION_CODE_LENGTH),
+                        STORABLE]
+SeatLabel = Annotated[str, StringConstraints(min_length=1, max_length=limits.SEAT_LABEL_LENGTH),
+                      STORABLE]
+RequestKey = Annotated[str, StringConstraints(min_length=1,
+                                              max_length=limits.REQUEST_KEY_LENGTH), STORABLE]
+EventId = Annotated[str, StringConstraints(min_length=1,
+                                           max_length=limits.PAYMENT_REFERENCE_LENGTH),
+                    STORABLE]
+Language = Annotated[str, StringConstraints(min_length=1, max_length=limits.LANGUAGE_LENGTH),
+                     STORABLE]
+# A passenger's name as the service takes it (booking/names.py): its own rule refuses
+# control characters and symbols with BAD_PASSENGER_NAME and a reason.
+PassengerName = Annotated[str, StringConstraints(max_length=MAX_NAME_LENGTH)]
 SeatCount = Annotated[int, Field(ge=1, le=MAX_SEATS_ASKED)]
 Amount = Annotated[int, Field(ge=0, le=limits.MAX_AMOUNT)]
 Currency = Annotated[str, StringConstraints(min_length=3, max_length=3)]
@@ -209,15 +301,10 @@ class HoldRequest(_Body):
     trip_id: TripId
     origin: StationCode
     destination: StationCode
-    passengers: Annotated[list[Annotated[str, StringConstraints(max_length=4 * MAX_NAME_LENGTH)]],
-                          Field(max_length=MAX_SEATS_ASKED)]
-    seats: Annotated[
-        list[Annotated[str, StringConstraints(min_length=1,
-                                              max_length=limits.SEAT_LABEL_LENGTH)]],
-        Field(max_length=MAX_SEATS_ASKED),
-    ] | None = Field(default=None, description="the seats wanted; none: the best free ones")
-    request_key: Annotated[str, StringConstraints(
-        min_length=1, max_length=limits.REQUEST_KEY_LENGTH)] | None = Field(
+    passengers: Annotated[list[PassengerName], Field(max_length=MAX_SEATS_ASKED)]
+    seats: Annotated[list[SeatLabel], Field(max_length=MAX_SEATS_ASKED)] | None = Field(
+        default=None, description="the seats wanted; none: the best free ones")
+    request_key: RequestKey | None = Field(
         default=None,
         description="the caller's key for this booking: asking again with it answers the "
                     "order it made")
@@ -241,8 +328,7 @@ class ProviderEventRequest(_Body):
     webhook checks the provider's signature; Telegram's payments arrive in updates)."""
 
     provider: Literal["sandbox", "telegram"]
-    event_id: Annotated[str, StringConstraints(min_length=1,
-                                               max_length=limits.PAYMENT_REFERENCE_LENGTH)]
+    event_id: EventId
     type: PaymentEventType
     order_id: OrderId
     amount: Amount
@@ -262,12 +348,14 @@ class CheckInRequest(_Body):
 class ContactRequest(_Body):
     """Someone wrote to us: their name and language as their channel gives them."""
 
-    name: Annotated[str, StringConstraints(max_length=1024)]
-    language: Annotated[str, StringConstraints(max_length=64)] | None = None
+    name: Annotated[str, StringConstraints(max_length=MAX_CONTACT_NAME_LENGTH), STORABLE]
+    language: Annotated[str, StringConstraints(max_length=MAX_LANGUAGE_HINT_LENGTH),
+                        STORABLE] | None = Field(
+        default=None, description="a hint: one the service cannot use is not kept")
 
 
 class LanguageRequest(_Body):
-    language: Annotated[str, StringConstraints(min_length=1, max_length=limits.LANGUAGE_LENGTH)]
+    language: Language
 
 
 class BlockedRequest(_Body):

@@ -104,9 +104,9 @@ def customer_id(value: Any, field: str = "customer_id") -> int:
     return _integer(value, field, 1, MAX_INT64, ErrorCode.BAD_ID)
 
 
-def trip_id(value: Any) -> int:
+def trip_id(value: Any, field: str = "trip_id") -> int:
     """A trip's id: positive, within an Integer (ids start at 1)."""
-    return _integer(value, "trip_id", 1, MAX_INT32, ErrorCode.BAD_ID)
+    return _integer(value, field, 1, MAX_INT32, ErrorCode.BAD_ID)
 
 
 def order_id(value: Any) -> str:

@@ -97,6 +97,10 @@ class PaymentService(UseCases):
         the order's (a provider would not send that for our checkout: it is investigated,
         not booked). A declined payment keeps the hold and tells the passenger.
         """
+        # Checked before any statement, as confirm_payment checks its reference: a declined
+        # event is written as it came, and PostgreSQL refuses a NUL with a driver error.
+        limits.text(event.event_id, "event_id", limits.PAYMENT_REFERENCE_LENGTH)
+        limits.text(event.provider, "provider", limits.PROVIDER_LENGTH)
         if event.type is PaymentEventType.SUCCEEDED:
             # The amount is checked inside the confirmation's own transaction, before it
             # writes: one transaction per webhook on the busiest path.

@@ -6,25 +6,29 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import date
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from booking.errors import BookingError, ErrorCode
-from booking.http_contract import OPERATIONS
+from booking.http_contract import MAX_SEATS_ASKED, OPERATIONS, STORABLE_PATTERN
 from booking.idempotency import ABANDONED_AFTER, StoredAnswer, fingerprint
 from booking.model import OrderStatus, Role
+from booking.names import MAX_NAME_LENGTH
+from booking.providers import PaymentEventType, ProviderEvent
 from booking.ticketing import CheckInOutcome
 from bot.services import booking_service, customer_service
 from bot.settings import Settings
 from storage import tables as t
 from storage.idempotency import SqlIdempotencyStore
-from tests.booking_api_support import AUTH, served_api
+from tests.booking_api_support import AUTH, TOKEN, served_api
 from tests.factories import build_network, pax
 
 DAY = date(2026, 6, 1)
@@ -66,13 +70,26 @@ async def test_without_the_token_or_with_another_nothing_is_answered(world, engi
     network, _, api = world
     trip = network.trips[DAY]
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic eA=="},
-                    {"Authorization": "Bearer é"}):
+                    {"Authorization": "Bearer é"}, {"Authorization": "Bearer"},
+                    {"Authorization": TOKEN}, {"Authorization": f"Bearer{TOKEN}"},
+                    {"Authorization": f"Basic {TOKEN}"},
+                    {"Authorization": f"Bearer {TOKEN}x"}):
         response = await api.client.post("/v1/holds", json=hold_body(trip), headers=headers)
         assert await error_of(response) == (401, "unauthorized")
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
         response = await api.client.get("/v1/stations", headers=headers)
         assert response.status == 401
     assert await orders_count(engine) == 0
+
+
+async def test_the_scheme_of_the_token_is_any_case(world):
+    """RFC 7235 2.1: the scheme's name is case-insensitive."""
+    _, _, api = world
+    for scheme in ("Bearer", "bearer", "BEARER", "bEaReR"):
+        for spaces in (" ", "  "):
+            headers = {"Authorization": f"{scheme}{spaces}{TOKEN}"}
+            response = await api.client.get("/v1/stations", headers=headers)
+            assert response.status == 200, headers
 
 
 async def test_the_document_is_openapi_3_1_and_lists_every_operation(world):
@@ -87,6 +104,18 @@ async def test_the_document_is_openapi_3_1_and_lists_every_operation(world):
     assert {"201", "401", "409", "413", "422"} <= set(hold["responses"])
     schema = document["components"]["schemas"]["HoldRequest"]
     assert schema["additionalProperties"] is False
+    # What the service takes, not a wider bound: a name is printed on a ticket line.
+    assert schema["properties"]["passengers"]["items"]["maxLength"] == MAX_NAME_LENGTH
+    # Every free text says it holds no control character, as the server refuses them.
+    texts = [schema["properties"]["origin"], schema["properties"]["request_key"]["anyOf"][0],
+             schema["properties"]["seats"]["anyOf"][0]["items"],
+             document["components"]["schemas"]["ProviderEventRequest"]["properties"][
+                 "event_id"],
+             document["components"]["schemas"]["ContactRequest"]["properties"]["name"],
+             document["components"]["schemas"]["LanguageRequest"]["properties"]["language"]]
+    assert all(text["pattern"] == STORABLE_PATTERN for text in texts)
+    assert re.fullmatch(STORABLE_PATTERN, "Anna Lee, 北京 ·") is not None
+    assert not any(re.fullmatch(STORABLE_PATTERN, f"a{c}b") for c in "\x00\t\x1b\x7f\x85")
 
 
 # ---- answers -------------------------------------------------------------------------------
@@ -166,6 +195,9 @@ BAD_BODIES = {
                       "too_many_seats"),
     "a name of 1000 letters": ({"passengers": ["x" * 1000]}, 422, "bad_passenger_name"),
     "a control character": ({"origin": "B\u0007"}, 422, "bad_text"),
+    "a NUL in a seat": ({"seats": ["1\u0000"]}, 422, "bad_text"),
+    "a NUL in the request key": ({"request_key": "k\u0000"}, 422, "bad_text"),
+    "a NUL in a name": ({"passengers": ["Anna\u0000Lee"]}, 422, "bad_passenger_name"),
 }
 
 
@@ -215,13 +247,174 @@ async def test_bad_parameters(world):
         ("/v1/orders/bad%20id", None, 422, "bad_id"),
         ("/v1/stations", {"page": "2"}, 422, "invalid_request"),
         ("/v1/customers/-4", None, 422, "bad_id"),
+        ("/v1/alternatives", {"origin": "B", "destination": "D", "seats": "1",
+                              "around": "2026-06-01T12:00:00+00:00", "exclude_trip": "0"},
+         422, "bad_id"),
+        ("/v1/alternatives", {"origin": "B", "destination": "D", "seats": "1",
+                              "around": "2026-06-01T12:00:00+00:00",
+                              "exclude_trip": str(2**31)}, 422, "bad_id"),
     ]
     for path, params, status, code in cases:
         response = await api.client.get(path, params=params, headers=AUTH)
         assert await error_of(response) == (status, code), path
+    response = await api.client.get("/v1/alternatives", headers=AUTH, params={
+        "origin": "B", "destination": "D", "seats": "1", "around": "2026-06-01T12:00:00+00:00",
+        "exclude_trip": "0"})
+    assert (await response.json())["error"]["params"] == {
+        "field": "exclude_trip", "low": 1, "high": 2**31 - 1}
     response = await api.client.get(
         "/v1/trips?origin=B&origin=C&destination=D&date=2026-06-01", headers=AUTH)
     assert await error_of(response) == (422, "invalid_request")
+
+
+async def test_too_many_passengers_is_refused_with_the_real_limit(world, engine):
+    """The schema's bound on a list is a safety net: the limit a refusal names is the
+    service's own (KASSA_MAX_SEATS), whichever check caught the request."""
+    network, booking, api = world
+    limit = booking.limits().max_seats_per_order
+    trip = network.trips[DAY]
+    for count in (limit + 1, MAX_SEATS_ASKED + 1):
+        names = [pax(i) for i in range(count)]
+        response = await api.client.post("/v1/holds", json=hold_body(trip, passengers=names,
+                                                                      seats=None), headers=AUTH)
+        assert await error_of(response) == (422, "too_many_seats"), count
+        assert (await response.json())["error"]["params"] == {"limit": limit}
+        if count > MAX_SEATS_ASKED:  # a list of seats over the bound is refused alike
+            response = await api.client.post(
+                "/v1/holds", headers=AUTH,
+                json=hold_body(trip, seats=[f"{i}A" for i in range(count)]))
+            assert await error_of(response) == (422, "too_many_seats")
+            assert (await response.json())["error"]["params"] == {"limit": limit}
+        for path in ("/v1/nearest-days", "/v1/alternatives"):
+            when = ({"date": DAY.isoformat()} if path == "/v1/nearest-days"
+                    else {"around": "2026-06-01T12:00:00+00:00"})
+            response = await api.client.get(path, headers=AUTH, params={
+                "origin": "B", "destination": "D", "seats": str(count), **when})
+            assert await error_of(response) == (422, "too_many_seats"), (path, count)
+            assert (await response.json())["error"]["params"] == {"limit": limit}
+    assert await orders_count(engine) == 0
+
+
+async def test_a_name_too_long_is_refused_alike_by_the_schema_and_the_service(world, engine):
+    network, _, api = world
+    trip = network.trips[DAY]
+    too_long = {"reason": "too_long", "limit": MAX_NAME_LENGTH}
+    for name in ("A" * (MAX_NAME_LENGTH + 1), "A" * (4 * MAX_NAME_LENGTH + 1), "A" * 10_000):
+        response = await api.client.post("/v1/holds", json=hold_body(trip, passengers=[name]),
+                                         headers=AUTH)
+        assert await error_of(response) == (422, "bad_passenger_name")
+        assert (await response.json())["error"]["params"] == too_long
+    response = await api.client.post(
+        "/v1/holds", json=hold_body(trip, passengers=["A" * MAX_NAME_LENGTH]), headers=AUTH)
+    assert response.status == 201
+    assert await orders_count(engine) == 1
+
+
+# Every free text of every request, with a character no column may hold.
+def _text_requests(trip: int, order: str, bad: str) -> list[tuple[str, str, dict, str]]:
+    event = {"provider": "sandbox", "event_id": "e1", "type": "payment.failed",
+             "order_id": order, "amount": 100, "currency": "EUR"}
+    segment = {"origin": "B", "destination": "D"}
+    return [
+        ("POST", "/v1/holds", hold_body(trip, origin=f"B{bad}"), "origin"),
+        ("POST", "/v1/holds", hold_body(trip, destination=f"D{bad}"), "destination"),
+        ("POST", "/v1/holds", hold_body(trip, seats=[f"1{bad}"]), "seats"),
+        ("POST", "/v1/holds", hold_body(trip, request_key=f"k{bad}"), "request_key"),
+        ("POST", "/v1/payment-events", event | {"event_id": f"e{bad}"}, "event_id"),
+        ("PUT", "/v1/customers/5", {"name": f"Anna{bad}", "language": "en"}, "name"),
+        ("PUT", "/v1/customers/5", {"name": "Anna", "language": f"e{bad}"}, "language"),
+        ("PUT", "/v1/customers/5/language", {"language": f"e{bad}"}, "language"),
+        ("GET", "/v1/trips", {**segment, "origin": f"B{bad}", "date": DAY.isoformat()},
+         "origin"),
+        ("GET", f"/v1/trips/{trip}", {**segment, "destination": f"D{bad}"}, "destination"),
+        ("GET", f"/v1/trips/{trip}/seats", {**segment, "origin": f"B{bad}"}, "origin"),
+        ("GET", "/v1/nearest-days", {**segment, "origin": f"B{bad}", "date": DAY.isoformat(),
+                                     "seats": "1"}, "origin"),
+        ("GET", "/v1/alternatives", {**segment, "destination": f"D{bad}", "seats": "1",
+                                     "around": "2026-06-01T12:00:00+00:00"}, "destination"),
+        ("GET", f"/v1/stations/{quote(f'B{bad}', safe='')}/destinations", {}, "code"),
+    ]
+
+
+@pytest.mark.parametrize("bad", ["\u0000", "\u0007", "\u001b", "\u007f", "\u0085", "\n"],
+                         ids=["NUL", "BEL", "ESC", "DEL", "NEL", "LF"])
+async def test_no_free_text_may_hold_a_control_character(world, engine, bad):
+    network, booking, api = world
+    trip = network.trips[DAY]
+    view = await booking.hold(9, trip, "A", "F", ["Bo Chen"], ["1A"])
+    for method, path, data, field in _text_requests(trip, view.id, bad):
+        if method == "GET":
+            response = await api.client.get(path, params=data, headers=AUTH)
+        else:
+            response = await api.client.request(method, path, json=data, headers=AUTH)
+        assert await error_of(response) == (422, "bad_text"), (path, field)
+        assert (await response.json())["error"]["params"] == {
+            "field": field, "problem": "character", "character": f"U+{ord(bad):04X}"}, path
+    assert await orders_count(engine) == 1
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(t.payment_events))
+                ).scalar_one() == 0
+        assert (await conn.execute(select(func.count()).select_from(t.customers).where(
+            t.customers.c.id == 5))).scalar_one() == 0
+
+
+async def test_a_declined_event_with_an_event_id_no_column_holds_is_refused_in_process(
+        world, engine):
+    network, booking, _ = world
+    view = await booking.hold(9, network.trips[DAY], "A", "F", ["Bo Chen"], ["1A"])
+    for event_id in ("e\u0000", "e" * 256):
+        with pytest.raises(BookingError) as refused:
+            await booking.handle_event(ProviderEvent(
+                "sandbox", event_id, PaymentEventType.FAILED, view.id, view.amount,
+                view.currency))
+        assert refused.value.code is ErrorCode.BAD_TEXT
+        assert refused.value.params["field"] == "event_id"
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(t.payment_events))
+                ).scalar_one() == 0
+
+
+async def test_the_client_drops_what_the_api_refuses_of_a_channels_name(world, clock):
+    """The bot's customers keep writing to it with a control character in their Telegram
+    name or language: over HTTP as in-process, what no column holds is dropped."""
+    _, _, api = world
+    client = api.connect(clock)
+    await client.open()
+    try:
+        anna = await client.ensure(5, "Anna\u0000\nLee", "e\u0000n")
+        assert anna.name == "Anna Lee" and anna.language is None
+        bo = await client.ensure(6, "Bo", "x" * 100)
+        assert bo.language is None
+    finally:
+        await client.close()
+
+
+# Extreme dates and times of every operation that takes one: never a 500.
+EXTREME_TIMES = [f"{day}{offset}" for day in ("0001-01-01T00:00:00", "9999-12-31T23:59:59")
+                 for offset in ("+00:00", "+14:00", "-12:00")]
+
+
+@pytest.mark.parametrize("around", EXTREME_TIMES)
+async def test_alternatives_around_an_extreme_time(world, around):
+    network, _, api = world
+    response = await api.client.get("/v1/alternatives", headers=AUTH, params={
+        "origin": "B", "destination": "D", "around": around, "seats": "1"})
+    if around.startswith("0001"):  # long past: the trips from now on
+        assert response.status == 200
+        assert (await response.json())[0]["trip_id"] == network.trips[DAY]
+    else:
+        assert await error_of(response) == (422, "date_too_far")
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+async def test_searches_on_an_extreme_day(world, day):
+    _, _, api = world
+    response = await api.client.get("/v1/trips", headers=AUTH, params={
+        "origin": "B", "destination": "D", "date": day})
+    assert await error_of(response) == (422, "past_date" if day < "2026" else "date_too_far")
+    response = await api.client.get("/v1/nearest-days", headers=AUTH, params={
+        "origin": "B", "destination": "D", "date": day, "seats": "1"})
+    assert response.status == 200 and await response.json() == {"days": []}
 
 
 # ---- Idempotency-Key -----------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -413,6 +413,49 @@ async def test_nearest_days_refuses_seat_counts_and_survives_extreme_dates(
     assert await service.nearest_days("A", "B", date.max, 1) == []
     await refused(ErrorCode.PAST_DATE, service.search("A", "B", date.min))
     await refused(ErrorCode.DATE_TOO_FAR, service.search("A", "B", date.max))
+
+
+@pytest.mark.parametrize("hours", [0, 14, -12])
+async def test_alternatives_survive_extreme_times(
+    service: BookingService, network: Network, clock: FakeClock, hours: int
+) -> None:
+    zone = timezone(timedelta(hours=hours))
+    soonest = await service.alternatives("A", "F", clock.now, 1)
+    assert soonest
+    # A time long past is now; no arithmetic on it overflows.
+    for past in (datetime.min.replace(tzinfo=zone), datetime(1, 1, 1, tzinfo=zone)):
+        assert await service.alternatives("A", "F", past, 1) == soonest
+    # A time after the last day on sale is refused as a search of that day is.
+    for future in (datetime.max.replace(tzinfo=zone),
+                   datetime(9999, 12, 31, 23, 59, 59, tzinfo=zone)):
+        error = await refused(ErrorCode.DATE_TOO_FAR,
+                              service.alternatives("A", "F", future, 1))
+        assert error.params["date"] == future.isoformat()
+
+
+async def test_alternatives_refuse_from_the_day_after_the_last_on_sale(
+    service: BookingService, network: Network, clock: FakeClock
+) -> None:
+    tz = next(s for s in await service.stations() if s.code == "A").tz
+    last = clock.now.astimezone(tz).date() + timedelta(days=service.limits().booking_horizon_days)
+    assert await service.alternatives(
+        "A", "F", datetime.combine(last, time(23, 59), tzinfo=tz), 1) == []
+    await refused(ErrorCode.DATE_TOO_FAR, service.search("A", "F", last + timedelta(days=1)))
+    await refused(ErrorCode.DATE_TOO_FAR, service.alternatives(
+        "A", "F", datetime.combine(last + timedelta(days=1), time(0, 1), tzinfo=tz), 1))
+
+
+async def test_alternatives_refuse_seat_counts_and_trip_ids_as_the_rest(
+    service: BookingService, network: Network, clock: FakeClock
+) -> None:
+    limit = service.limits().max_seats_per_order
+    await refused(ErrorCode.BAD_SEAT_COUNT, service.alternatives("A", "F", clock.now, 0))
+    error = await refused(ErrorCode.TOO_MANY_SEATS,
+                          service.alternatives("A", "F", clock.now, limit + 1))
+    assert error.params == {"limit": limit}
+    error = await refused(ErrorCode.BAD_ID, service.alternatives("A", "F", clock.now, 1,
+                                                                 exclude_trip=2**31))
+    assert error.params["field"] == "exclude_trip"
 
 
 # ---- 7. paying for a trip that is gone -------------------------------------------------------
