@@ -87,7 +87,8 @@ class CancellationService(UseCases):
         route = await uow.catalog.route(trip.route_id)
         departure = trip.departs_at(route, order.from_seq)
         now = self.now()
-        refusal = cancel_refusal(order, departure, now, boarded=await boarded(uow, order))
+        refusal = cancel_refusal(order, departure, now,
+                                 boarded=await boarded(uow, order, lock=lock))
         if refusal is not None:
             raise refusal
         return order, self._refund(order, departure, trip.status is TripStatus.CANCELLED, now)

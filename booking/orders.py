@@ -114,11 +114,14 @@ def cancel_refusal(order: Order, departure: datetime, now: datetime, *,
     return None
 
 
-async def boarded(uow: UnitOfWork, order: Order) -> bool:
-    """Whether a ticket of the order was checked in (only a paid order has tickets)."""
+async def boarded(uow: UnitOfWork, order: Order, *, lock: bool = False) -> bool:
+    """Whether a ticket of the order was checked in (only a paid order has tickets). With
+    ``lock`` the tickets stay locked to the commit: a check-in (which locks its ticket)
+    then cannot slip in between this look and a cancellation's voiding of the tickets."""
     if order.status is not OrderStatus.PAID:
         return False
-    return any(t.status is TicketStatus.USED for t in await uow.tickets.for_order(order.id))
+    return any(t.status is TicketStatus.USED
+               for t in await uow.tickets.for_order(order.id, lock=lock))
 
 
 async def order_views(

@@ -39,10 +39,11 @@ class SqlTickets:
                   "status": x.status.value, "issued_at": x.issued_at} for x in tickets],
             )
 
-    async def for_order(self, order_id: str) -> list[Ticket]:
-        rows = await self._conn.execute(
-            select(t.tickets).where(_t.order_id == order_id).order_by(_t.seat)
-        )
+    async def for_order(self, order_id: str, *, lock: bool = False) -> list[Ticket]:
+        query = select(t.tickets).where(_t.order_id == order_id).order_by(_t.seat)
+        if lock and self._for_update:
+            query = query.with_for_update()
+        rows = await self._conn.execute(query)
         return [_ticket(r) for r in rows]
 
     async def get(self, ticket_id: str, *, lock: bool = False) -> Ticket | None:

@@ -445,7 +445,7 @@ class FakeTickets:
                 raise Conflict(f"ticket {ticket.id} exists")
             self._t.tickets[ticket.id] = ticket
 
-    async def for_order(self, order_id: str) -> list[Ticket]:
+    async def for_order(self, order_id: str, *, lock: bool = False) -> list[Ticket]:
         return sorted((t for t in self._t.tickets.values() if t.order_id == order_id),
                       key=lambda t: t.seat)
 

@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import date
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from booking.errors import BookingError, ErrorCode
@@ -117,3 +118,30 @@ async def test_cancelled_holds_leave_no_open_transaction(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                 "AND state LIKE 'idle in transaction%'")).scalar()
         assert stuck == 0
+
+
+async def test_a_check_in_racing_a_cancellation_leaves_no_boarded_refund(
+    postgres_engine: AsyncEngine, clock: FakeClock
+) -> None:
+    """A check-in committing while a cancellation is under way: the cancellation waits for
+    it and refuses, rather than refund an order whose ticket was just used."""
+    network = await build_network(postgres_engine, rows=5, columns="AB_CD", days=1)
+    service = BookingService(SqlUnitOfWorkFactory(postgres_engine), rules=BookingRules(),
+                             clock=clock)
+    view = await service.hold(1, network.trips[DAY], "A", "B", [pax(0)])
+    await service.confirm_payment(view.id, "pay-1", view.amount, view.currency)
+    async with postgres_engine.connect() as check_in:
+        # A check-in as booking/ticketing.py makes it: the ticket locked, marked used.
+        await check_in.execute(text("SELECT id FROM tickets WHERE order_id = :o FOR UPDATE"),
+                               {"o": view.id})
+        await check_in.execute(text("UPDATE tickets SET status = 'used' WHERE order_id = :o"),
+                               {"o": view.id})
+        cancelling = asyncio.create_task(service.cancel(view.id, 1))
+        await asyncio.sleep(0.3)
+        assert not cancelling.done()  # it waits for the check-in's lock
+        await check_in.commit()
+    with pytest.raises(BookingError) as refused:
+        await cancelling
+    assert refused.value.code is ErrorCode.NOT_CANCELLABLE
+    after = await service.order(view.id, 1)
+    assert after.status.value == "paid" and after.refund_amount is None
