@@ -260,9 +260,10 @@ class PaymentService(UseCases):
                         seats_live=False,
                     )
                 outcome = ConfirmOutcome.REFUND_NEEDED
-            # Paid now, its tickets issued above (or not paid at all): none checked in.
+            # Paid now, its tickets issued above: none checked in. (A refund's order may
+            # have been paid before, and boarded: read.)
             [view] = await order_views(uow, [order], now, known_trips=[trip],
-                                       tickets_unused=True)
+                                       tickets_unused=reason is None)
             await uow.commit()
             return ConfirmResult(outcome, view, reason=reason)
 
