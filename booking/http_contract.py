@@ -33,7 +33,7 @@ from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 from booking import limits
 from booking.errors import ErrorCode
 from booking.model import Customer, Role, Station
-from booking.names import MAX_NAME_LENGTH, NameProblem
+from booking.names import MAX_GIVEN_NAME_LENGTH, MAX_NAME_LENGTH, NameProblem
 from booking.providers import Checkout, PaymentEventType, ProviderEvent
 from booking.ticketing import CheckIn, TicketView
 from booking.views import (
@@ -231,8 +231,9 @@ EventId = Annotated[str, StringConstraints(min_length=1,
 Language = Annotated[str, StringConstraints(min_length=1, max_length=limits.LANGUAGE_LENGTH),
                      STORABLE]
 # A passenger's name as the service takes it (booking/names.py): its own rule refuses
-# control characters and symbols with BAD_PASSENGER_NAME and a reason.
-PassengerName = Annotated[str, StringConstraints(max_length=MAX_NAME_LENGTH)]
+# control characters and symbols with BAD_PASSENGER_NAME and a reason, and a name longer
+# than MAX_NAME_LENGTH once trimmed and normalised; the document bounds the text given.
+PassengerName = Annotated[str, StringConstraints(max_length=MAX_GIVEN_NAME_LENGTH)]
 SeatCount = Annotated[int, Field(ge=1, le=MAX_SEATS_ASKED)]
 Amount = Annotated[int, Field(ge=0, le=limits.MAX_AMOUNT)]
 Currency = Annotated[str, StringConstraints(min_length=3, max_length=3)]

@@ -21,6 +21,9 @@ from booking.errors import BookingError, ErrorCode
 from booking.limits import code_point
 
 MAX_NAME_LENGTH = 100  # allocations.passenger is wider; a ticket line is not
+# The text given, before it is trimmed, normalised and its spaces squashed (a name of
+# decomposed Hangul is three times as long before NFC): anything longer is refused unread.
+MAX_GIVEN_NAME_LENGTH = 4 * MAX_NAME_LENGTH
 
 HYPHENS = frozenset("-\u2010\u2011")  # hyphen-minus, hyphen, non-breaking hyphen
 APOSTROPHES = frozenset("'\u2019")  # O'Brien and O’Brien (phones type the latter)
@@ -70,7 +73,7 @@ def passenger_name(raw: str) -> str:
     if not isinstance(raw, str):
         raise _refuse(NameProblem.EMPTY)
     # Checked on the raw text first, so that a huge text costs no normalising.
-    if len(raw) > 4 * MAX_NAME_LENGTH:
+    if len(raw) > MAX_GIVEN_NAME_LENGTH:
         raise _refuse(NameProblem.TOO_LONG)
     # Whitespace around the name (a pasted line break) is trimmed; inside it, a line break
     # or tab is a control character, and other spaces (no-break, ideographic) are spaces.

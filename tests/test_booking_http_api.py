@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import unicodedata
 from datetime import date
 from pathlib import Path
 from urllib.parse import quote
@@ -21,7 +22,7 @@ from booking.errors import BookingError, ErrorCode
 from booking.http_contract import MAX_SEATS_ASKED, OPERATIONS, STORABLE_PATTERN
 from booking.idempotency import ABANDONED_AFTER, StoredAnswer, fingerprint
 from booking.model import OrderStatus, Role
-from booking.names import MAX_NAME_LENGTH
+from booking.names import MAX_GIVEN_NAME_LENGTH, MAX_NAME_LENGTH
 from booking.providers import PaymentEventType, ProviderEvent
 from booking.ticketing import CheckInOutcome
 from bot.services import booking_service, customer_service
@@ -104,8 +105,8 @@ async def test_the_document_is_openapi_3_1_and_lists_every_operation(world):
     assert {"201", "401", "409", "413", "422"} <= set(hold["responses"])
     schema = document["components"]["schemas"]["HoldRequest"]
     assert schema["additionalProperties"] is False
-    # What the service takes, not a wider bound: a name is printed on a ticket line.
-    assert schema["properties"]["passengers"]["items"]["maxLength"] == MAX_NAME_LENGTH
+    # The text the service reads; it keeps MAX_NAME_LENGTH once trimmed and normalised.
+    assert schema["properties"]["passengers"]["items"]["maxLength"] == MAX_GIVEN_NAME_LENGTH
     # Every free text says it holds no control character, as the server refuses them.
     texts = [schema["properties"]["origin"], schema["properties"]["request_key"]["anyOf"][0],
              schema["properties"]["seats"]["anyOf"][0]["items"],
@@ -307,7 +308,14 @@ async def test_a_name_too_long_is_refused_alike_by_the_schema_and_the_service(wo
     response = await api.client.post(
         "/v1/holds", json=hold_body(trip, passengers=["A" * MAX_NAME_LENGTH]), headers=AUTH)
     assert response.status == 201
-    assert await orders_count(engine) == 1
+    # Long as given, short once normalised (decomposed Hangul, spaces around): taken.
+    decomposed = unicodedata.normalize("NFD", "각" * 40)  # 3 letters each
+    assert len(decomposed) > MAX_NAME_LENGTH
+    response = await api.client.post(
+        "/v1/holds", json=hold_body(trip, passengers=[f"  {decomposed}  "], seats=None),
+        headers=AUTH)
+    assert response.status == 201, await response.text()
+    assert await orders_count(engine) == 2
 
 
 # Every free text of every request, with a character no column may hold.
