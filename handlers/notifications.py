@@ -136,20 +136,23 @@ def refund_notice(bot: Bot, services: Services) -> Deliverer:
                      route=route_of(_, view), day=_.day(view.departure.date(),
                                                         local_today(services, view)),
                      amount=amount)
-        rows = await alternative_rows(services, _, view)
+        # The trip the passenger cancelled has their seats free again: not offered back.
+        # A payment that came too late may still find other seats on the trip they wanted.
+        rows = await alternative_rows(services, _, view, other_trips=reason == "cancelled")
         rows.append([button(_("🚌 Book again"), cb.menu("book"))])
         await send_card(bot, chat_id, Card(text, rows))
 
     return deliver
 
 
-async def alternative_rows(services: Services, _: Texts, view: OrderView) -> Rows:
-    """The nearest other trips with as many seats, each a button that books it at once
-    (never the booking's own trip: cancelled by the passenger, it has the seats)."""
+async def alternative_rows(services: Services, _: Texts, view: OrderView, *,
+                           other_trips: bool = False) -> Rows:
+    """The nearest trips with as many seats, each a button that books it at once; with
+    ``other_trips``, never the booking's own trip."""
     try:
         options = await services.booking.alternatives(
             view.origin.code, view.destination.code, view.departure, len(view.seats),
-            exclude_trip=view.trip_id)
+            exclude_trip=view.trip_id if other_trips else None)
     except BookingError:
         return []
     today = local_today(services, view)
