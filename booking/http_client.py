@@ -288,8 +288,7 @@ def _contact(name: str, language: str | None) -> dict[str, Any]:
     (Customer.on_contact); the API refuses such text (BAD_TEXT), so it is dropped here the
     same way: a line break or tab becomes a space, other controls go, and a hint that
     could not be kept is not sent."""
-    name = "".join(c if limits.unsafe_character(c) is None else " " if c.isspace() else ""
-                   for c in name)[:MAX_CONTACT_NAME_LENGTH]
+    name = limits.storable(name)[:MAX_CONTACT_NAME_LENGTH]
     if language is not None and (len(language) > MAX_LANGUAGE_HINT_LENGTH
                                  or limits.unsafe_character(language) is not None):
         language = None

@@ -73,6 +73,13 @@ def unsafe_character(text: str) -> str | None:
     return match.group() if match else None
 
 
+def storable(text: str) -> str:
+    """``text`` without the characters no stored text may hold (NUL, controls, surrogates);
+    a line break or tab becomes a space: for what a person gave, kept rather than refused."""
+    return "".join(c if unsafe_character(c) is None else " " if c.isspace() else ""
+                   for c in text)
+
+
 def text(value: Any, field: str, max_length: int, *, allow_empty: bool = False) -> str:
     """``value`` if it is text a column of ``max_length`` can hold; BAD_TEXT if not."""
     if not isinstance(value, str):

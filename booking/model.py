@@ -434,14 +434,6 @@ def check_language(language: str) -> str:
     return language
 
 
-def _storable(text: str) -> str:
-    """``text`` without the characters no stored text may hold (NUL, controls, surrogates);
-    a line break or tab becomes a space."""
-    return "".join(
-        c if limits.unsafe_character(c) is None else " " if c.isspace() else "" for c in text
-    )
-
-
 @dataclass(frozen=True)
 class Customer:
     id: int  # the Telegram user id
@@ -471,7 +463,7 @@ class Customer:
         """
         # The profile name is Telegram's, not something the person typed for us: characters
         # no column may hold are dropped rather than refusing the person's message.
-        name = squash(_storable(name))[:MAX_CUSTOMER_NAME_LENGTH] or self.name
+        name = squash(limits.storable(name))[:MAX_CUSTOMER_NAME_LENGTH] or self.name
         # The language given here is only a hint (Telegram's); one that cannot be stored is
         # dropped, for the same reason.
         hint_fits = language is not None and (

@@ -60,6 +60,7 @@ def kept_secrets(settings: Settings) -> Settings:
         stored.update(made)
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)  # a file there before, made readable by others
         with os.fdopen(descriptor, "w") as file:
             json.dump(stored, file, indent=1)
     return settings.model_copy(update={name: SecretStr(stored[name]) for name in missing})
@@ -330,6 +331,9 @@ def _demo_port(host: str, preferred: int) -> int:
 
     for port in (preferred, 0) if preferred else (0,):
         with socket.socket() as probe:
+            # As aiohttp binds: the last run's connections waiting out TIME_WAIT on the
+            # port do not make it taken.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind((host, port))
             except OSError:  # taken: another program, or another demo
