@@ -142,6 +142,9 @@ async def order_parts(
     """The orders with their trips, routes and stations; ``known_trips`` are not read, nor
     are the tickets with ``tickets_unused`` (the caller knows none was checked in)."""
     trips = {trip.id: trip for trip in known_trips}
+    # Only a paid order has tickets: one read for all of them (a list of bookings).
+    paid = [o.id for o in orders if o.status is OrderStatus.PAID and not tickets_unused]
+    boarded_orders = await uow.tickets.boarded(paid) if paid else set()
     found = []
     for order in orders:
         trip = trips.get(order.trip_id) or await trip_of(uow, order)
@@ -149,7 +152,7 @@ async def order_parts(
         origin = await station_of(uow, route.stop(order.from_seq).station_code)
         destination = await station_of(uow, route.stop(order.to_seq).station_code)
         found.append(OrderParts(order, trip, route, origin, destination,
-                                not tickets_unused and await boarded(uow, order)))
+                                order.id in boarded_orders))
     return found
 
 

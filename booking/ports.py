@@ -212,6 +212,10 @@ class Tickets(Protocol):
         """The order's tickets; ``lock``: locked until the commit, so that a check-in
         waits for the transaction (or it for the check-in)."""
         ...
+    async def boarded(self, order_ids: Sequence[str]) -> set[str]:
+        """Which of these orders have a ticket checked in."""
+        ...
+
     async def get(self, ticket_id: str, *, lock: bool = False) -> Ticket | None: ...
     async def mark_used(self, ticket_id: str, at: datetime, by: int | None) -> bool:
         """Valid -> used; False if it was not valid any more (another scan was first)."""

@@ -46,6 +46,14 @@ class SqlTickets:
         rows = await self._conn.execute(query)
         return [_ticket(r) for r in rows]
 
+    async def boarded(self, order_ids: Sequence[str]) -> set[str]:
+        if not order_ids:
+            return set()
+        rows = await self._conn.execute(
+            select(_t.order_id).distinct()
+            .where(_t.order_id.in_(order_ids), _t.status == TicketStatus.USED.value))
+        return {row.order_id for row in rows}
+
     async def get(self, ticket_id: str, *, lock: bool = False) -> Ticket | None:
         query = select(t.tickets).where(_t.id == ticket_id)
         if lock and self._for_update:

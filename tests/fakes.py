@@ -449,6 +449,10 @@ class FakeTickets:
         return sorted((t for t in self._t.tickets.values() if t.order_id == order_id),
                       key=lambda t: t.seat)
 
+    async def boarded(self, order_ids: Sequence[str]) -> set[str]:
+        return {t.order_id for t in self._t.tickets.values()
+                if t.order_id in order_ids and t.status is TicketStatus.USED}
+
     async def get(self, ticket_id: str, *, lock: bool = False) -> Ticket | None:
         return self._t.tickets.get(ticket_id)
 
