@@ -60,11 +60,13 @@ def back_row(flow: Flow, _: Texts) -> list[Button]:
 Renderer = Callable[[KassaContext, Flow], Awaitable[Card]]
 
 
-async def render(context: KassaContext, flow: Flow, notice: str | None = None) -> Card:
-    """The card for the flow's current step, with an optional notice on top."""
+async def render(context: KassaContext, flow: Flow, notice: str | None = None, *,
+                 warning: bool = True) -> Card:
+    """The card for the flow's current step, with an optional notice on top: marked ⚠️
+    as a warning (what went wrong, what to do), or as it is (the countdown's own ⏳)."""
     card = await RENDERERS[flow.step](context, flow)
     if notice:
-        return Card(f"⚠️ {notice}\n\n{card.text}", card.buttons)
+        return Card(f"{'⚠️ ' if warning else ''}{notice}\n\n{card.text}", card.buttons)
     return card
 
 

@@ -98,7 +98,7 @@ async def _update_card(context: KassaContext, chat_id: int, data: dict[str, Any]
                             minutes)
     else:
         notice = _("⌛ The hold has run out and the seats were released.")
-    card = await render(context, flow, notice)
+    card = await render(context, flow, notice, warning=False)
     with contextlib.suppress(TelegramError):  # the card was deleted, or is unchanged
         await context.bot.edit_message_text(card.text, chat_id=chat_id,
                                             message_id=flow.card, reply_markup=card.markup)

@@ -94,4 +94,5 @@ async def test_a_hold_shorter_than_a_step_says_the_minutes_it_has(bot, clock):
     clock.advance(minutes=13)  # as if the hold had been two minutes long: 2:00 left
     assert await count_down(bot) == 1
     assert "2 minutes left to pay" in card.text and "5 minutes" not in card.text
+    assert card.text.startswith("⏳ 2 minutes left to pay.")  # its own sign, not a warning
     bot.harness.assert_no_errors()
