@@ -14,7 +14,7 @@ from booking.errors import BookingError
 from booking.model import OrderStatus, Station, TripStatus
 from booking.views import TripOption
 from handlers import callback_data as cb
-from handlers.cards import Button, Card, Rows, button
+from handlers.cards import Button, Card, Rows, button, page_line, page_of
 from handlers.context import KassaContext
 from handlers.errors import error_text
 from handlers.flow import Flow, Step
@@ -191,9 +191,7 @@ async def trips_card(context: KassaContext, flow: Flow) -> Card:
     day = flow_day(flow)
     today = local_today(context, flow.origin)
     options = await booking.search(flow.origin or "", flow.destination or "", day)
-    pages = max(1, -(-len(options) // TRIPS_PER_PAGE))
-    page = min(max(flow.page, 0), pages - 1)
-    shown = options[page * TRIPS_PER_PAGE:(page + 1) * TRIPS_PER_PAGE]
+    shown, page, pages = page_of(options, flow.page, TRIPS_PER_PAGE)
     lines = [_("{route}, {day}", route=route_title(context, flow), day=_.day(day, today))]
     rows: Rows = []
     for number, option in enumerate(shown, start=page * TRIPS_PER_PAGE + 1):
@@ -212,7 +210,7 @@ async def trips_card(context: KassaContext, flow: Flow) -> Card:
             rows.append([button(_.day(d, today), cb.booking(fid, "S", d.isoformat()))
                          for d in nearest])
     elif pages > 1:
-        lines.append(_("Page {page} of {pages}", page=page + 1, pages=pages))
+        lines.append(page_line(_, page, pages))
         paging = []
         if page > 0:
             paging.append(button(_("‹ Earlier trips"), cb.booking(fid, "P", page - 1)))

@@ -5,12 +5,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 
 from handlers.context import KassaContext
+from locales import Texts
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,3 +112,16 @@ async def drop_buttons(context: KassaContext, chat_id: int, message_id: int | No
         return
     with contextlib.suppress(BadRequest):
         await context.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None)
+
+
+def page_of(items: list[T], page: int, per_page: int) -> tuple[list[T], int, int]:
+    """The items on ``page`` (kept within the pages there are), that page, and how many
+    pages there are: the paging of every list a card shows a page of."""
+    pages = max(1, -(-len(items) // per_page))
+    page = min(max(page, 0), pages - 1)
+    return items[page * per_page:(page + 1) * per_page], page, pages
+
+
+def page_line(_: Texts, page: int, pages: int) -> str:
+    """Where a paged list is: "Page 2 of 5"."""
+    return _("Page {page} of {pages}", page=page + 1, pages=pages)

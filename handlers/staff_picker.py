@@ -21,7 +21,7 @@ from booking.errors import BookingError
 from booking.model import TripStatus
 from booking.staff_console import TripSummary
 from handlers import callback_data as cb
-from handlers.cards import Button, Card, answer_query, button, show
+from handlers.cards import Button, Card, answer_query, button, page_line, page_of, show
 from handlers.context import KassaContext
 from handlers.errors import error_text
 from handlers.parsing import parse_date
@@ -162,7 +162,7 @@ async def _show_routes(update: Update, context: KassaContext, purpose: str, day:
         ((route_id, list(runs)) for route_id, runs in
          groupby(sorted(trips, key=lambda t: t.route_id), key=lambda t: t.route_id)),
         key=lambda item: (item[1][0].departure, item[0]))
-    shown, page, pages = _page(by_route, page)
+    shown, page, pages = page_of(by_route, page, PER_PAGE)
     rows = [[button(f"{_route_label(_, runs[0])} · {len(runs)}",
                     cb.staff_route(purpose, _day_key(day), route_id))]
             for route_id, runs in shown]
@@ -186,7 +186,7 @@ async def _show_trips(update: Update, context: KassaContext, purpose: str, day: 
         none = _("No trips run on {day}.", day=_.day(day, today))
         await show(update, context, Card(f"{_title(_, purpose)}\n{none}", [[back]]))
         return
-    shown, page, pages = _page(trips, page)
+    shown, page, pages = page_of(trips, page, PER_PAGE)
     rows = [[button(trip_label(_, trip),
                     cb.staff_trip(purpose, trip.trip_id, _day_key(day), page))]
             for trip in shown]
@@ -228,13 +228,6 @@ def back_to_trips(update: Update, _: Texts, purpose: str, trip: TripSummary) -> 
     return button(_("« Back"), cb.staff_route(purpose, day, trip.route_id, page))
 
 
-def _page(items: list[Any], page: int) -> tuple[list[Any], int, int]:
-    """The items on ``page`` (kept within the pages there are), that page, and how many."""
-    pages = max(1, -(-len(items) // PER_PAGE))
-    page = min(max(page, 0), pages - 1)
-    return items[page * PER_PAGE:(page + 1) * PER_PAGE], page, pages
-
-
 def _pager(_: Texts, page: int, pages: int, data: Callable[[int], str]) -> list[Any]:
     row = []
     if page > 0:
@@ -245,6 +238,5 @@ def _pager(_: Texts, page: int, pages: int, data: Callable[[int], str]) -> list[
 
 
 def _page_line(_: Texts, page: int, pages: int) -> str:
-    """Where the pager is, as the passengers' trip list says it, when there is more than one
-    page."""
-    return "\n" + _("Page {page} of {pages}", page=page + 1, pages=pages) if pages > 1 else ""
+    """Where the pager is, on a line of its own, when there is more than one page."""
+    return "\n" + page_line(_, page, pages) if pages > 1 else ""
