@@ -29,6 +29,7 @@ allocations at the end. The last line is one JSON object with the figures.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import re
@@ -121,6 +122,10 @@ async def measure(url: str, api: subprocess.Popen[str], api_url: str, trips: lis
                                   base=100_000), clients)
         remote = Side(random_holds(client, trips, base=200_000),  # type: ignore[arg-type]
                       clients, server=api.pid)
+        # The API holds only for customers it has been told of (PUT /v1/customers/{id}),
+        # as a channel would on a customer's first contact: one per client.
+        await asyncio.gather(*(client.ensure(200_000 + n, f"Client {n}")
+                               for n in range(clients)))
         # Warm-ups: connections opened, statements prepared, caches filled.
         await run_clients(clients, args.warmup, local.work, seed=8)
         await run_clients(clients, args.warmup, remote.work, seed=9)

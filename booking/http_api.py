@@ -92,12 +92,32 @@ class ApiError(Exception):
         self.params = params
 
 
+# How many customer ids a server remembers as known before it starts again from none.
+KNOWN_CUSTOMERS_KEPT = 100_000
+
+
 class Endpoints:
     """One method per operation, named as it: the parsed request in, the answer out."""
 
     def __init__(self, booking: BookingApi, customers: CustomersApi) -> None:
         self.booking = booking
         self.customers = customers
+        # Customers are never deleted, so one found stays found: a client's later holds
+        # cost no read. Only finding them is remembered, never not finding them.
+        self._known_customers: set[int] = set()
+
+    async def _existing(self, customer_id: int) -> None:
+        """Refuse a customer the API has never been told of (PUT /customers/{id}): an order
+        belongs to a customer Kassa knows, whatever channel they came from."""
+        if customer_id in self._known_customers:
+            return
+        if await self.customers.customer(customer_id) is None:
+            raise ApiError(ApiErrorCode.UNKNOWN_CUSTOMER, "no such customer; create it "
+                           "with PUT /v1/customers/{customer_id} first",
+                           customer_id=customer_id)
+        if len(self._known_customers) >= KNOWN_CUSTOMERS_KEPT:
+            self._known_customers.clear()
+        self._known_customers.add(customer_id)
 
     # ---- catalogue and search ----
     async def limits(self) -> BookingLimits:
@@ -128,6 +148,7 @@ class Endpoints:
 
     # ---- holds and orders ----
     async def hold(self, body: HoldRequest) -> OrderView:
+        await self._existing(body.customer_id)
         return await self.booking.hold(body.customer_id, body.trip_id, body.origin,
                                        body.destination, body.passengers, body.seats,
                                        request_key=body.request_key)
@@ -136,6 +157,7 @@ class Endpoints:
         return await self.booking.order(path.order_id, query.customer_id)
 
     async def orders_of(self, path: CustomerPath) -> list[OrderView]:
+        await self._existing(path.customer_id)
         return await self.booking.orders_of(path.customer_id)
 
     async def cancellation_quote(self, path: OrderPath, query: OwnerRequired

@@ -155,8 +155,11 @@ class HttpBookingClient:
                                              query={"customer_id": customer_id}))
 
     async def orders_of(self, customer_id: int) -> list[OrderView]:
-        found = await self._call("orders_of", list[OrderView],
-                                 path={"customer_id": customer_id})
+        try:
+            found = await self._call("orders_of", list[OrderView],
+                                     path={"customer_id": customer_id})
+        except _UnknownCustomer:  # no record yet: no orders, as in-process
+            return []
         return [_local_order(order) for order in found]
 
     async def cancellation_quote(self, order_id: str, customer_id: int) -> CancellationQuote:
@@ -264,6 +267,11 @@ class _UnknownCustomer(Exception):
     pass
 
 
+# Where a customer with no record has an answer (none; no orders). A hold for one is the
+# caller's fault: the bot records every customer on first contact, before any hold.
+_NO_RECORD_IS_AN_ANSWER = frozenset({"customer", "orders_of"})
+
+
 def _refusal(name: str, status: int, raw: bytes) -> Exception:
     """The BookingError an error answer stands for."""
     try:
@@ -273,7 +281,7 @@ def _refusal(name: str, status: int, raw: bytes) -> Exception:
         return BookingError(ErrorCode.BUSY)
     if detail.code in _CODES:
         return BookingError(ErrorCode(detail.code), **detail.params)
-    if detail.code == ApiErrorCode.UNKNOWN_CUSTOMER:
+    if detail.code == ApiErrorCode.UNKNOWN_CUSTOMER and name in _NO_RECORD_IS_AN_ANSWER:
         return _UnknownCustomer()
     # The HTTP layer refused the request itself: the deployment is at fault (a wrong token,
     # a client and server of different versions), not what the person asked.

@@ -114,6 +114,13 @@ async def test_300_concurrent_holds_for_10_free_seats(live_api: LiveApi) -> None
                 body = await response.json()
                 return response.status, body["error"]["code"] if "error" in body else "held"
 
+        async def register(customer: int) -> None:
+            async with session.put(f"/v1/customers/{customer}",
+                                   json={"name": f"Rider {customer}", "language": "en"}
+                                   ) as response:
+                assert response.status == 200
+
+        await asyncio.gather(*(register(c) for c in (1, 2, *range(1000, 1300))))
         # 10 of the 20 seats go on C->D first.
         assert await hold(1, [pax(i) for i in range(9)]) == (201, "held")
         assert await hold(2, [pax(9)]) == (201, "held")

@@ -33,6 +33,7 @@ from tests.booking_api_support import AUTH, TOKEN, served_api
 from tests.factories import build_network, pax
 
 DAY = date(2026, 6, 1)
+KNOWN_CUSTOMERS = (1, 2, 3)  # the world's customers; any other id is one it never met
 
 
 @pytest.fixture
@@ -42,6 +43,8 @@ async def world(engine, clock):
     settings = Settings(_env_file=None, staff_ids=[77])
     booking = booking_service(settings, engine, clock=clock)
     customers = customer_service(settings, engine, clock=clock)
+    for customer in KNOWN_CUSTOMERS:
+        await customers.ensure(customer, f"Customer {customer}", "en")
     async with served_api(engine, booking, customers) as api:
         yield network, booking, api
 
@@ -154,6 +157,28 @@ async def test_unknown_ids_are_404(world):
     assert await error_of(response) == (404, "unknown_station")
     response = await api.client.delete("/v1/holds", headers=AUTH)
     assert await error_of(response) == (405, "method_not_allowed")
+
+
+async def test_a_customer_never_registered_is_404_and_nothing_is_held(world, engine):
+    network, _, api = world
+    body = hold_body(network.trips[DAY], customer=424242)
+    response = await api.client.post("/v1/holds", json=body, headers=AUTH)
+    assert await error_of(response) == (404, "unknown_customer")
+    assert (await response.json())["error"]["params"] == {"customer_id": 424242}
+    response = await api.client.get("/v1/customers/424242/orders", headers=AUTH)
+    assert await error_of(response) == (404, "unknown_customer")
+    assert await orders_count(engine) == 0
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(t.customers).where(
+            t.customers.c.id == 424242))).scalar_one() == 0
+    # Once the channel has told Kassa of them, the same hold is taken.
+    response = await api.client.put("/v1/customers/424242", headers=AUTH,
+                                    json={"name": "Li Na", "language": "zh"})
+    assert response.status == 200
+    response = await api.client.post("/v1/holds", json=body, headers=AUTH)
+    assert response.status == 201
+    response = await api.client.get("/v1/customers/424242/orders", headers=AUTH)
+    assert [o["status"] for o in await response.json()] == ["held"]
 
 
 async def test_a_seat_no_longer_free_is_409_and_changes_nothing(world, engine):

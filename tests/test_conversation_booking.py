@@ -160,6 +160,7 @@ async def test_sold_out_day_offers_the_nearest_days_with_seats(bot, clock):
     anna = bot.user()
     day = (clock() + timedelta(days=1)).astimezone(ZoneInfo("Europe/Moscow")).date()
     booking = bot.services.booking
+    await bot.services.customers.ensure(1, "Other Buyer")
     # Fill every Moscow -> Vladimir trip that day (seat by seat, as buyers would).
     for option in await booking.search("MOW", "VLD", day):
         free = (await booking.seat_map(option.trip_id, "MOW", "VLD")).free

@@ -216,6 +216,9 @@ async def test_the_booking_api_serves_its_metrics_behind_its_token(engine, clock
                            idempotency=SqlIdempotencyStore(engine))
     observe_web_app(app, metrics)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        for customer in (1, 2):
+            assert (await client.put(f"/v1/customers/{customer}", headers=AUTH,
+                                     json={"name": "Anna", "language": "en"})).status == 200
         assert (await client.post("/v1/holds", json=hold_body(trip), headers=AUTH)).status == 201
         taken = await client.post("/v1/holds", json=hold_body(trip, customer=2), headers=AUTH)
         assert taken.status == 409

@@ -201,6 +201,7 @@ async def test_late_payment_after_resale_is_refunded_with_an_apology(bot, clock,
     clock.advance(minutes=16)
     # Someone else takes the seat meanwhile.
     seat = view.seats[0].seat
+    await bot.services.customers.ensure(999, "Other Person")
     await bot.services.booking.hold(999, view.trip_id, view.origin.code, view.destination.code,
                                     ["Other Person"], [seat])
     event = ProviderEvent("sandbox", "evt_late", PaymentEventType.SUCCEEDED, view.id,
