@@ -14,7 +14,7 @@ from handlers.cards import Card, show
 from handlers.context import KassaContext
 from handlers.errors import N_, error_text
 from handlers.staff import staff_only
-from handlers.staff_picker import ask_trip_on_typed_day, staff_today
+from handlers.staff_picker import ask_trip_on_typed_day, back_to_trips, staff_today
 from locales import Texts
 
 PURPOSE = "manifest"
@@ -40,7 +40,9 @@ async def send_manifest(update: Update, context: KassaContext, trip_id: int) -> 
         await show(update, context, Card(error_text(_, error), []))
         return
     parts = chunks(manifest_lines(_, manifest, staff_today(context)))
-    await show(update, context, Card(parts[0], []))
+    # « Back on the card that replaced the trip list: another trip's manifest is a tap away.
+    await show(update, context, Card(parts[0], [[back_to_trips(update, _, PURPOSE,
+                                                                manifest.trip)]]))
     for part in parts[1:]:
         await context.bot.send_message(chat.id, part)
     trip = manifest.trip

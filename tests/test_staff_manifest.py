@@ -52,6 +52,11 @@ async def test_manifest_lists_paid_held_and_checked_in_seats(bot, engine):
         ("Anna Lee", "paid"), ("王伟", "held"), ("Ольга Петрова", "checked_in")}
     assert all(r["boarding_stop"] == "Beijing" for r in rows)
     assert next(r for r in rows if r["status"] == "checked_in")["checked_in_at"]
+    # The card that replaced the trip list goes back to it, for the next trip's manifest.
+    card = member.chat.bot_messages[-2]
+    assert card.text.startswith("Beijing → ") and card.button_texts() == ["« Back"]
+    await member.press("« Back", message=card)
+    assert "which trip?" in card.text and any(b[:1].isdigit() for b in card.button_texts())
     async with engine.connect() as conn:
         audit = (await conn.execute(select(t.staff_actions.c.action, t.staff_actions.c.target)))
         assert ("manifest", str(paid.trip_id)) in audit.all()
