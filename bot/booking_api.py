@@ -40,8 +40,8 @@ async def serve(settings: Settings, host: str, port: int, out: TextIO = sys.stdo
 
     from booking.http_api import make_booking_api
     from bot.metrics import Metrics, observe_web_app
-    from bot.polling import schema_is_current
     from bot.services import booking_service, customer_service
+    from bot.startup import CannotStart, listen, require_current_schema
     from storage.database import create_engine
     from storage.idempotency import SqlIdempotencyStore
 
@@ -50,9 +50,10 @@ async def serve(settings: Settings, host: str, port: int, out: TextIO = sys.stdo
         print("kassa booking-api: KASSA_BOOKING_API_TOKEN is not set (any long random text; "
               "the bot is given the same)", file=sys.stderr)
         return 2
-    if not await schema_is_current(settings.database_url):
-        print("kassa booking-api: the database schema is not up to date; run "
-              "`kassa db upgrade`", file=sys.stderr)
+    try:
+        await require_current_schema(settings.database_url)
+    except CannotStart as failure:
+        print(f"kassa booking-api: {failure}", file=sys.stderr)
         return 2
     engine = create_engine(settings.database_url, pool_size=pool_size)
     store = SqlIdempotencyStore(engine)
@@ -72,12 +73,15 @@ async def serve(settings: Settings, host: str, port: int, out: TextIO = sys.stdo
     purging: asyncio.Task[None] | None = None
     try:
         await runner.setup()
-        await web.TCPSite(runner, host, port).start()
+        await listen(web.TCPSite(runner, host, port), host, port)
         heap.settle()
         bound = runner.addresses[0][1]
         print(f"kassa booking-api: listening on http://{host}:{bound}/v1", file=out, flush=True)
         purging = asyncio.create_task(_purge_kept_answers(store, booking.now))
         await stop.wait()
+    except CannotStart as failure:
+        print(f"kassa booking-api: {failure}", file=sys.stderr)
+        return 2
     finally:
         if purging is not None:
             purging.cancel()

@@ -67,7 +67,12 @@ def configure(log_format: LogFormat, *, stream: TextIO | None = None,
     # check at start says nothing new; APScheduler tells of every job run, twice a
     # second, and warns of each run skipped while the last one still works, which the
     # jobs ask for (max_instances=1: the outbox worker runs on until nothing is due).
-    for noisy, least in (("httpx", logging.WARNING), ("alembic", logging.WARNING),
+    # Even at KASSA_LOG_LEVEL=debug: python-telegram-bot's debug lines carry every Bot API
+    # call's parameters (the texts sent, so passengers' names), its URL (the token) and
+    # the webhook's secret; SQLAlchemy's and aiosqlite's carry every statement's parameters.
+    for noisy, least in (("telegram", logging.INFO), ("sqlalchemy", logging.WARNING),
+                         ("aiosqlite", logging.INFO),
+                         ("httpx", logging.WARNING), ("alembic", logging.WARNING),
                          ("apscheduler", logging.WARNING),
                          ("apscheduler.scheduler", logging.ERROR)):
         logging.getLogger(noisy).setLevel(least)

@@ -79,27 +79,33 @@ def check_settings(settings: Settings) -> RunSettings:
     return RunSettings(token, api_url.rstrip("/") if api_url else None)
 
 
-async def schema_is_current(database_url: str) -> bool:
-    from storage.migrate import is_current
-
-    return await is_current(database_url)
-
-
 async def serve(settings: Settings, run: RunSettings, out: TextIO, *,
                 webhook: bool = False) -> int:
     from aiohttp import web
+    from sqlalchemy.exc import SQLAlchemyError
     from telegram import Update
 
+    from booking.errors import BookingError
     from booking.tickets.codes import public_key_pem
-    from bot.app import build_application, database_persistence, prepare
+    from bot.app import BOT_API_CONNECTIONS, build_application, database_persistence, prepare
     from bot.metrics import Metrics, watch_outbox
     from bot.services import create_jobs, create_services, sandbox_provider, ticket_codes
+    from bot.startup import (
+        CannotStart,
+        listen,
+        reach_telegram,
+        require_current_schema,
+        unreachable_database,
+    )
+    from bot.telegram_request import AiohttpRequest
     from bot.web import make_web_app
     from storage.database import create_engine
 
-    if not await schema_is_current(settings.database_url):
-        print("kassa run: the database schema is not up to date; run `kassa db upgrade`",
-              file=sys.stderr)
+    command = "kassa webhook" if webhook else "kassa run"
+    try:
+        await require_current_schema(settings.database_url)
+    except CannotStart as failure:
+        print(f"{command}: {failure}", file=sys.stderr)
         return 2
     engine = create_engine(settings.database_url)
     metrics = Metrics()
@@ -110,7 +116,10 @@ async def serve(settings: Settings, run: RunSettings, out: TextIO, *,
     jobs = create_jobs(settings, engine, sandbox=sandbox, metrics=metrics)
     base_url = f"{run.api_url}/bot" if run.api_url else None
     file_url = f"{run.api_url}/file/bot" if run.api_url else None
+    # Made here, not by build_application, to be closed even when the Bot never started.
+    request, updates_request = AiohttpRequest(BOT_API_CONNECTIONS), AiohttpRequest()
     application = build_application(services, token=run.token, base_url=base_url,
+                                    request=request, updates_request=updates_request,
                                     base_file_url=file_url,
                                     persistence=database_persistence(engine),
                                     limits=settings.send_limits(), metrics=metrics,
@@ -133,29 +142,43 @@ async def serve(settings: Settings, run: RunSettings, out: TextIO, *,
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    try:
-        await application.initialize()
-        await prepare(application)
+
+    async def start() -> str:
+        await reach_telegram(application.initialize())
+        try:
+            await reach_telegram(prepare(application))
+        except BookingError as error:  # only the booking service over HTTP says so here
+            raise CannotStart(f"the booking service at {settings.booking_api_url} does not "
+                              f"answer ({error.code.value})") from None
         jobs.schedule(application)
         await web_runner.setup()
-        await web.TCPSite(web_runner, settings.http_host, settings.http_port).start()
+        await listen(web.TCPSite(web_runner, settings.http_host, settings.http_port),
+                     settings.http_host, settings.http_port)
         await application.start()
         if receiver is not None:
-            await application.bot.set_webhook(
+            await reach_telegram(application.bot.set_webhook(
                 settings.public_url.rstrip("/") + receiver.path,
-                secret_token=receiver.secret_token, allowed_updates=Update.ALL_TYPES)
+                secret_token=receiver.secret_token, allowed_updates=Update.ALL_TYPES))
             if application.job_queue is not None:
                 application.job_queue.run_repeating(receiver.prune, interval=3600, first=60)
-            mode = "webhook"
-        else:
-            if application.updater is None:
-                raise RuntimeError("polling needs an Updater")
-            await application.updater.start_polling(drop_pending_updates=False)
-            mode = "polling"
+            return "webhook"
+        if application.updater is None:
+            raise RuntimeError("polling needs an Updater")
+        await application.updater.start_polling(drop_pending_updates=False)
+        return "polling"
+
+    try:
+        try:
+            mode = await start()
+        except (OSError, SQLAlchemyError) as error:
+            raise unreachable_database(settings.database_url, error) from None
         heap.settle()
         print(f"kassa: {mode}; web server on http://{settings.http_host}:"
               f"{settings.http_port}", file=out, flush=True)
         await stop.wait()
+    except CannotStart as failure:
+        print(f"{command}: {failure}", file=sys.stderr)
+        return 2
     finally:
         # Stop taking updates first (in webhook mode the path answers 503, and the web
         # server lets the requests in flight finish); the Application then finishes those
@@ -171,6 +194,8 @@ async def serve(settings: Settings, run: RunSettings, out: TextIO, *,
             await application.stop()
         await web_runner.cleanup()
         await application.shutdown()
+        for unused in (request, updates_request):  # the Bot closes them only if it started
+            await unused.shutdown()
         await services.close()
         await engine.dispose()
         for signum in (signal.SIGTERM, signal.SIGINT):

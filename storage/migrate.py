@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Literal
 
 from alembic import command
 from alembic.config import Config
@@ -32,14 +33,25 @@ def downgrade_sync(url: str, revision: str) -> None:
     command.downgrade(alembic_config(url), revision)
 
 
+SchemaStatus = Literal["current", "behind", "ahead"]
+
+
 async def is_current(url: str) -> bool:
     """Whether the database at ``url`` is migrated to the newest revision."""
+    return await schema_status(url) == "current"
+
+
+async def schema_status(url: str) -> SchemaStatus:
+    """The database's schema beside this code's migrations: the newest, older (run
+    ``kassa db upgrade``), or migrated by a newer release than this one (a rollout under
+    way: this instance is the one to replace)."""
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
     from storage.database import create_engine
 
-    heads = set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+    scripts = ScriptDirectory.from_config(alembic_config(url))
+    heads = set(scripts.get_heads())
     engine = create_engine(url, pool_size=1)
     try:
         async with engine.connect() as conn:
@@ -48,4 +60,7 @@ async def is_current(url: str) -> bool:
             )
     finally:
         await engine.dispose()
-    return current == heads
+    if current == heads:
+        return "current"
+    known = {script.revision for script in scripts.walk_revisions()}
+    return "behind" if current <= known else "ahead"

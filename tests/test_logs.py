@@ -116,3 +116,25 @@ def test_console_format_is_for_people(json_logs):
     [line] = buffer.getvalue().splitlines()
     assert "the outbox is slow" in line and "pending=3" in line and not line.startswith("{")
     assert json_logs.getvalue() == ""  # the console handler replaced the JSON one
+
+
+async def test_at_debug_level_too_no_name_text_or_token(engine, clock):
+    """KASSA_LOG_LEVEL=debug is for finding a fault, not for reading passengers' names:
+    python-telegram-bot's debug lines (every Bot API call's text, the URL with the token)
+    and SQLAlchemy's (every statement's parameters) stay out."""
+    root = logging.getLogger()
+    level = root.level
+    buffer = io.StringIO()
+    handler = configure("json", stream=buffer, level=logging.DEBUG)
+    try:
+        await seed(engine, clock)
+        async with running_bot(engine, clock) as bot:
+            await held_booking(bot, "Zofia", "Zofia Wiśniewska")
+            token = bot.harness.application.bot.token
+            logging.getLogger("bot.observed").debug("Kassa's own debug line")
+    finally:
+        remove(handler)
+        root.setLevel(level)
+    text = buffer.getvalue()
+    assert "Kassa's own debug line" in text
+    assert "Zofia" not in text and "Wi\\u015b" not in text and token not in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 
 from bot.settings import Settings
 
@@ -21,8 +22,16 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def upgrade(settings: Settings) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.startup import unreachable_database
     from storage.migrate import upgrade
 
-    await upgrade(settings.database_url)
+    try:
+        await upgrade(settings.database_url)
+    except (OSError, SQLAlchemyError) as error:
+        print(f"kassa db upgrade: {unreachable_database(settings.database_url, error)}",
+              file=sys.stderr)
+        return 2
     print("database is up to date")
     return 0

@@ -1,0 +1,105 @@
+"""What stops a server from starting is told on one line, with exit status 2: a database
+that does not answer, a schema not migrated, a port taken, Telegram away. Real processes,
+as an operator (or a supervisor restarting them) sees them."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from booking.tickets.codes import generate_signing_key
+from bot.emulator import BotApiEmulator, EmulatorServer
+from tests.test_kassa_run import KASSA, clean_env, free_port, seeded_env
+
+
+def settings(tmp_path: Path, **more: str) -> dict[str, str]:
+    """Every setting a server needs, the database on SQLite in ``tmp_path`` unless given."""
+    port = free_port()
+    return clean_env(tmp_path, telegram_token="123456:ABCdef", secret_key="k" * 32,
+                     payment_webhook_secret="w" * 32, ticket_signing_key=generate_signing_key(),
+                     booking_api_token="t" * 32, http_port=str(port),
+                     public_url="https://kassa.example", **more)
+
+
+def kassa(env: dict[str, str], cwd: Path, *command: str) -> tuple[int, list[str]]:
+    result = subprocess.run([*KASSA, *command], env=env, cwd=cwd, capture_output=True,
+                            text=True, timeout=60)
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert "Unclosed" not in result.stderr, result.stderr[-2000:]
+    return result.returncode, result.stderr.strip().splitlines()
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port nothing listens on."""
+    yield free_port()
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A loopback port another process holds."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield int(holder.getsockname()[1])
+
+
+def migrated(tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
+    assert kassa(env, tmp_path, "db", "upgrade")[0] == 0
+    return env
+
+
+@pytest.mark.parametrize("command", [["webhook"], ["run"], ["booking-api"], ["db", "upgrade"]],
+                         ids=" ".join)
+def test_a_database_that_does_not_answer(tmp_path, closed_port, command):
+    url = f"postgresql+asyncpg://kassa:secret@127.0.0.1:{closed_port}/kassa"
+    status, lines = kassa(settings(tmp_path, database_url=url), tmp_path, *command)
+    assert status == 2
+    [line] = lines
+    assert line.startswith(f"kassa {' '.join(command)}: cannot reach the database "
+                           f"postgresql+asyncpg://kassa:***@127.0.0.1:{closed_port}/kassa (")
+    assert "secret" not in line
+
+
+@pytest.mark.parametrize("command", ["webhook", "booking-api"])
+def test_a_schema_not_migrated(tmp_path, command):
+    status, lines = kassa(settings(tmp_path), tmp_path, command)
+    assert (status, lines) == (2, [f"kassa {command}: the database schema is not up to date; "
+                                   "run `kassa db upgrade`"])
+
+
+def test_telegram_that_does_not_answer(tmp_path, closed_port):
+    env = migrated(tmp_path, settings(
+        tmp_path, telegram_api_url=f"http://127.0.0.1:{closed_port}"))
+    status, lines = kassa(env, tmp_path, "webhook")
+    assert status == 2
+    [line] = lines
+    assert line.startswith("kassa webhook: cannot reach Telegram's Bot API (")
+    assert "123456:ABCdef" not in line
+
+
+def test_a_port_another_process_holds(tmp_path, taken_port):
+    env = migrated(tmp_path, settings(tmp_path))
+    status, lines = kassa(env, tmp_path, "booking-api", "--port", str(taken_port))
+    assert status == 2
+    [line] = lines
+    assert line.startswith(f"kassa booking-api: cannot listen on 127.0.0.1:{taken_port} (")
+
+
+async def test_a_webhook_port_another_process_holds(tmp_path, taken_port):
+    emulator = BotApiEmulator()
+    async with EmulatorServer(emulator) as server:
+        env = await seeded_env(tmp_path, emulator, server, taken_port)
+        process = await asyncio.create_subprocess_exec(
+            *KASSA, "webhook", env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2
+    assert "Traceback" not in err.decode() and "Unclosed" not in err.decode()
+    [line] = err.decode().strip().splitlines()
+    assert line.startswith(f"kassa webhook: cannot listen on 127.0.0.1:{taken_port} (")
