@@ -171,12 +171,16 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                               "pool_size": args.pool_size, "event_loop": args.event_loop}
     async with fresh_database(database_url_from_env(), "api") as url:
         engine = create_engine(url)
-        network = await build_network(engine, args.trips)
+        # --trips for each number of clients, their own: the seats one phase sold would
+        # leave the next to be refused, which the in-process side is quicker at, so the
+        # holds/s of the two sides would say how they share what was left, not their speed.
+        network = await build_network(engine, args.trips * len(args.clients))
+        phases = len(args.clients)
         process, api_url = start_api(url, args.pool_size, args.event_loop)
         try:
-            for clients in args.clients:
-                local, remote = await measure(url, process, api_url, network.trips, clients,
-                                              args)
+            for phase, clients in enumerate(args.clients):
+                local, remote = await measure(url, process, api_url,
+                                              network.trips[phase::phases], clients, args)
                 local_figures = figures(local.tally, ("process", local.cpu))
                 remote_figures = figures(remote.tally, ("client", remote.cpu),
                                          ("server", remote.server_cpu))
@@ -210,7 +214,8 @@ if __name__ == "__main__":
     parser.add_argument("--slices", type=int, default=4,
                         help="slices per side, taken in turn (default 4)")
     parser.add_argument("--clients", type=clients_list, default=[32, 256])
-    parser.add_argument("--trips", type=int, default=1000)
+    parser.add_argument("--trips", type=int, default=1000,
+                        help="trips of each number of clients (default 1000)")
     parser.add_argument("--pool-size", type=int, default=10)
     parser.add_argument("--event-loop", choices=event_loop.EVENT_LOOPS, default="uvloop",
                         help="the loop of both processes, this one and the server")
