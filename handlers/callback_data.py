@@ -183,3 +183,8 @@ def parse_role_change(data: str | None) -> tuple[str, int] | None:
     if len(parts) != 3 or parts[0] != ROLE or parts[1] not in ("a", "r"):
         return None
     return (parts[1], int(parts[2])) if parts[2].isdigit() else None
+
+
+# Every button of a staff dialogue (pickers, delay and cancel, broadcast, roles): a press on
+# any other (a booking card, the menu, a ticket) leaves an open staff step (handlers/staff.py).
+STAFF_BUTTONS = rf"^(?:{STAFF_PICK}[a-z]?|{BROADCAST}|{ROLE}):"

@@ -81,6 +81,8 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
         MessageHandler(filters.FORWARDED & private, roles.on_forward),
         MessageHandler(text, staff.on_staff_text),
         CommandHandler("cancel", staff.cancel_step, filters=private),
+        MessageHandler(filters.COMMAND & private, staff.leave_step),
+        CallbackQueryHandler(staff.leave_step, pattern=f"^(?!{cb.STAFF_BUTTONS[1:]})"),
     ], group=STAFF_STEPS)
     application.add_handlers([
         ChatMemberHandler(lifecycle.membership_changed, ChatMemberHandler.MY_CHAT_MEMBER),

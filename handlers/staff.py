@@ -102,6 +102,14 @@ async def on_staff_text(update: Update, context: KassaContext) -> None:
     await stop_here(update, context)
 
 
+async def leave_step(update: Update, context: KassaContext) -> None:
+    """Another command, or a press on anything but a staff card, leaves the open step
+    without a word: the staff member has moved on (to /start, their own booking), and what
+    they type next is for that, not an answer to a question asked a while ago. The update
+    goes on to its own handler."""
+    close_step(context)
+
+
 async def cancel_step(update: Update, context: KassaContext) -> None:
     """/cancel during a staff step closes it; otherwise /cancel means the booking's."""
     if close_step(context) is None:

@@ -140,13 +140,22 @@ async def cancel_trip_chosen(update: Update, context: KassaContext, trip_id: int
         return
     open_step(context, CANCEL_REASON, trip=trip_id)
     money = ", ".join(_.price(amount, currency) for currency, amount in preview.refunds.items())
-    text = _("Cancel {trip}?\n{paid} paid bookings are refunded in full ({money}), {held} "
-             "holds released, and {passengers} passengers told and offered other trips.\n"
-             "Why is it cancelled? Passengers see the reason. /cancel stops.",
-             trip=trip_line(_, context, preview.trip), paid=preview.paid_orders,
-             money=money or "0",
-             held=preview.held_orders, passengers=preview.passengers)
-    await show(update, context, Card(text, []))
+    lines = [_("Cancel {trip}?", trip=trip_line(_, context, preview.trip))]
+    if preview.paid_orders:
+        lines.append(_.ngettext("{n} paid booking is refunded in full ({money}).",
+                                "{n} paid bookings are refunded in full ({money}).",
+                                preview.paid_orders, n=preview.paid_orders, money=money))
+    if preview.held_orders:
+        lines.append(_.ngettext("{n} unpaid hold is released.", "{n} unpaid holds are released.",
+                                preview.held_orders, n=preview.held_orders))
+    if preview.passengers:
+        lines.append(_.ngettext("{n} person is told and offered other trips.",
+                                "{n} people are told and offered other trips.",
+                                preview.passengers, n=preview.passengers))
+    else:
+        lines.append(_("Nobody has booked it, so nobody is told."))
+    lines.append(_("Why is it cancelled? Passengers see the reason. /cancel stops."))
+    await show(update, context, Card("\n".join(lines), []))
 
 
 async def cancel_reason_typed(update: Update, context: KassaContext, typed: str) -> None:
