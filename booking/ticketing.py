@@ -14,7 +14,7 @@ from typing import Protocol
 
 from booking.clock import Clock, system_clock
 from booking.errors import BookingError, ErrorCode
-from booking.model import Order, Role, Ticket, TicketStatus
+from booking.model import Order, OrderStatus, Role, Ticket, TicketStatus
 from booking.orders import order_views, owned_order
 from booking.ports import UnitOfWorkFactory
 from booking.settings import BookingRules
@@ -138,8 +138,11 @@ class TicketingService(UseCases):
                                       TicketStatus.USED, ticket.issued_at, now, staff_id)
                         return CheckIn(CheckInOutcome.CHECKED_IN, _view(used, code), view)
                     ticket = await uow.tickets.get(ticket_id) or ticket
-                outcome = (CheckInOutcome.VOID if ticket.status is TicketStatus.VOID
-                           else CheckInOutcome.ALREADY_USED)
+                # A ticket used before its trip was cancelled and refunded is void now:
+                # the money went back, so the seat is nobody's.
+                void = ticket.status is TicketStatus.VOID or order.status in (
+                    OrderStatus.CANCELLED, OrderStatus.REFUNDED)
+                outcome = CheckInOutcome.VOID if void else CheckInOutcome.ALREADY_USED
                 return CheckIn(outcome, _view(ticket, code), view)
 
         return await self._retrying(attempt)

@@ -64,10 +64,18 @@ async def check(update: Update, context: KassaContext, code: str) -> None:
     except BookingError as error:
         await show(update, context, Card(error_text(context.texts, error), []), edit=False)
         return
-    await show(update, context, Card(result_text(context.texts, result), []), edit=False)
+    checker = None
+    if result.outcome is CheckInOutcome.ALREADY_USED and result.ticket is not None \
+            and result.ticket.used_by is not None:
+        found = await context.services.customers.customer(result.ticket.used_by)
+        checker = found.name if found is not None and found.name else None
+    await show(update, context, Card(result_text(context.texts, result, checker), []),
+               edit=False)
 
 
-def result_text(_: Texts, result: CheckIn) -> str:
+def result_text(_: Texts, result: CheckIn, checker: str | None = None) -> str:
+    """What the scan found; ``checker`` is the name of the staff member who checked the
+    ticket in before, if it is known."""
     if result.outcome is CheckInOutcome.FORGED or result.ticket is None:
         return _("❌ Not a valid ticket: the code is forged, damaged or unknown.")
     ticket, order = result.ticket, result.order
@@ -80,7 +88,13 @@ def result_text(_: Texts, result: CheckIn) -> str:
         return _("✅ Valid. Checked in now.\n{ticket}", ticket=about)
     if result.outcome is CheckInOutcome.VOID:
         return _("⛔ Void: this booking was cancelled.\n{ticket}", ticket=about)
-    when = _.time(ticket.used_at) if ticket.used_at else "?"
-    who = str(ticket.used_by) if ticket.used_by else _("a scanner")
+    when = "?"
+    if ticket.used_at is not None:
+        # On the trip's clock (where the boarding was), not the server's.
+        used = ticket.used_at.astimezone(order.departure.tzinfo) if order else ticket.used_at
+        when = _.time(used)
+        if order is not None and used.date() != order.departure.date():
+            when = f"{_.day_month(used.date(), order.departure.date())} {when}"
+    who = checker or (str(ticket.used_by) if ticket.used_by else _("a scanner"))
     return _("⚠️ Already used at {time} (checked in by {who}).\n{ticket}",
              time=when, who=who, ticket=about)

@@ -9,7 +9,7 @@ from datetime import date
 from telegram import Update
 
 from booking.errors import BookingError
-from booking.manifest import Boarding, Manifest, ManifestLine
+from booking.manifest import Boarding, BoardingStop, Manifest, ManifestLine
 from handlers.cards import Card, show
 from handlers.context import KassaContext
 from handlers.errors import N_, error_text
@@ -62,13 +62,15 @@ def manifest_lines(_: Texts, manifest: Manifest, today: date) -> list[str]:
     for stop in manifest.stops:
         lines += ["", f"{stop.station.name(_.language)} · {_.time(stop.departure)}"]
         lines += [f"  {line.seat} · {line.passenger} → {line.destination.name(_.language)}"
-                  f" · {boarding_word(_, line)}" for line in stop.lines]
+                  f" · {boarding_word(_, line, stop)}" for line in stop.lines]
     return lines
 
 
-def boarding_word(_: Texts, line: ManifestLine) -> str:
+def boarding_word(_: Texts, line: ManifestLine, stop: BoardingStop) -> str:
     if line.boarding is Boarding.CHECKED_IN and line.checked_in_at is not None:
-        return _("checked in {time}", time=_.time(line.checked_in_at))
+        # On the clock of the stop they boarded at.
+        return _("checked in {time}",
+                 time=_.time(line.checked_in_at.astimezone(stop.departure.tzinfo)))
     return {Boarding.HELD: _("held, not paid"), Boarding.PAID: _("paid"),
             Boarding.CHECKED_IN: _("checked in"), Boarding.VOID: _("void")}[line.boarding]
 

@@ -43,15 +43,20 @@ def qr_png(text: str) -> bytes:
     return out.getvalue()
 
 
-async def test_staff_check_in_by_code_then_again(bot):
+async def test_staff_check_in_by_code_then_again(bot, clock):
     code, _view = await paid_ticket(bot)
     staff = bot.user("Sam", user_id=STAFF_ID)
     await staff.send("/start")
     await staff.send(f"/checkin {code}")
     assert "✅ Valid. Checked in now." in staff.last_message.text
     assert "Anna Lee" in staff.last_message.text
+    checked_in = clock().astimezone(_view.departure.tzinfo)
     await staff.send(f"/checkin {code}")
-    assert "Already used" in staff.last_message.text
+    text = staff.last_message.text
+    assert "Already used" in text and "(checked in by Sam)" in text
+    # At the trip's wall clock (Beijing's), not the server's, dated as it is not the day
+    # of the trip.
+    assert f"Already used at Jun 1 {checked_in:%-I:%M %p}" in text.replace("\u202f", " ")
     bot.harness.assert_no_errors()
 
 
@@ -75,6 +80,19 @@ async def test_forged_and_void_tickets(bot):
     await bot.services.booking.cancel(view.id, view.customer_id)
     await staff.send(f"/checkin {code}")
     assert "Void" in staff.last_message.text
+
+
+async def test_a_ticket_used_then_refunded_with_its_cancelled_trip_is_void(bot):
+    code, view = await paid_ticket(bot)
+    staff = bot.user("Sam", user_id=STAFF_ID)
+    await staff.send("/start")
+    await staff.send(f"/checkin {code}")
+    assert "✅ Valid. Checked in now." in staff.last_message.text
+    await bot.services.trip_changes.cancel(STAFF_ID, view.trip_id, "Snow")
+    assert (await bot.services.booking.order(view.id, None)).status is OrderStatus.REFUNDED
+    await staff.send(f"/checkin {code}")
+    assert "Void" in staff.last_message.text and "Already used" not in staff.last_message.text
+    bot.harness.assert_no_errors()
 
 
 async def test_a_passenger_is_told_it_is_for_staff(bot):
