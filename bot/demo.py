@@ -180,6 +180,9 @@ class Transcript:
         self.seen: dict[int, int] = {}  # message id -> edits already printed
         self.texts: dict[int, str] = {}  # message id -> the text printed
         self.buttons: list[str] = []  # callback data of the numbered buttons
+        # While the person's own input is handled, its answer is printed by the loop that
+        # reads the input, followed by the prompt; the background then leaves it alone.
+        self.answering = False
 
     def show(self, messages: list[Any]) -> bool:
         """Print what is new; whether anything was."""
@@ -278,7 +281,13 @@ async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.
         # A stable user id, so the conversation and bookings are there next time.
         async with BotHarness(application, emulator, raise_errors=False) as harness:
             await prepare(application)
-            user = harness.user(getpass.getuser().capitalize() or "Guest", user_id=4242,
+            # What handlers schedule for themselves (a broadcast's progress card, edited
+            # until every message is out) runs on the Application's job queue, as it does
+            # in `kassa run`.
+            queue = application.job_queue
+            if queue is not None:
+                await queue.start()
+            user = harness.user(getpass.getuser().capitalize() or "Guest", user_id=DEMO_USER_ID,
                                 language_code=None)
             transcript = Transcript(out)
             print("Kassa demo: type a message, a number to press a button, /help; "
@@ -297,13 +306,17 @@ async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.
                     line = await lines.next()
                     if not line:
                         break
-                    text = line.strip()
+                    text = as_telegram_text(line).strip()
                     if not text:
                         continue
                     if not stdin.isatty():
                         print(PROMPT + text, file=out)
-                    await act(user, transcript, text, out)
-                    transcript.show(user.messages)
+                    transcript.answering = True
+                    try:
+                        await act(user, transcript, text, out)
+                        transcript.show(user.messages)
+                    finally:
+                        transcript.answering = False
                     for error in harness.errors:
                         print(f"(the bot failed: {error!r})", file=out)
                     harness.errors.clear()
@@ -314,6 +327,8 @@ async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.
                 background.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await background
+                if queue is not None and queue.scheduler.running:
+                    await queue.stop(wait=False)
     finally:
         lines.close()
         if web_runner is not None:
@@ -322,6 +337,20 @@ async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.
         remove_logging(log_handler)
     print("\nbye", file=out)
     return 0
+
+
+# The one person of the demo (KASSA_STAFF_IDS=4242 makes them staff too).
+DEMO_USER_ID = 4242
+
+# What a terminal can send that Telegram cannot: bytes that are not UTF-8 (a paste cut in
+# the middle of a character), which Python reads as lone surrogates.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def as_telegram_text(line: str) -> str:
+    """The line as a Telegram client would send it: what is not UTF-8 is shown as the
+    replacement character, not passed on to fail where the text is stored."""
+    return _LONE_SURROGATE.sub("\ufffd", line)
 
 
 def _demo_port(host: str, preferred: int) -> int:
@@ -354,10 +383,11 @@ async def _run_jobs(jobs: Any, application: Any, user: Any, transcript: Transcri
         sweeps += 1
         if sweeps % EXPIRY_EVERY == 0:
             await jobs.expire_holds()
-        report = await jobs.deliver_outbox(application)
-        edited = (await jobs.count_down_held_cards(application)
-                  if sweeps % COUNTDOWN_EVERY == 0 else 0)
-        if (report.handled or edited) and transcript.show(user.messages) and prompt:
+        await jobs.deliver_outbox(application)
+        if sweeps % COUNTDOWN_EVERY == 0:
+            await jobs.count_down_held_cards(application)
+        # Whatever came meanwhile: tickets, a countdown, a broadcast's progress.
+        if not transcript.answering and transcript.show(user.messages) and prompt:
             print(prompt, end="", file=transcript.out, flush=True)
 
 

@@ -37,6 +37,22 @@ async def test_demo_books_through_numbered_buttons_and_exits_on_eof(tmp_path):
     assert text.rstrip().endswith("bye")
 
 
+async def test_bytes_that_are_not_utf8_are_typed_as_a_telegram_client_would(tmp_path):
+    """A paste cut inside a character reaches Python as a lone surrogate, which no
+    Telegram update can hold (and no JSON column can store, where a broadcast's text waits
+    for its confirmation): the demo sends the replacement character instead."""
+    settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{tmp_path}/demo.db",
+                        staff_ids=[demo.DEMO_USER_ID])
+    cut = b"Road works\xd0".decode("utf-8", "surrogateescape")
+    out = io.StringIO()
+    # /broadcast to everyone who used the bot, then the message.
+    assert await chat(settings, io.StringIO(f"/broadcast\n4\n{cut}\n"), out) == 0
+    text = out.getvalue()
+    assert "the bot failed" not in text and "Traceback" not in text
+    assert "Road works\ufffd" in text and "Send it to 1 person?" in text
+    assert text.rstrip().endswith("bye")
+
+
 async def test_a_booking_in_progress_is_there_to_continue_on_the_next_run(tmp_path):
     settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{tmp_path}/demo.db")
     await chat(settings, io.StringIO("1\n1\n2\n2\n"), io.StringIO())  # ... Tianjin, Tomorrow
@@ -186,3 +202,34 @@ async def test_between_inputs_the_card_counts_down_and_the_prompt_comes_back(mon
         await running
     assert "bot> ⏳ 5 minutes left to pay." in out.getvalue()
     assert out.getvalue().endswith("you> ")
+
+
+async def test_a_broadcasts_progress_card_ends_with_its_report(tmp_path, monkeypatch):
+    """The card a broadcast leaves ("Sending… 0 sent … of 1") is edited by the job queue
+    until every message is out, in the demo as in `kassa run`."""
+    from handlers import broadcast
+
+    monkeypatch.setattr(demo, "JOBS_INTERVAL_SECONDS", 0.05)
+    monkeypatch.setattr(broadcast, "PROGRESS_SECONDS", 0.1)
+    settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{tmp_path}/demo.db",
+                        staff_ids=[demo.DEMO_USER_ID], http_port=_unused_port())
+    out = io.StringIO()
+    lines = iter(["/broadcast\n", "4\n", "The 8:00 leaves from platform 2\n", "1\n"])
+
+    class Typing(io.StringIO):
+        """The four lines, then, as a person at the terminal would, waits: for the report."""
+
+        def readline(self, size: int | None = -1, /) -> str:  # type: ignore[override]
+            line = next(lines, None)
+            if line is not None:
+                return line
+            deadline = time.monotonic() + 20
+            while "Broadcast done" not in out.getvalue() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            return ""
+
+    assert await chat(settings, Typing(), out) == 0
+    text = out.getvalue()
+    assert "Send it to 1 person?" in text
+    assert "Broadcast done: 1 sent, 0 failed, 0 blocked the bot, of 1." in text
+    assert "the bot failed" not in text
