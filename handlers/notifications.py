@@ -25,7 +25,7 @@ from handlers.context import Services
 from handlers.documents import Document, ticket_documents
 from handlers.payments import pay_rows
 from handlers.rate_limiter import retry_seconds
-from handlers.times import arrival_time
+from handlers.times import arrival_time, moved_time, scheduled
 from locales import Texts, texts
 
 
@@ -226,13 +226,18 @@ def trip_delayed(bot: Bot, services: Services) -> Deliverer:
         if not views:
             return
         view = views[0]
+        # Named by its day and time in the timetable, which is how the passenger knows it;
+        # the new departure marked "+1" if the delay took it past midnight.
+        planned = scheduled(view.departure, view.delay_minutes)
         text = _("⏰ Your trip {route} on {day} is {minutes} min late: {reason}\n"
                  "New departure {departs} from {origin}, arrival {arrives} at {destination} "
                  "(local times).", route=route_of(_, view),
-                 day=_.day(view.departure.date(), local_today(services, view)),
+                 day=f"{_.day(planned.date(), local_today(services, view))} "
+                     f"{_.time(planned)}",
                  minutes=int(message.payload.get("minutes", 0)),
                  reason=str(message.payload.get("reason", "")),
-                 departs=_.time(view.departure), origin=view.origin.name(_.language),
+                 departs=moved_time(_, planned, view.departure),
+                 origin=view.origin.name(_.language),
                  arrives=arrival_time(_, view.departure, view.arrival),
                  destination=view.destination.name(_.language))
         await send_card(bot, chat_id, Card(text, [[button(_("🎫 My tickets"),

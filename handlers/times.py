@@ -3,7 +3,7 @@ marked "+1" when that is a later local date than the departure's (an overnight t
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from locales import Texts
 
@@ -25,3 +25,14 @@ def arrival_time(_: Texts, departure: datetime, arrival: datetime) -> str:
     if days < 0:
         return _("{time} -{days}", time=_.time(arrival), days=-days)
     return _.time(arrival)
+
+
+def scheduled(departure: datetime, delay_minutes: int) -> datetime:
+    """The departure as the timetable had it, before the delays that moved it."""
+    return departure - timedelta(minutes=delay_minutes)
+
+
+def moved_time(_: Texts, before: datetime, after: datetime) -> str:
+    """A departure moved by a delay, marked "+1" when the delay took it past midnight:
+    "12:10 AM +1" for a 7:30 AM trip 1,000 minutes late."""
+    return arrival_time(_, before, after)

@@ -17,7 +17,7 @@ from handlers.context import KassaContext
 from handlers.errors import N_, error_text
 from handlers.staff import close_step, current_step, open_step, staff_only
 from handlers.staff_picker import ask_trip_on_typed_day, staff_today
-from handlers.times import arrival_time
+from handlers.times import arrival_time, moved_time
 from locales import Texts
 
 DELAY, CANCEL = "delay", "cancel_trip"
@@ -117,7 +117,8 @@ async def delay_reason_typed(update: Update, context: KassaContext, typed: str) 
               reason=reason)
     text = _("{trip}: {minutes} min late.\nNew departure {departs}, arrival {arrives} (local "
              "times).\nReason: {reason}\n", trip=trip_line(_, context, preview.trip),
-             minutes=preview.minutes, departs=_.time(preview.departure),
+             minutes=preview.minutes,
+             departs=moved_time(_, preview.trip.departure, preview.departure),
              arrives=arrival_time(_, preview.departure, preview.arrival), reason=reason)
     text += _.ngettext("{n} passenger will be told.", "{n} passengers will be told.",
                        preview.passengers, n=preview.passengers)

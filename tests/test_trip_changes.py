@@ -183,3 +183,31 @@ async def test_a_question_left_unanswered_does_not_catch_later_typing(bot):
     assert "Cancel the trip for this reason" not in sam.last_message.text
     assert (await bot.services.booking.order(paid.id, None)).status.value == "paid"
     bot.harness.assert_no_errors()
+
+
+async def test_a_delay_past_midnight_says_so_and_names_the_trip_by_its_timetable(bot):
+    anna, paid = await booked(bot, "Anna", "Anna Lee", "en")
+    sam = bot.user("Sam", user_id=STAFF_ID)
+    await pick(sam, paid, "/delay")
+    minutes = 24 * 60 - 60  # a day less an hour: the next day, whenever the trip leaves
+    await sam.send(str(minutes))
+    await sam.send("Bridge closed")
+    moved = paid.departure + timedelta(minutes=minutes)
+    assert moved.date() > paid.departure.date()
+    preview = sam.last_message.text.replace("\u202f", " ")
+    assert f"New departure {EN.time(moved)} +1".replace("\u202f", " ") in preview
+    await sam.press("✅ Delay the trip")
+    await bot.run_jobs()
+    notice = said(anna, "min late").replace("\u202f", " ")
+    day = EN.day(paid.departure.date(), paid.departure.date())
+    assert f"on {day} {EN.time(paid.departure)} is {minutes} min late".replace(
+        "\u202f", " ") in notice
+    assert f"New departure {EN.time(moved)} +1 from Beijing".replace("\u202f", " ") in notice
+    # Staff find it under its own day, at its new time, marked as the next day's.
+    await sam.send(f"/trips {paid.departure.date().isoformat()}")
+    routes = sam.last_message.button_texts()
+    await sam.press(next(b for b in routes if b.startswith("Beijing → Tianjin")))
+    labels = [b.replace("\u202f", " ") for b in sam.last_message.button_texts()]
+    assert any(b.startswith(f"{EN.time(moved)} +1 · ".replace("\u202f", " "))
+               for b in labels), labels
+    bot.harness.assert_no_errors()
