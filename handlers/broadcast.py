@@ -93,6 +93,20 @@ async def day_typed(update: Update, context: KassaContext, typed: str) -> None:
 
 async def _ask_text(update: Update, context: KassaContext, audience: Audience) -> None:
     _ = context.texts
+    user = update.effective_user
+    edit = update.callback_query is not None
+    try:
+        # Before the message is written: an audience of nobody is said at once.
+        count = await context.services.broadcasts.preview(user.id, audience) if user else 0
+    except BookingError as error:
+        close_step(context)
+        await show(update, context, Card(error_text(_, error), []), edit=edit)
+        return
+    if count == 0:
+        close_step(context)
+        await show(update, context, Card(_("Nobody is in this audience: nothing was sent."),
+                                         []), edit=edit)
+        return
     open_step(context, TEXT_STEP, audience=audience.to_json())
     await show(update, context, Card(_(
         "Type the message. Formatting as in Telegram's HTML: <b>bold</b>, <i>italic</i>, "

@@ -10,11 +10,17 @@ from telegram import Update
 
 from booking.errors import BookingError
 from booking.manifest import Boarding, BoardingStop, Manifest, ManifestLine
+from booking.model import TripStatus
 from handlers.cards import Card, show
 from handlers.context import KassaContext
 from handlers.errors import N_, error_text
 from handlers.staff import staff_only
-from handlers.staff_picker import ask_trip_on_typed_day, back_to_trips, staff_today
+from handlers.staff_picker import (
+    ask_trip_on_typed_day,
+    back_to_trips,
+    staff_today,
+    status_word,
+)
 from locales import Texts
 
 PURPOSE = "manifest"
@@ -56,7 +62,11 @@ def manifest_lines(_: Texts, manifest: Manifest, today: date) -> list[str]:
     trip = manifest.trip
     route = f"{trip.origin.name(_.language)} → {trip.destination.name(_.language)}"
     when = f"{_.day(trip.departure.date(), today)} {_.time(trip.departure)}"
-    lines = [f"{route} · {when}", _("Passengers: {count}", count=manifest.passengers)]
+    lines = [f"{route} · {when}"]
+    if trip.status is not TripStatus.SCHEDULED or trip.delay_minutes:
+        # A cancelled trip's bookings were refunded: it has nobody on it, and says why.
+        lines.append(_("Status: {status}", status=status_word(_, trip)))
+    lines.append(_("Passengers: {count}", count=manifest.passengers))
     if not manifest.stops:
         lines.append(_("Nobody has booked this trip."))
     for stop in manifest.stops:

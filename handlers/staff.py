@@ -33,6 +33,11 @@ TextStep = Callable[[Update, KassaContext, str], Awaitable[None]]
 _TEXT_STEPS: dict[str, TextStep] = {}
 
 
+class PassOn(Exception):
+    """Raised by a text step for text that does not answer its question: the step is left
+    and the text goes on to the booking dialogue, as if no step had been open."""
+
+
 def register_text_step(purpose: str, step: TextStep) -> None:
     """Route the text typed during ``purpose``'s open step to ``step``."""
     _TEXT_STEPS[purpose] = step
@@ -96,7 +101,11 @@ async def on_staff_text(update: Update, context: KassaContext) -> None:
         close_step(context)
         return
     if await staff_only(update, context):
-        await handler(update, context, message.text)
+        try:
+            await handler(update, context, message.text)
+        except PassOn:
+            close_step(context)
+            return
     else:
         close_step(context)  # the role was taken away meanwhile
     await stop_here(update, context)

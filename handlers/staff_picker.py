@@ -25,7 +25,8 @@ from handlers.cards import Button, Card, answer_query, button, page_line, page_o
 from handlers.context import KassaContext
 from handlers.errors import error_text
 from handlers.parsing import parse_date
-from handlers.staff import staff_only
+from handlers.staff import PassOn, close_step, current_step, open_step, staff_only
+from handlers.times import moved_time, scheduled
 from locales import Texts
 
 TripAction = Callable[[Update, KassaContext, int], Awaitable[None]]
@@ -58,6 +59,23 @@ def staff_today(context: KassaContext) -> date:
     return now.astimezone(stations[0].tz).date() if stations else now.astimezone(UTC).date()
 
 
+# The step open while a week's days are shown, for a day typed instead of tapped.
+PICK_DAY = "pick_day"
+
+# Half a year: a day and month typed without a year is the one nearest today.
+_HALF_YEAR = timedelta(days=182)
+
+
+def staff_date(typed: str, today: date) -> date | None:
+    """The day staff mean by what they typed: as a passenger's, except that a day and month
+    without a year is the nearest one, back as well as ahead ("4.12" typed on 5 December is
+    yesterday's trips, not next year's): staff look back at trips as much as ahead."""
+    day = parse_date(typed, today)
+    if day is not None and day - today > _HALF_YEAR:
+        day = parse_date(typed, today - _HALF_YEAR)
+    return day
+
+
 async def ask_trip(update: Update, context: KassaContext, purpose: str) -> None:
     """Start picking a trip for ``purpose`` with this week's days."""
     await _show_week(update, context, purpose, staff_today(context))
@@ -71,7 +89,7 @@ async def ask_trip_on_typed_day(update: Update, context: KassaContext, purpose: 
     if not typed:
         await ask_trip(update, context, purpose)
         return
-    day = parse_date(typed, staff_today(context))
+    day = staff_date(typed, staff_today(context))
     if day is None:
         _ = context.texts
         await show(update, context, Card(_(
@@ -91,6 +109,8 @@ async def on_pick(update: Update, context: KassaContext) -> None:
         return
     if not await staff_only(update, context):
         return
+    if (current_step(context) or {}).get("purpose") == PICK_DAY:
+        close_step(context)  # tapped rather than typed: the week's question is answered
     if pick.level == "t":
         await answer_query(update)
         await purpose.action(update, context, pick.number)
@@ -135,6 +155,19 @@ async def _show_week(update: Update, context: KassaContext, purpose: str, first:
     ])
     question = _("Which day?")
     await show(update, context, Card(f"{_title(_, purpose)}\n{question}", rows))
+    # A day may be typed instead of tapped, as after the command (day_typed).
+    open_step(context, PICK_DAY, picking=purpose)
+
+
+async def day_typed(update: Update, context: KassaContext, typed: str) -> None:
+    """A day typed while the week's days are shown ("завтра", "24.12"): that day's routes.
+    Anything else is not an answer to "Which day?" and goes on (PassOn)."""
+    step = close_step(context) or {}
+    purpose = str(step.get("picking", ""))
+    day = staff_date(typed, staff_today(context))
+    if day is None or purpose not in _PURPOSES:
+        raise PassOn
+    await _show_routes(update, context, purpose, day, 0)
 
 
 async def _day_trips(update: Update, context: KassaContext, day: date) -> list[TripSummary]:
@@ -203,7 +236,8 @@ def _route_label(_: Texts, trip: TripSummary) -> str:
 
 def trip_label(_: Texts, trip: TripSummary) -> str:
     """A trip in one line: departure, load and status, e.g. "08:15 · 12/49 · +20 min"."""
-    label = f"{_.time(trip.departure)} · {trip.sold}/{trip.seats}"
+    departs = moved_time(_, scheduled(trip.departure, trip.delay_minutes), trip.departure)
+    label = f"{departs} · {trip.sold}/{trip.seats}"
     return f"{label} · {status_word(_, trip)}" if trip.status is not TripStatus.SCHEDULED \
         or trip.delay_minutes else label
 

@@ -4,6 +4,8 @@ refused and nothing is written."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 from telegram.ext import CallbackContext
@@ -114,6 +116,13 @@ async def test_a_days_passengers_by_typed_date(bot):
     await sam.press("Passengers travelling on a day")
     await sam.send("someday")
     assert "I could not read that date" in sam.last_message.text
+    # A day nobody travels on is said before the message is written, and ends the step.
+    await sam.send((paid.departure.date() + timedelta(days=2)).isoformat())
+    assert sam.last_message.text == "Nobody is in this audience: nothing was sent."
+    await sam.send("Snow expected.")
+    assert "Send it to" not in sam.last_message.text
+    await sam.send("/broadcast")
+    await sam.press("Passengers travelling on a day")
     await sam.send(paid.departure.date().isoformat())
     await sam.send("Snow expected.")
     assert sam.last_message.text == "Send it to 1 person?"

@@ -86,3 +86,16 @@ def test_long_manifests_are_split_under_telegrams_limit():
     parts = chunks(lines)
     assert len(parts) > 1 and all(len(p) <= 4096 for p in parts)
     assert "\n".join(parts).splitlines() == lines
+
+
+async def test_a_cancelled_trips_manifest_says_it_is_cancelled(bot):
+    _anna, paid = await held_booking(bot, passenger="Anna Lee")
+    await bot.services.booking.handle_event(bot.sandbox.event(paid, PaymentEventType.SUCCEEDED))
+    member = bot.user("Sam", user_id=STAFF_ID)
+    await member.send("/start")
+    await bot.services.trip_changes.cancel(STAFF_ID, paid.trip_id, "Storm")
+    await pick_trip(member, "/manifest", paid.departure.date(), paid.origin.name("en"),
+                    paid.departure)
+    card = member.chat.bot_messages[-2].text
+    assert "Status: cancelled" in card and "Passengers: 0" in card
+    bot.harness.assert_no_errors()

@@ -3,6 +3,8 @@ steps of staff dialogues; passengers are refused at every step."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, CommandHandler
@@ -15,6 +17,7 @@ from handlers import callback_data as cb
 from handlers import staff, staff_picker
 from handlers.cards import Card, show
 from handlers.context import KassaContext
+from handlers.staff_picker import staff_date
 from storage.uow import SqlUnitOfWorkFactory
 from tests.conversation_support import running_bot, seed
 from tests.test_payments_web import held_booking
@@ -165,3 +168,17 @@ def test_a_purpose_too_long_for_the_longest_picker_button_is_refused_at_once():
     # 40 characters fit a week's button, not a trip's with its day and page.
     with pytest.raises(ValueError, match="too long"):
         staff_picker.register_trip_action("x" * 40, "Too long", nothing)
+
+
+@pytest.mark.parametrize(("typed", "expected"), [
+    ("4.12", date(2026, 12, 4)),  # yesterday's trips, not next year's
+    ("6.12", date(2026, 12, 6)),
+    ("1.6", date(2027, 6, 1)),  # half a year ahead is still ahead
+    ("4.12.2027", date(2027, 12, 4)),  # a year typed is the year meant
+    ("tomorrow", date(2026, 12, 6)),
+    ("yesterday", date(2026, 12, 4)),
+    ("friday", date(2026, 12, 11)),
+    ("someday", None),
+])
+def test_a_day_staff_type_is_the_nearest_such_day(typed, expected):
+    assert staff_date(typed, date(2026, 12, 5)) == expected

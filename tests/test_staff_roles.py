@@ -164,3 +164,19 @@ async def test_a_trip_card_goes_back_to_its_list_and_an_overnight_trip_arrives_p
     assert sam.last_message.text == trips
     assert sam.last_message.button_texts() == trip_buttons
     bot.harness.assert_no_errors()
+
+
+async def test_a_day_typed_instead_of_tapped_and_anything_else_goes_on(bot, clock):
+    sam = bot.user("Sam", user_id=STAFF_ID)
+    await sam.send("/start")
+    await sam.send("/trips")
+    assert "Which day?" in sam.last_message.text
+    await sam.send("tomorrow")
+    assert "which route?" in sam.last_message.text
+    await sam.send("/trips")
+    await sam.send("hello there")  # not a day: the booking dialogue answers, as without /trips
+    assert "Which day?" not in sam.last_message.text
+    assert "which route?" not in sam.last_message.text
+    await sam.send("tomorrow")  # the question was left: this is the booking dialogue's again
+    assert "which route?" not in sam.last_message.text
+    bot.harness.assert_no_errors()
