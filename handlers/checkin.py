@@ -10,12 +10,16 @@ from telegram import Update
 
 from booking.errors import BookingError, ErrorCode
 from booking.ticketing import CheckIn, CheckInOutcome
+from booking.tickets.codes import PREFIX
 from booking.tickets.scan import read_codes
 from handlers.cards import Card, show
 from handlers.context import KassaContext
 from handlers.errors import error_text
-from handlers.staff import is_staff
+from handlers.staff import PassOn, is_staff, open_step
 from locales import Texts
+
+# The step open after /checkin without a code: what is typed next is a code.
+CODE_STEP = "checkin_code"
 
 
 async def checkin_command(update: Update, context: KassaContext) -> None:
@@ -26,10 +30,20 @@ async def checkin_command(update: Update, context: KassaContext) -> None:
         return
     code = " ".join(context.args or [])
     if not code:
+        # The codes that follow are checked one after another, as a queue boards.
+        open_step(context, CODE_STEP)
         await show(update, context, Card(
-            _("Send the ticket code after /checkin, or send a photo of the ticket's QR code."),
-            []), edit=False)
+            _("Send the ticket code (K1.…), or a photo of the ticket's QR code. Codes sent "
+              "one after another are each checked in."), []), edit=False)
         return
+    await check(update, context, code)
+
+
+async def code_typed(update: Update, context: KassaContext, typed: str) -> None:
+    """A code sent after /checkin on its own; anything else is not one and goes on."""
+    code = typed.strip()
+    if not code.upper().startswith(PREFIX):
+        raise PassOn
     await check(update, context, code)
 
 

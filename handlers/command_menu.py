@@ -41,6 +41,11 @@ def add_staff_command(name: str, description: str, *, admin: bool = False) -> No
         _STAFF_COMMANDS.append(MenuCommand(name, description, admin))
 
 
+def staff_commands_for(role: Role, language: str) -> list[BotCommand]:
+    """The commands a staff member or admin has beyond a passenger's (none for one)."""
+    return commands_for(role, language)[len(PASSENGER_COMMANDS):]
+
+
 def commands_for(role: Role, language: str) -> list[BotCommand]:
     """The menu of a person with ``role``, in ``language``."""
     _ = texts(language)

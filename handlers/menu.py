@@ -11,8 +11,10 @@ from telegram import Update
 from handlers import callback_data as cb
 from handlers.cards import Card, Rows, answer_query, button, show
 from handlers.checkin import checkin_photo
+from handlers.command_menu import staff_commands_for
 from handlers.context import KassaContext
 from handlers.flow import Flow, load_flow, save_flow
+from handlers.staff import role_of
 
 
 def resumable(context: KassaContext, flow: Flow | None) -> str | None:
@@ -85,10 +87,16 @@ def help_text(context: KassaContext) -> str:
 
 
 async def show_help(update: Update, context: KassaContext) -> None:
-    """Explain how booking works and list the commands."""
+    """Explain how booking works and list the commands (and staff's, to staff)."""
     await answer_query(update)
     pause_booking(context)
-    await show(update, context, menu_card(context, help_text(context)), edit=False)
+    text = help_text(context)
+    extra = staff_commands_for(await role_of(update, context), context.texts.language)
+    if extra:
+        _ = context.texts
+        text += "\n\n" + "\n".join([_("For staff:"), *(f"/{c.command} — {c.description}"
+                                                        for c in extra)])
+    await show(update, context, menu_card(context, text), edit=False)
 
 
 async def not_understood(update: Update, context: KassaContext) -> None:

@@ -72,6 +72,7 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
     staff_picker.register_trip_action(broadcast.ROUTE_PURPOSE, broadcast.ROUTE_TITLE,
                                       broadcast.route_chosen)
     staff.register_text_step(staff_picker.PICK_DAY, staff_picker.day_typed)
+    staff.register_text_step(checkin.CODE_STEP, checkin.code_typed)
     staff.register_text_step(broadcast.DAY_STEP, broadcast.day_typed)
     staff.register_text_step(broadcast.TEXT_STEP, broadcast.text_typed)
     staff.register_text_step(broadcast.CONFIRM_STEP, broadcast.confirm_typed)

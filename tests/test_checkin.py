@@ -160,3 +160,22 @@ async def test_a_booking_with_a_ticket_checked_in_is_not_refunded(bot):
     [ticket] = await booking.tickets(view.id, None)
     assert ticket.status is TicketStatus.USED
     bot.harness.assert_no_errors()
+
+
+async def test_codes_sent_after_checkin_on_its_own_are_each_checked(bot):
+    first, _view = await paid_ticket(bot)
+    second, _other = await paid_ticket(bot)
+    staff = bot.user("Sam", user_id=STAFF_ID)
+    await staff.send("/start")
+    await staff.send("/checkin")
+    assert "Send the ticket code (K1.…)" in staff.last_message.text
+    await staff.send(first)
+    assert "✅ Valid. Checked in now." in staff.last_message.text
+    await staff.send(f" {second} ")
+    assert "✅ Valid. Checked in now." in staff.last_message.text
+    await staff.send(first)
+    assert "Already used" in staff.last_message.text
+    # Not a code: the booking dialogue answers it, and the codes' turn is over.
+    await staff.send("Beijing to Tianjin tomorrow")
+    assert "Valid" not in staff.last_message.text and "ticket" not in staff.last_message.text
+    bot.harness.assert_no_errors()

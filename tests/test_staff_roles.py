@@ -180,3 +180,17 @@ async def test_a_day_typed_instead_of_tapped_and_anything_else_goes_on(bot, cloc
     await sam.send("tomorrow")  # the question was left: this is the booking dialogue's again
     assert "which route?" not in sam.last_message.text
     bot.harness.assert_no_errors()
+
+
+async def test_help_lists_the_staff_commands_to_staff_only(bot):
+    sam = bot.user("Sam", user_id=STAFF_ID)
+    await sam.send("/start")
+    await sam.send("/help")
+    text = sam.last_message.text
+    assert "For staff:" in text and "/delay — Delay a trip" in text
+    assert "/checkin — Check a ticket in" in text and "/staff —" not in text  # admins'
+    pat = bot.user("Pat")
+    await pat.send("/start")
+    await pat.send("/help")
+    assert "For staff:" not in pat.last_message.text and "/delay" not in pat.last_message.text
+    bot.harness.assert_no_errors()
