@@ -4,11 +4,13 @@ as a chart with the key numbers beside it. Staff only."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import date
 
 from telegram import Update
 
 from booking.errors import BookingError
+from booking.model import Station
 from booking.stats import SalesReport, check_days
 from booking.stats_chart import ChartWords, render_chart
 from handlers.cards import Card, show
@@ -49,7 +51,7 @@ async def stats_command(update: Update, context: KassaContext) -> None:
     chart = await asyncio.to_thread(render_chart, report, words)
     summary = summary_text(_, report, days)
     await context.bot.send_photo(chat.id, chart, caption=summary[:CAPTION_LIMIT])
-    for part in chunks(route_lines(_, report, today)):
+    for part in chunks(route_lines(_, report, today, context.services.stations)):
         await context.bot.send_message(chat.id, part)
 
 
@@ -63,17 +65,21 @@ def summary_text(_: Texts, report: SalesReport, days: int) -> str:
         _("Tickets sold: {count}", count=report.tickets),
         _("Revenue: {money}", money=money or "0"),
         _("Refunds: {money}", money=refunds or "0"),
-        _("Load factor: {percent}%", percent=percent(report.load_factor)),
+        _("Load factor: {percent}", percent=_.percent(report.load_factor)),
     ]
     return "\n".join(lines)
 
 
-def percent(share: float) -> str:
-    """A share as a percentage with one decimal: a quiet route's 0.4% is not 0%."""
-    return f"{share * 100:.1f}"
+def route_lines(_: Texts, report: SalesReport, today: date,
+                stations: Sequence[Station] = ()) -> list[str]:
+    """The figures per travel day and route, the route by its end stations' names in the
+    chat's language (by their codes where a station is not in ``stations``)."""
+    by_code = {station.code: station for station in stations}
 
+    def named(code: str) -> str:
+        station = by_code.get(code)
+        return station.name(_.language) if station is not None else code
 
-def route_lines(_: Texts, report: SalesReport, today: date) -> list[str]:
     lines = [_("By day and route (tickets · revenue · refunds · load factor):")]
     # Routes that sold nothing that day would bury the ones that did.
     busy = [row for row in report.rows if row.tickets or row.refunds]
@@ -84,6 +90,8 @@ def route_lines(_: Texts, report: SalesReport, today: date) -> list[str]:
         if row.day != current:
             current = row.day
             lines += ["", _.day(row.day, today)]
-        lines.append(f"  {row.route}: {row.tickets} · {_.price(row.revenue, row.currency)} · "
-                     f"{_.price(row.refunds, row.currency)} · {percent(row.load_factor)}%")
+        first, last = report.route_names.get(row.route_id, (row.route, ""))
+        route = f"{named(first)} → {named(last)}" if last else row.route
+        lines.append(f"  {route}: {row.tickets} · {_.price(row.revenue, row.currency)} · "
+                     f"{_.price(row.refunds, row.currency)} · {_.percent(row.load_factor)}")
     return lines

@@ -21,7 +21,12 @@ from babel.languages import get_official_languages
 from babel.lists import format_list
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, get_currency_precision, get_currency_symbol
+from babel.numbers import (
+    format_currency,
+    format_percent,
+    get_currency_precision,
+    get_currency_symbol,
+)
 
 LOCALES_DIR = Path(__file__).parent
 DOMAIN = "messages"
@@ -122,6 +127,13 @@ class Texts:
         """A short date without weekday, e.g. "Jun 1", for buttons; with its year when that
         is not the year of ``today``."""
         return _skeleton(self.language, "MMMd" if value.year == today.year else "yMMMd", value)
+
+    def percent(self, share: float) -> str:
+        """A share as a percentage with one decimal, the local way ("0.7%", "0,7 %"): a
+        quiet route's 0.4% is not 0%."""
+        # The locale's own pattern (its spacing, its sign's side) with one decimal.
+        pattern = self.locale.percent_formats[None].pattern.replace("0", "0.0", 1)
+        return format_percent(share, pattern, locale=self.locale)
 
     def items(self, values: list[str]) -> str:
         """A list the local way: "3A, 3B, and 4C", "3A、3B和4C", "3A, 3B и 4C"."""

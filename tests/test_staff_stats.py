@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from booking.providers import PaymentEventType
+from locales import texts
 from tests.conversation_support import staff_bot
 from tests.test_payments_web import held_booking
 
@@ -46,11 +47,12 @@ async def test_stats_chart_and_numbers(bot, clock):
     assert f"Refunds: CN¥{refund / 100:.2f}" in caption
     assert "€" not in caption  # no revenue in a currency, no line for it
     table = member.last_message.text
+    route = "Beijing → Tianjin"
     [route_line] = [line for line in table.splitlines()
-                    if "BJS → TSN" in line and not line.strip().startswith("BJS → TSN: 0 ")]
+                    if route in line and not line.strip().startswith(f"{route}: 0 ")]
     # One seat of 19 still sold, over the whole route, on one of that day's 7 trips.
     assert route_line.strip() == (
-        f"BJS → TSN: 2 · CN¥{price * 2 / 100:.2f} · CN¥{refund / 100:.2f} · "
+        f"Beijing → Tianjin: 2 · CN¥{price * 2 / 100:.2f} · CN¥{refund / 100:.2f} · "
         f"{100 / (19 * 7):.1f}%")
     bot.harness.assert_no_errors()
 
@@ -69,3 +71,9 @@ async def test_a_passenger_gets_no_stats(bot, clock):
     assert pat.last_message.text == "This is for staff only."
     with pytest.raises(Exception, match="not_staff"):
         await bot.services.stats.report(pat.id, 7, clock().date() - timedelta(days=0))
+
+
+def test_a_share_is_written_the_local_way():
+    assert texts("en").percent(0.0075) == "0.8%"
+    assert texts("ru").percent(0.0075) == "0,8\xa0%"
+    assert texts("zh").percent(0.5) == "50.0%"
