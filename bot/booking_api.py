@@ -39,7 +39,7 @@ async def serve(settings: Settings, host: str, port: int, out: TextIO = sys.stdo
     from aiohttp import web
 
     from booking.http_api import make_booking_api
-    from bot.metrics import Metrics, observe_web_app
+    from bot.metrics import Metrics, observe_web_app, watch_outbox
     from bot.services import booking_service, customer_service
     from bot.startup import CannotStart, listen, require_current_schema
     from storage.database import create_engine
@@ -58,6 +58,9 @@ async def serve(settings: Settings, host: str, port: int, out: TextIO = sys.stdo
     engine = create_engine(settings.database_url, pool_size=pool_size)
     store = SqlIdempotencyStore(engine)
     metrics = Metrics()
+    # The outbox is the database's, whichever process scrapes it: its gauges would read a
+    # constant 0 here otherwise.
+    watch_outbox(metrics, engine)
     booking = booking_service(settings, engine, metrics=metrics)
     # One worker per database connection the engine may open (storage/database.py).
     app = make_booking_api(booking, customer_service(settings, engine), token=token,
