@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import groupby
 from typing import Any
 
@@ -194,7 +194,7 @@ async def _show_routes(update: Update, context: KassaContext, purpose: str, day:
     by_route = sorted(
         ((route_id, list(runs)) for route_id, runs in
          groupby(sorted(trips, key=lambda t: t.route_id), key=lambda t: t.route_id)),
-        key=lambda item: (item[1][0].departure, item[0]))
+        key=lambda item: (min(map(_timetabled, item[1])), item[0]))
     shown, page, pages = page_of(by_route, page, PER_PAGE)
     rows = [[button(f"{_route_label(_, runs[0])} · {len(runs)}",
                     cb.staff_route(purpose, _day_key(day), route_id))]
@@ -210,7 +210,8 @@ async def _show_trips(update: Update, context: KassaContext, purpose: str, day: 
     _ = context.texts
     today = staff_today(context)
     try:
-        trips = [t for t in await _day_trips(update, context, day) if t.route_id == route_id]
+        trips = sorted((t for t in await _day_trips(update, context, day)
+                        if t.route_id == route_id), key=_timetabled)
     except BookingError as error:
         await show(update, context, Card(error_text(_, error), []))
         return
@@ -228,6 +229,12 @@ async def _show_trips(update: Update, context: KassaContext, purpose: str, day: 
     text = _("{day}, {route}: which trip?", day=_.day(day, today),
              route=_route_label(_, trips[0])) + _page_line(_, page, pages)
     await show(update, context, Card(f"{_title(_, purpose)}\n{text}", rows))
+
+
+def _timetabled(trip: TripSummary) -> datetime:
+    """Where a trip stands in the lists: its timetable's departure, so that a delay does
+    not move it (or its route) down them."""
+    return scheduled(trip.departure, trip.delay_minutes)
 
 
 def _route_label(_: Texts, trip: TripSummary) -> str:

@@ -188,6 +188,8 @@ async def test_a_question_left_unanswered_does_not_catch_later_typing(bot):
 async def test_a_delay_past_midnight_says_so_and_names_the_trip_by_its_timetable(bot):
     anna, paid = await booked(bot, "Anna", "Anna Lee", "en")
     sam = bot.user("Sam", user_id=STAFF_ID)
+    await sam.send(f"/trips {paid.departure.date().isoformat()}")
+    routes_before = sam.last_message.button_texts()
     await pick(sam, paid, "/delay")
     minutes = 24 * 60 - 60  # a day less an hour: the next day, whenever the trip leaves
     await sam.send(str(minutes))
@@ -206,6 +208,7 @@ async def test_a_delay_past_midnight_says_so_and_names_the_trip_by_its_timetable
     # Staff find it under its own day, at its new time, marked as the next day's.
     await sam.send(f"/trips {paid.departure.date().isoformat()}")
     routes = sam.last_message.button_texts()
+    assert routes == routes_before  # in timetable order: the delay moves nothing down
     await sam.press(next(b for b in routes if b.startswith("Beijing → Tianjin")))
     labels = [b.replace("\u202f", " ") for b in sam.last_message.button_texts()]
     assert any(b.startswith(f"{EN.time(moved)} +1 · ".replace("\u202f", " "))
