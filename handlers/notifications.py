@@ -252,10 +252,15 @@ def trip_cancelled(bot: Bot, services: Services) -> Deliverer:
         other trips as buttons (one tap books the same stretch and seat count)."""
         chat_id, _ = await recipient_texts(services, message)
         view = await order_for(services, message)
+        # Which booking this is, for someone with several on the trip: its time in the
+        # timetable, its reference, its seats and names.
+        planned = scheduled(view.departure, view.delay_minutes)
         text = _("❌ Your trip {route} on {day} is cancelled: {reason}",
                  route=route_of(_, view),
-                 day=_.day(view.departure.date(), local_today(services, view)),
+                 day=f"{_.day(planned.date(), local_today(services, view))} "
+                     f"{_.time(planned)}",
                  reason=str(message.payload.get("reason", "")))
+        text += "\n" + " · ".join([view.id, *(f"{s.seat} {s.passenger}" for s in view.seats)])
         refund = int(message.payload.get("refund", 0))
         if refund:
             text += "\n" + _("{amount} is on its way back to you.",

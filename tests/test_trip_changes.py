@@ -105,6 +105,10 @@ async def test_a_cancellation_refunds_releases_and_offers_other_trips(bot, engin
     await bot.run_jobs()
     notice = next(m for m in reversed(anna.messages) if m.text and "is cancelled" in m.text)
     assert "is cancelled: Coach broke down" in notice.text
+    day = EN.day(paid.departure.date(), paid.departure.date())
+    assert f"on {day} {EN.time(paid.departure)} is cancelled" in notice.text
+    seat = paid.seats[0].seat
+    assert f"\n{paid.id} · {seat} Anna Lee\n" in notice.text  # which booking, for several
     assert f"CN¥{paid.amount / 100:.2f} is on its way back to you." in notice.text
     assert "отменён: Coach broke down" in said(olga, "отменён")
     [anna_order] = await bot.services.booking.orders_of(anna.id)
