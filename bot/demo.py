@@ -142,9 +142,15 @@ class Lines:
                          name="kassa-demo-input").start()
 
     def _read(self, stream: TextIO) -> None:
+        # A terminal's bytes are decoded here, not by the stream: a line that is not UTF-8
+        # (a paste cut inside a character) is then a line with a replacement character in
+        # it, where a strict stream would raise, which would read as the end of input.
+        raw = getattr(stream, "buffer", None)
+        encoding = getattr(stream, "encoding", None) or "utf-8"
         while True:
             try:
-                line = stream.readline()
+                line = (raw.readline().decode(encoding, "replace") if raw is not None
+                        else stream.readline())
             except (OSError, ValueError):  # stdin closed under us
                 line = ""
             with contextlib.suppress(RuntimeError):  # the loop has ended meanwhile
@@ -281,12 +287,6 @@ async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.
         # A stable user id, so the conversation and bookings are there next time.
         async with BotHarness(application, emulator, raise_errors=False) as harness:
             await prepare(application)
-            # What handlers schedule for themselves (a broadcast's progress card, edited
-            # until every message is out) runs on the Application's job queue, as it does
-            # in `kassa run`.
-            queue = application.job_queue
-            if queue is not None:
-                await queue.start()
             user = harness.user(getpass.getuser().capitalize() or "Guest", user_id=DEMO_USER_ID,
                                 language_code=None)
             transcript = Transcript(out)
@@ -299,7 +299,13 @@ async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.
             prompt = PROMPT if stdin.isatty() else None
             background = asyncio.create_task(
                 _run_jobs(jobs, application, user, transcript, prompt))
+            # What handlers schedule for themselves (a broadcast's progress card, edited
+            # until every message is out) runs on the Application's job queue, as it does
+            # in `kassa run`.
+            queue = application.job_queue
             try:
+                if queue is not None:
+                    await queue.start()
                 while True:
                     if stdin.isatty():
                         print(PROMPT, end="", file=out, flush=True)

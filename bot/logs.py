@@ -75,7 +75,9 @@ def configure(log_format: LogFormat, *, stream: TextIO | None = None,
                          ("httpx", logging.WARNING), ("alembic", logging.WARNING),
                          ("apscheduler", logging.WARNING),
                          ("apscheduler.scheduler", logging.ERROR)):
-        logging.getLogger(noisy).setLevel(least)
+        # A floor, never lower than the level asked for: a logger's own level is all
+        # that decides for its records, whatever the root's.
+        logging.getLogger(noisy).setLevel(max(least, root.level))
     # Kassa's own code logs through the standard library too; this is for code that asks
     # structlog for a logger, so its events take the same way.
     structlog.configure(

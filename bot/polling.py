@@ -144,9 +144,9 @@ async def serve(settings: Settings, run: RunSettings, out: TextIO, *,
         loop.add_signal_handler(signum, stop.set)
 
     async def start() -> str:
-        await reach_telegram(application.initialize())
+        await reach_telegram(application.initialize(), run.token)
         try:
-            await reach_telegram(prepare(application))
+            await reach_telegram(prepare(application), run.token)
         except BookingError as error:  # only the booking service over HTTP says so here
             raise CannotStart(f"the booking service at {settings.booking_api_url} does not "
                               f"answer ({error.code.value})") from None
@@ -158,13 +158,15 @@ async def serve(settings: Settings, run: RunSettings, out: TextIO, *,
         if receiver is not None:
             await reach_telegram(application.bot.set_webhook(
                 settings.public_url.rstrip("/") + receiver.path,
-                secret_token=receiver.secret_token, allowed_updates=Update.ALL_TYPES))
+                secret_token=receiver.secret_token, allowed_updates=Update.ALL_TYPES),
+                run.token)
             if application.job_queue is not None:
                 application.job_queue.run_repeating(receiver.prune, interval=3600, first=60)
             return "webhook"
         if application.updater is None:
             raise RuntimeError("polling needs an Updater")
-        await application.updater.start_polling(drop_pending_updates=False)
+        await reach_telegram(application.updater.start_polling(drop_pending_updates=False),
+                             run.token)
         return "polling"
 
     try:
@@ -194,8 +196,8 @@ async def serve(settings: Settings, run: RunSettings, out: TextIO, *,
             await application.stop()
         await web_runner.cleanup()
         await application.shutdown()
-        for unused in (request, updates_request):  # the Bot closes them only if it started
-            await unused.shutdown()
+        for made in (request, updates_request):  # the Bot closes them only if it started
+            await made.shutdown()
         await services.close()
         await engine.dispose()
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -19,6 +19,10 @@ from sqlalchemy.exc import SQLAlchemyError
 T = TypeVar("T")
 
 
+SCHEMA_AHEAD = ("the database schema is newer than this release of Kassa; run the release "
+                "that migrated it")
+
+
 class CannotStart(Exception):
     """Something outside Kassa keeps it from starting; the message says what."""
 
@@ -41,13 +45,14 @@ async def require_current_schema(url: str) -> None:
 
     try:
         status = await schema_status(url)
-    except (OSError, SQLAlchemyError, TimeoutError) as error:
+    except (OSError, SQLAlchemyError) as error:  # TimeoutError is an OSError
         raise unreachable_database(url, error) from None
+    except ValueError as error:  # a URL SQLAlchemy parsed but the driver cannot use
+        raise CannotStart(f"KASSA_DATABASE_URL cannot be used ({cause(error)})") from None
     if status == "behind":
         raise CannotStart("the database schema is not up to date; run `kassa db upgrade`")
     if status == "ahead":
-        raise CannotStart("the database schema is newer than this release of Kassa; run "
-                          "the release that migrated it")
+        raise CannotStart(SCHEMA_AHEAD)
 
 
 async def listen(site: web.TCPSite, host: str, port: int) -> None:
@@ -58,19 +63,24 @@ async def listen(site: web.TCPSite, host: str, port: int) -> None:
                           f"({error.strerror or cause(error)})") from None
 
 
-async def reach_telegram(call: Awaitable[T]) -> T:
-    """A Bot API call made while starting (getMe, setWebhook)."""
+async def reach_telegram(call: Awaitable[T], token: str) -> T:
+    """A Bot API call made while starting (getMe, setWebhook, the first getUpdates). The
+    bot's ``token`` is masked in what is said: the Bot API's URLs hold it, and an error
+    about a URL quotes it."""
     from telegram.error import InvalidToken, NetworkError, TelegramError
+
+    def masked(text: str) -> str:
+        return text.replace(token, "<KASSA_TELEGRAM_TOKEN>") if token else text
 
     try:
         return await call
     except InvalidToken:
         raise CannotStart("Telegram refused the bot's token (KASSA_TELEGRAM_TOKEN)") from None
     except NetworkError as error:  # TimedOut too
-        raise CannotStart(f"cannot reach Telegram's Bot API ({error.message}); start "
-                          "again once it answers") from None
+        raise CannotStart(f"cannot reach Telegram's Bot API ({masked(error.message)}); "
+                          "start again once it answers") from None
     except TelegramError as error:
-        raise CannotStart(f"Telegram refused: {error.message}") from None
+        raise CannotStart(f"Telegram refused: {masked(error.message)}") from None
 
 
 def cause(error: BaseException) -> str:

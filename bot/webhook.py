@@ -113,13 +113,15 @@ def readiness_route(app: web.Application, database_url: str) -> None:
     """/readyz: 200 when the database answers and its schema is the newest, else 503."""
 
     async def readyz(request: web.Request) -> web.Response:
+        from bot.startup import cause
         from storage.migrate import schema_status
 
         try:
             status = await schema_status(database_url)
-        except Exception:  # any failure to reach the database means not ready
+        except Exception as error:  # any failure to reach the database means not ready
             # The reason goes to the log, not to whoever asked: it names hosts and users.
-            log.warning("readiness: the database does not answer", exc_info=True)
+            # One line: a probe every few seconds during an outage would repeat a traceback.
+            log.warning("readiness: the database does not answer (%s)", cause(error))
             return _not_ready("the database does not answer")
         if status == "behind":
             return _not_ready("the schema is older than this release; run `kassa db upgrade`")

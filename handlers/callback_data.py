@@ -187,4 +187,4 @@ def parse_role_change(data: str | None) -> tuple[str, int] | None:
 
 # Every button of a staff dialogue (pickers, delay and cancel, broadcast, roles): a press on
 # any other (a booking card, the menu, a ticket) leaves an open staff step (handlers/staff.py).
-STAFF_BUTTONS = rf"^(?:{STAFF_PICK}[a-z]?|{BROADCAST}|{ROLE}):"
+STAFF_BUTTON_PREFIX = rf"(?:{STAFF_PICK}[a-z]?|{BROADCAST}|{ROLE}):"

@@ -91,7 +91,11 @@ async def show_help(update: Update, context: KassaContext) -> None:
     await answer_query(update)
     pause_booking(context)
     text = help_text(context)
-    extra = staff_commands_for(await role_of(update, context), context.texts.language)
+    chat = update.effective_chat
+    # In a private chat only: a group's other members need not learn who is staff.
+    private = chat is not None and chat.type == chat.PRIVATE
+    extra = (staff_commands_for(await role_of(update, context), context.texts.language)
+             if private else [])
     if extra:
         _ = context.texts
         text += "\n\n" + "\n".join([_("For staff:"), *(f"/{c.command} — {c.description}"

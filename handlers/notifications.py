@@ -238,7 +238,8 @@ def trip_delayed(bot: Bot, services: Services) -> Deliverer:
                  reason=str(message.payload.get("reason", "")),
                  departs=moved_time(_, planned, view.departure),
                  origin=view.origin.name(_.language),
-                 arrives=arrival_time(_, view.departure, view.arrival),
+                 # Both marked from the day the passenger knows the trip by.
+                 arrives=arrival_time(_, planned, view.arrival),
                  destination=view.destination.name(_.language))
         await send_card(bot, chat_id, Card(text, [[button(_("🎫 My tickets"),
                                                           cb.menu("tickets"))]]))

@@ -298,6 +298,20 @@ def parse_date(text: str, today: date) -> date | None:
     return found.day if found else None
 
 
+# What may stand beside a date that is all a text says: "on friday", "в пятницу".
+_ONLY_A_DAY = frozenset({"", "on", "в", "во", "на"})
+
+
+def parse_date_alone(text: str, today: date) -> date | None:
+    """As parse_date, when the date is all the text says ("24.12", "tomorrow", "в пятницу"):
+    None for a sentence with a date in it ("Beijing to Tianjin tomorrow"), which is a
+    request, not an answer to "Which day?"."""
+    prepared = _prepare(text)
+    found = _find_date(prepared, today)
+    rest = (prepared[:found.start] + prepared[found.end:]).strip(" .,!?") if found else None
+    return found.day if found is not None and rest in _ONLY_A_DAY else None
+
+
 def _find_date(prepared: str, today: date) -> _Found | None:
     for finder in _FINDERS:
         found = finder(prepared, today)

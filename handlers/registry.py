@@ -84,7 +84,7 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
         MessageHandler(text, staff.on_staff_text),
         CommandHandler("cancel", staff.cancel_step, filters=private),
         MessageHandler(filters.COMMAND & private, staff.leave_step),
-        CallbackQueryHandler(staff.leave_step, pattern=f"^(?!{cb.STAFF_BUTTONS[1:]})"),
+        CallbackQueryHandler(staff.leave_step, pattern=f"^(?!{cb.STAFF_BUTTON_PREFIX})"),
     ], group=STAFF_STEPS)
     application.add_handlers([
         ChatMemberHandler(lifecycle.membership_changed, ChatMemberHandler.MY_CHAT_MEMBER),

@@ -24,7 +24,7 @@ from handlers import callback_data as cb
 from handlers.cards import Button, Card, answer_query, button, page_line, page_of, show
 from handlers.context import KassaContext
 from handlers.errors import error_text
-from handlers.parsing import parse_date
+from handlers.parsing import parse_date_alone
 from handlers.staff import PassOn, close_step, current_step, open_step, staff_only
 from handlers.times import moved_time, scheduled
 from locales import Texts
@@ -70,9 +70,9 @@ def staff_date(typed: str, today: date) -> date | None:
     """The day staff mean by what they typed: as a passenger's, except that a day and month
     without a year is the nearest one, back as well as ahead ("4.12" typed on 5 December is
     yesterday's trips, not next year's): staff look back at trips as much as ahead."""
-    day = parse_date(typed, today)
+    day = parse_date_alone(typed, today)
     if day is not None and day - today > _HALF_YEAR:
-        day = parse_date(typed, today - _HALF_YEAR)
+        day = parse_date_alone(typed, today - _HALF_YEAR)
     return day
 
 

@@ -17,7 +17,7 @@ from handlers.context import KassaContext
 from handlers.errors import N_, error_text
 from handlers.staff import close_step, current_step, open_step, staff_only
 from handlers.staff_picker import ask_trip_on_typed_day, staff_today
-from handlers.times import arrival_time, moved_time
+from handlers.times import arrival_time, moved_time, scheduled
 from locales import Texts
 
 DELAY, CANCEL = "delay", "cancel_trip"
@@ -45,9 +45,11 @@ async def cancel_command(update: Update, context: KassaContext) -> None:
 
 
 def trip_line(_: Texts, context: KassaContext, trip: TripSummary) -> str:
+    """The trip as the timetable names it (its day and time before any delay), as the
+    pickers list it."""
     route = f"{trip.origin.name(_.language)} → {trip.destination.name(_.language)}"
-    return f"{route}, {_.day(trip.departure.date(), staff_today(context))} " \
-           f"{_.time(trip.departure)}"
+    planned = scheduled(trip.departure, trip.delay_minutes)
+    return f"{route}, {_.day(planned.date(), staff_today(context))} {_.time(planned)}"
 
 
 async def _refuse(update: Update, context: KassaContext, error: BookingError) -> None:
@@ -115,11 +117,13 @@ async def delay_reason_typed(update: Update, context: KassaContext, typed: str) 
         return
     open_step(context, DELAY_CONFIRM, trip=preview.trip.trip_id, minutes=preview.minutes,
               reason=reason)
+    # The new times marked "+1" from the day the trip is known by, as trip_line names it.
+    planned = scheduled(preview.trip.departure, preview.trip.delay_minutes)
     text = _("{trip}: {minutes} min late.\nNew departure {departs}, arrival {arrives} (local "
              "times).\nReason: {reason}\n", trip=trip_line(_, context, preview.trip),
              minutes=preview.minutes,
-             departs=moved_time(_, preview.trip.departure, preview.departure),
-             arrives=arrival_time(_, preview.departure, preview.arrival), reason=reason)
+             departs=moved_time(_, planned, preview.departure),
+             arrives=arrival_time(_, planned, preview.arrival), reason=reason)
     text += _.ngettext("{n} passenger will be told.", "{n} passengers will be told.",
                        preview.passengers, n=preview.passengers)
     await show(update, context, Card(text, [[

@@ -36,11 +36,6 @@ def downgrade_sync(url: str, revision: str) -> None:
 SchemaStatus = Literal["current", "behind", "ahead"]
 
 
-async def is_current(url: str) -> bool:
-    """Whether the database at ``url`` is migrated to the newest revision."""
-    return await schema_status(url) == "current"
-
-
 async def schema_status(url: str) -> SchemaStatus:
     """The database's schema beside this code's migrations: the newest, older (run
     ``kassa db upgrade``), or migrated by a newer release than this one (a rollout under

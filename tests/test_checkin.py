@@ -171,7 +171,7 @@ async def test_codes_sent_after_checkin_on_its_own_are_each_checked(bot):
     assert "Send the ticket code (K1.…)" in staff.last_message.text
     await staff.send(first)
     assert "✅ Valid. Checked in now." in staff.last_message.text
-    await staff.send(f" {second} ")
+    await staff.send(f" {second.lower()} ")  # as typed: the case and spaces do not matter
     assert "✅ Valid. Checked in now." in staff.last_message.text
     await staff.send(first)
     assert "Already used" in staff.last_message.text

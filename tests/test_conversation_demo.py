@@ -233,3 +233,17 @@ async def test_a_broadcasts_progress_card_ends_with_its_report(tmp_path, monkeyp
     assert "Send it to 1 person?" in text
     assert "Broadcast done: 1 sent, 0 failed, 0 blocked the bot, of 1." in text
     assert "the bot failed" not in text
+
+
+async def test_a_terminal_line_that_is_not_utf8_is_read_not_taken_for_the_end():
+    """Read from the terminal's bytes: a strict UTF-8 stdin (a UTF-8 locale's) would raise
+    on the cut character, and the demo would end as if the input had."""
+    stdin = io.TextIOWrapper(io.BytesIO(b"Road works\xd0\n/help\n"), encoding="utf-8",
+                             errors="strict")
+    lines = demo.Lines(stdin)
+    try:
+        assert await lines.next() == "Road works\ufffd\n"
+        assert await lines.next() == "/help\n"
+        assert await lines.next() == ""
+    finally:
+        lines.close()

@@ -138,3 +138,18 @@ async def test_at_debug_level_too_no_name_text_or_token(engine, clock):
     text = buffer.getvalue()
     assert "Kassa's own debug line" in text
     assert "Zofia" not in text and "Wi\\u015b" not in text and token not in text
+
+
+def test_the_libraries_floors_never_lower_the_level_asked_for():
+    root = logging.getLogger()
+    level = root.level
+    buffer = io.StringIO()
+    handler = configure("json", stream=buffer, level=logging.WARNING)
+    try:
+        logging.getLogger("telegram.ext.Application").info("Application started")
+        logging.getLogger("aiosqlite").info("executing")
+        logging.getLogger("telegram.ext.Application").warning("a warning")
+    finally:
+        remove(handler)
+        root.setLevel(level)
+    assert [line["event"] for line in lines_of(buffer)] == ["a warning"]

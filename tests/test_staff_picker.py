@@ -179,6 +179,8 @@ def test_a_purpose_too_long_for_the_longest_picker_button_is_refused_at_once():
     ("yesterday", date(2026, 12, 4)),
     ("friday", date(2026, 12, 11)),
     ("someday", None),
+    ("в пятницу", date(2026, 12, 11)),
+    ("Beijing to Tianjin tomorrow", None),  # a booking request, not a day
 ])
 def test_a_day_staff_type_is_the_nearest_such_day(typed, expected):
     assert staff_date(typed, date(2026, 12, 5)) == expected

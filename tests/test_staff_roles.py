@@ -179,6 +179,10 @@ async def test_a_day_typed_instead_of_tapped_and_anything_else_goes_on(bot, cloc
     assert "which route?" not in sam.last_message.text
     await sam.send("tomorrow")  # the question was left: this is the booking dialogue's again
     assert "which route?" not in sam.last_message.text
+    await sam.send("/trips")
+    await sam.send("Beijing to Tianjin tomorrow")  # a day in a booking request: a booking
+    assert "which route?" not in sam.last_message.text
+    assert "Beijing → Tianjin" in sam.last_message.text
     bot.harness.assert_no_errors()
 
 

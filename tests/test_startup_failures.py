@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,3 +104,15 @@ async def test_a_webhook_port_another_process_holds(tmp_path, taken_port):
     assert "Traceback" not in err.decode() and "Unclosed" not in err.decode()
     [line] = err.decode().strip().splitlines()
     assert line.startswith(f"kassa webhook: cannot listen on 127.0.0.1:{taken_port} (")
+
+
+def test_a_schema_a_newer_release_migrated(tmp_path):
+    env = migrated(tmp_path, settings(tmp_path))
+    with sqlite3.connect(tmp_path / "kassa.db") as db:
+        db.execute("UPDATE alembic_version SET version_num = '9999'")
+    for command in (["booking-api"], ["db", "upgrade"]):
+        status, lines = kassa(env, tmp_path, *command)
+        assert status == 2
+        [line] = lines
+        assert line.startswith(f"kassa {' '.join(command)}: the database schema is newer than "
+                               "this release of Kassa")

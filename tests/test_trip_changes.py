@@ -202,6 +202,10 @@ async def test_a_delay_past_midnight_says_so_and_names_the_trip_by_its_timetable
     assert moved.date() > paid.departure.date()
     preview = sam.last_message.text.replace("\u202f", " ")
     assert f"New departure {EN.time(moved)} +1".replace("\u202f", " ") in preview
+    # The arrival marked from the same day as the departure: the trip's timetabled one.
+    arrives = paid.arrival + timedelta(minutes=minutes)
+    marked = f"arrival {EN.time(arrives)} +{(arrives.date() - paid.departure.date()).days}"
+    assert marked.replace("\u202f", " ") in preview
     await sam.press("✅ Delay the trip")
     await bot.run_jobs()
     notice = said(anna, "min late").replace("\u202f", " ")
@@ -209,6 +213,7 @@ async def test_a_delay_past_midnight_says_so_and_names_the_trip_by_its_timetable
     assert f"on {day} {EN.time(paid.departure)} is {minutes} min late".replace(
         "\u202f", " ") in notice
     assert f"New departure {EN.time(moved)} +1 from Beijing".replace("\u202f", " ") in notice
+    assert marked.replace("\u202f", " ") in notice
     # Staff find it under its own day, at its new time, marked as the next day's.
     await sam.send(f"/trips {paid.departure.date().isoformat()}")
     routes = sam.last_message.button_texts()

@@ -22,9 +22,10 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def upgrade(settings: Settings) -> int:
+    from alembic.util.exc import CommandError
     from sqlalchemy.exc import SQLAlchemyError
 
-    from bot.startup import unreachable_database
+    from bot.startup import SCHEMA_AHEAD, unreachable_database
     from storage.migrate import upgrade
 
     try:
@@ -32,6 +33,9 @@ async def upgrade(settings: Settings) -> int:
     except (OSError, SQLAlchemyError) as error:
         print(f"kassa db upgrade: {unreachable_database(settings.database_url, error)}",
               file=sys.stderr)
+        return 2
+    except CommandError as error:  # a revision this release does not know: a newer one's
+        print(f"kassa db upgrade: {SCHEMA_AHEAD} ({error})", file=sys.stderr)
         return 2
     print("database is up to date")
     return 0
