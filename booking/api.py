@@ -96,7 +96,11 @@ class BookingApi(Protocol):
 
     async def cancellation_quote(self, order_id: str, customer_id: int) -> CancellationQuote: ...
 
-    async def cancel(self, order_id: str, customer_id: int) -> OrderView: ...
+    async def cancel(self, order_id: str, customer_id: int, *,
+                     hold_only: bool = False) -> OrderView:
+        """Cancel the order (a paid one refunded by the policy); with ``hold_only``, only
+        a live hold, anything else refused with ORDER_NOT_HELD."""
+        ...
 
     # ---- payment and tickets ----
     async def start_payment(self, order_id: str, customer_id: int | None) -> Checkout:

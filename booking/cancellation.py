@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from booking import limits
+from booking.errors import BookingError, ErrorCode
 from booking.model import Order, OrderStatus, TripStatus
 from booking.orders import (
     boarded,
@@ -44,11 +45,15 @@ class CancellationService(UseCases):
         return CancellationQuote(order.id, kind, refund, order.currency)
 
     async def cancel(
-        self, order_id: str, customer_id: int | None, *, actor: str | None = None
+        self, order_id: str, customer_id: int | None, *, actor: str | None = None,
+        hold_only: bool = False,
     ) -> OrderView:
         """Cancel a held or paid order; a paid one is refunded by the refund policy.
 
-        ``customer_id`` None is a staff cancellation (no ownership check).
+        ``customer_id`` None is a staff cancellation (no ownership check). ``hold_only``
+        releases a hold and refuses anything else (ORDER_NOT_HELD), in the transaction
+        that would cancel: a hold's "cancel" button pressed after the payment came must
+        not cancel the paid booking, nor refund it by a policy nobody was shown.
         """
         check_order_ref(order_id, customer_id)
         if actor is not None:
@@ -57,6 +62,8 @@ class CancellationService(UseCases):
         async def attempt() -> OrderView:
             async with self._uow(write=True) as uow:
                 order, refund = await self._cancellable(uow, order_id, customer_id, lock=True)
+                if hold_only and order.status is not OrderStatus.HELD:
+                    raise BookingError(ErrorCode.ORDER_NOT_HELD, status=order.status.value)
                 status = OrderStatus.REFUNDED if refund > 0 else OrderStatus.CANCELLED
                 paid = order.status is OrderStatus.PAID
                 now = self.now()

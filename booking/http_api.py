@@ -165,7 +165,8 @@ class Endpoints:
         return await self.booking.cancellation_quote(path.order_id, query.customer_id)
 
     async def cancel(self, path: OrderPath, body: CancelRequest) -> OrderView:
-        return await self.booking.cancel(path.order_id, body.customer_id)
+        return await self.booking.cancel(path.order_id, body.customer_id,
+                                         hold_only=body.hold_only)
 
     # ---- payments and tickets ----
     async def start_payment(self, path: OrderPath, body: PaymentRequest) -> Checkout:

@@ -167,9 +167,11 @@ class HttpBookingClient:
                                 path={"order_id": order_id},
                                 query={"customer_id": customer_id})
 
-    async def cancel(self, order_id: str, customer_id: int) -> OrderView:
+    async def cancel(self, order_id: str, customer_id: int, *,
+                     hold_only: bool = False) -> OrderView:
         return _local_order(await self._call("cancel", OrderView, path={"order_id": order_id},
-                                             body={"customer_id": customer_id}))
+                                             body={"customer_id": customer_id,
+                                                   "hold_only": hold_only}))
 
     async def start_payment(self, order_id: str, customer_id: int | None) -> Checkout:
         return await self._call("start_payment", Checkout, path={"order_id": order_id},

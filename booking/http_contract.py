@@ -313,6 +313,9 @@ class HoldRequest(_Body):
 
 class CancelRequest(_Body):
     customer_id: CustomerId
+    # Release a live hold and refuse anything else (409 order_not_held): a hold's own
+    # cancel button, which must never cancel (and refund) a booking paid meanwhile.
+    hold_only: bool = False
 
 
 class PaymentRequest(_Body):

@@ -98,9 +98,9 @@ class ObservedBookingService(BookingService):
         return expired
 
     async def cancel(self, order_id: str, customer_id: int | None, *,
-                     actor: str | None = None) -> OrderView:
+                     actor: str | None = None, hold_only: bool = False) -> OrderView:
         note_ids(order_id=order_id)
-        view = await super().cancel(order_id, customer_id, actor=actor)
+        view = await super().cancel(order_id, customer_id, actor=actor, hold_only=hold_only)
         log.info("order cancelled", extra={"status": view.status.value,
                                            "refund_amount": view.refund_amount})
         return view

@@ -554,7 +554,7 @@ async def cancel_hold(turn: Turn) -> None:
     if not turn.flow.order:
         raise StaleButton
     try:
-        await turn.services.booking.cancel(turn.flow.order, turn.user_id)
+        await turn.services.booking.cancel(turn.flow.order, turn.user_id, hold_only=True)
     except BookingError as error:
         await turn.go(Step.HELD, error_text(_, error))
         return

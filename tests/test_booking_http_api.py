@@ -623,3 +623,19 @@ def test_kassa_run_names_a_booking_api_setting_that_is_missing_or_wrong():
                                                 "booking_api_token": SecretStr("t")}))
     check_settings(ready.model_copy(update={"booking_api_url": "http://127.0.0.1:8081",
                                             "booking_api_token": SecretStr("t")}))
+
+
+async def test_hold_only_cancels_a_hold_and_refuses_a_paid_order(world):
+    network, booking, api = world
+    held = await booking.hold(1, network.trips[DAY], "B", "D", ["Anna Lee"], ["1A"])
+    paid = await booking.hold(1, network.trips[DAY], "B", "D", ["Bo Chen"], ["1B"])
+    await booking.start_payment(paid.id, 1)
+    await booking.handle_event(ProviderEvent("sandbox", "evt-1", PaymentEventType.SUCCEEDED,
+                                             paid.id, paid.amount, paid.currency))
+    response = await api.client.post(f"/v1/orders/{paid.id}/cancel", headers=AUTH,
+                                     json={"customer_id": 1, "hold_only": True})
+    assert await error_of(response) == (409, "order_not_held")
+    assert (await booking.order(paid.id, 1)).status.value == "paid"
+    response = await api.client.post(f"/v1/orders/{held.id}/cancel", headers=AUTH,
+                                     json={"customer_id": 1, "hold_only": True})
+    assert response.status == 200 and (await response.json())["status"] == "cancelled"

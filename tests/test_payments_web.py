@@ -284,3 +284,18 @@ async def test_a_held_booking_can_be_paid_from_my_tickets(bot):
     await user.send("/mytickets")
     await user.press(next(t for t in user.last_message.button_texts() if "Beijing" in t))
     assert pay_url(user.last_message)
+
+
+async def test_a_holds_cancel_button_pressed_after_paying_cancels_nothing(bot):
+    """The held card keeps its buttons until it is next shown: pressed after the payment
+    came, "Cancel this hold" must not cancel (and refund by the policy) the paid booking."""
+    user, view = await held_booking(bot)
+    held_card = user.last_message
+    await bot.services.booking.handle_event(bot.sandbox.event(view, PaymentEventType.SUCCEEDED))
+    await user.press("Cancel this hold", message=held_card)
+    [card] = [m for m in user.messages if m.message_id == held_card.message_id]
+    assert "This booking is not on hold any more." in card.text
+    assert "Cancel this hold" not in card.button_texts()
+    order = await bot.services.booking.order(view.id, user.id)
+    assert order.status is OrderStatus.PAID and order.refund_amount is None
+    bot.harness.assert_no_errors()
