@@ -96,10 +96,11 @@ class BookingApi(Protocol):
 
     async def cancellation_quote(self, order_id: str, customer_id: int) -> CancellationQuote: ...
 
-    async def cancel(self, order_id: str, customer_id: int, *,
-                     hold_only: bool = False) -> OrderView:
+    async def cancel(self, order_id: str, customer_id: int, *, hold_only: bool = False,
+                     expect_refund: int | None = None) -> OrderView:
         """Cancel the order (a paid one refunded by the policy); with ``hold_only``, only
-        a live hold, anything else refused with ORDER_NOT_HELD."""
+        a live hold, anything else refused with ORDER_NOT_HELD; with ``expect_refund``,
+        only a paid order refunded exactly that, else CANCELLATION_CHANGED."""
         ...
 
     # ---- payment and tickets ----

@@ -46,7 +46,7 @@ class CancellationService(UseCases):
 
     async def cancel(
         self, order_id: str, customer_id: int | None, *, actor: str | None = None,
-        hold_only: bool = False,
+        hold_only: bool = False, expect_refund: int | None = None,
     ) -> OrderView:
         """Cancel a held or paid order; a paid one is refunded by the refund policy.
 
@@ -54,6 +54,9 @@ class CancellationService(UseCases):
         releases a hold and refuses anything else (ORDER_NOT_HELD), in the transaction
         that would cancel: a hold's "cancel" button pressed after the payment came must
         not cancel the paid booking, nor refund it by a policy nobody was shown.
+        ``expect_refund`` is the refund the person was quoted: if the order is not a paid
+        one any more, or would be refunded another amount now (a tier of the policy passed
+        meanwhile), nothing is done (CANCELLATION_CHANGED).
         """
         check_order_ref(order_id, customer_id)
         if actor is not None:
@@ -64,6 +67,10 @@ class CancellationService(UseCases):
                 order, refund = await self._cancellable(uow, order_id, customer_id, lock=True)
                 if hold_only and order.status is not OrderStatus.HELD:
                     raise BookingError(ErrorCode.ORDER_NOT_HELD, status=order.status.value)
+                if expect_refund is not None and (order.status is not OrderStatus.PAID
+                                                  or refund != expect_refund):
+                    raise BookingError(ErrorCode.CANCELLATION_CHANGED,
+                                       status=order.status.value, refund=refund)
                 status = OrderStatus.REFUNDED if refund > 0 else OrderStatus.CANCELLED
                 paid = order.status is OrderStatus.PAID
                 now = self.now()

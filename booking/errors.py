@@ -32,6 +32,9 @@ class ErrorCode(StrEnum):
     HOLD_EXPIRED = "hold_expired"
     ORDER_NOT_HELD = "order_not_held"
     NOT_CANCELLABLE = "not_cancellable"
+    # What a cancellation would do now is not what the person was shown and agreed to (a
+    # hold paid meanwhile, a refund tier passed): nothing is done; show them again.
+    CANCELLATION_CHANGED = "cancellation_changed"
     AMOUNT_MISMATCH = "amount_mismatch"
     BUSY = "busy"
     BAD_CHECKOUT_TOKEN = "bad_checkout_token"

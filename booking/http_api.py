@@ -166,7 +166,8 @@ class Endpoints:
 
     async def cancel(self, path: OrderPath, body: CancelRequest) -> OrderView:
         return await self.booking.cancel(path.order_id, body.customer_id,
-                                         hold_only=body.hold_only)
+                                         hold_only=body.hold_only,
+                                         expect_refund=body.expect_refund)
 
     # ---- payments and tickets ----
     async def start_payment(self, path: OrderPath, body: PaymentRequest) -> Checkout:

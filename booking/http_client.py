@@ -167,11 +167,12 @@ class HttpBookingClient:
                                 path={"order_id": order_id},
                                 query={"customer_id": customer_id})
 
-    async def cancel(self, order_id: str, customer_id: int, *,
-                     hold_only: bool = False) -> OrderView:
+    async def cancel(self, order_id: str, customer_id: int, *, hold_only: bool = False,
+                     expect_refund: int | None = None) -> OrderView:
         return _local_order(await self._call("cancel", OrderView, path={"order_id": order_id},
                                              body={"customer_id": customer_id,
-                                                   "hold_only": hold_only}))
+                                                   "hold_only": hold_only,
+                                                   "expect_refund": expect_refund}))
 
     async def start_payment(self, order_id: str, customer_id: int | None) -> Checkout:
         return await self._call("start_payment", Checkout, path={"order_id": order_id},

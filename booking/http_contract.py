@@ -92,6 +92,7 @@ STATUS_OF_ERROR: dict[str, int] = {
     ErrorCode.HOLD_EXPIRED: 409,
     ErrorCode.ORDER_NOT_HELD: 409,
     ErrorCode.NOT_CANCELLABLE: 409,
+    ErrorCode.CANCELLATION_CHANGED: 409,
     ErrorCode.TRIP_CANCELLED: 409,
     ErrorCode.TRIP_DEPARTED: 409,
     ErrorCode.PAYMENT_REFERENCE_USED: 409,
@@ -316,6 +317,9 @@ class CancelRequest(_Body):
     # Release a live hold and refuse anything else (409 order_not_held): a hold's own
     # cancel button, which must never cancel (and refund) a booking paid meanwhile.
     hold_only: bool = False
+    # The refund the customer was quoted and agreed to: refused (409 cancellation_changed)
+    # if cancelling now would refund another amount, or the order is not a paid one.
+    expect_refund: Annotated[int, Field(ge=0, le=limits.MAX_INT64)] | None = None
 
 
 class PaymentRequest(_Body):

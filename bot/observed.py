@@ -98,9 +98,11 @@ class ObservedBookingService(BookingService):
         return expired
 
     async def cancel(self, order_id: str, customer_id: int | None, *,
-                     actor: str | None = None, hold_only: bool = False) -> OrderView:
+                     actor: str | None = None, hold_only: bool = False,
+                     expect_refund: int | None = None) -> OrderView:
         note_ids(order_id=order_id)
-        view = await super().cancel(order_id, customer_id, actor=actor, hold_only=hold_only)
+        view = await super().cancel(order_id, customer_id, actor=actor, hold_only=hold_only,
+                                    expect_refund=expect_refund)
         log.info("order cancelled", extra={"status": view.status.value,
                                            "refund_amount": view.refund_amount})
         return view

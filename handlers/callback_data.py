@@ -61,7 +61,29 @@ def tickets(action: str, order_id: str = "") -> str:
 
 def ticket_order_id(data: str | None) -> str:
     """The order id a my-tickets button carries ("" when it carries none)."""
-    return (data or "").split(":", 2)[-1] if data else ""
+    parts = (data or "").split(":")
+    return parts[2] if len(parts) > 2 else ""
+
+
+# The confirmation of a cancellation carries what the person was shown it would do:
+# ``t:y:<order id>:h`` releases a hold, ``t:y:<order id>:<minor units>`` refunds that much
+# (older buttons, ``t:y:<order id>``, carry nothing).
+RELEASE_QUOTED = "h"
+
+
+def cancel_confirmed(order_id: str, refund: int | None) -> str:
+    """Yes to cancelling: a hold's release (``refund`` None), or a refund of ``refund``."""
+    return f"{TICKETS}:y:{order_id}:{RELEASE_QUOTED if refund is None else refund}"
+
+
+def quoted(data: str | None) -> tuple[bool, int | None]:
+    """What a confirmation was shown: (a hold's release, the refund), (False, None) if
+    the button carries nothing."""
+    parts = (data or "").split(":")
+    shown = parts[3] if len(parts) > 3 else ""
+    if shown == RELEASE_QUOTED:
+        return True, None
+    return False, int(shown) if shown.isdigit() and len(shown) < 19 else None
 
 
 def language(code: str) -> str:

@@ -40,6 +40,8 @@ ERROR_MESSAGES: dict[ErrorCode, str | tuple[str, str]] = {
     ErrorCode.HOLD_EXPIRED: N_("Your hold has expired and the seats were released."),
     ErrorCode.ORDER_NOT_HELD: N_("This booking is not on hold any more."),
     ErrorCode.NOT_CANCELLABLE: N_("This booking can no longer be cancelled."),
+    ErrorCode.CANCELLATION_CHANGED: N_("What cancelling gives back has changed since you "
+                                       "were asked. Nothing was cancelled: look again."),
     ErrorCode.AMOUNT_MISMATCH: N_("The payment does not match the booking."),
     ErrorCode.BUSY: N_("Many people are booking right now. Please try again in a moment."),
     ErrorCode.BAD_CHECKOUT_TOKEN: N_("This payment link is not valid."),

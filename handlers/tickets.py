@@ -113,7 +113,8 @@ async def open_ticket(update: Update, context: KassaContext) -> None:
     await show(update, context, Card("\n".join(order_details(_, view, context)), rows))
 
 
-async def ask_cancel(update: Update, context: KassaContext) -> None:
+async def ask_cancel(update: Update, context: KassaContext, notice: str | None = None
+                     ) -> None:
     """Show what cancelling would do (release the hold, or refund how much) and ask."""
     _ = context.texts
     order_id = ticket_id(update)
@@ -130,18 +131,27 @@ async def ask_cancel(update: Update, context: KassaContext) -> None:
     else:
         question = _("Cancel this booking? You will get back {price}.",
                      price=_.price(quote.refund, quote.currency))
-    text = "\n".join([order_label(context, view), question])
-    rows = [[button(_("Yes, cancel it"), cb.tickets("y", order_id)),
+    text = "\n".join([*([notice] if notice else []), order_label(context, view), question])
+    refund = None if quote.kind is CancelKind.RELEASE else quote.refund
+    rows = [[button(_("Yes, cancel it"), cb.cancel_confirmed(order_id, refund)),
              button(_("No, keep it"), cb.tickets("o", order_id))]]
     await show(update, context, Card(text, rows))
 
 
 async def do_cancel(update: Update, context: KassaContext) -> None:
-    """Cancel the booking; a repeated press finds it cancelled and says so."""
+    """Cancel the booking as it was shown (a hold released, or a refund of the amount
+    quoted); a repeated press finds it cancelled and says so."""
     _ = context.texts
+    query = update.callback_query
+    release, refund = cb.quoted(query.data if query else None)
     try:
-        view = await context.services.booking.cancel(ticket_id(update), user_id(update))
+        view = await context.services.booking.cancel(ticket_id(update), user_id(update),
+                                                     hold_only=release, expect_refund=refund)
     except BookingError as error:
+        if error.code in (ErrorCode.CANCELLATION_CHANGED, ErrorCode.ORDER_NOT_HELD):
+            # Paid meanwhile, or a tier of the refund policy passed: ask again, as it is.
+            await ask_cancel(update, context, error_text(_, error))
+            return
         await show_error(update, context, error)
         return
     await answer_query(update)

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from booking.errors import BookingError, ErrorCode
 from booking.model import OrderStatus
 from handlers import callback_data as cb
 from tests.conversation_support import running_bot, seed
@@ -301,4 +302,34 @@ async def test_saved_passengers_are_offered_on_the_next_booking(bot):
     await anna.press("✅ Confirm")
     orders = await bot.services.booking.orders_of(anna.id)
     assert [o.seats[0].passenger for o in orders] == ["Maria Ivanova", "Maria Ivanova"]
+    bot.harness.assert_no_errors()
+
+
+async def test_a_cancellation_is_done_as_it_was_shown_or_asked_again(bot):
+    """Asked to release a hold, and paid meanwhile: the yes releases nothing and refunds
+    nothing, and the question comes back as it stands now (a refund)."""
+    anna = bot.user()
+    await anna.send("Beijing to Tianjin tomorrow 1 seat")
+    await anna.press(next(t for t in anna.last_message.button_texts() if t.startswith("1.")))
+    await anna.press("Any seat")
+    await anna.send("Anna Lee")
+    await anna.press("✅ Confirm")
+    order_id = (await bot.services.booking.orders_of(anna.id))[0].id
+    await anna.send("/mytickets")
+    await anna.press(next(t for t in anna.last_message.button_texts() if "Beijing" in t))
+    await anna.press("Cancel this hold")
+    assert "Cancel this hold? The seat will be released." in anna.last_message.text
+    await bot.backend.booking.confirm_payment(order_id, "ref-1", 4800, "CNY")
+    await anna.press("Yes, cancel it")
+    text = anna.last_message.text
+    assert "This booking is not on hold any more." in text
+    assert "Cancel this booking? You will get back CN¥24.00" in text
+    assert (await bot.services.booking.order(order_id)).status.value == "paid"
+    # A refund other than the one quoted is refused in the transaction, and changes nothing.
+    with pytest.raises(BookingError) as changed:
+        await bot.services.booking.cancel(order_id, anna.id, expect_refund=4800)
+    assert changed.value.code is ErrorCode.CANCELLATION_CHANGED
+    assert (await bot.services.booking.order(order_id)).status.value == "paid"
+    await anna.press("Yes, cancel it")  # the question asked again, as it stands
+    assert "Refund: CN¥24.00" in anna.last_message.text
     bot.harness.assert_no_errors()
