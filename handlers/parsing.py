@@ -363,10 +363,17 @@ def parse_count(text: str) -> int | None:
 _SEAT_SEPARATORS = re.compile(r"[\s,;/+]+")
 
 
+# Seat labels are upper-cased, so a lower-case Cyrillic letter is read as its capital's
+# lookalike ("4в" as "4В", 4B), and Б, which a Russian says as B, as B.
+_SEAT_CYRILLIC = str.maketrans({"в": "B", "н": "H", "к": "K", "м": "M", "т": "T",
+                                "б": "B", "Б": "B"})
+
+
 def seat_labels(text: str) -> list[str]:
     """Seat labels typed like "4A 4B", "4a,4b", "４Ａ" or "4а" with a Cyrillic а: seat labels
     are Latin letters and digits, so every lookalike is read as its Latin letter."""
-    text = unicodedata.normalize("NFKC", text).translate(_CJK_PUNCTUATION).translate(_TO_LATIN)
+    text = (unicodedata.normalize("NFKC", text).translate(_CJK_PUNCTUATION)
+            .translate(_SEAT_CYRILLIC).translate(_TO_LATIN))
     return [part.upper() for part in _SEAT_SEPARATORS.split(text) if part]
 
 

@@ -285,6 +285,8 @@ def test_places_as_typed(stations: StationIndex, text: str, expected: tuple[obje
         ("4a,4b", ["4A", "4B"]),
         ("4а", ["4A"]),  # a Cyrillic а
         ("4В 12С", ["4B", "12C"]),  # Cyrillic В and С
+        ("4в 12с 3к", ["4B", "12C", "3K"]),  # lower case, read as their capitals
+        ("1б 1Б", ["1B", "1B"]),  # Б, said as B
         ("４Ａ", ["4A"]),  # full-width
         ("4A、4B", ["4A", "4B"]),
         ("", []),

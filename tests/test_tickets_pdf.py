@@ -252,3 +252,21 @@ def test_bold_chinese_is_drawn_heavier_than_regular_and_latin_is_left_alone() ->
     canvas.add_page()
     canvas.text(5, 12, "Anna 王小明", emboldened, 15, (0, 0, 0))
     assert text_of(canvas.output()) == ["Anna 王小明"]
+
+
+@pytest.mark.parametrize("passenger", [
+    "Maximilian Alexander Wolfeschlegelsteinhausenbergerdorff-Montgomery O'Brien-Smythe "
+    "de la Vega",
+    "Александра Константиновна Преображенская-Рождественская Волконская-Трубецкая "
+    "Оболенская Шереметева",
+])
+def test_a_hundred_character_name_is_printed_whole(tickets, passenger: str) -> None:
+    """The name is what the ticket is checked against: the longest a booking takes is set
+    smaller, never cut."""
+    doc, _ = tickets[0]
+    assert len(passenger) <= 100
+    pdf = render_ticket_pdf(replace(doc, passenger=passenger), TicketCaptions())
+    (text,) = text_of(pdf)
+    flat = "".join(text.split())
+    assert "".join(passenger.split()) in flat and "…" not in text
+    assert qr_text(page_image(pdf)) == doc.code

@@ -176,7 +176,8 @@ def _page(pen: _Pen, doc: TicketDocument, captions: TicketCaptions) -> None:
     # Passenger, seat, price, reference.
     y += 15
     canvas.line(x, y - 1.5, x + WIDTH, y - 1.5, 0.2, MUTED)
-    end = _field(pen, x, y, WIDTH * 0.72, captions.passenger, doc.passenger, 11)
+    end = _field(pen, x, y, WIDTH * 0.72, captions.passenger, doc.passenger, 11,
+                 whole_down_to=7.5)
     _field(pen, x + WIDTH * 0.74, y, WIDTH * 0.26, captions.seat, doc.seat, 14)
     y = max(end, y + 10) + 1
     end = _field(pen, x, y, half - 2, captions.price, doc.price, 10)
@@ -240,15 +241,24 @@ def _time_block(
 
 
 def _field(pen: _Pen, x: float, y: float, width: float, caption: str, value: str,
-           size: float) -> float:
-    """A caption over its value; returns where the value ends."""
+           size: float, *, whole_down_to: float | None = None) -> float:
+    """A caption over its value; returns where the value ends. With ``whole_down_to``, a
+    value that three lines cannot hold is set smaller, down to that size, and given a
+    fourth line there, before any of it is cut: a passenger's whole name is what the
+    ticket is checked against."""
     pen.x, pen.y = x, y
     pen.font(False, 7)
     pen.colour = MUTED
     pen.cell(width, 3.5, pen.fit(caption.upper(), width), then="down")
     pen.font(True, size)
+    lines = 3
+    if whole_down_to is not None:
+        while size > whole_down_to and len(pen.lines(value, width)) > lines:
+            size = max(whole_down_to, size - 0.5)
+            pen.font(True, size)
+        lines = 4 if len(pen.lines(value, width)) > lines else lines
     pen.colour = INK
-    _text(pen, width, size * 0.45, value)
+    _text(pen, width, size * 0.45, value, max_lines=lines)
     return pen.y
 
 
