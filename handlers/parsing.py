@@ -618,7 +618,7 @@ def _assign(named: list[_Named]) -> tuple[Place | None, Place | None]:
             continue
         if origin is None:
             origin = n.place
-        elif destination is None and n.place.stations != origin.stations:
+        elif destination is None:  # the same station again too: the caller says so
             destination = n.place
     for n in named:
         if n.place.stations:

@@ -333,3 +333,12 @@ async def test_a_cancellation_is_done_as_it_was_shown_or_asked_again(bot):
     await anna.press("Yes, cancel it")  # the question asked again, as it stands
     assert "Refund: CN¥24.00" in anna.last_message.text
     bot.harness.assert_no_errors()
+
+
+async def test_the_same_station_twice_is_said_so_also_in_a_booking(bot):
+    anna = bot.user()
+    await anna.send("Moscow to Kazan tomorrow")
+    await anna.send("Moscow Moscow tomorrow")
+    assert "Departure and arrival are the same station." in anna.last_message.text
+    assert "Kazan" not in anna.last_message.text.split("\n")[0]  # the old destination left
+    bot.harness.assert_no_errors()
