@@ -198,14 +198,19 @@ async def test_a_hold_that_expired_is_said_so_clearly(bot, clock):
     bot.harness.assert_no_errors()
 
 
-async def test_my_tickets_cancel_shows_the_refund(bot, clock):
+async def hold_one_seat(bot):
+    """Anna, holding one seat on tomorrow's first trip from Beijing to Tianjin; her order."""
     anna = bot.user()
     await anna.send("Beijing to Tianjin tomorrow 1 seat")
     await anna.press(next(t for t in anna.last_message.button_texts() if t.startswith("1.")))
     await anna.press("Any seat")
     await anna.send("Anna Lee")
     await anna.press("✅ Confirm")
-    order_id = (await bot.services.booking.orders_of(anna.id))[0].id
+    return anna, (await bot.services.booking.orders_of(anna.id))[0].id
+
+
+async def test_my_tickets_cancel_shows_the_refund(bot, clock):
+    anna, order_id = await hold_one_seat(bot)
     await bot.backend.booking.confirm_payment(order_id, "ref-1", 4800, "CNY")
     await anna.send("/mytickets")
     listing = anna.last_message
@@ -308,13 +313,7 @@ async def test_saved_passengers_are_offered_on_the_next_booking(bot):
 async def test_a_cancellation_is_done_as_it_was_shown_or_asked_again(bot):
     """Asked to release a hold, and paid meanwhile: the yes releases nothing and refunds
     nothing, and the question comes back as it stands now (a refund)."""
-    anna = bot.user()
-    await anna.send("Beijing to Tianjin tomorrow 1 seat")
-    await anna.press(next(t for t in anna.last_message.button_texts() if t.startswith("1.")))
-    await anna.press("Any seat")
-    await anna.send("Anna Lee")
-    await anna.press("✅ Confirm")
-    order_id = (await bot.services.booking.orders_of(anna.id))[0].id
+    anna, order_id = await hold_one_seat(bot)
     await anna.send("/mytickets")
     await anna.press(next(t for t in anna.last_message.button_texts() if "Beijing" in t))
     await anna.press("Cancel this hold")
