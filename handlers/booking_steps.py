@@ -118,7 +118,8 @@ async def trip_request(update: Update, context: KassaContext, current: Flow | No
         await drop_buttons(context, chat.id, current.card)
     turn = Turn(update, context, Flow.new())
     flow = turn.flow
-    flow.want = request.passengers
+    # 0: a count was asked for that no booking can have, said once the trip is chosen.
+    flow.want = 0 if request.unreadable_count else request.passengers
     flow.origin = origin.station.code if origin and origin.station else None
     flow.destination = destination.station.code if destination and destination.station else None
     notices = [replaced(context, current)]
@@ -341,10 +342,15 @@ async def pick_trip(turn: Turn) -> None:
     most = most_seats(turn.context, option)
     if flow.count is not None and flow.count > most:
         flow.count = None  # more passengers than this trip has seats: ask again
-    wanted = flow.want or 0
-    if flow.count is None and 0 < wanted <= most:
-        flow.count = wanted
-    await turn.go(Step.SEATS if flow.count else Step.COUNT)
+    wanted = flow.want
+    notice = None
+    if flow.count is None and wanted is not None:
+        if 0 < wanted <= most:
+            flow.count = wanted
+        else:  # "10 seats" on a trip that sells 9 a booking, "0 seats": asked again, why
+            notice = _.ngettext("You can book from 1 to {n} seat here.",
+                                "You can book from 1 to {n} seats here.", most)
+    await turn.go(Step.SEATS if flow.count else Step.COUNT, notice)
 
 
 # ---- passengers and seats ------------------------------------------------------------------

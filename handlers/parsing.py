@@ -399,6 +399,7 @@ class TripRequest:
     day: date | None
     passengers: int | None
     unreadable_day: bool = False  # a date was written, but there is no such day
+    unreadable_count: bool = False  # a count was written, but not one of passengers (0, 500)
 
 
 # Words of free text, as station names are split into words (booking/stations.py), plus
@@ -480,7 +481,8 @@ def parse_trip_request(text: str, stations: StationIndex, today: date) -> TripRe
         return None  # one name alone ("Beijing") is an answer to a step, not a request
     return TripRequest(origin, destination, day.day if day else None,
                        count.count if count else None,
-                       unreadable_day=day is not None and day.day is None)
+                       unreadable_day=day is not None and day.day is None,
+                       unreadable_count=count is not None and count.count is None)
 
 
 def _one_word(span: _Span, prepared: str) -> bool:

@@ -341,3 +341,13 @@ async def test_the_same_station_twice_is_said_so_also_in_a_booking(bot):
     assert "Departure and arrival are the same station." in anna.last_message.text
     assert "Kazan" not in anna.last_message.text.split("\n")[0]  # the old destination left
     bot.harness.assert_no_errors()
+
+
+@pytest.mark.parametrize("count", ["10 seats", "0 seats", "500 seats"])
+async def test_a_count_no_booking_can_have_is_said_when_the_trip_is_chosen(bot, count):
+    anna = bot.user()
+    await anna.send(f"Beijing to Tianjin tomorrow {count}")
+    await anna.press(next(t for t in anna.last_message.button_texts() if t.startswith("1.")))
+    text = anna.last_message.text
+    assert "You can book from 1 to 9 seats here." in text and "How many passengers" in text
+    bot.harness.assert_no_errors()
