@@ -6,13 +6,11 @@ case; a passenger is told it is for staff and nothing changes.
 
 from __future__ import annotations
 
-import re
-
 from telegram import Update
 
 from booking.errors import BookingError, ErrorCode
 from booking.ticketing import CheckIn, CheckInOutcome
-from booking.tickets.codes import normalize
+from booking.tickets.codes import looks_like_code
 from booking.tickets.scan import read_codes
 from handlers.cards import Card, show
 from handlers.context import KassaContext
@@ -22,9 +20,7 @@ from locales import Texts
 
 # The step open after /checkin without a code: what is typed next is a code.
 CODE_STEP = "checkin_code"
-# A ticket code's start, once written as printed (a later version's "K2." too); the codes
-# module reads the rest, and says if it is forged.
-_LOOKS_LIKE_A_CODE = re.compile(r"K\d+\.")
+
 
 
 async def checkin_command(update: Update, context: KassaContext) -> None:
@@ -47,7 +43,7 @@ async def checkin_command(update: Update, context: KassaContext) -> None:
 async def code_typed(update: Update, context: KassaContext, typed: str) -> None:
     """A code sent after /checkin on its own; anything else is not one and goes on."""
     code = typed.strip()
-    if not _LOOKS_LIKE_A_CODE.match(normalize(code)):
+    if not looks_like_code(code):
         raise PassOn
     await check(update, context, code)
 

@@ -8,7 +8,7 @@ turns Telegram's answers into the outbox's terms: blocked, retry later, or sent.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from telegram import Bot
 from telegram.constants import ParseMode
@@ -209,6 +209,12 @@ def broadcast(bot: Bot, services: Services) -> Deliverer:
     return deliver
 
 
+def timetabled_when(_: Texts, services: Services, view: OrderView, planned: datetime) -> str:
+    """The trip's day and time as the timetable had them ("Tue, Jun 2 6:00 AM"): how the
+    passenger knows it, whatever delays moved it since."""
+    return f"{_.day(planned.date(), local_today(services, view))} {_.time(planned)}"
+
+
 def trip_delayed(bot: Bot, services: Services) -> Deliverer:
     async def deliver(message: OutboxMessage) -> None:
         """A staff delay: the new local times at the passenger's own stops, and why.
@@ -232,8 +238,7 @@ def trip_delayed(bot: Bot, services: Services) -> Deliverer:
         text = _("⏰ Your trip {route} on {day} is {minutes} min late: {reason}\n"
                  "New departure {departs} from {origin}, arrival {arrives} at {destination} "
                  "(local times).", route=route_of(_, view),
-                 day=f"{_.day(planned.date(), local_today(services, view))} "
-                     f"{_.time(planned)}",
+                 day=timetabled_when(_, services, view, planned),
                  minutes=int(message.payload.get("minutes", 0)),
                  reason=str(message.payload.get("reason", "")),
                  departs=moved_time(_, planned, view.departure),
@@ -258,8 +263,7 @@ def trip_cancelled(bot: Bot, services: Services) -> Deliverer:
         planned = scheduled(view.departure, view.delay_minutes)
         text = _("❌ Your trip {route} on {day} is cancelled: {reason}",
                  route=route_of(_, view),
-                 day=f"{_.day(planned.date(), local_today(services, view))} "
-                     f"{_.time(planned)}",
+                 day=timetabled_when(_, services, view, planned),
                  reason=str(message.payload.get("reason", "")))
         text += "\n" + " · ".join([view.id, *(f"{s.seat} {s.passenger}" for s in view.seats)])
         refund = int(message.payload.get("refund", 0))

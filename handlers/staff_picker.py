@@ -243,7 +243,7 @@ def _route_label(_: Texts, trip: TripSummary) -> str:
 
 def trip_label(_: Texts, trip: TripSummary) -> str:
     """A trip in one line: departure, load and status, e.g. "08:15 · 12/49 · +20 min"."""
-    departs = moved_time(_, scheduled(trip.departure, trip.delay_minutes), trip.departure)
+    departs = moved_time(_, _timetabled(trip), trip.departure)
     label = f"{departs} · {trip.sold}/{trip.seats}"
     return f"{label} · {status_word(_, trip)}" if trip.status is not TripStatus.SCHEDULED \
         or trip.delay_minutes else label

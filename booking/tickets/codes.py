@@ -284,6 +284,12 @@ def _split(raw: bytes) -> tuple[TicketClaims, bytes, bytes]:
     return claims, raw[: reader.pos], signature
 
 
+def looks_like_code(text: str) -> bool:
+    """Whether ``text`` starts as a ticket code does once written as printed ("k1 .ab…"
+    too, a later version's "K2." too): worth reading as one, forged or not."""
+    return _PREFIX_RE.match(normalize(text)) is not None
+
+
 def normalize(code: str) -> str:
     """The code as printed: upper case, without the spaces and hyphens people type."""
     return _TYPING_NOISE.sub("", code).upper()
