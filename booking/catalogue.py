@@ -223,22 +223,23 @@ class CatalogueService(UseCases):
 
     # ---- the search itself -------------------------------------------------------------
 
+    def _last_day_on_sale(self, origin: Station, now: datetime) -> date:
+        """The last local day at ``origin`` whose trips are on sale (the booking horizon)."""
+        return now.astimezone(origin.tz).date() + timedelta(days=self.rules.booking_horizon_days)
+
     def _check_not_too_far(self, origin: Station, moment: datetime, now: datetime) -> None:
         """DATE_TOO_FAR for a moment on a local day after the last one on sale."""
-        horizon = self.rules.booking_horizon_days
         if moment <= now:
             return
         # The first test settles any moment whose local day could not even be computed.
-        if moment > now + timedelta(days=horizon + 2) or (
-                moment.astimezone(origin.tz).date()
-                > now.astimezone(origin.tz).date() + timedelta(days=horizon)):
+        if (moment > now + timedelta(days=self.rules.booking_horizon_days + 2)
+                or moment.astimezone(origin.tz).date() > self._last_day_on_sale(origin, now)):
             raise BookingError(ErrorCode.DATE_TOO_FAR, date=moment.isoformat())
 
     def _check_on_sale(self, origin: Station, day: date, now: datetime) -> None:
-        today = now.astimezone(origin.tz).date()
-        if day < today:
+        if day < now.astimezone(origin.tz).date():
             raise BookingError(ErrorCode.PAST_DATE, date=day.isoformat())
-        if day > today + timedelta(days=self.rules.booking_horizon_days):
+        if day > self._last_day_on_sale(origin, now):
             raise BookingError(ErrorCode.DATE_TOO_FAR, date=day.isoformat())
 
     async def _journey(self, uow: UnitOfWork, origin: str, destination: str) -> _Journey:
