@@ -380,7 +380,9 @@ async def held_card(context: KassaContext, flow: Flow) -> Card:
         rows = await pay_rows(context.services, _, view)
         rows.append([button(_("Cancel this hold"), cb.booking(flow.id, "x"))])
     else:
-        lines.insert(0, _("This booking is {status}.", status=status_text(_, view.status)))
+        # A sentence of its own: "This booking is expired" is not English.
+        lines.insert(0, _("This booking has expired.") if view.status is OrderStatus.EXPIRED
+                     else _("This booking is {status}.", status=status_text(_, view.status)))
         rows = []
     rows.append([button(_("🎫 My tickets"), cb.menu("tickets")),
                  button(_("🚌 Book another trip"), cb.menu("book"))])
