@@ -97,7 +97,9 @@ async def _update_card(context: KassaContext, chat_id: int, data: dict[str, Any]
         notice = _.ngettext("⏳ {n} minute left to pay.", "⏳ {n} minutes left to pay.",
                             minutes)
     else:
-        notice = _("⌛ The hold has run out and the seats were released.")
+        notice = _.ngettext("⌛ The hold has run out and the seat was released.",
+                            "⌛ The hold has run out and the seats were released.",
+                            len(view.seats))
     card = await render(context, flow, notice, warning=False)
     with contextlib.suppress(TelegramError):  # the card was deleted, or is unchanged
         await context.bot.edit_message_text(card.text, chat_id=chat_id,

@@ -78,11 +78,13 @@ def hold_expired(bot: Bot, services: Services) -> Deliverer:
         if view.status is not OrderStatus.EXPIRED:
             return  # paid late, or cancelled: nothing to tell
         route = f"{view.origin.name(_.language)} → {view.destination.name(_.language)}"
-        text = _("Your hold for {route} on {day} at {time} has expired and the seats were "
-                 "released.", route=route,
-                 day=_.day(view.departure.date(), services.booking.now().astimezone(
-                     view.origin.tz).date()),
-                 time=_.time(view.departure))
+        text = _.ngettext(
+            "Your hold for {route} on {day} at {time} has expired and the seat was released.",
+            "Your hold for {route} on {day} at {time} has expired and the seats were "
+            "released.", len(view.seats), route=route,
+            day=_.day(view.departure.date(), services.booking.now().astimezone(
+                view.origin.tz).date()),
+            time=_.time(view.departure))
         card = Card(text, [[button(_("🚌 Book again"), cb.menu("book"))]])
         await send_card(bot, chat_id, card)
 

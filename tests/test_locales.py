@@ -76,6 +76,18 @@ def test_russian_has_three_plural_forms_and_chinese_one():
     assert en.ngettext("{n} seat left", "{n} seats left", 1) == "1 seat left"
 
 
+def test_a_hold_that_ran_out_says_seat_or_seats_in_each_language():
+    ran_out = ("⌛ The hold has run out and the seat was released.",
+               "⌛ The hold has run out and the seats were released.")
+    assert [texts("en").ngettext(*ran_out, n) for n in (1, 2)] == [
+        "⌛ The hold has run out and the seat was released.",
+        "⌛ The hold has run out and the seats were released."]
+    assert [texts("ru").ngettext(*ran_out, n) for n in (1, 2, 5)] == [
+        "⌛ Срок брони истёк, место освобождено.", "⌛ Срок брони истёк, места освобождены.",
+        "⌛ Срок брони истёк, места освобождены."]
+    assert texts("zh").ngettext(*ran_out, 1) == "⌛ 预留已到期，座位已释放。"
+
+
 def test_prices_dates_and_times_follow_the_locale():
     assert texts("ru").price(60800, "RUB") == "608,00\xa0₽"
     assert texts("en").price(4800, "CNY") == "CN¥48.00"

@@ -254,12 +254,29 @@ async def test_the_held_card_counts_down_then_says_expired(bot, clock):
     assert "1 minute left to pay" in card.text
     clock.advance(minutes=1)
     await bot.run_jobs()
-    assert "The hold has run out" in card.text and "expired" in card.text
+    assert "⌛ The hold has run out and the seat was released." in card.text
+    assert "expired" in card.text
     assert "🚌 Book another trip" in card.button_texts()
     assert not any(b.get("url") for r in card.inline_keyboard for b in r)
     assert card.edits == edits + 3
     # The passenger is also told in a message of its own (the outbox, from the sweep).
-    assert "has expired and the seats were released" in user.last_message.text
+    assert "has expired and the seat was released." in user.last_message.text
+
+
+async def test_a_two_seat_holds_expiry_says_the_seats_were_released(bot, clock):
+    user = bot.user("Boris")
+    await user.send("Beijing to Tianjin tomorrow 2 seats")
+    await user.press(next(t for t in user.last_message.button_texts() if t.startswith("1.")))
+    await user.press("Any seats")
+    await user.send("Anna Lee")
+    await user.send("Boris Lee")
+    await user.press("✅ Confirm")
+    card = user.last_message
+    clock.advance(minutes=16)
+    await bot.run_jobs()
+    assert "⌛ The hold has run out and the seats were released." in card.text
+    assert "has expired and the seats were released." in user.last_message.text
+    bot.harness.assert_no_errors()
 
 
 async def test_tickets_not_yet_sent_are_sent_after_a_restart(engine, clock):
