@@ -1,7 +1,9 @@
 """`kassa demo`: chat with the real bot in the terminal, through the Bot API emulator.
 
-Bot messages print with their inline buttons numbered; type text to send it, a number to
-press that button of the newest card, or /commands. Works with piped stdin. End of input
+Bot messages print with their inline buttons numbered; type text to send it, a number or a
+button's exact label to press that button of the newest card, or /commands. A keyboard of
+numbers (how many passengers) is not numbered: its buttons show their labels, and a number
+typed there is the button of that number, or text. Works with piped stdin. End of input
 (Ctrl-D) and Ctrl-C end it at once, between two updates, so the database is left as
 after any update: a booking in progress is there to continue next time.
 """
@@ -38,6 +40,7 @@ JOBS_INTERVAL_SECONDS = 1.0
 COUNTDOWN_EVERY = 5
 EXPIRY_EVERY = 30
 INERT = re.compile(r"^b:[0-9a-f]+:-:")
+NUMERAL = re.compile(r"(✅ ?)?[0-9]+")  # a number's button, marked when it was the answer
 # The settings the demo makes and keeps when the environment leaves them unset.
 KEPT_SECRETS = ("secret_key", "payment_webhook_secret", "ticket_signing_key")
 
@@ -185,7 +188,11 @@ class Transcript:
         self.files_dir = files_dir
         self.seen: dict[int, int] = {}  # message id -> edits already printed
         self.texts: dict[int, str] = {}  # message id -> the text printed
-        self.buttons: list[str] = []  # callback data of the numbered buttons
+        self.buttons: list[str] = []  # callback data of the newest card's buttons
+        self.labels: list[str] = []  # their labels, in the same order
+        # The newest card is a keyboard of numbers (how many passengers): its buttons are
+        # pressed by their labels, and a number typed there is never a button's position.
+        self.number_pad = False
         # While the person's own input is handled, its answer is printed by the loop that
         # reads the input, followed by the prompt; the background then leaves it alone.
         self.answering = False
@@ -208,7 +215,8 @@ class Transcript:
             print("\nbot> " + message.visible_text.replace("\n", "\n     "), file=self.out)
             rows = message.inline_keyboard
             if rows:
-                self.buttons = []
+                self.buttons, self.labels = [], []
+                self.number_pad = number_pad(rows)
                 for row in rows:
                     cells = []
                     for button in row:
@@ -220,11 +228,25 @@ class Transcript:
                             cells.append(text.strip() or "·")
                             continue
                         self.buttons.append(data)
-                        cells.append(f"[{len(self.buttons)}] {text}")
+                        self.labels.append(text)
+                        # On a keyboard of numbers, a position beside each would read as
+                        # one more number to type: its buttons show their labels alone.
+                        cells.append(f"[{text}]" if self.number_pad
+                                     else f"[{len(self.buttons)}] {text}")
                     if cells:
                         print("     " + "  ".join(cells), file=self.out)
         self.out.flush()
         return printed
+
+    def button_for(self, typed: str) -> str | None:
+        """The newest card's button that ``typed`` presses, if any: the one numbered so
+        (not on a keyboard of numbers, whose numbers are its labels), else the one labelled
+        exactly so."""
+        if (not self.number_pad and typed.isdecimal()
+                and 1 <= int(typed) <= len(self.buttons)):
+            return self.buttons[int(typed) - 1]
+        return next((data for label, data in zip(self.labels, self.buttons, strict=True)
+                     if label == typed), None)
 
     def _save(self, document: Any) -> None:
         self.files_dir.mkdir(parents=True, exist_ok=True)
@@ -290,8 +312,8 @@ async def chat(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.
             user = harness.user(getpass.getuser().capitalize() or "Guest", user_id=DEMO_USER_ID,
                                 language_code=None)
             transcript = Transcript(out)
-            print("Kassa demo: type a message, a number to press a button, /help; "
-                  "Ctrl-D or Ctrl-C to quit.", file=out)
+            print("Kassa demo: type a message, a button's number or label to press it, "
+                  "/help; Ctrl-D or Ctrl-C to quit.", file=out)
             print(f"Payment pages are served at {settings.public_url}", file=out)
             # /start keeps a booking in progress: its menu offers to continue it.
             await user.send("/start")
@@ -397,10 +419,23 @@ async def _run_jobs(jobs: Any, application: Any, user: Any, transcript: Transcri
             print(prompt, end="", file=transcript.out, flush=True)
 
 
+def number_pad(rows: list[list[dict[str, Any]]]) -> bool:
+    """Whether a keyboard is one of numbers (1 to 9 passengers): its pressable buttons are
+    all numerals ("✅ 2" is one), but for a last row of others beneath them (« Back). A
+    calendar, whose days come with Today and Tomorrow, is not one."""
+    pressable = [[button["text"] for button in row
+                  if not button.get("url") and not INERT.match(button.get("callback_data") or "")]
+                 for row in rows]
+    pressable = [row for row in pressable if row]
+    body = [label for row in pressable[:-1] or pressable for label in row]
+    return bool(body) and all(NUMERAL.fullmatch(label) for label in body)
+
+
 async def act(user: Any, transcript: Transcript, text: str, out: TextIO) -> None:
-    """A number presses that button of the newest card; anything else is sent as text."""
-    if text.isdigit() and 1 <= int(text) <= len(transcript.buttons):
-        data = transcript.buttons[int(text) - 1]
+    """A number or a label presses that button of the newest card (Transcript.button_for);
+    anything else is sent as text."""
+    data = transcript.button_for(text)
+    if data is not None:
         message = next((m for m in reversed(user.messages) if m.find_button(data)), None)
         if message is None:
             print("(that button is gone)", file=out)

@@ -37,6 +37,28 @@ async def test_demo_books_through_numbered_buttons_and_exits_on_eof(tmp_path):
     assert text.rstrip().endswith("bye")
 
 
+async def test_a_label_typed_presses_its_button_and_a_number_pads_numbers_are_its_labels(
+        tmp_path):
+    """At "How many passengers?" the buttons are 1 to 9 and « Back: "10" typed there is ten
+    passengers (refused), not the tenth button, « Back."""
+    settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{tmp_path}/demo.db")
+    # Book a trip (its label), Beijing, Tianjin, Tomorrow, the first trip; then at the count:
+    # 10, « Back (its label), the first trip again, 3 (the button labelled 3).
+    steps = "🚌 Book a trip\n1\n2\n2\n1\n10\n« Back\n1\n3\n"
+    out = io.StringIO()
+    assert await chat(settings, io.StringIO(steps), out) == 0
+    text = out.getvalue()
+    assert "the bot failed" not in text
+    after = text.split("you> 🚌 Book a trip")[1]
+    assert "Where are you leaving from?" in after.split("you> 1")[0]
+    count_card = after.split("you> 10")[0].split("you> 1")[-1]
+    assert "[1]  [2]" in count_card and "[« Back]" in count_card
+    assert "[10]" not in count_card and "[1] 1" not in count_card
+    assert "You can book from 1 to 9 seats here." in after.split("you> 10")[1].split("you> «")[0]
+    assert "Tap a trip, or type another date." in after.split("you> « Back")[1].split("you>")[0]
+    assert "Pick 3 seats" in after.split("you> 3")[1]
+
+
 async def test_bytes_that_are_not_utf8_are_typed_as_a_telegram_client_would(tmp_path):
     """A paste cut inside a character reaches Python as a lone surrogate, which no
     Telegram update can hold (and no JSON column can store, where a broadcast's text waits
