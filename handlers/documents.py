@@ -27,7 +27,7 @@ def captions(_: Texts) -> TicketCaptions:
         destination=_("To"), departure=_("Departure"), arrival=_("Arrival"), seat=_("Seat"),
         price=_("Price"), booking_reference=_("Booking reference"),
         check_in=_("Show this code when boarding. Code for manual check-in:"),
-        operator=_("Operator"),
+        operator=_("Operator"), labelled=_("{label}: {value}"),
     )
 
 

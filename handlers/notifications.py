@@ -186,7 +186,9 @@ async def send_ticket_files(bot: Bot, services: Services, chat_id: int, _: Texts
                day=_.day(view.departure.date(), local_today(services, view)),
                departs=_.time(view.departure),
                arrives=arrival_time(_, view.departure, view.arrival))]
-    lines.extend(f"{t.seat} — {t.passenger}: {t.code}" for t in tickets)
+    for ticket in tickets:
+        seat = f"{ticket.seat} — {ticket.passenger}"
+        lines.append(_("{label}: {value}", label=seat, value=ticket.code))
     await send_card(bot, chat_id, Card("\n".join(lines),
                                        [[button(_("🎫 My tickets"), cb.menu("tickets"))]]))
     for document in await ticket_documents(_, view, tickets, services.operator,

@@ -92,6 +92,7 @@ def route_lines(_: Texts, report: SalesReport, today: date,
             lines += ["", _.day(row.day, today)]
         first, last = report.route_names.get(row.route_id, (row.route, ""))
         route = f"{named(first)} → {named(last)}" if last else row.route
-        lines.append(f"  {route}: {row.tickets} · {_.price(row.revenue, row.currency)} · "
-                     f"{_.price(row.refunds, row.currency)} · {_.percent(row.load_factor)}")
+        figures = (f"{row.tickets} · {_.price(row.revenue, row.currency)} · "
+                   f"{_.price(row.refunds, row.currency)} · {_.percent(row.load_factor)}")
+        lines.append("  " + _("{label}: {value}", label=route, value=figures))
     return lines

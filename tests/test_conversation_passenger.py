@@ -511,3 +511,15 @@ async def test_an_overnight_trip_arrives_plus_one_day_wherever_it_is_shown(bot):
         assert "07:30 → 21:00" in user.last_message.text
         assert "07:30 → 21:00 +" not in user.last_message.text
     bot.harness.assert_no_errors()
+
+
+async def test_a_chinese_passengers_ticket_codes_follow_a_full_width_colon(bot):
+    li = bot.user("Li", language="zh")
+    await hold_one(li, "zh", name="王伟")
+    [view] = await bot.services.booking.orders_of(li.id)
+    await bot.services.booking.handle_event(bot.sandbox.event(view, PaymentEventType.SUCCEEDED))
+    await bot.run_jobs()
+    [ticket] = await bot.services.booking.tickets(view.id, None)
+    said = "\n".join(m.text or "" for m in li.messages)
+    assert f"{ticket.seat} — 王伟：{ticket.code}" in said
+    bot.harness.assert_no_errors()

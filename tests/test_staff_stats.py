@@ -4,12 +4,15 @@ sales, refunds and load factor of the seeded bookings; bad periods and passenger
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from PIL import Image
 
+from booking.model import Station
 from booking.providers import PaymentEventType
+from booking.stats import RouteDay, SalesReport
+from handlers.stats import route_lines
 from locales import texts
 from tests.conversation_support import staff_bot
 from tests.test_payments_web import held_booking
@@ -77,3 +80,14 @@ def test_a_share_is_written_the_local_way():
     assert texts("en").percent(0.0075) == "0.8%"
     assert texts("ru").percent(0.0075) == "0,8\xa0%"
     assert texts("zh").percent(0.5) == "50.0%"
+
+
+def test_a_route_line_in_chinese_takes_the_full_width_colon():
+    day = date(2026, 12, 4)
+    row = RouteDay(route_id=1, route="BJS → TSN", day=day, trips=7, tickets=1, revenue=4800,
+                   refunds=0, currency="CNY", seat_legs=1, capacity_legs=133)
+    report = SalesReport(day, day, (row,), {1: ("BJS", "TSN")})
+    stations = [Station("BJS", {"en": "Beijing", "zh": "北京"}, "Asia/Shanghai"),
+                Station("TSN", {"en": "Tianjin", "zh": "天津"}, "Asia/Shanghai")]
+    lines = route_lines(texts("zh"), report, day, stations)
+    assert "  北京 → 天津：1 · ¥48.00 · ¥0.00 · 0.8%" in lines

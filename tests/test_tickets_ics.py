@@ -10,6 +10,8 @@ import pytest
 from icalendar import Calendar
 
 from booking.tickets.ics import render_trip_ics
+from handlers.documents import captions
+from locales import texts
 from tests.tickets_support import REFERENCE, RU_CAPTIONS, berlin_summer, documents
 
 NOW = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
@@ -66,6 +68,13 @@ def test_the_same_order_gives_the_same_uid() -> None:
 def test_captions_in_the_passengers_language() -> None:
     _, event = only_event(render_trip_ics(documents(), NOW, RU_CAPTIONS))
     assert "Номер брони: KX7Q2M" in str(event["description"])
+
+
+def test_chinese_captions_take_the_full_width_colon() -> None:
+    _, event = only_event(render_trip_ics(documents(), NOW, captions(texts("zh"))))
+    description = str(event["description"])
+    assert "车次：" in description and "预订号：KX7Q2M" in description
+    assert ": " not in description
 
 
 def test_bad_input_is_refused() -> None:

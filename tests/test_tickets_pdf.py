@@ -26,6 +26,8 @@ from booking.tickets.fonts import (
 )
 from booking.tickets.pdf import render_ticket_pdf, render_tickets_pdf
 from booking.tickets.pdf_writer import FontPair, PdfCanvas
+from handlers.documents import captions
+from locales import texts
 from tests.tickets_support import PASSENGERS, REFERENCE, RU_CAPTIONS, documents, signer
 
 MAX_PDF_BYTES = 100 * 1024
@@ -143,12 +145,12 @@ def test_long_names_still_fit_one_page_with_a_readable_qr_code(
         destination="Санкт-Петербург, Автовокзал «Обводный канал», платформа 12",
         route_name="Frankfurt – Berlin – Warszawa – Minsk – Moskva – Sankt-Peterburg",
     )
-    zh = TicketCaptions(trip="车次", passenger="乘客")
-    pdf = render_ticket_pdf(long, zh)
+    pdf = render_ticket_pdf(long, captions(texts("zh")))
     (text,) = text_of(pdf)
     flat = " ".join(text.split())
-    # Wrapped lines after Chinese text keep their own letters (each run names its font).
-    assert "车次: Frankfurt – Berlin" in flat
+    # Wrapped lines after Chinese text keep their own letters (each run names its font);
+    # the caption's colon is Chinese, full-width.
+    assert "车次：Frankfurt – Berlin" in flat
     assert "Sankt-Peterburg" in flat
     assert "Villanueva-Hohenzollern Sr." in flat
     assert "«Обводный канал», платформа 12" in flat

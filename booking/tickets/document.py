@@ -27,6 +27,12 @@ class TicketCaptions:
     booking_reference: str = "Booking reference"
     check_in: str = "Show this code when boarding. Code for manual check-in:"
     operator: str = "Operator"
+    # How a caption and its value are joined: the colon is the language's ("车次：…").
+    labelled: str = "{label}: {value}"
+
+    def label(self, caption: str, value: str) -> str:
+        """A caption and its value, e.g. "Trip: Beijing – Tianjin"."""
+        return self.labelled.format(label=caption, value=value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,10 +45,10 @@ def render_trip_ics(
         "description",
         "\n".join(
             (
-                f"{words.operator}: {first.operator}",
-                f"{words.trip}: {first.route_name}",
-                f"{words.seat}: {seats}",
-                f"{words.booking_reference}: {first.booking_reference}",
+                words.label(words.operator, first.operator),
+                words.label(words.trip, first.route_name),
+                words.label(words.seat, seats),
+                words.label(words.booking_reference, first.booking_reference),
             )
         ),
     )

@@ -163,7 +163,7 @@ def _page(pen: _Pen, doc: TicketDocument, captions: TicketCaptions) -> None:
     _headline(pen, f"→ {doc.destination}")
     pen.font(False, 8)
     pen.colour = MUTED
-    _text(pen, WIDTH, 4.5, f"{captions.trip}: {doc.route_name}", max_lines=2)
+    _text(pen, WIDTH, 4.5, captions.label(captions.trip, doc.route_name), max_lines=2)
 
     # Times on each station's clock.
     y = pen.y + 2
