@@ -56,18 +56,25 @@ async def stats_command(update: Update, context: KassaContext) -> None:
 
 
 def summary_text(_: Texts, report: SalesReport, days: int) -> str:
-    money = ", ".join(_.price(amount, currency)
-                      for currency, amount in report.revenue().items() if amount)
-    refunds = ", ".join(_.price(amount, currency)
-                        for currency, amount in report.refunds().items() if amount)
+    revenue, refunds = report.revenue(), report.refunds()
+    # A zero is written in a currency too: in those money moved in, or with none, in those
+    # the period's trips are sold in. A bare "0" is left only for a period without trips.
+    moved = [c for c in revenue if revenue[c] or refunds.get(c)] or list(revenue)
     lines = [
         _.ngettext("The last {n} day", "The last {n} days", days, n=days),
         _("Tickets sold: {count}", count=report.tickets),
-        _("Revenue: {money}", money=money or "0"),
-        _("Refunds: {money}", money=refunds or "0"),
+        _("Revenue: {money}", money=amounts(_, revenue, moved)),
+        _("Refunds: {money}", money=amounts(_, refunds, moved)),
         _("Load factor: {percent}", percent=_.percent(report.load_factor)),
     ]
     return "\n".join(lines)
+
+
+def amounts(_: Texts, totals: dict[str, int], currencies: list[str]) -> str:
+    """The amounts of ``totals`` that are not zero, each with its currency ("CN¥96.00, €40.00");
+    with none, a zero in each of ``currencies`` ("CN¥0.00")."""
+    shown = [(c, totals[c]) for c in currencies if totals.get(c)] or [(c, 0) for c in currencies]
+    return ", ".join(_.price(amount, currency) for currency, amount in shown) or "0"
 
 
 def route_lines(_: Texts, report: SalesReport, today: date,

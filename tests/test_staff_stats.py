@@ -4,6 +4,7 @@ sales, refunds and load factor of the seeded bookings; bad periods and passenger
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from PIL import Image
 from booking.model import Station
 from booking.providers import PaymentEventType
 from booking.stats import RouteDay, SalesReport
-from handlers.stats import route_lines
+from handlers.stats import route_lines, summary_text
 from locales import texts
 from tests.conversation_support import staff_bot
 from tests.test_payments_web import held_booking
@@ -91,3 +92,30 @@ def test_a_route_line_in_chinese_takes_the_full_width_colon():
                 Station("TSN", {"en": "Tianjin", "zh": "天津"}, "Asia/Shanghai")]
     lines = route_lines(texts("zh"), report, day, stations)
     assert "  北京 → 天津：1 · ¥48.00 · ¥0.00 · 0.8%" in lines
+
+
+async def test_stats_without_sales_write_their_zeros_with_a_currency(bot):
+    member = bot.user("Sam", user_id=STAFF_ID)
+    await member.send("/stats 3")
+    photo = next(m for m in reversed(member.chat.bot_messages) if m.photo is not None)
+    caption = (photo.caption or "").splitlines()
+    assert "Tickets sold: 0" in caption
+    # The demo network sells in yuan, euro and roubles: a zero in each, none bare.
+    zeros = "CN¥0.00, €0.00, ₽0.00"
+    assert f"Revenue: {zeros}" in caption and f"Refunds: {zeros}" in caption
+    bot.harness.assert_no_errors()
+
+
+def test_a_zero_is_written_in_the_currency_money_moved_in():
+    day = date(2026, 12, 4)
+    sold = RouteDay(route_id=1, route="BJS → TSN", day=day, trips=7, tickets=2, revenue=9600,
+                    refunds=0, currency="CNY", seat_legs=2, capacity_legs=133)
+    quiet = replace(sold, route_id=2, route="MOW → KZN", tickets=0, revenue=0, currency="RUB",
+                    seat_legs=0)
+    report = SalesReport(day, day, (sold, quiet), {1: ("BJS", "TSN"), 2: ("MOW", "KZN")})
+    assert summary_text(texts("en"), report, 1).splitlines()[2:4] == [
+        "Revenue: CN¥96.00", "Refunds: CN¥0.00"]
+    assert summary_text(texts("ru"), report, 1).splitlines()[2:4] == [
+        "Выручка: 96,00\xa0CN¥", "Возвраты: 0,00\xa0CN¥"]
+    nothing = SalesReport(day, day, (), {})
+    assert "Revenue: 0" in summary_text(texts("en"), nothing, 1).splitlines()  # no currency known
