@@ -7,7 +7,9 @@ ones that depended on it; going back keeps them as defaults.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
+from functools import cache
 
 from telegram import Update
 
@@ -37,6 +39,7 @@ from handlers.parsing import (
     seat_labels,
 )
 from handlers.turn import Turn
+from locales import LANGUAGES, texts
 
 # Where a refusal at confirmation sends the person back to.
 RETRY_STEP = {
@@ -522,10 +525,34 @@ async def change_names(turn: Turn) -> None:
 # ---- confirmation --------------------------------------------------------------------------
 
 async def typed_on_summary(turn: Turn) -> None:
-    """Text on the summary: show it again, below the text, with what to do."""
+    """Text on the summary: the Confirm button's word or a "yes", in any of the bot's
+    languages, confirms; anything else shows it again, below the text, with what to do."""
     _ = turn.texts
+    if typed_word(turn.text) in confirm_words():
+        await confirm(turn)
+        return
     await turn.go(Step.SUMMARY, _("Tap ✅ Confirm to hold the seats, or « Back to change "
                                   "something."))
+
+
+@cache
+def confirm_words() -> frozenset[str]:
+    """What may be typed for ✅ Confirm: the button's word ("confirm", "确认",
+    "подтвердить") and the language's "yes", in every language, since a person may type in
+    another language than the bot's (a Russian speaker's "да" in an English chat)."""
+    words = set()
+    for language in LANGUAGES:
+        _ = texts(language)
+        words |= {typed_word(_("✅ Confirm")), typed_word(_("yes"))}
+    return frozenset(words - {""})
+
+
+def typed_word(text: str) -> str:
+    """Text as compared with a button's word: trimmed, in one case, without the emoji and
+    other symbols a label carries ("✅ Confirm" is "confirm"); punctuation stays ("yes?" is
+    a question, not a yes)."""
+    kept = "".join(c for c in plain(text) if not unicodedata.category(c).startswith("S"))
+    return " ".join(kept.casefold().split())
 
 
 async def confirm(turn: Turn) -> None:

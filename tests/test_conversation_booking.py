@@ -11,6 +11,7 @@ import pytest
 from booking.errors import BookingError, ErrorCode
 from booking.model import OrderStatus
 from handlers import callback_data as cb
+from locales import texts
 from tests.conversation_support import running_bot, seed
 
 
@@ -231,6 +232,44 @@ async def test_my_tickets_cancel_shows_the_refund(bot, clock):
                   if m.text and "is on its way back to you" in m.text)
     offered = offered_trips(notice)
     assert offered and view.trip_id not in offered
+    bot.harness.assert_no_errors()
+
+
+@pytest.mark.parametrize(("language", "typed"), [
+    ("en", "confirm"), ("en", "  YES "), ("en", "✅ Confirm"), ("en", "да"), ("en", "是"),
+    ("zh", "确认"), ("zh", "是"), ("zh", "yes"), ("ru", "Подтвердить"), ("ru", "ДА"),
+    ("ru", "confirm"),
+])
+async def test_confirm_typed_on_the_summary_in_any_language_holds_the_seats(
+        bot, language, typed):
+    _ = texts(language)
+    anna = bot.user("Anna", language=language)
+    await anna.send("Beijing to Tianjin tomorrow 1 seat")
+    await anna.press(next(t for t in anna.last_message.button_texts()
+                          if re.match(r"(✅ )?1\. ", t)))
+    await anna.press(_.ngettext("Any seat", "Any seats", 1))
+    await anna.send("Anna Lee")
+    assert _("Please check your booking:") in anna.last_message.text
+    await anna.send(typed)
+    [order] = await bot.services.booking.orders_of(anna.id)
+    assert order.status is OrderStatus.HELD
+    held = _.ngettext("✅ Your seat is held until {time} ({station} time).",
+                      "✅ Your seats are held until {time} ({station} time).", 1,
+                      time="\0", station="\0")
+    assert anna.last_message.text.startswith(held.split("\0")[0])
+    bot.harness.assert_no_errors()
+
+
+@pytest.mark.parametrize("typed", ["ok?", "yes?", "no", "confirmed", "да нет"])
+async def test_other_words_on_the_summary_hold_nothing(bot, typed):
+    anna = bot.user("Anna")
+    await anna.send("Beijing to Tianjin tomorrow 1 seat")
+    await anna.press(next(t for t in anna.last_message.button_texts() if t.startswith("1.")))
+    await anna.press("Any seat")
+    await anna.send("Anna Lee")
+    await anna.send(typed)
+    assert anna.last_message.text.startswith("⚠️ Tap ✅ Confirm to hold the seats")
+    assert await bot.services.booking.orders_of(anna.id) == []
     bot.harness.assert_no_errors()
 
 
