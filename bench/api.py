@@ -33,6 +33,7 @@ import asyncio
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
 import time
@@ -45,6 +46,7 @@ from bench.common import database_url_from_env, fresh_database, percentile
 from bench.holds import Tally, build_network, count_oversold, random_holds, run_clients
 from booking.http_client import HttpBookingClient
 from booking.service import BookingService
+from booking.tickets.codes import generate_signing_key
 from bot import event_loop
 from storage.database import create_engine
 from storage.uow import SqlUnitOfWorkFactory
@@ -144,6 +146,9 @@ async def measure(url: str, api: subprocess.Popen[str], api_url: str, trips: lis
 def start_api(url: str, pool_size: int, loop_name: str) -> tuple[subprocess.Popen[str], str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("KASSA_")}
     env.update(KASSA_DATABASE_URL=url, KASSA_BOOKING_API_TOKEN=TOKEN, PYTHONPATH=str(ROOT),
+               KASSA_SECRET_KEY=secrets.token_hex(32),
+               KASSA_PAYMENT_WEBHOOK_SECRET=secrets.token_hex(32),
+               KASSA_TICKET_SIGNING_KEY=generate_signing_key(),
                # A line per hold would be most of what the terminal shows, and the
                # figures are the service's, as before it logged each hold.
                KASSA_LOG_LEVEL="warning", KASSA_EVENT_LOOP=loop_name)

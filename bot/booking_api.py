@@ -40,6 +40,7 @@ async def serve(settings: Settings, host: str, port: int, out: TextIO = sys.stdo
 
     from booking.http_api import make_booking_api
     from bot.metrics import Metrics, observe_web_app, watch_outbox
+    from bot.polling import SettingsProblem, check_secrets
     from bot.services import booking_service, customer_service
     from bot.startup import CannotStart, listen, require_current_schema
     from storage.database import create_engine
@@ -49,6 +50,13 @@ async def serve(settings: Settings, host: str, port: int, out: TextIO = sys.stdo
     if token is None:
         print("kassa booking-api: KASSA_BOOKING_API_TOKEN is not set (any long random text; "
               "the bot is given the same)", file=sys.stderr)
+        return 2
+    try:
+        # Its payment links, payment events and ticket codes must be the bot's: a key made
+        # for this process would leave every ticket "forged" after a restart.
+        check_secrets(settings)
+    except SettingsProblem as problem:
+        print(f"kassa booking-api: {problem}", file=sys.stderr)
         return 2
     try:
         await require_current_schema(settings.database_url)

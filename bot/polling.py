@@ -62,6 +62,14 @@ def check_settings(settings: Settings) -> RunSettings:
             payment_token is None or not payment_token.get_secret_value().strip()):
         raise SettingsProblem("KASSA_TELEGRAM_PAYMENT_TOKEN is not set (the provider token "
                               "from @BotFather, needed with KASSA_PAYMENT_PROVIDER=telegram)")
+    check_secrets(settings)
+    return RunSettings(token, api_url.rstrip("/") if api_url else None)
+
+
+def check_secrets(settings: Settings) -> None:
+    """The secrets every process that signs or checks links, payments and tickets needs: the
+    same in every instance and in the booking API, so that what one signed another accepts
+    (the demo and the tests alone make throwaway ones, bot/services.py)."""
     for name in ("secret_key", "payment_webhook_secret"):
         value = getattr(settings, name)
         if value is None or not value.get_secret_value().strip():
@@ -76,7 +84,6 @@ def check_settings(settings: Settings) -> RunSettings:
         load_signing_key(key.get_secret_value())
     except SigningKeyError as error:
         raise SettingsProblem(str(error)) from None
-    return RunSettings(token, api_url.rstrip("/") if api_url else None)
 
 
 async def serve(settings: Settings, run: RunSettings, out: TextIO, *,

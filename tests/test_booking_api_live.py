@@ -31,6 +31,7 @@ from schemathesis.checks import (
 )
 
 from booking.http_contract import OPERATIONS
+from booking.tickets.codes import generate_signing_key
 from storage.database import create_engine
 from storage.testing import empty_all_tables
 from tests.factories import Network, build_network, double_allocations, pax
@@ -66,7 +67,8 @@ async def _seed(database_url: str) -> Network:
 def _environment(database_url: str) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("KASSA_")}
     env.update(KASSA_DATABASE_URL=database_url, KASSA_BOOKING_API_TOKEN=TOKEN,
-               PYTHONPATH=str(ROOT))
+               KASSA_SECRET_KEY="k" * 32, KASSA_PAYMENT_WEBHOOK_SECRET="w" * 32,
+               KASSA_TICKET_SIGNING_KEY=generate_signing_key(), PYTHONPATH=str(ROOT))
     return env
 
 

@@ -74,6 +74,28 @@ def test_a_schema_not_migrated(tmp_path, command):
                                    "run `kassa db upgrade`"])
 
 
+@pytest.mark.parametrize("missing", ["secret_key", "payment_webhook_secret",
+                                     "ticket_signing_key"])
+def test_the_booking_api_needs_the_bots_secrets(tmp_path, missing):
+    # A key made for the process would sign tickets that read "forged" after a restart,
+    # and checkout links the bot's web server cannot check.
+    env = migrated(tmp_path, settings(tmp_path))
+    del env[f"KASSA_{missing.upper()}"]
+    status, lines = kassa(env, tmp_path, "booking-api", "--port", "0")
+    assert status == 2
+    [line] = lines
+    assert line.startswith(f"kassa booking-api: KASSA_{missing.upper()} is not set")
+
+
+def test_the_booking_api_refuses_a_signing_key_that_is_not_one(tmp_path):
+    env = migrated(tmp_path, settings(tmp_path))
+    env["KASSA_TICKET_SIGNING_KEY"] = "garbage"
+    status, lines = kassa(env, tmp_path, "booking-api", "--port", "0")
+    assert status == 2
+    [line] = lines
+    assert line.startswith("kassa booking-api: ") and "KASSA_TICKET_SIGNING_KEY" in line
+
+
 def test_telegram_that_does_not_answer(tmp_path, closed_port):
     env = migrated(tmp_path, settings(
         tmp_path, telegram_api_url=f"http://127.0.0.1:{closed_port}"))
