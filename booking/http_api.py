@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import hmac
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from functools import partial
 from typing import Any
 
@@ -230,14 +231,17 @@ class Workers:
     A use case, once begun, runs to its end even if its request goes away meanwhile (the
     caller cannot tell that from an answer lost on the way back); one whose request went
     away before its turn is not begun.
+
+    A use case runs in its request's context (its context variables: the ids its log lines
+    carry), not in the worker's: what one request noted there would otherwise be on the
+    lines of every later request the worker serves.
     """
 
     def __init__(self, count: int) -> None:
         if count < 1:
             raise ValueError("at least one worker")
         self.count = count
-        self._queue: asyncio.Queue[tuple[Callable[[], Awaitable[Any]],
-                                         asyncio.Future[Any]]] | None = None
+        self._queue: asyncio.Queue[_Call] | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self, app: web.Application | None = None) -> None:
@@ -254,27 +258,26 @@ class Workers:
                 await task
         self._tasks = []
         while queue is not None and not queue.empty():
-            _, future = queue.get_nowait()
+            _, future, _context = queue.get_nowait()
             future.cancel()
 
-    async def run(self, call: Callable[[], Awaitable[Any]]) -> Any:
+    async def run(self, call: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
         """``call()``'s result, run by a worker (in this task, before start and after stop)."""
         queue = self._queue
         if queue is None:
             return await call()
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        queue.put_nowait((call, future))
+        queue.put_nowait((call, future, contextvars.copy_context()))
         return await future
 
     @staticmethod
-    async def _work(queue: asyncio.Queue[tuple[Callable[[], Awaitable[Any]],
-                                               asyncio.Future[Any]]]) -> None:
+    async def _work(queue: asyncio.Queue[_Call]) -> None:
         while True:
-            call, future = await queue.get()
+            call, future, context = await queue.get()
             if future.done():  # its request went away before its turn
                 continue
             try:
-                result = await call()
+                result: Any = await asyncio.create_task(call(), context=context)
             except asyncio.CancelledError:
                 future.cancel()
                 raise
@@ -284,6 +287,10 @@ class Workers:
             else:
                 if not future.done():
                     future.set_result(result)
+
+
+# A use case to run, the future its request awaits, and the request's context.
+_Call = tuple[Callable[[], Coroutine[Any, Any, Any]], asyncio.Future[Any], contextvars.Context]
 
 
 def make_booking_api(booking: BookingApi, customers: CustomersApi, *, token: str,
@@ -435,7 +442,7 @@ async def _idempotent(request: web.Request, handler: Handler) -> web.StreamRespo
 
 # ---- one operation -------------------------------------------------------------------------
 
-def _endpoint(operation: Operation, method: Callable[..., Awaitable[Any]],
+def _endpoint(operation: Operation, method: Callable[..., Coroutine[Any, Any, Any]],
               workers: Workers) -> Handler:
     answer = TypeAdapter(operation.answer)
 

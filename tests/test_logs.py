@@ -12,12 +12,20 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from telegram import Update
 
+from booking.http_api import make_booking_api
 from bot.logs import configure, log_ids, note_ids, remove
-from bot.metrics import Metrics
+from bot.metrics import Metrics, observe_web_app
+from bot.services import booking_service, customer_service
+from bot.settings import Settings
 from bot.web import make_web_app
+from storage.idempotency import SqlIdempotencyStore
+from tests.booking_api_support import AUTH, TOKEN
 from tests.conversation_support import running_bot, seed
+from tests.factories import build_network
+from tests.test_booking_http_api import hold_body
 from tests.test_metrics import serving
 from tests.test_payments_web import held_booking, pay_url
 
@@ -125,6 +133,7 @@ async def test_at_debug_level_too_no_name_text_or_token(engine, clock):
     root = logging.getLogger()
     level = root.level
     buffer = io.StringIO()
+    level = logging.getLogger().level
     handler = configure("json", stream=buffer, level=logging.DEBUG)
     try:
         await seed(engine, clock)
@@ -153,3 +162,52 @@ def test_the_libraries_floors_never_lower_the_level_asked_for():
         remove(handler)
         root.setLevel(level)
     assert [line["event"] for line in lines_of(buffer)] == ["a warning"]
+
+
+async def test_the_booking_apis_lines_carry_their_own_requests_ids(engine, clock):
+    # The API's use cases run in long-lived worker tasks: an order noted while one request
+    # was served must not be on the lines of the next request that worker serves.
+    network = await build_network(engine, days=3)
+    trip = network.trips[min(network.trips)]
+    settings = Settings(_env_file=None)
+    metrics = Metrics()
+    app = make_booking_api(booking_service(settings, engine, clock=clock, metrics=metrics),
+                           customer_service(settings, engine, clock=clock), token=TOKEN,
+                           idempotency=SqlIdempotencyStore(engine), workers=1)
+    observe_web_app(app, metrics)
+    buffer = io.StringIO()
+    level = logging.getLogger().level
+    handler = configure("json", stream=buffer, level=logging.DEBUG)
+    try:
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            for customer in (1, 2):
+                assert (await client.put(f"/v1/customers/{customer}", headers=AUTH,
+                                         json={"name": "Anna", "language": "en"})).status == 200
+            held = await client.post("/v1/holds", json=hold_body(trip), headers=AUTH)
+            assert held.status == 201
+            order_id = (await held.json())["id"]
+            refused = await client.post("/v1/holds", headers=AUTH,
+                                        json=hold_body(trip, customer=2, passengers=["B0b"]))
+            assert refused.status == 422
+    finally:
+        remove(handler)
+        logging.getLogger().setLevel(level)
+    lines = lines_of(buffer)
+    assert one(lines, "hold placed")["order_id"] == order_id
+    refusal = one(lines, "hold refused")
+    assert refusal["user_id"] == 2 and "order_id" not in refusal
+
+
+async def test_a_request_that_is_not_http_is_one_line_without_its_bytes(json_logs):
+    # aiohttp logs a request it cannot parse with a traceback quoting the offending bytes:
+    # a header too long is the client's Authorization header, token and all.
+    app = aiohttp.web.Application()
+    async with serving(app) as base, aiohttp.ClientSession() as http:
+        secret = "Bearer tok_" + "x" * 9000
+        async with http.get(base + "/v1/limits", headers={"Authorization": secret}) as answer:
+            assert answer.status == 400
+    text = json_logs.getvalue()
+    [line] = [line for line in lines_of(json_logs) if line["logger"] == "aiohttp.server"]
+    assert line["level"] == "warning" and "exception" not in line
+    assert line["event"].startswith("bad HTTP request from 127.0.0.1 refused")
+    assert "tok_" not in text and "Traceback" not in text
