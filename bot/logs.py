@@ -57,6 +57,7 @@ def configure(log_format: LogFormat, *, stream: TextIO | None = None,
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter)
     handler.addFilter(_ids_for_telegram_objects)
+    handler.addFilter(_bad_http_in_one_line)
     handler.set_name(_HANDLER_NAME)
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
@@ -154,6 +155,23 @@ def _ids_for_telegram_objects(record: logging.LogRecord) -> bool:
     args = record.args
     if isinstance(args, tuple) and any(_is_update(a) for a in args):
         record.args = tuple(_update_ids(a) if _is_update(a) else a for a in args)
+    return True
+
+
+def _bad_http_in_one_line(record: logging.LogRecord) -> bool:
+    """A request aiohttp could not parse as HTTP (a header too long, a control character in
+    one), which it logs as an error with a traceback quoting the bytes it choked on: the
+    client's Authorization header, token and all. A client's mistake, not the server's: one
+    warning line naming the kind of fault, without the bytes."""
+    error = record.exc_info[1] if record.exc_info else None
+    http_exceptions = sys.modules.get("aiohttp.http_exceptions")
+    if (record.name == "aiohttp.server" and http_exceptions is not None
+            and isinstance(error, http_exceptions.HttpProcessingError)):
+        remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+        record.msg = "bad HTTP request from %s refused (%s)"
+        record.args = (remote, type(error).__name__)
+        record.exc_info = record.exc_text = None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
     return True
 
 
