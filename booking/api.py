@@ -100,7 +100,8 @@ class BookingApi(Protocol):
                      expect_refund: int | None = None) -> OrderView:
         """Cancel the order (a paid one refunded by the policy); with ``hold_only``, only
         a live hold, anything else refused with ORDER_NOT_HELD; with ``expect_refund``,
-        only a paid order refunded exactly that, else CANCELLATION_CHANGED."""
+        only if cancelling refunds exactly that (0: a hold's release), else
+        CANCELLATION_CHANGED."""
         ...
 
     # ---- payment and tickets ----

@@ -54,9 +54,11 @@ class CancellationService(UseCases):
         releases a hold and refuses anything else (ORDER_NOT_HELD), in the transaction
         that would cancel: a hold's "cancel" button pressed after the payment came must
         not cancel the paid booking, nor refund it by a policy nobody was shown.
-        ``expect_refund`` is the refund the person was quoted: if the order is not a paid
-        one any more, or would be refunded another amount now (a tier of the policy passed
-        meanwhile), nothing is done (CANCELLATION_CHANGED).
+        ``expect_refund`` is the refund the person was quoted (0 for a hold's release): if
+        cancelling now would refund another amount (a tier of the policy passed meanwhile,
+        a hold paid meanwhile), nothing is done (CANCELLATION_CHANGED). A
+        hold's release quoted is best confirmed with ``hold_only`` too: a refund of 0 could
+        also be a paid booking's, past the policy's last tier.
         """
         check_order_ref(order_id, customer_id)
         if actor is not None:
@@ -67,8 +69,7 @@ class CancellationService(UseCases):
                 order, refund = await self._cancellable(uow, order_id, customer_id, lock=True)
                 if hold_only and order.status is not OrderStatus.HELD:
                     raise BookingError(ErrorCode.ORDER_NOT_HELD, status=order.status.value)
-                if expect_refund is not None and (order.status is not OrderStatus.PAID
-                                                  or refund != expect_refund):
+                if expect_refund is not None and refund != expect_refund:
                     raise BookingError(ErrorCode.CANCELLATION_CHANGED,
                                        status=order.status.value, refund=refund)
                 status = OrderStatus.REFUNDED if refund > 0 else OrderStatus.CANCELLED

@@ -317,8 +317,8 @@ class CancelRequest(_Body):
     # Release a live hold and refuse anything else (409 order_not_held): a hold's own
     # cancel button, which must never cancel (and refund) a booking paid meanwhile.
     hold_only: bool = False
-    # The refund the customer was quoted and agreed to: refused (409 cancellation_changed)
-    # if cancelling now would refund another amount, or the order is not a paid one.
+    # The refund the customer was quoted and agreed to (0 for a hold's release): refused
+    # (409 cancellation_changed) if cancelling now would refund another amount.
     expect_refund: Annotated[int, Field(ge=0, le=limits.MAX_INT64)] | None = None
 
 

@@ -639,3 +639,19 @@ async def test_hold_only_cancels_a_hold_and_refuses_a_paid_order(world):
     response = await api.client.post(f"/v1/orders/{held.id}/cancel", headers=AUTH,
                                      json={"customer_id": 1, "hold_only": True})
     assert response.status == 200 and (await response.json())["status"] == "cancelled"
+
+
+async def test_a_hold_cancelled_with_its_quoted_refund_of_nothing_is_released(world):
+    # A channel that sends back whatever the quote said: a hold's quote is a release with
+    # a refund of 0, and that is what cancelling it does.
+    network, booking, api = world
+    held = await booking.hold(1, network.trips[DAY], "B", "D", ["Anna Lee"], ["1A"])
+    quote = await api.client.get(f"/v1/orders/{held.id}/cancellation?customer_id=1",
+                                 headers=AUTH)
+    assert (await quote.json())["kind"] == "release" and (await quote.json())["refund"] == 0
+    response = await api.client.post(f"/v1/orders/{held.id}/cancel", headers=AUTH,
+                                     json={"customer_id": 1, "expect_refund": 5})
+    assert await error_of(response) == (409, "cancellation_changed")
+    response = await api.client.post(f"/v1/orders/{held.id}/cancel", headers=AUTH,
+                                     json={"customer_id": 1, "expect_refund": 0})
+    assert response.status == 200 and (await response.json())["status"] == "cancelled"
