@@ -113,9 +113,7 @@ class Endpoints:
         if customer_id in self._known_customers:
             return
         if await self.customers.customer(customer_id) is None:
-            raise ApiError(ApiErrorCode.UNKNOWN_CUSTOMER, "no such customer; create it "
-                           "with PUT /v1/customers/{customer_id} first",
-                           customer_id=customer_id)
+            raise _unknown_customer(customer_id)
         if len(self._known_customers) >= KNOWN_CUSTOMERS_KEPT:
             self._known_customers.clear()
         self._known_customers.add(customer_id)
@@ -192,23 +190,33 @@ class Endpoints:
     async def customer(self, path: CustomerPath) -> CustomerRecord:
         found = await self.customers.customer(path.customer_id)
         if found is None:
-            raise ApiError(ApiErrorCode.UNKNOWN_CUSTOMER, "no such customer")
+            raise _unknown_customer(path.customer_id)
         return CustomerRecord.of(found)
 
     async def ensure(self, path: CustomerPath, body: ContactRequest) -> CustomerRecord:
         return CustomerRecord.of(
             await self.customers.ensure(path.customer_id, body.name, body.language))
 
+    # A customer comes to be by first contact (ensure) only: a language or a block set for
+    # an id never met is refused, not a customer made up without a name. (A role is the
+    # staff configuration's as much as the customer's: any id has one, as in process.)
     async def set_language(self, path: CustomerPath, body: LanguageRequest) -> CustomerRecord:
+        await self._existing(path.customer_id)
         return CustomerRecord.of(
             await self.customers.set_language(path.customer_id, body.language))
 
     async def set_blocked(self, path: CustomerPath, body: BlockedRequest) -> BlockedAnswer:
+        await self._existing(path.customer_id)
         await self.customers.set_blocked(path.customer_id, body.blocked)
         return BlockedAnswer(body.blocked)
 
     async def role(self, path: CustomerPath) -> RoleAnswer:
         return RoleAnswer(await self.customers.role(path.customer_id))
+
+
+def _unknown_customer(customer_id: int) -> ApiError:
+    return ApiError(ApiErrorCode.UNKNOWN_CUSTOMER, "no such customer; create it with "
+                    "PUT /v1/customers/{customer_id} first", customer_id=customer_id)
 
 
 ENDPOINTS = web.AppKey("endpoints", Endpoints)

@@ -359,7 +359,9 @@ class ContactRequest(_Body):
     name: Annotated[str, StringConstraints(max_length=MAX_CONTACT_NAME_LENGTH), STORABLE]
     language: Annotated[str, StringConstraints(max_length=MAX_LANGUAGE_HINT_LENGTH),
                         STORABLE] | None = Field(
-        default=None, description="a hint: one the service cannot use is not kept")
+        default=None, description="a hint, as the channel gives it (such as en or zh-CN): "
+                                  "kept only while the customer has no language, and only "
+                                  "if it can be stored (PUT …/language sets one)")
 
 
 class LanguageRequest(_Body):
@@ -517,13 +519,14 @@ OPERATIONS: tuple[Operation, ...] = (
               "The customer, created on first contact and brought up to date on later ones",
               CustomerRecord, path_params=CustomerPath, body=ContactRequest, tag="customers"),
     Operation("set_language", "PUT", "/customers/{customer_id}/language",
-              "Set the customer's language", CustomerRecord, path_params=CustomerPath,
+              "Set a known customer's language", CustomerRecord, path_params=CustomerPath,
               body=LanguageRequest, tag="customers"),
     Operation("set_blocked", "PUT", "/customers/{customer_id}/blocked",
-              "Record whether the customer has blocked us", BlockedAnswer,
+              "Record whether a known customer has blocked us", BlockedAnswer,
               path_params=CustomerPath, body=BlockedRequest, tag="customers"),
     Operation("role", "GET", "/customers/{customer_id}/role",
-              "The customer's role now, read afresh", RoleAnswer, path_params=CustomerPath,
+              "The role of this id now, read afresh (the staff configuration's for an id "
+              "never met)", RoleAnswer, path_params=CustomerPath,
               tag="customers"),
 )
 OPERATION = {operation.name: operation for operation in OPERATIONS}
