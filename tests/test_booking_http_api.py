@@ -168,10 +168,10 @@ async def test_a_customer_never_registered_is_404_and_nothing_is_held(world, eng
     response = await api.client.get("/v1/customers/424242/orders", headers=AUTH)
     assert await error_of(response) == (404, "unknown_customer")
     # Nor does a language or a block set for them make a customer up.
-    for method, path, body in (("PUT", "/language", {"language": "en"}),
-                               ("PUT", "/blocked", {"blocked": True}), ("GET", "", None)):
+    for method, path, payload in (("PUT", "/language", {"language": "en"}),
+                                  ("PUT", "/blocked", {"blocked": True}), ("GET", "", None)):
         response = await api.client.request(method, f"/v1/customers/424242{path}",
-                                            headers=AUTH, json=body)
+                                            headers=AUTH, json=payload)
         assert await error_of(response) == (404, "unknown_customer"), path
         assert (await response.json())["error"]["params"] == {"customer_id": 424242}
     assert await orders_count(engine) == 0
