@@ -182,9 +182,11 @@ class CatalogueService(UseCases):
         _check_journey(origin, destination)
         state = await self._trip_state(trip_id, origin, destination)
         trip, (from_seq, to_seq), taken = state.trip, state.segment, state.taken
-        cancelled = trip.status is TripStatus.CANCELLED
+        # No seat is free on a trip that will not run, or has left the passenger's stop.
+        closed = (trip.status is TripStatus.CANCELLED
+                  or trip.departs_at(state.route, from_seq) <= self.now())
         rows = [
-            [None if label is None else SeatCell(label, not cancelled and label not in taken)
+            [None if label is None else SeatCell(label, not closed and label not in taken)
              for label in row]
             for row in state.layout.grid()
         ]

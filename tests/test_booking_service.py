@@ -69,6 +69,11 @@ async def test_search_hides_departed_trips(
     clock.advance(hours=3)  # 09:00 Berlin: the 08:00 run has left A, not yet C (10:05)
     assert await service.search("A", "B", DAY) == []
     assert len(await service.search("C", "D", DAY)) == 1
+    # Its seat map from A has no seat free (a hold would be refused: trip_departed); from
+    # C, where it has not called yet, it has.
+    trip = network.trips[DAY]
+    assert (await service.seat_map(trip, "A", "B")).free == []
+    assert "1A" in (await service.seat_map(trip, "C", "D")).free
 
 
 async def test_alternatives_never_offer_the_trip_that_fell_through(
