@@ -17,7 +17,7 @@ from booking.errors import BookingError, ErrorCode
 from booking.model import Route, SeatLayout, Station, Trip, TripStatus, local_day_bounds
 from booking.ports import Segment, UnitOfWork
 from booking.read_memo import remembered
-from booking.usecase import UseCases, station_of
+from booking.usecase import UseCases, segment_on, station_of
 from booking.views import SeatCell, SeatMap, TripOption
 
 # How far around a sold-out day the nearest days with seats are looked for, and how many
@@ -209,7 +209,7 @@ class CatalogueService(UseCases):
                     raise BookingError(ErrorCode.UNKNOWN_TRIP)
                 route_id = met.route_id
             route = await uow.catalog.route(route_id)
-            segment = route.segment(origin, destination)
+            segment = await segment_on(uow, route, origin, destination)
             # The trip (its status and delay may have changed) and its taken seats, read
             # together: one statement on PostgreSQL.
             found = await uow.catalog.trip_with_taken_seats(Segment(trip_id, *segment),

@@ -12,6 +12,7 @@ from typing import Any
 
 class ErrorCode(StrEnum):
     UNKNOWN_STATION = "unknown_station"
+    NOT_ON_ROUTE = "not_on_route"  # a station the trip does not call at (station)
     SAME_STATION = "same_station"
     WRONG_DIRECTION = "wrong_direction"
     PAST_DATE = "past_date"

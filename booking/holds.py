@@ -17,7 +17,7 @@ from booking.names import passenger_name
 from booking.orders import OrderParts, order_parts, remember_order, view_of
 from booking.outbox import MessageKind, enqueue
 from booking.ports import AuditEvent, OutboxMessage, Segment, UnitOfWork
-from booking.usecase import UseCases
+from booking.usecase import UseCases, segment_on
 from booking.views import OrderView
 
 # Crockford's base32: no I, L, O or U, so a reference read aloud or typed is not mistaken.
@@ -101,7 +101,7 @@ class HoldService(UseCases):
                 if earlier is not None:
                     return await self._replay(uow, earlier, trip, route, origin, destination,
                                               names, wanted, now)
-            from_seq, to_seq = route.segment(origin, destination)
+            from_seq, to_seq = await segment_on(uow, route, origin, destination)
             trip.check_bookable(route, from_seq, now)
             layout = await uow.catalog.layout(trip.layout_id)
             taken = await uow.inventory.taken_seats(Segment(trip.id, from_seq, to_seq), now)

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 from booking.clock import Clock, system_clock
 from booking.errors import BookingError, ErrorCode
-from booking.model import Order, Station, Trip
+from booking.model import Order, Route, Station, Trip
 from booking.ports import DuplicateKey, LockTimeout, UnitOfWork, UnitOfWorkFactory
 from booking.settings import BookingRules
 
@@ -56,6 +56,21 @@ async def station_of(uow: UnitOfWork, code: str) -> Station:
     if station is None:
         raise BookingError(ErrorCode.UNKNOWN_STATION, station=code)
     return station
+
+
+async def segment_on(uow: UnitOfWork, route: Route, origin: str, destination: str
+                     ) -> tuple[int, int]:
+    """``route.segment``, with a station Kassa knows but the route does not call at told
+    apart from one it does not know (looked up only then: the hold's path reads nothing
+    more)."""
+    try:
+        return route.segment(origin, destination)
+    except BookingError as refusal:
+        code = refusal.params.get("station")
+        if (refusal.code is ErrorCode.UNKNOWN_STATION and isinstance(code, str)
+                and await uow.catalog.station(code) is not None):
+            raise BookingError(ErrorCode.NOT_ON_ROUTE, station=code) from None
+        raise
 
 
 async def trip_of(uow: UnitOfWork, order: Order, *, lock: bool = False) -> Trip:

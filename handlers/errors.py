@@ -19,6 +19,7 @@ def N_plural(singular: str, plural: str) -> tuple[str, str]:
 
 ERROR_MESSAGES: dict[ErrorCode, str | tuple[str, str]] = {
     ErrorCode.UNKNOWN_STATION: N_("I don't know that station."),
+    ErrorCode.NOT_ON_ROUTE: N_("This trip does not stop at that station."),
     ErrorCode.SAME_STATION: N_("Departure and arrival are the same station."),
     ErrorCode.WRONG_DIRECTION: N_("No trips run in that direction; try the return journey."),
     ErrorCode.PAST_DATE: N_("That date is in the past."),

@@ -662,3 +662,23 @@ async def test_a_hold_cancelled_with_its_quoted_refund_of_nothing_is_released(wo
     response = await api.client.post(f"/v1/orders/{held.id}/cancel", headers=AUTH,
                                      json={"customer_id": 1, "expect_refund": 0})
     assert response.status == 200 and (await response.json())["status"] == "cancelled"
+
+
+async def test_a_station_the_trip_does_not_call_at_is_not_called_unknown(world, engine):
+    network, _, api = world
+    async with engine.begin() as conn:
+        await conn.execute(t.stations.insert().values(
+            code="Z", names={"en": "Station Z"}, timezone="Europe/Berlin", popularity=0))
+    trip = network.trips[DAY]
+    response = await api.client.post("/v1/holds", headers=AUTH,
+                                     json=hold_body(trip, destination="Z"))
+    assert await error_of(response) == (422, "not_on_route")
+    assert (await response.json())["error"]["params"] == {"station": "Z"}
+    response = await api.client.get(f"/v1/trips/{trip}/seats", headers=AUTH,
+                                    params={"origin": "Z", "destination": "D"})
+    assert await error_of(response) == (422, "not_on_route")
+    # One Kassa has never heard of is still unknown.
+    response = await api.client.post("/v1/holds", headers=AUTH,
+                                     json=hold_body(trip, destination="NOWHERE"))
+    assert await error_of(response) == (404, "unknown_station")
+    assert await orders_count(engine) == 0
