@@ -348,7 +348,8 @@ class ProviderEventRequest(_Body):
 
 
 class CheckInRequest(_Body):
-    code: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TICKET_CODE_LENGTH)]
+    code: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TICKET_CODE_LENGTH),
+                    STORABLE]
     staff_id: CustomerId | None = Field(default=None,
                                         description="who checks it in; none: a scanner app")
 

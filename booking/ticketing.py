@@ -18,7 +18,13 @@ from booking.model import Order, OrderStatus, Role, Ticket, TicketStatus
 from booking.orders import order_views, owned_order
 from booking.ports import UnitOfWorkFactory
 from booking.settings import BookingRules
-from booking.tickets.codes import TicketClaims, TicketCodeError, TicketSigner, initials
+from booking.tickets.codes import (
+    TicketClaims,
+    TicketCodeError,
+    TicketSigner,
+    initials,
+    normalize,
+)
 from booking.usecase import UseCases
 from booking.views import OrderView
 
@@ -118,6 +124,7 @@ class TicketingService(UseCases):
             ticket_id = codes.ticket_id(code.strip())
         except BookingError:
             return CheckIn(CheckInOutcome.FORGED)
+        printed = normalize(code)  # the code as on the ticket, however it was typed
 
         async def attempt() -> CheckIn:
             async with self._uow(write=True) as uow:
@@ -136,14 +143,14 @@ class TicketingService(UseCases):
                         await uow.commit()
                         used = Ticket(ticket.id, ticket.order_id, ticket.seat, ticket.passenger,
                                       TicketStatus.USED, ticket.issued_at, now, staff_id)
-                        return CheckIn(CheckInOutcome.CHECKED_IN, _view(used, code), view)
+                        return CheckIn(CheckInOutcome.CHECKED_IN, _view(used, printed), view)
                     ticket = await uow.tickets.get(ticket_id) or ticket
                 # A ticket used before its trip was cancelled and refunded is void now:
                 # the money went back, so the seat is nobody's.
                 void = ticket.status is TicketStatus.VOID or order.status in (
                     OrderStatus.CANCELLED, OrderStatus.REFUNDED)
                 outcome = CheckInOutcome.VOID if void else CheckInOutcome.ALREADY_USED
-                return CheckIn(outcome, _view(ticket, code), view)
+                return CheckIn(outcome, _view(ticket, printed), view)
 
         return await self._retrying(attempt)
 

@@ -682,3 +682,18 @@ async def test_a_station_the_trip_does_not_call_at_is_not_called_unknown(world, 
                                      json=hold_body(trip, destination="NOWHERE"))
     assert await error_of(response) == (404, "unknown_station")
     assert await orders_count(engine) == 0
+
+
+async def test_a_check_in_answers_the_code_as_printed_and_refuses_control_characters(world):
+    network, booking, api = world
+    order = await booking.hold(1, network.trips[DAY], "B", "D", ["Anna Lee"], ["1A"])
+    await booking.start_payment(order.id, 1)
+    await booking.handle_event(ProviderEvent("sandbox", "evt-c", PaymentEventType.SUCCEEDED,
+                                             order.id, order.amount, order.currency))
+    [ticket] = await booking.tickets(order.id, 1)
+    response = await api.client.post("/v1/check-ins", headers=AUTH,
+                                     json={"code": f"  {ticket.code.lower()} "})
+    answer = await response.json()
+    assert answer["outcome"] == "checked_in" and answer["ticket"]["code"] == ticket.code
+    response = await api.client.post("/v1/check-ins", headers=AUTH, json={"code": "K1.\u0000"})
+    assert await error_of(response) == (422, "bad_text")
