@@ -381,7 +381,10 @@ async def _answer_errors(request: web.Request, handler: Handler) -> web.StreamRe
     except web.HTTPException as error:
         code, message = _HTTP_ERRORS.get(error.status, (ApiErrorCode.INVALID_REQUEST,
                                                        error.reason))
-        return error_response(code, message, status=error.status)
+        response = error_response(code, message, status=error.status)
+        if "Allow" in error.headers:  # a 405 says which methods the path takes (RFC 9110)
+            response.headers["Allow"] = error.headers["Allow"]
+        return response
     except Exception:
         log.exception("booking API: %s %s failed", request.method, request.path)
         return error_response(ApiErrorCode.INTERNAL, "internal error")

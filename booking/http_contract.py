@@ -487,7 +487,8 @@ OPERATIONS: tuple[Operation, ...] = (
               "The days closest to one with a trip that has the seats free", Days,
               query=NearestDaysQuery, tag="catalogue"),
     Operation("alternatives", "GET", "/alternatives",
-              "The next trips with the seats free, for someone whose trip fell through",
+              "Trips around a time (from a few hours before it on) with the seats free, for "
+              "someone whose trip fell through",
               list[TripOption], query=AlternativesQuery, tag="catalogue"),
     Operation("hold", "POST", "/holds", "Hold seats for a customer (409: no longer free)",
               OrderView, status=201, body=HoldRequest, tag="orders"),

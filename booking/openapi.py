@@ -16,6 +16,7 @@ from booking.http_contract import (
     IDEMPOTENCY_HEADER,
     MAX_IDEMPOTENCY_KEY_LENGTH,
     OPERATIONS,
+    REPLAYED_HEADER,
     ErrorBody,
     Operation,
 )
@@ -27,7 +28,8 @@ _REASONS = {
     401: "No bearer token, or a wrong one",
     403: "Not the customer's order, or not staff",
     404: "No such station, trip, order or customer",
-    409: "Seats no longer available, or the order is no longer in that state",
+    409: "Seats no longer available, the order no longer in that state, or the same "
+         "Idempotency-Key still being answered (request_in_progress)",
     413: "The body is over 64 KB",
     422: "A parameter or body the service refuses (unknown fields, wrong types, bad values)",
     503: "Busy: try again shortly",
@@ -94,6 +96,10 @@ def _operation(operation: Operation, schemas: dict[tuple[tuple[str, str], Any], 
                 "schema": schemas[((operation.name, "body"), "validation")]}},
         }
     if operation.method == "POST":
+        responses[str(operation.status)]["headers"] = {REPLAYED_HEADER: {
+            "description": "true when this is the first answer given again, for an "
+                           "Idempotency-Key seen before",
+            "schema": {"type": "string", "enum": ["true"]}}}
         document["parameters"].append({
             "name": IDEMPOTENCY_HEADER,
             "in": "header",

@@ -157,6 +157,7 @@ async def test_unknown_ids_are_404(world):
     assert await error_of(response) == (404, "unknown_station")
     response = await api.client.delete("/v1/holds", headers=AUTH)
     assert await error_of(response) == (405, "method_not_allowed")
+    assert response.headers["Allow"] == "POST"
 
 
 async def test_a_customer_never_registered_is_404_and_nothing_is_held(world, engine):
