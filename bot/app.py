@@ -14,6 +14,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from booking.pacing import Pacer, SendLimits
+from bot.jobs import JobQueueOwnIds
 from bot.metrics import CountingRequest, Metrics
 from bot.observed import ObservedApplication
 from bot.persistence import DatabasePersistence
@@ -79,6 +80,7 @@ def build_application(
         .token(token)
         .post_init(_post_init)
         .concurrent_updates(TurnProcessor(turns, concurrent_updates))
+        .job_queue(JobQueueOwnIds())
     )
     if request is None:
         # PTB's default is httpx with one connection: every Bot API call of every update in

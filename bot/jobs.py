@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from telegram.ext import Application, CallbackContext
+from telegram.ext import Application, CallbackContext, Job, JobQueue
 
 from booking.customers import CustomerService
 from booking.outbox import Deliverer, DeliveryReport, MessageKind, OutboxService
@@ -208,6 +208,20 @@ class Jobs:
         services: Services = context.application.services  # type: ignore[attr-defined]
         if await services.load_stations():
             log.info("station list changed; reloaded")
+
+
+class JobQueueOwnIds(JobQueue[Any]):
+    """PTB's job queue, each run of a job logging with no ids but those it binds itself.
+
+    APScheduler runs a job as a task of its own, but that task copies the context of
+    whoever woke the scheduler last: a job scheduled while an update was handled (a
+    broadcast's progress card) would log that update's ids on every run, and so would the
+    outbox job the same wake-up ran."""
+
+    @staticmethod
+    async def job_callback(job_queue: JobQueue[Any], job: Job[Any]) -> None:
+        task_ids()
+        await JobQueue.job_callback(job_queue, job)
 
 
 def _with_log_ids(deliver: Deliverer) -> Deliverer:

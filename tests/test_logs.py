@@ -4,6 +4,7 @@ page and delivered by the outbox, on both databases."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -211,3 +212,28 @@ async def test_a_request_that_is_not_http_is_one_line_without_its_bytes(json_log
     assert line["level"] == "warning" and "exception" not in line
     assert line["event"].startswith("bad HTTP request from 127.0.0.1 refused")
     assert "tok_" not in text and "Traceback" not in text
+
+
+async def test_a_job_scheduled_while_an_update_is_handled_logs_without_its_ids(json_logs):
+    from telegram.ext import ApplicationBuilder
+
+    from bot.jobs import JobQueueOwnIds
+
+    ran = asyncio.Event()
+
+    async def job(_context: object) -> None:
+        logging.getLogger("kassa.test").info("job ran")
+        ran.set()
+
+    application = ApplicationBuilder().token("1:a").job_queue(JobQueueOwnIds()).build()
+    queue = application.job_queue  # which holds the application weakly: kept alive here
+    assert queue is not None
+    await queue.start()  # no Bot API call: the queue alone
+    try:
+        with log_ids(update_id=11, user_id=22):  # as inside a handler
+            queue.run_once(job, 0.01)
+        await asyncio.wait_for(ran.wait(), 5)
+    finally:
+        await queue.stop()
+    line = one(lines_of(json_logs), "job ran")
+    assert "update_id" not in line and "user_id" not in line
