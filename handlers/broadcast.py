@@ -5,12 +5,11 @@ seconds until the outbox has delivered them all, and ends as the final report.""
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from telegram import Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import CallbackContext
 
 from booking.broadcasts import Audience, AudienceKind, BroadcastProgress
@@ -194,10 +193,15 @@ async def refresh_progress(context: CallbackContext[Any, Any, Any, Any], data: d
     services = context.application.services  # type: ignore[attr-defined]
     progress = await services.broadcasts.progress(data["staff"], data["broadcast"],
                                                   data["total"])
-    # BadRequest: unchanged since the last edit, or the card was deleted.
-    with contextlib.suppress(BadRequest):
+    try:
         await context.bot.edit_message_text(progress_text(texts(data["language"]), progress),
                                             chat_id=data["chat"], message_id=data["message"])
+    except BadRequest:  # unchanged since the last edit, or the card was deleted
+        pass
+    except (RetryAfter, NetworkError):
+        # Flood control, or Telegram away for a moment: this refresh is skipped, and the
+        # job stays to make the next (even the last one: the card must end as the report).
+        return False
     return progress.done
 
 

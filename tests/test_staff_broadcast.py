@@ -84,6 +84,29 @@ async def test_everyone_gets_it_once_blocked_people_are_counted(bot, engine):
     bot.harness.assert_no_errors()
 
 
+async def test_flood_control_on_the_progress_card_skips_one_refresh_not_the_report(
+        bot, monkeypatch):
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")  # PTB's forward-compatible retry_after
+    anna = bot.user("Anna")
+    await anna.send("/start")
+    sam = bot.user("Sam", user_id=STAFF_ID)
+    await sam.send("/broadcast")
+    await sam.press("Everyone who used the bot")
+    await sam.send("Second notice.")
+    await sam.press("📣 Send")
+    await bot.run_jobs()
+    job = next(j for j in bot.harness.application.job_queue.jobs()
+               if (j.name or "").startswith("broadcast-"))
+    context = CallbackContext(bot.harness.application)
+    bot.emulator.fail_next("editMessageText", chat_id=sam.id, retry_after=5)
+    assert await refresh_progress(context, job.data) is False  # not done: tried again
+    assert await refresh_progress(context, job.data) is True
+    job.schedule_removal()
+    [card] = [m for m in sam.chat.bot_messages if m.message_id == job.data["message"]]
+    assert card.text.startswith("Broadcast done: 2 sent")
+    bot.harness.assert_no_errors()
+
+
 async def test_a_trips_passengers_only(bot, engine):
     anna, paid = await held_booking(bot, passenger="Anna Lee")
     await bot.services.booking.handle_event(bot.sandbox.event(paid, PaymentEventType.SUCCEEDED))
