@@ -15,6 +15,8 @@ import pytest
 
 from booking.tickets.codes import generate_signing_key
 from bot.emulator import BotApiEmulator, EmulatorServer
+from storage.migrate import schema_status
+from storage.testing import create_postgres_database, drop_postgres_database
 from tests.test_kassa_run import KASSA, clean_env, free_port, seeded_env
 
 
@@ -138,3 +140,23 @@ def test_a_schema_a_newer_release_migrated(tmp_path):
         [line] = lines
         assert line.startswith(f"kassa {' '.join(command)}: the database schema is newer than "
                                "this release of Kassa")
+
+
+def test_two_upgrades_at_once_on_an_empty_postgresql_database(tmp_path, postgres_url):
+    # Two instances' start-up scripts may migrate at the same moment: the second waits
+    # for the first, then finds the schema current.
+    from tests.conftest import POSTGRES_ADMIN_URL
+
+    url = asyncio.run(create_postgres_database(POSTGRES_ADMIN_URL, "two_upgrades"))
+    try:
+        env = settings(tmp_path, database_url=url)
+        upgrades = [subprocess.Popen([*KASSA, "db", "upgrade"], env=env, cwd=tmp_path,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                    for _ in range(2)]
+        results = [(p.returncode, err) for p in upgrades
+                   for _, err in [p.communicate(timeout=120)]]
+        assert [status for status, _ in results] == [0, 0], results
+        assert all("Traceback" not in err for _, err in results)
+        assert asyncio.run(schema_status(url)) == "current"
+    finally:
+        asyncio.run(drop_postgres_database(POSTGRES_ADMIN_URL, url))

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from storage.database import create_engine
+from storage.shared_locks import lock_key
 from storage.tables import metadata
 
 config = context.config
@@ -21,6 +23,12 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Two `kassa db upgrade` at once (two instances' start-up scripts): the second
+            # waits for the first's commit, then finds the schema current. Without it both
+            # created the version table, and one failed on its duplicate key.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                               {"key": lock_key("kassa-migrations", 0)})
         context.run_migrations()
 
 
