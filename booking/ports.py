@@ -264,7 +264,8 @@ class Outbox(Protocol):
         self, now: datetime, limit: int, lease_until: datetime
     ) -> list[OutboxMessage]:
         """Pending messages due by ``now`` that nobody holds, held by the caller until
-        ``lease_until`` (others skip them meanwhile), the oldest due first."""
+        ``lease_until`` (others skip them meanwhile): a person's own messages before a
+        broadcast's, and of each the oldest due first."""
         ...
     async def mark_done(self, message_id: int, status: str, at: datetime,
                         error: str | None = None) -> None:

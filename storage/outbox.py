@@ -78,9 +78,20 @@ class SqlOutbox:
     async def claim_due(
         self, now: datetime, limit: int, lease_until: datetime
     ) -> list[OutboxMessage]:
+        # A person's own messages (tickets, an expired hold, a reminder) before a
+        # broadcast's: a broadcast of thousands, due all at once, would otherwise hold up
+        # a ticket paid for while it goes out. Each kind is found by its own partial index.
+        claimed = await self._claim(now, limit, lease_until, _o.broadcast_id.is_(None))
+        if len(claimed) < limit:
+            claimed += await self._claim(now, limit - len(claimed), lease_until,
+                                         _o.broadcast_id.is_not(None))
+        return claimed
+
+    async def _claim(self, now: datetime, limit: int, lease_until: datetime,
+                     which: Any) -> list[OutboxMessage]:
         due = (
             select(_o.id)
-            .where(_o.status == PENDING, _o.due_at <= now,
+            .where(_o.status == PENDING, _o.due_at <= now, which,
                    or_(_o.claimed_until.is_(None), _o.claimed_until <= now))
             .order_by(_o.due_at, _o.id)
             .limit(limit)

@@ -312,6 +312,10 @@ outbox = Table(
     Column("broadcast_id", Integer, index=True),
     Index("ix_outbox_pending_due", "due_at", "id", postgresql_where=text("status = 'pending'"),
           sqlite_where=text("status = 'pending'")),
+    # A person's own messages, claimed before any broadcast's (storage/outbox.py).
+    Index("ix_outbox_pending_due_own", "due_at", "id",
+          postgresql_where=text("status = 'pending' AND broadcast_id IS NULL"),
+          sqlite_where=text("status = 'pending' AND broadcast_id IS NULL")),
 )
 
 # The conversation state of the bot (python-telegram-bot persistence), one row per key.

@@ -496,7 +496,8 @@ class FakeOutbox:
                 if row.status == PENDING and row.message.due_at <= now
                 and (row.claimed_until is None or row.claimed_until <= now)
             ),
-            key=lambda row: (row.message.due_at, row.message.id or 0),
+            key=lambda row: (row.message.broadcast_id is not None, row.message.due_at,
+                             row.message.id or 0),
         )[:limit]
         for row in due:
             self._put(replace(row, claimed_until=lease_until))

@@ -266,3 +266,22 @@ async def test_answers_to_a_person_are_never_delayed_but_the_outbox_keeps_its_di
 
         [delivered] = sends(bot.emulator)[len(answers):]
         assert delivered.at - answers[-1].at >= 1.0  # one second after the last answer
+
+
+async def test_a_persons_own_message_is_claimed_before_a_broadcasts_due_earlier(
+    engine: AsyncEngine,
+) -> None:
+    # A ticket paid for while a broadcast to thousands goes out is not sent after it.
+    await broadcast(engine, 1, range(1000, 1030))
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    async with SqlUnitOfWorkFactory(engine)(write=True) as uow:
+        await uow.outbox.add(OutboxMessage(kind=MessageKind.REMINDER.value, recipient=7,
+                                           payload={}, due_at=later, dedupe_key="own"), later)
+        await uow.commit()
+    now = later + timedelta(seconds=1)
+    async with SqlUnitOfWorkFactory(engine)(write=True) as uow:
+        first = await uow.outbox.claim_due(now, 10, now + timedelta(minutes=2))
+        rest = await uow.outbox.claim_due(now, 100, now + timedelta(minutes=2))
+        await uow.commit()
+    assert [m.kind for m in first] == ["reminder"] + ["broadcast"] * 9
+    assert len(rest) == 21 and {m.kind for m in rest} == {"broadcast"}
