@@ -52,6 +52,9 @@ class MessageKind(StrEnum):
     PAYMENT_DECLINED = "payment_declined"  # the provider declined; the hold stays
     REFUND = "refund"  # give money back through the provider that took it
     REFUND_NOTICE = "refund_notice"  # tell the passenger the money is on its way back
+    # A refund the provider cannot make itself (Telegram Payments): a staff member is asked
+    # to make it by hand; payload {"order", "amount", "currency", "provider", "reference"}.
+    REFUND_BY_HAND = "refund_by_hand"
     # A staff member's message to many passengers: payload {"broadcast_id": int, "text": str},
     # the text in Telegram's HTML formatting (checked by the broadcast's use case).
     BROADCAST = "broadcast"

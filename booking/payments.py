@@ -8,6 +8,7 @@ is never lost and a seat is never sold twice.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from datetime import datetime
 from booking import limits
 from booking.clock import Clock, system_clock
 from booking.errors import BookingError, ErrorCode
-from booking.model import Order, OrderStatus, Ticket, TicketStatus, Trip, TripStatus
+from booking.model import Order, OrderStatus, Role, Ticket, TicketStatus, Trip, TripStatus
 from booking.orders import order_views, owned_order, read_order, view_of
 from booking.outbox import MessageKind, Undeliverable, dedupe_key, enqueue
 from booking.outcomes import ConfirmOutcome, PaymentStatus, RefundReason
@@ -35,6 +36,8 @@ from booking.settings import BookingRules
 from booking.telegram_payments import RefundByHand
 from booking.usecase import UseCases
 from booking.views import ConfirmResult
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -146,13 +149,16 @@ class PaymentService(UseCases):
             provider = self.gateway.provider(provider_name)
         except LookupError as error:
             raise Undeliverable(str(error)) from error
+        told = data.get("reason") == "trip_cancelled"  # the cancellation notice said it
         try:
             refund_id = await provider.refund(reference, amount, currency)
         except RefundByHand as instruction:
+            await self._ask_for_refund_by_hand(message, payment.order_id, told=told)
+            # The row stays as the record of a refund nobody has made yet (failed, with
+            # the instruction), once staff have been asked and the passenger told.
             raise Undeliverable(str(instruction)) from instruction
         async with self._uow(write=True) as uow:
             now = self.now()
-            told = data.get("reason") == "trip_cancelled"  # the cancellation notice said it
             if await uow.payments.mark_refunded(provider_name, reference, refund_id, amount,
                                                 now) and not told:
                 await enqueue(uow, OutboxMessage(
@@ -160,6 +166,37 @@ class PaymentService(UseCases):
                     {"order": payment.order_id, "amount": amount, "currency": currency,
                      "reason": data.get("reason")}, now,
                     dedupe_key=dedupe_key("refunded", provider_name, reference)), now)
+            await uow.commit()
+
+    async def _ask_for_refund_by_hand(self, message: OutboxMessage, order_id: str, *,
+                                      told: bool) -> None:
+        """A refund the provider cannot make: every admin (every staff member, with no
+        admin yet) is asked to make it in the provider's dashboard, and the passenger is
+        told it will come, rather than that it is on its way."""
+        data = message.payload
+        provider, reference = str(data.get("provider")), str(data.get("reference"))
+        async with self._uow(write=True) as uow:
+            now = self.now()
+            staff = await uow.customers.with_roles({Role.STAFF, Role.ADMIN})
+            admins = [c for c in staff if c.role is Role.ADMIN] or staff
+            if not admins:
+                log.error("refund of %s %s for order %s must be made by hand, and no staff "
+                          "member has written to the bot to be asked", data.get("amount"),
+                          data.get("currency"), order_id)
+            for person in admins:
+                await enqueue(uow, OutboxMessage(
+                    MessageKind.REFUND_BY_HAND, person.id,
+                    {"order": order_id, "amount": data.get("amount"),
+                     "currency": data.get("currency"), "provider": provider,
+                     "reference": reference}, now,
+                    dedupe_key=dedupe_key("by_hand", provider, reference, person.id)), now)
+            if not told:
+                await enqueue(uow, OutboxMessage(
+                    MessageKind.REFUND_NOTICE, message.recipient,
+                    {"order": order_id, "amount": data.get("amount"),
+                     "currency": data.get("currency"), "reason": data.get("reason"),
+                     "by_hand": True}, now,
+                    dedupe_key=dedupe_key("refunded", provider, reference)), now)
             await uow.commit()
 
     async def confirm_payment(

@@ -129,9 +129,22 @@ def refund_notice(bot: Bot, services: Services) -> Deliverer:
         view = await order_for(services, message)
         amount = _.price(int(message.payload.get("amount", 0)), view.currency)
         reason = message.payload.get("reason")
-        if reason == "cancelled":
+        # A refund a staff member makes by hand (Telegram Payments) is not yet on its way.
+        by_hand = bool(message.payload.get("by_hand"))
+        if reason == "cancelled" and by_hand:
+            text = _("Your booking {route} is cancelled. {amount} will be refunded to you; "
+                     "we have asked our staff to make the refund.",
+                     route=route_of(_, view), amount=amount)
+        elif reason == "cancelled":
             text = _("Your booking {route} is cancelled. {amount} is on its way back to you.",
                      route=route_of(_, view), amount=amount)
+        elif by_hand:
+            text = _("We are sorry: your payment for {route} on {day} arrived after the seats "
+                     "were no longer available. {amount} will be refunded to you; we have "
+                     "asked our staff to make the refund.",
+                     route=route_of(_, view), day=_.day(view.departure.date(),
+                                                        local_today(services, view)),
+                     amount=amount)
         else:
             text = _("We are sorry: your payment for {route} on {day} arrived after the seats "
                      "were no longer available. {amount} is on its way back to you.",
@@ -315,12 +328,29 @@ def reminder(bot: Bot, services: Services) -> Deliverer:
     return deliver
 
 
+def refund_by_hand(bot: Bot, services: Services) -> Deliverer:
+    async def deliver(message: OutboxMessage) -> None:
+        """Ask a staff member to make a refund the provider cannot make itself."""
+        chat_id, _ = await recipient_texts(services, message)
+        view = await order_for(services, message)
+        text = _("Refund to make by hand: {amount} for booking {order} ({route}, {day}). "
+                 "Make it in the payment provider's dashboard, for payment {reference}.",
+                 amount=_.price(int(message.payload.get("amount", 0)), view.currency),
+                 order=view.id, route=route_of(_, view),
+                 day=_.day(view.departure.date(), local_today(services, view)),
+                 reference=str(message.payload.get("reference")))
+        await send_card(bot, chat_id, Card(text, []))
+
+    return deliver
+
+
 DelivererFactory = Callable[[Bot, Services], Deliverer]
 
 TELEGRAM_DELIVERERS: dict[MessageKind, DelivererFactory] = {
     MessageKind.HOLD_EXPIRED: hold_expired,
     MessageKind.PAYMENT_DECLINED: payment_declined,
     MessageKind.REFUND_NOTICE: refund_notice,
+    MessageKind.REFUND_BY_HAND: refund_by_hand,
     MessageKind.SEND_TICKETS: send_tickets,
     MessageKind.BROADCAST: broadcast,
     MessageKind.REMINDER: reminder,

@@ -50,3 +50,35 @@ async def test_pre_checkout_refused_once_the_hold_has_run_out(bot, clock):
     assert not result.ok and result.answered
     assert "expired" in (result.error_message or "")
     assert (await bot.services.booking.order(view.id)).status is OrderStatus.EXPIRED
+
+
+async def test_a_refund_telegram_cannot_make_is_asked_of_an_admin_and_promised(
+        engine, clock, booking_transport):
+    await seed(engine, clock)
+    settings = Settings(_env_file=None, payment_provider="telegram",
+                        telegram_payment_token="284685063:TEST:provider", admin_ids=[900])
+    async with running_bot(engine, clock, settings=settings,
+                           transport=booking_transport) as bot:
+        admin = bot.user("Ada", user_id=900)
+        await admin.send("/start")
+        user, view = await held_booking(bot)
+        await user.press(next(t for t in user.last_message.button_texts()
+                              if t.startswith("💳 Pay")))
+        assert (await user.pay()).ok
+        await bot.run_jobs()
+        await bot.services.booking.cancel(view.id, user.id)
+        await bot.run_jobs()
+        await bot.run_jobs()  # nothing is asked or said twice
+        asked = [m.text for m in admin.messages if "by hand" in (m.text or "")]
+        assert len(asked) == 1 and view.id in asked[0]
+        assert "payment provider's dashboard" in asked[0]
+        told = [m.text for m in user.messages if "will be refunded to you" in (m.text or "")]
+        assert len(told) == 1 and "on its way" not in told[0]
+        async with engine.connect() as conn:
+            refund = (await conn.execute(select(t.outbox.c.status, t.outbox.c.last_error)
+                                         .where(t.outbox.c.kind == "refund"))).one()
+            payment = (await conn.execute(select(t.payments.c.status))).scalar_one()
+        # The refund is not pretended: the row records it is still to be made by hand.
+        assert refund.status == "failed" and "dashboard" in refund.last_error
+        assert payment == "succeeded"
+        bot.harness.assert_no_errors()
