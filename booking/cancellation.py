@@ -147,8 +147,10 @@ class CancellationService(UseCases):
 
 
 async def refund_through_provider(uow: UnitOfWork, order: Order, refund: int, now: datetime,
-                                  *, reason: str = "cancelled") -> None:
-    """Ask the provider that took the money to give ``refund`` back, after the commit."""
+                                  *, reason: str = "cancelled", told: bool = False) -> None:
+    """Ask the provider that took the money to give ``refund`` back, after the commit;
+    ``told``: the passenger has been told of it already (a trip cancellation's notice), so
+    the refund needs no notice of its own."""
     if refund <= 0:
         return
     payment = next((p for p in await uow.payments.for_order(order.id)
@@ -158,5 +160,5 @@ async def refund_through_provider(uow: UnitOfWork, order: Order, refund: int, no
     await enqueue(uow, OutboxMessage(
         MessageKind.REFUND, order.customer_id,
         {"provider": payment.provider, "reference": payment.reference, "amount": refund,
-         "currency": order.currency, "reason": reason}, now,
+         "currency": order.currency, "reason": reason, "order": order.id, "told": told}, now,
         dedupe_key=dedupe_key("refund", payment.provider, payment.reference)), now)

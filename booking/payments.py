@@ -149,7 +149,9 @@ class PaymentService(UseCases):
             provider = self.gateway.provider(provider_name)
         except LookupError as error:
             raise Undeliverable(str(error)) from error
-        told = data.get("reason") == "trip_cancelled"  # the cancellation notice said it
+        # The trip cancellation's notice said it already; a payment that came after the trip
+        # was cancelled (reason trip_cancelled too) was told nothing yet.
+        told = bool(data.get("told"))
         try:
             refund_id = await provider.refund(reference, amount, currency)
         except RefundByHand as instruction:
@@ -286,7 +288,7 @@ class PaymentService(UseCases):
                 await enqueue(uow, OutboxMessage(
                     MessageKind.REFUND, order.customer_id,
                     {"provider": provider, "reference": reference, "amount": amount,
-                     "currency": currency, "reason": reason.value}, now,
+                     "currency": currency, "reason": reason.value, "order": order_id}, now,
                     dedupe_key=dedupe_key("refund", provider, reference)), now)
                 if order.status is OrderStatus.HELD and not order.hold_live(now):
                     order = await uow.orders.change_status(

@@ -140,7 +140,8 @@ class TripChanges(UseCases):
             seats_live=False, refund_amount=refund if paid else None)
         if paid:
             await uow.tickets.void_order(order.id)
-            await refund_through_provider(uow, order, refund, now, reason="trip_cancelled")
+            await refund_through_provider(uow, order, refund, now, reason="trip_cancelled",
+                                          told=True)
         await enqueue(uow, OutboxMessage(
             MessageKind.TRIP_CANCELLED, order.customer_id,
             {"order": order.id, "reason": reason, "refund": refund}, now,

@@ -129,31 +129,30 @@ def refund_notice(bot: Bot, services: Services) -> Deliverer:
         view = await order_for(services, message)
         amount = _.price(int(message.payload.get("amount", 0)), view.currency)
         reason = message.payload.get("reason")
-        # A refund a staff member makes by hand (Telegram Payments) is not yet on its way.
-        by_hand = bool(message.payload.get("by_hand"))
-        if reason == "cancelled" and by_hand:
-            text = _("Your booking {route} is cancelled. {amount} will be refunded to you; "
-                     "we have asked our staff to make the refund.",
-                     route=route_of(_, view), amount=amount)
-        elif reason == "cancelled":
-            text = _("Your booking {route} is cancelled. {amount} is on its way back to you.",
-                     route=route_of(_, view), amount=amount)
-        elif by_hand:
-            text = _("We are sorry: your payment for {route} on {day} arrived after the seats "
-                     "were no longer available. {amount} will be refunded to you; we have "
-                     "asked our staff to make the refund.",
-                     route=route_of(_, view), day=_.day(view.departure.date(),
-                                                        local_today(services, view)),
-                     amount=amount)
+        day = _.day(view.departure.date(), local_today(services, view))
+        route = route_of(_, view)
+        if reason == "cancelled":
+            why = _("Your booking {route} is cancelled.", route=route)
+        elif reason == "trip_cancelled":  # a payment that came after the trip was cancelled
+            why = _("We are sorry: your payment for {route} on {day} arrived after the trip "
+                    "was cancelled.", route=route, day=day)
+        elif reason == "trip_departed":
+            why = _("We are sorry: your payment for {route} on {day} arrived after the trip "
+                    "had left.", route=route, day=day)
         else:
-            text = _("We are sorry: your payment for {route} on {day} arrived after the seats "
-                     "were no longer available. {amount} is on its way back to you.",
-                     route=route_of(_, view), day=_.day(view.departure.date(),
-                                                        local_today(services, view)),
-                     amount=amount)
+            why = _("We are sorry: your payment for {route} on {day} arrived after the seats "
+                    "were no longer available.", route=route, day=day)
+        # A refund a staff member makes by hand (Telegram Payments) is not yet on its way.
+        if message.payload.get("by_hand"):
+            how = _("{amount} will be refunded to you; we have asked our staff to make the "
+                    "refund.", amount=amount)
+        else:
+            how = _("{amount} is on its way back to you.", amount=amount)
+        text = _("{sentence} {next_sentence}", sentence=why, next_sentence=how)
         # The trip the passenger cancelled has their seats free again: not offered back.
         # A payment that came too late may still find other seats on the trip they wanted.
-        rows = await alternative_rows(services, _, view, other_trips=reason == "cancelled")
+        rows = await alternative_rows(services, _, view,
+                                      other_trips=reason in ("cancelled", "trip_cancelled"))
         rows.append([button(_("🚌 Book again"), cb.menu("book"))])
         await send_card(bot, chat_id, Card(text, rows))
 

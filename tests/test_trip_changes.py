@@ -223,3 +223,25 @@ async def test_a_delay_past_midnight_says_so_and_names_the_trip_by_its_timetable
     assert any(b.startswith(f"{EN.time(moved)} +1 · ".replace("\u202f", " "))
                for b in labels), labels
     bot.harness.assert_no_errors()
+
+
+async def test_a_payment_that_comes_after_the_trip_was_cancelled_is_refunded_and_said(
+        bot, engine, clock):
+    # The hold ran out before staff cancelled the trip, so the cancellation told its
+    # passenger nothing; the payment that comes after is refunded, and that is said.
+    kate, view = await booked(bot, "Kate", "Kate Moss", "en", pay=False)
+    staff = bot.user("Sam", user_id=STAFF_ID)
+    await staff.send("/start")
+    clock.advance(minutes=16)
+    await bot.services.booking.expire_holds()
+    await bot.services.trip_changes.cancel(STAFF_ID, view.trip_id, "Coach broke down")
+    await bot.services.booking.handle_event(bot.sandbox.event(view, PaymentEventType.SUCCEEDED))
+    await bot.run_jobs()
+    await bot.run_jobs()
+    amount = f"CN¥{view.amount / 100:.2f}"
+    notices = [m.text for m in kate.messages
+               if m.text and "arrived after the trip was cancelled" in m.text]
+    assert len(notices) == 1 and f"{amount} is on its way back to you." in notices[0]
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(t.payments.c.status))).scalar_one() == "refunded"
+    bot.harness.assert_no_errors()
