@@ -123,5 +123,9 @@ def run(settings: Settings, host: str, port: int, out: TextIO = sys.stdout, *,
     from bot.logs import configure
 
     configure(settings.log_format or "json", level=settings.log_level.upper())
-    return event_loop.run(serve(settings, host, port, out, pool_size=pool_size),
-                          settings.event_loop)
+    try:
+        return event_loop.run(serve(settings, host, port, out, pool_size=pool_size),
+                              settings.event_loop)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM before the server took them over
+        print("kassa booking-api: stopped", file=out, flush=True)
+        return 0

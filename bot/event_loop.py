@@ -11,6 +11,8 @@ on.
 from __future__ import annotations
 
 import asyncio
+import signal
+import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, Literal, TypeVar, get_args
 
@@ -29,6 +31,22 @@ def loop_factory(name: EventLoopName) -> Callable[[], asyncio.AbstractEventLoop]
 
 
 def run(main: Coroutine[Any, Any, T], name: EventLoopName) -> T:
-    """``asyncio.run(main)`` on the loop ``name``."""
-    with asyncio.Runner(loop_factory=loop_factory(name)) as runner:
-        return runner.run(main)
+    """``asyncio.run(main)`` on the loop ``name``.
+
+    Until ``main`` sets up its own handling of SIGTERM (a server does once it has started),
+    SIGTERM ends it as Ctrl-C does: asyncio cancels ``main`` and raises KeyboardInterrupt
+    here, for the command to say it stopped. Otherwise a stop asked for while a server
+    still checks its database would kill it without a word."""
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _as_interrupt)
+    try:
+        with asyncio.Runner(loop_factory=loop_factory(name)) as runner:
+            return runner.run(main)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _as_interrupt(signum: int, frame: object) -> None:
+    signal.raise_signal(signal.SIGINT)

@@ -227,4 +227,9 @@ def run(settings: Settings, out: TextIO = sys.stdout, *, webhook: bool = False) 
     from bot.logs import configure
 
     configure(settings.log_format or "json", level=settings.log_level.upper())
-    return event_loop.run(serve(settings, checked, out, webhook=webhook), settings.event_loop)
+    try:
+        return event_loop.run(serve(settings, checked, out, webhook=webhook),
+                              settings.event_loop)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM before the server took them over
+        print("kassa: stopped", file=out, flush=True)
+        return 0

@@ -5,6 +5,7 @@ as an operator (or a supervisor restarting them) sees them."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -160,3 +161,25 @@ def test_two_upgrades_at_once_on_an_empty_postgresql_database(tmp_path, postgres
         assert asyncio.run(schema_status(url)) == "current"
     finally:
         asyncio.run(drop_postgres_database(POSTGRES_ADMIN_URL, url))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("command", [["webhook"], ["booking-api", "--port", "0"]], ids=" ".join)
+def test_a_stop_while_starting_is_one_line_and_exit_0(tmp_path, command, signum):
+    # A database that takes the connection and never answers: the server is still
+    # checking its schema when it is told to stop.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        url = f"postgresql+asyncpg://kassa@127.0.0.1:{port}/kassa"
+        process = subprocess.Popen([*KASSA, *command], env=settings(tmp_path, database_url=url),
+                                   cwd=tmp_path, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        connection, _ = silent.accept()  # it has started and waits for the database
+        with connection:
+            process.send_signal(signum)
+            out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+    assert len((out + err).strip().splitlines()) == 1 and "stopped" in out
