@@ -139,6 +139,15 @@ def refund_notice(bot: Bot, services: Services) -> Deliverer:
         elif reason == "trip_departed":
             why = _("We are sorry: your payment for {route} on {day} arrived after the trip "
                     "had left.", route=route, day=day)
+        elif reason == "already_paid":  # paid twice (two tabs, a retry): the first stands
+            why = _("Your booking {route} on {day} was paid twice; your tickets stand, and "
+                    "the second payment goes back.", route=route, day=day)
+        elif reason == "order_closed":
+            why = _("We are sorry: your payment for {route} on {day} arrived after the "
+                    "booking was cancelled.", route=route, day=day)
+        elif reason == "amount_mismatch":
+            why = _("We are sorry: your payment for {route} on {day} was not the booking's "
+                    "price.", route=route, day=day)
         else:
             why = _("We are sorry: your payment for {route} on {day} arrived after the seats "
                     "were no longer available.", route=route, day=day)
@@ -149,6 +158,10 @@ def refund_notice(bot: Bot, services: Services) -> Deliverer:
         else:
             how = _("{amount} is on its way back to you.", amount=amount)
         text = _("{sentence} {next_sentence}", sentence=why, next_sentence=how)
+        if reason == "already_paid":  # nothing to book again: the booking is theirs
+            await send_card(bot, chat_id, Card(text, [[button(_("🎫 My tickets"),
+                                                              cb.menu("tickets"))]]))
+            return
         # The trip the passenger cancelled has their seats free again: not offered back.
         # A payment that came too late may still find other seats on the trip they wanted.
         rows = await alternative_rows(services, _, view,

@@ -196,6 +196,23 @@ async def test_fifty_deliveries_of_one_event_confirm_once(bot, engine):
     assert len(references) == 1
 
 
+async def test_a_second_payment_is_refunded_as_such_and_the_tickets_stand(bot):
+    # Two tabs, or a retried form: two payments of one booking, each with its own id.
+    user, view = await held_booking(bot)
+    for event_id in ("evt_first", "evt_second"):
+        await bot.services.booking.handle_event(ProviderEvent(
+            "sandbox", event_id, PaymentEventType.SUCCEEDED, view.id, view.amount,
+            view.currency))
+    await bot.run_jobs()
+    await bot.run_jobs()
+    [notice] = [m for m in user.messages if m.text and "back to you" in m.text]
+    assert "was paid twice; your tickets stand" in notice.text
+    assert "no longer available" not in notice.text
+    assert notice.button_texts() == ["🎫 My tickets"]
+    assert (await bot.services.booking.order(view.id)).status.value == "paid"
+    bot.harness.assert_no_errors()
+
+
 async def test_late_payment_after_resale_is_refunded_with_an_apology(bot, clock, engine):
     user, view = await held_booking(bot)
     clock.advance(minutes=16)
