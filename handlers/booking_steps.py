@@ -39,7 +39,7 @@ from handlers.parsing import (
     seat_labels,
 )
 from handlers.turn import Turn
-from locales import LANGUAGES, texts
+from locales import LANGUAGES, Texts, texts
 
 # Where a refusal at confirmation sends the person back to.
 RETRY_STEP = {
@@ -351,8 +351,7 @@ async def pick_trip(turn: Turn) -> None:
         if 0 < wanted <= most:
             flow.count = wanted
         else:  # "10 seats" on a trip that sells 9 a booking, "0 seats": asked again, why
-            notice = _.ngettext("You can book from 1 to {n} seat here.",
-                                "You can book from 1 to {n} seats here.", most)
+            notice = count_range(_, most)
     await turn.go(Step.SEATS if flow.count else Step.COUNT, notice)
 
 
@@ -375,13 +374,21 @@ async def typed_count(turn: Turn) -> None:
     await choose_count(turn, count)
 
 
+def count_range(_: Texts, most: int) -> str:
+    """How many passengers one booking on this trip may have (``most``: 1 when one seat is
+    left, where "from 1 to 1" would read oddly)."""
+    if most == 1:
+        return _("Only one seat can be booked here.")
+    return _.ngettext("You can book from 1 to {n} seat here.",
+                      "You can book from 1 to {n} seats here.", most)
+
+
 async def choose_count(turn: Turn, count: int) -> None:
     _ = turn.texts
     flow = turn.flow
     most = most_seats(turn.context, await chosen_trip(turn.context, flow))
     if not 1 <= count <= most:
-        await turn.go(Step.COUNT, _.ngettext("You can book from 1 to {n} seat here.",
-                                             "You can book from 1 to {n} seats here.", most))
+        await turn.go(Step.COUNT, count_range(_, most))
         return
     if count != flow.count:
         flow.count = count

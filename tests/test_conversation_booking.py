@@ -390,3 +390,11 @@ async def test_a_count_no_booking_can_have_is_said_when_the_trip_is_chosen(bot, 
     text = anna.last_message.text
     assert "You can book from 1 to 9 seats here." in text and "How many passengers" in text
     bot.harness.assert_no_errors()
+
+
+def test_one_seat_left_is_said_as_such_not_as_a_range_of_one():
+    from handlers.booking_steps import count_range
+
+    assert count_range(texts("en"), 1) == "Only one seat can be booked here."
+    assert count_range(texts("ru"), 1) == "Здесь можно забронировать только одно место."
+    assert count_range(texts("en"), 9) == "You can book from 1 to 9 seats here."
