@@ -444,6 +444,14 @@ async def choose_seats(turn: Turn, labels: list[str], *, typed: bool = False) ->
             return
         elif len(chosen) < (flow.count or 1):
             chosen.append(label)
+        elif (flow.count or 1) == 1:  # one passenger: the new seat instead of the old
+            chosen = [label]
+        else:  # every passenger has a seat: which one to give up is the passenger's to say
+            notice = _("You have chosen {n} seats already: tap one of them to free it "
+                       "first.", n=flow.count)
+            await turn.answer(notice, alert=True)
+            await turn.go(Step.SEATS, notice)
+            return
     flow.seats = chosen
     flow.any_seats = False
     if len(chosen) == flow.count and labels:

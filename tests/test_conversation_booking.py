@@ -398,3 +398,33 @@ def test_one_seat_left_is_said_as_such_not_as_a_range_of_one():
     assert count_range(texts("en"), 1) == "Only one seat can be booked here."
     assert count_range(texts("ru"), 1) == "Здесь можно забронировать только одно место."
     assert count_range(texts("en"), 9) == "You can book from 1 to 9 seats here."
+
+
+async def test_a_seat_tapped_once_every_passenger_has_one_is_not_ignored(bot):
+    anna = bot.user()
+    await to_trips(anna)
+    await anna.press(next(t for t in anna.last_message.button_texts() if t.startswith("1.")))
+    await anna.press("2")
+    await anna.send("1A 1B")
+    assert "Passenger 1 of 2" in anna.last_message.text
+    await anna.press("« Back")
+    seat_map = anna.last_message
+    await anna.press("2A", message=seat_map)
+    assert "You have chosen 2 seats already: tap one of them to free it first." in (
+        anna.last_message.text)
+    assert "Passenger 1 of 2" not in anna.last_message.text  # still choosing seats
+    bot.harness.assert_no_errors()
+
+
+async def test_one_passengers_new_seat_takes_the_place_of_the_old(bot):
+    anna = bot.user()
+    await to_trips(anna)
+    await anna.press(next(t for t in anna.last_message.button_texts() if t.startswith("1.")))
+    await anna.press("1")
+    await anna.send("1A")
+    await anna.press("« Back")
+    await anna.press("2A")
+    await anna.send("Anna Lee")
+    assert "2A — Anna Lee" in anna.last_message.text
+    assert "1A" not in anna.last_message.text
+    bot.harness.assert_no_errors()
