@@ -8,7 +8,7 @@ used before (when, by whom) or voided by a cancellation.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -61,10 +61,16 @@ class SignedTicketCodes:
             raise BookingError(ErrorCode.BAD_TICKET_CODE, detail=str(error)[:100]) from error
 
 
+# How many days before its departure's day (on the boarding stop's clock) a ticket can be
+# checked in: from the day before (an early coach boards the evening before), never earlier.
+CHECK_IN_DAYS_AHEAD = 1
+
+
 class CheckInOutcome(StrEnum):
     CHECKED_IN = "checked_in"  # valid, and marked used now
     ALREADY_USED = "already_used"
     VOID = "void"  # its order was cancelled or refunded
+    TOO_EARLY = "too_early"  # valid, but its trip's day is more than CHECK_IN_DAYS_AHEAD off
     FORGED = "forged"  # not signed by us, or no such ticket
 
 
@@ -138,6 +144,13 @@ class TicketingService(UseCases):
                 order = await owned_order(uow, ticket.order_id, None)
                 now = self.now()
                 [view] = await order_views(uow, [order], now)
+                boarding_day = view.departure.date()
+                if (ticket.status is TicketStatus.VALID and order.status is OrderStatus.PAID
+                        and now.astimezone(view.departure.tzinfo).date()
+                        < boarding_day - timedelta(days=CHECK_IN_DAYS_AHEAD)):
+                    # A ticket scanned days ahead (at the wrong coach, by mistake) would be
+                    # used up, and its booking could no longer be cancelled.
+                    return CheckIn(CheckInOutcome.TOO_EARLY, _view(ticket, printed), view)
                 if ticket.status is TicketStatus.VALID:
                     if await uow.tickets.mark_used(ticket.id, now, staff_id):
                         await uow.commit()

@@ -103,6 +103,9 @@ def result_text(_: Texts, result: CheckIn, checker: str | None = None) -> str:
         return _("✅ Valid. Checked in now.\n{ticket}", ticket=about)
     if result.outcome is CheckInOutcome.VOID:
         return _("⛔ Void: this booking was cancelled.\n{ticket}", ticket=about)
+    if result.outcome is CheckInOutcome.TOO_EARLY:
+        return _("⏳ Valid, but too early: check-in opens the day before departure. "
+                 "Nothing was marked.\n{ticket}", ticket=about)
     when = "?"
     if ticket.used_at is not None:
         # On the trip's clock (where the boarding was), not the server's.

@@ -685,6 +685,30 @@ async def test_a_station_the_trip_does_not_call_at_is_not_called_unknown(world, 
     assert await orders_count(engine) == 0
 
 
+async def test_a_ticket_scanned_days_before_its_trip_is_not_used_up(world):
+    # A scan at the wrong coach days ahead would use the ticket up, and its booking could
+    # no longer be cancelled: it is refused, marking nothing, until the day before.
+    network, booking, api = world
+    later = date(2026, 6, 3)  # the clock reads the morning of 1 June
+    order = await booking.hold(1, network.trips[later], "B", "D", ["Anna Lee"], ["1A"])
+    await booking.start_payment(order.id, 1)
+    await booking.handle_event(ProviderEvent("sandbox", "evt-e", PaymentEventType.SUCCEEDED,
+                                             order.id, order.amount, order.currency))
+    [ticket] = await booking.tickets(order.id, 1)
+    response = await api.client.post("/v1/check-ins", headers=AUTH, json={"code": ticket.code})
+    answer = await response.json()
+    assert answer["outcome"] == "too_early" and answer["ticket"]["status"] == "valid"
+    assert (await booking.order(order.id, 1)).cancellable
+    tomorrow = await booking.hold(1, network.trips[date(2026, 6, 2)], "B", "D", ["Bo Chen"],
+                                  ["1A"])
+    await booking.start_payment(tomorrow.id, 1)
+    await booking.handle_event(ProviderEvent("sandbox", "evt-t", PaymentEventType.SUCCEEDED,
+                                             tomorrow.id, tomorrow.amount, tomorrow.currency))
+    [ticket] = await booking.tickets(tomorrow.id, 1)
+    response = await api.client.post("/v1/check-ins", headers=AUTH, json={"code": ticket.code})
+    assert (await response.json())["outcome"] == "checked_in"  # the day before: open
+
+
 async def test_a_check_in_answers_the_code_as_printed_and_refuses_control_characters(world):
     network, booking, api = world
     order = await booking.hold(1, network.trips[DAY], "B", "D", ["Anna Lee"], ["1A"])
