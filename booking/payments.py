@@ -35,7 +35,7 @@ from booking.reminders import schedule_reminders
 from booking.settings import BookingRules
 from booking.telegram_payments import RefundByHand
 from booking.usecase import UseCases
-from booking.views import ConfirmResult
+from booking.views import ConfirmResult, OrderView
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,13 @@ class PaymentGateway:
         return found
 
 
+def _check_not_departed(view: OrderView, now: datetime) -> None:
+    """A hold outlives its trip's departure by up to its minutes: nothing is paid for a
+    coach that has left the passenger's stop (the payment would only be refunded)."""
+    if view.departure <= now:
+        raise BookingError(ErrorCode.TRIP_DEPARTED)
+
+
 class PaymentService(UseCases):
     def __init__(
         self,
@@ -69,11 +76,12 @@ class PaymentService(UseCases):
     async def check_checkout(self, order_id: str, amount: int, currency: str) -> None:
         """Telegram's pre-checkout question: may this order be paid now, for this amount?
         BookingError says why not."""
-        async with self._uow() as uow:
-            order = await owned_order(uow, order_id, None)
-        if not order.hold_live(self.now()):
+        parts = await read_order(self._uow, order_id, None)
+        order, now = parts.order, self.now()
+        if not order.hold_live(now):
             raise BookingError(ErrorCode.HOLD_EXPIRED if order.status is OrderStatus.HELD
                                else ErrorCode.ORDER_NOT_HELD)
+        _check_not_departed(view_of(parts, now), now)
         if amount != order.amount:
             raise BookingError(ErrorCode.AMOUNT_MISMATCH)
         if currency != order.currency:
@@ -91,6 +99,7 @@ class PaymentService(UseCases):
             raise BookingError(ErrorCode.ORDER_NOT_HELD if order.status is not
                                OrderStatus.HELD else ErrorCode.HOLD_EXPIRED)
         view = view_of(parts, self.now())
+        _check_not_departed(view, self.now())
         return self.gateway.provider(self.gateway.default).checkout(view)
 
     async def handle_event(self, event: ProviderEvent) -> ConfirmResult | None:
