@@ -56,8 +56,16 @@ def _refuse(problem: NameProblem, char: str | None = None) -> BookingError:
     return BookingError(ErrorCode.BAD_PASSENGER_NAME, **params)
 
 
+# Letters and marks by Unicode's categories that print as nothing: the Hangul fillers (a
+# name of them is a blank line on the ticket), the combining grapheme joiner, and the
+# Arabic tatweel, a stroke that only stretches the letters beside it.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u034f\u0640")
+
+
 def _problem(char: str) -> NameProblem | None:
     """What is wrong with ``char`` inside a name, or None if a name may hold it."""
+    if char in _BLANK_LETTERS:
+        return NameProblem.INVISIBLE
     category = unicodedata.category(char)
     if category[0] in "LM" or char == " " or char in _JOINERS:
         return None

@@ -68,6 +68,13 @@ def test_bidi_overrides_and_zero_width_characters_are_refused(char: str) -> None
     assert problem(f"Ann{char}Lee") == (NameProblem.INVISIBLE, f"U+{ord(char):04X}")
 
 
+@pytest.mark.parametrize("raw", ["\u3164", "\u3164 \u3164", "\u115f", "\u1160", "\uffa0",
+                                 "A\u034f\u034f", "\u0640\u0640"])
+def test_letters_that_print_as_nothing_are_refused(raw: str) -> None:
+    # Letters or marks by their category, but a ticket would print a blank name.
+    assert problem(raw)[0] is NameProblem.INVISIBLE
+
+
 @pytest.mark.parametrize(
     "raw", ["Ann 😀", "Ann3", "Ann!", "A&B", "<b>Ann</b>", "Ann.", "@ann", "Ann_Lee", "Ann™",
             "Ann\ue000"],
