@@ -309,8 +309,8 @@ def make_booking_api(booking: BookingApi, customers: CustomersApi, *, token: str
         raise ValueError("the booking API needs a token")
     # aiohttp's own bound stops a body sent without Content-Length (chunked) at 64 KB too.
     app = web.Application(client_max_size=MAX_BODY_BYTES,
-                          middlewares=[_answer_errors, _authenticate, _bound_body,
-                                       _idempotent])
+                          middlewares=[_plain_body, _answer_errors, _authenticate,
+                                       _bound_body, _idempotent])
     endpoints = Endpoints(booking, customers)
     app[ENDPOINTS] = endpoints
     app[TOKEN] = token
@@ -402,6 +402,19 @@ async def _authenticate(request: web.Request, handler: Handler) -> web.StreamRes
                                       "a valid bearer token is needed")
             response.headers["WWW-Authenticate"] = 'Bearer realm="kassa"'
             return response
+    return await handler(request)
+
+
+@web.middleware
+async def _plain_body(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Bodies come as they are: a compressed one is refused before anything reads it (a
+    body that is not what its Content-Encoding says broke inside aiohttp's reading, a 500
+    with a traceback, whoever sent it), and the connection closed rather than drained."""
+    if request.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+        response = error_response(ApiErrorCode.UNSUPPORTED_ENCODING,
+                                  "send the body without Content-Encoding")
+        response.force_close()
+        return response
     return await handler(request)
 
 

@@ -72,6 +72,7 @@ class ApiErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSUPPORTED_ENCODING = "unsupported_encoding"  # a compressed body (Content-Encoding)
     BAD_IDEMPOTENCY_KEY = "bad_idempotency_key"
     REQUEST_IN_PROGRESS = "request_in_progress"  # the same Idempotency-Key is being answered
     UNKNOWN_CUSTOMER = "unknown_customer"
@@ -107,6 +108,7 @@ STATUS_OF_ERROR: dict[str, int] = {
     ApiErrorCode.UNKNOWN_CUSTOMER: 404,
     ApiErrorCode.METHOD_NOT_ALLOWED: 405,
     ApiErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ApiErrorCode.UNSUPPORTED_ENCODING: 415,
     ApiErrorCode.REQUEST_IN_PROGRESS: 409,
     ApiErrorCode.INTERNAL: 500,
 }
@@ -173,7 +175,7 @@ def refusal_of(loc: tuple[int | str, ...], problem: str, context: dict[str, Any]
 
 
 # Every operation may answer with these (the document lists them, so a client knows).
-ERROR_STATUSES = (400, 401, 403, 404, 409, 413, 422, 503)
+ERROR_STATUSES = (400, 401, 403, 404, 409, 413, 415, 422, 503)
 
 
 def status_of(code: str) -> int:

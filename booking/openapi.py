@@ -31,6 +31,7 @@ _REASONS = {
     409: "Seats no longer available, the order no longer in that state, or the same "
          "Idempotency-Key still being answered (request_in_progress)",
     413: "The body is over 64 KB",
+    415: "A compressed body (Content-Encoding other than identity): send it plain",
     422: "A parameter or body the service refuses (unknown fields, wrong types, bad values)",
     503: "Busy: try again shortly",
 }

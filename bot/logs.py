@@ -165,6 +165,11 @@ def _bad_http_in_one_line(record: logging.LogRecord) -> bool:
     warning line naming the kind of fault, without the bytes."""
     error = record.exc_info[1] if record.exc_info else None
     http_exceptions = sys.modules.get("aiohttp.http_exceptions")
+    # A body that is not what its Content-Encoding says fails as aiohttp drains it, the
+    # parser's error wrapped in another ("Unhandled exception"): the cause is looked for.
+    while (error is not None and http_exceptions is not None
+           and not isinstance(error, http_exceptions.HttpProcessingError)):
+        error = error.__cause__ or error.__context__
     if (record.name == "aiohttp.server" and http_exceptions is not None
             and isinstance(error, http_exceptions.HttpProcessingError)):
         remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"

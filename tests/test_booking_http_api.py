@@ -4,7 +4,10 @@ databases."""
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
+import logging
 import os
 import re
 import subprocess
@@ -25,6 +28,7 @@ from booking.model import OrderStatus, Role
 from booking.names import MAX_GIVEN_NAME_LENGTH, MAX_NAME_LENGTH
 from booking.providers import PaymentEventType, ProviderEvent
 from booking.ticketing import CheckInOutcome
+from bot.logs import configure, remove
 from bot.services import booking_service, customer_service
 from bot.settings import Settings
 from storage import tables as t
@@ -738,3 +742,25 @@ async def test_a_hold_whose_trip_has_left_cannot_be_paid(world, clock):
     response = await api.client.post(f"/v1/orders/{order.id}/checkout-check", headers=AUTH,
                                      json={"amount": order.amount, "currency": order.currency})
     assert await error_of(response) == (409, "trip_departed")
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+async def test_a_compressed_body_is_415_and_nothing_breaks(world, engine, encoding):
+    network, _, api = world
+    body = json.dumps(hold_body(network.trips[DAY])).encode()
+    buffer = io.StringIO()
+    level = logging.getLogger().level
+    handler = configure("json", stream=buffer)
+    try:
+        response = await api.client.post("/v1/holds", data=b"not " + body, headers={
+            **AUTH, "Content-Type": "application/json", "Content-Encoding": encoding})
+        assert await error_of(response) == (415, "unsupported_encoding")
+        await asyncio.sleep(0.1)  # aiohttp's reading of the rest of the body, if any
+    finally:
+        remove(handler)
+        logging.getLogger().setLevel(level)
+    assert await orders_count(engine) == 0
+    # No error, no traceback: a client's mistake is at most a warning line.
+    lines = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    assert all(line["level"] in ("info", "warning") and "exception" not in line
+               for line in lines), lines
