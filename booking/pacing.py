@@ -14,10 +14,7 @@ A delivery running in the outbox worker carries a DeliveryTicket (a context vari
 its calls wait for their turns, and a delivery that has not yet sent anything is given
 back instead (NotAttempted) when its worker is stopping or its claim on the row is about
 to lapse, so no row is ever sent by two workers. Calls made outside a delivery (answers to
-a person's own message) go first: they wait only for room in the last second's window
-(a slot's interval, 1/30 s, while a broadcast fills every slot; nothing otherwise), the
-deliveries wait while any of them does, and they are counted. Sent at once instead, an
-answer during a broadcast was the 31st call of its second, and Telegram refused it (429).
+a person's own message) are never delayed, only counted, so deliveries leave room for them.
 """
 
 from __future__ import annotations
@@ -118,7 +115,6 @@ class Pacer:
         self._paused_until = 0.0  # flood control told us to wait until then
         self._chats: dict[Hashable, _Chat] = {}
         self._since_sweep = 0
-        self._answers_waiting = 0  # answers to people waiting for room: deliveries let them
 
     @property
     def paused_until(self) -> float:
@@ -128,24 +124,6 @@ class Pacer:
         """Telegram said 429: no call starts for ``seconds``."""
         until = self._clock() + max(0.0, seconds)
         self._paused_until = max(self._paused_until, until)
-
-    @asynccontextmanager
-    async def answer_turn(self, chat_id: Hashable) -> AsyncIterator[None]:
-        """A call answering a person's own message, made inside the block: ahead of every
-        delivery, once the last second's window has room for it (flood control's pause is
-        not waited out: the answer goes, and Telegram's 429 says so)."""
-        if self._interval:
-            self._answers_waiting += 1
-            try:
-                while True:
-                    wait = self._window_free() - self._clock()
-                    if wait <= 0:
-                        break
-                    await asyncio.sleep(wait)
-            finally:
-                self._answers_waiting -= 1
-        with self.unpaced(chat_id):
-            yield
 
     @contextmanager
     def unpaced(self, chat_id: Hashable) -> Iterator[None]:
@@ -191,9 +169,7 @@ class Pacer:
                     now = self._clock()
                     start = max(self._last_start + self._interval, self._paused_until,
                                 self._window_free())
-                    if self._answers_waiting:  # an answer to a person takes this slot
-                        start = max(start, now + self._interval)
-                    elif start <= now:
+                    if start <= now:
                         break
                     await self._until(start, ticket)
                 # A sleep ends a little late (~1 ms, 3% of an interval): counting from

@@ -64,8 +64,8 @@ class KassaRateLimiter(BaseRateLimiter[None]):
         if chat_id is None or not counts_as_message(endpoint):
             return await callback(*args, **kwargs)
         ticket = current_ticket.get()
-        if ticket is None:  # an answer to the person: ahead of every delivery, and counted
-            async with self.pacer.answer_turn(chat_id):
+        if ticket is None:  # an answer to the person: at once, but counted
+            with self.pacer.unpaced(chat_id):
                 try:
                     return await callback(*args, **kwargs)
                 except RetryAfter as error:

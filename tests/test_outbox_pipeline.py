@@ -9,7 +9,7 @@ import pytest
 
 from booking import outbox as outbox_module
 from booking.outbox import MessageKind, OutboxService
-from booking.pacing import DeliveryTicket, Pacer, SendLimits, current_ticket
+from booking.pacing import Pacer, SendLimits, current_ticket
 from booking.ports import OutboxMessage, OutboxOutcome
 from tests.conftest import FakeClock
 from tests.fakes import PENDING, FakeOutbox, FakeUnitOfWorkFactory
@@ -124,29 +124,3 @@ async def test_rows_written_by_a_delivery_that_ends_during_a_claim_are_delivered
     assert sorted(delivered, key=str) == sorted(
         [(KIND, 100), (KIND, 101), (notice, 100)], key=str)
     assert report.sent == 3
-
-
-async def test_an_answer_to_a_person_goes_ahead_of_a_broadcast_within_the_limit() -> None:
-    # A broadcast fills every slot of the window: an answer waits for the next free one
-    # (not for the broadcast), and the second it goes in still holds no more than the limit.
-    pacer = Pacer(SendLimits(per_second=20, chat_interval=0))
-    starts: list[tuple[float, str]] = []
-    loop = asyncio.get_running_loop()
-    twenty_sent = asyncio.Event()
-
-    async def delivery(n: int) -> None:
-        async with pacer.turn(n, DeliveryTicket(loop.time() + 60)):
-            starts.append((loop.time(), "delivery"))
-            if len(starts) == 20:
-                twenty_sent.set()
-
-    deliveries = [asyncio.create_task(delivery(n)) for n in range(40)]
-    await asyncio.wait_for(twenty_sent.wait(), 5)
-    async with pacer.answer_turn("person"):
-        starts.append((loop.time(), "answer"))
-        answered_after = sum(1 for _, kind in starts if kind == "delivery")
-    await asyncio.wait_for(asyncio.gather(*deliveries), 10)
-    assert answered_after <= 21  # at most one delivery slipped in before it
-    times = sorted(at for at, _ in starts)
-    # No more than 20 calls in any window of a second (Telegram's limit, with its guard).
-    assert all(times[i + 20] - times[i] >= 1.0 for i in range(len(times) - 20))
