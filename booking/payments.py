@@ -33,6 +33,7 @@ from booking.ports import (
 from booking.providers import Checkout, PaymentEventType, PaymentProvider, ProviderEvent
 from booking.reminders import schedule_reminders
 from booking.settings import BookingRules
+from booking.staff import STAFF_ROLES
 from booking.telegram_payments import RefundByHand
 from booking.usecase import UseCases
 from booking.views import ConfirmResult, OrderView
@@ -52,6 +53,20 @@ class PaymentGateway:
         if found is None:
             raise LookupError(f"no payment provider {name!r} is set up")
         return found
+
+
+def _refund_notice(refund: OutboxMessage, order_id: str, now: datetime, *,
+                   by_hand: bool = False) -> OutboxMessage:
+    """The passenger's notice of the refund ``refund`` (an outbox REFUND row): made, or,
+    ``by_hand``, asked of staff. One per payment, whichever way it went."""
+    data = refund.payload
+    payload = {"order": order_id, "amount": int(data.get("amount", 0)),
+               "currency": str(data.get("currency")), "reason": data.get("reason")}
+    if by_hand:
+        payload["by_hand"] = True
+    return OutboxMessage(MessageKind.REFUND_NOTICE, refund.recipient, payload, now,
+                         dedupe_key=dedupe_key("refunded", str(data.get("provider")),
+                                               str(data.get("reference"))))
 
 
 def _check_not_departed(view: OrderView, now: datetime) -> None:
@@ -172,11 +187,7 @@ class PaymentService(UseCases):
             now = self.now()
             if await uow.payments.mark_refunded(provider_name, reference, refund_id, amount,
                                                 now) and not told:
-                await enqueue(uow, OutboxMessage(
-                    MessageKind.REFUND_NOTICE, message.recipient,
-                    {"order": payment.order_id, "amount": amount, "currency": currency,
-                     "reason": data.get("reason")}, now,
-                    dedupe_key=dedupe_key("refunded", provider_name, reference)), now)
+                await enqueue(uow, _refund_notice(message, payment.order_id, now), now)
             await uow.commit()
 
     async def _ask_for_refund_by_hand(self, message: OutboxMessage, order_id: str, *,
@@ -188,7 +199,7 @@ class PaymentService(UseCases):
         provider, reference = str(data.get("provider")), str(data.get("reference"))
         async with self._uow(write=True) as uow:
             now = self.now()
-            staff = await uow.customers.with_roles({Role.STAFF, Role.ADMIN})
+            staff = await uow.customers.with_roles(STAFF_ROLES)
             admins = [c for c in staff if c.role is Role.ADMIN] or staff
             if not admins:
                 log.error("refund of %s %s for order %s must be made by hand, and no staff "
@@ -202,12 +213,7 @@ class PaymentService(UseCases):
                      "reference": reference}, now,
                     dedupe_key=dedupe_key("by_hand", provider, reference, person.id)), now)
             if not told:
-                await enqueue(uow, OutboxMessage(
-                    MessageKind.REFUND_NOTICE, message.recipient,
-                    {"order": order_id, "amount": data.get("amount"),
-                     "currency": data.get("currency"), "reason": data.get("reason"),
-                     "by_hand": True}, now,
-                    dedupe_key=dedupe_key("refunded", provider, reference)), now)
+                await enqueue(uow, _refund_notice(message, order_id, now, by_hand=True), now)
             await uow.commit()
 
     async def confirm_payment(

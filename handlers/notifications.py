@@ -23,6 +23,7 @@ from handlers import callback_data as cb
 from handlers.cards import Card, Rows, button
 from handlers.context import Services
 from handlers.documents import Document, ticket_documents
+from handlers.errors import N_
 from handlers.payments import pay_rows
 from handlers.rate_limiter import retry_seconds
 from handlers.times import arrival_time, moved_time, scheduled
@@ -122,6 +123,26 @@ def payment_declined(bot: Bot, services: Services) -> Deliverer:
     return deliver
 
 
+# Why money goes back, by the refund's reason (booking/outcomes.py RefundReason, and
+# "cancelled", the passenger's own cancellation); any other reads as the seats gone.
+REFUND_REASONS = {
+    "cancelled": N_("Your booking {route} is cancelled."),
+    "trip_cancelled": N_("We are sorry: your payment for {route} on {day} arrived after the "
+                         "trip was cancelled."),
+    "trip_departed": N_("We are sorry: your payment for {route} on {day} arrived after the "
+                        "trip had left."),
+    # Paid twice (two tabs, a retry): the first payment stands.
+    "already_paid": N_("Your booking {route} on {day} was paid twice; your tickets stand, "
+                       "and the second payment goes back."),
+    "order_closed": N_("We are sorry: your payment for {route} on {day} arrived after the "
+                       "booking was cancelled."),
+    "amount_mismatch": N_("We are sorry: your payment for {route} on {day} was not the "
+                          "booking's price."),
+    "seat_taken": N_("We are sorry: your payment for {route} on {day} arrived after the "
+                     "seats were no longer available."),
+}
+
+
 def refund_notice(bot: Bot, services: Services) -> Deliverer:
     async def deliver(message: OutboxMessage) -> None:
         """The money went back: say how much and why, with an apology where we failed."""
@@ -131,26 +152,8 @@ def refund_notice(bot: Bot, services: Services) -> Deliverer:
         reason = message.payload.get("reason")
         day = _.day(view.departure.date(), local_today(services, view))
         route = route_of(_, view)
-        if reason == "cancelled":
-            why = _("Your booking {route} is cancelled.", route=route)
-        elif reason == "trip_cancelled":  # a payment that came after the trip was cancelled
-            why = _("We are sorry: your payment for {route} on {day} arrived after the trip "
-                    "was cancelled.", route=route, day=day)
-        elif reason == "trip_departed":
-            why = _("We are sorry: your payment for {route} on {day} arrived after the trip "
-                    "had left.", route=route, day=day)
-        elif reason == "already_paid":  # paid twice (two tabs, a retry): the first stands
-            why = _("Your booking {route} on {day} was paid twice; your tickets stand, and "
-                    "the second payment goes back.", route=route, day=day)
-        elif reason == "order_closed":
-            why = _("We are sorry: your payment for {route} on {day} arrived after the "
-                    "booking was cancelled.", route=route, day=day)
-        elif reason == "amount_mismatch":
-            why = _("We are sorry: your payment for {route} on {day} was not the booking's "
-                    "price.", route=route, day=day)
-        else:
-            why = _("We are sorry: your payment for {route} on {day} arrived after the seats "
-                    "were no longer available.", route=route, day=day)
+        why = _(REFUND_REASONS.get(str(reason), REFUND_REASONS["seat_taken"]),
+                route=route, day=day)
         # A refund a staff member makes by hand (Telegram Payments) is not yet on its way.
         if message.payload.get("by_hand"):
             how = _("{amount} will be refunded to you; we have asked our staff to make the "
