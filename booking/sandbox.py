@@ -111,7 +111,16 @@ class SandboxProvider:
         return f"sandbox-refund-{uuid.uuid4().hex[:12]}"
 
     def event(self, order: OrderView, event_type: PaymentEventType) -> ProviderEvent:
-        """The event the sandbox sends when the passenger presses Pay or Decline."""
-        return ProviderEvent(NAME, f"evt_{uuid.uuid4().hex}", event_type, order.id,
-                             order.amount, order.currency)
+        """The event the sandbox sends when the passenger presses Pay or Decline.
+
+        A booking is charged at most once, as a provider's payment intent is: the successful
+        payment's id is the order's, so Pay pressed in two tabs at once, or a form posted
+        twice before the first answer, is one payment delivered twice, not a second charge
+        to refund. Each decline is an attempt of its own.
+        """
+        if event_type is PaymentEventType.SUCCEEDED:
+            event_id = f"evt_paid_{order.id}"
+        else:
+            event_id = f"evt_{uuid.uuid4().hex}"
+        return ProviderEvent(NAME, event_id, event_type, order.id, order.amount, order.currency)
 

@@ -196,6 +196,31 @@ async def test_fifty_deliveries_of_one_event_confirm_once(bot, engine):
     assert len(references) == 1
 
 
+async def test_pay_pressed_in_two_tabs_at_once_charges_the_booking_once(bot, engine):
+    # Both presses see the booking held, before either payment lands: the sandbox must not
+    # make them two charges (one of them then refunded), as no real checkout would.
+    user, view = await held_booking(bot)
+    url = pay_url(user.last_message)
+    async with web_server(bot) as base, aiohttp.ClientSession() as http:
+        page_url = base + url[url.index("/pay/"):]
+
+        async def press_pay() -> int:
+            async with http.post(page_url, data={"action": "pay"}) as response:
+                return response.status
+
+        statuses = await asyncio.gather(*(press_pay() for _ in range(8)))
+    assert set(statuses) == {200}
+    async with engine.connect() as conn:
+        payments = (await conn.execute(select(t.payments.c.status))).scalars().all()
+        refunds = (await conn.execute(select(func.count()).select_from(t.outbox).where(
+            t.outbox.c.kind == "refund"))).scalar()
+    assert (payments, refunds) == (["succeeded"], 0)
+    assert (await bot.services.booking.order(view.id)).status is OrderStatus.PAID
+    await bot.run_jobs()
+    assert not [m for m in user.messages if m.text and "back to you" in m.text]
+    bot.harness.assert_no_errors()
+
+
 async def test_a_second_payment_is_refunded_as_such_and_the_tickets_stand(bot):
     # Two tabs, or a retried form: two payments of one booking, each with its own id.
     user, view = await held_booking(bot)
