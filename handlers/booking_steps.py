@@ -32,6 +32,7 @@ from handlers.menu import menu_card
 from handlers.parsing import (
     Place,
     TripRequest,
+    no_such_day,
     parse_count,
     parse_date,
     parse_trip_request,
@@ -135,8 +136,8 @@ async def trip_request(update: Update, context: KassaContext, current: Flow | No
     elif flow.destination is None and destination and len(destination.stations) > 1:
         flow.choices = [s.code for s in destination.stations]
     today = local_today(context, flow.origin)
-    if request.unreadable_day:
-        notices.append(_("I couldn't read that date. Try 25.12 or “tomorrow”."))
+    if request.unreadable_day:  # a day and month that do not exist: nothing else is read so
+        notices.append(_("There is no such day in the calendar. Try 25.12 or “tomorrow”."))
     elif request.day is not None and request.day < today:
         notices.append(error_text(_, BookingError(ErrorCode.PAST_DATE)))
     else:
@@ -307,7 +308,10 @@ async def typed_date(turn: Turn) -> None:
     today = local_today(turn.context, turn.flow.origin)
     day = parse_date(turn.text, today)
     if day is None:
-        await turn.go(turn.flow.step, _("I couldn't read that date. Try 25.12 or “tomorrow”."))
+        await turn.go(turn.flow.step,
+                      _("There is no such day in the calendar. Try 25.12 or “tomorrow”.")
+                      if no_such_day(turn.text, today)
+                      else _("I couldn't read that date. Try 25.12 or “tomorrow”."))
         return
     if day < today:
         await turn.go(turn.flow.step, error_text(_, BookingError(ErrorCode.PAST_DATE)))

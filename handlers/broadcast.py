@@ -18,7 +18,7 @@ from handlers import callback_data as cb
 from handlers.cards import Card, answer_query, button, show
 from handlers.context import KassaContext
 from handlers.errors import N_, error_text
-from handlers.parsing import parse_date
+from handlers.parsing import no_such_day, parse_date
 from handlers.staff import close_step, current_step, open_step, staff_only
 from handlers.staff_picker import ask_trip, staff_today
 from locales import Texts, texts
@@ -81,9 +81,12 @@ async def route_chosen(update: Update, context: KassaContext, trip_id: int) -> N
 
 async def day_typed(update: Update, context: KassaContext, typed: str) -> None:
     _ = context.texts
-    day = parse_date(typed, staff_today(context))
+    today = staff_today(context)
+    day = parse_date(typed, today)
     if day is None:
         await show(update, context, Card(_(
+            "There is no such day in the calendar. Try 24.12, tomorrow or friday; /cancel "
+            "stops.") if no_such_day(typed, today) else _(
             "I could not read that date. Try 24.12, tomorrow or friday; /cancel stops."), []),
             edit=False)
         return

@@ -95,7 +95,9 @@ _RELATIVE = [  # longest first, so "day after tomorrow" is not read as "tomorrow
     (re.compile(r"\bday before yesterday\b|\bпозавчера\b|前天"), -2),
     (re.compile(r"\byesterday\b|\bвчера\b|昨天|昨日|昨晚"), -1),
 ]
-_WEEKDAYS = [re.compile(rf"\b(?:{words})\b") for words in _WEEKDAY_WORDS]
+# "next friday" is never today; "в следующую пятницу", like 下周五, is Friday of next week.
+_WEEKDAYS = [re.compile(rf"\b(?:(next|following|следующ[а-я]*)\s+)?(?:{words})\b")
+             for words in _WEEKDAY_WORDS]
 _CHINESE_WEEKDAY = re.compile(r"(下个?|这个?|本)?(?:周|星期|礼拜)([一二三四五六日天])")
 
 _UNITS = (
@@ -262,7 +264,8 @@ def _relative(text: str, today: date) -> _Found | None:
 
 
 def _weekday(text: str, today: date) -> _Found | None:
-    """A weekday is its next occurrence, today included; 下周五 is Friday of next week."""
+    """A weekday is its next occurrence, today included, and "next friday" the next one
+    after today; 下周五 and "в следующую пятницу" are Friday of next week."""
     match = _CHINESE_WEEKDAY.search(text)
     if match is not None:
         which, name = match.groups()
@@ -273,12 +276,18 @@ def _weekday(text: str, today: date) -> _Found | None:
         else:
             day = today + timedelta(days=(weekday - today.weekday()) % 7)
         return _Found(match.start(), match.end(), day)
-    found = [(m.start(), m.end(), weekday)
+    found = [(m.start(), m.end(), weekday, m.group(1))
              for weekday, p in enumerate(_WEEKDAYS) if (m := p.search(text))]
     if not found:
         return None
-    start, end, weekday = min(found)
-    return _Found(start, end, today + timedelta(days=(weekday - today.weekday()) % 7))
+    start, end, weekday, which = min(found)
+    if which is None:
+        day = today + timedelta(days=(weekday - today.weekday()) % 7)
+    elif which.startswith("следующ"):
+        day = today + timedelta(days=7 - today.weekday() + weekday)
+    else:
+        day = today + timedelta(days=(weekday - today.weekday() - 1) % 7 + 1)
+    return _Found(start, end, day)
 
 
 # Explicit dates before words: "завтра, 25.12" means the 25th.
@@ -310,6 +319,13 @@ def parse_date_alone(text: str, today: date) -> date | None:
     found = _find_date(prepared, today)
     rest = (prepared[:found.start] + prepared[found.end:]).strip(" .,!?") if found else None
     return found.day if found is not None and rest in _ONLY_A_DAY else None
+
+
+def no_such_day(text: str, today: date) -> bool:
+    """Whether ``text`` writes a day and month that do not exist (31.02, 30 февраля), which
+    is told as such rather than as a date not understood."""
+    found = _find_date(_prepare(text), today)
+    return found is not None and found.day is None
 
 
 def _find_date(prepared: str, today: date) -> _Found | None:

@@ -24,7 +24,7 @@ from handlers import callback_data as cb
 from handlers.cards import Button, Card, answer_query, button, page_line, page_of, show
 from handlers.context import KassaContext
 from handlers.errors import error_text
-from handlers.parsing import parse_date_alone
+from handlers.parsing import no_such_day, parse_date_alone
 from handlers.staff import PassOn, close_step, current_step, open_step, staff_only
 from handlers.times import moved_time, scheduled
 from locales import Texts
@@ -89,10 +89,13 @@ async def ask_trip_on_typed_day(update: Update, context: KassaContext, purpose: 
     if not typed:
         await ask_trip(update, context, purpose)
         return
-    day = staff_date(typed, staff_today(context))
+    today = staff_today(context)
+    day = staff_date(typed, today)
     if day is None:
         _ = context.texts
         await show(update, context, Card(_(
+            "There is no such day in the calendar. Try 2026-12-24, 24.12 or tomorrow after "
+            "the command.") if no_such_day(typed, today) else _(
             "I could not read that date. Try 2026-12-24, 24.12 or tomorrow after the "
             "command."), []), edit=False)
         return

@@ -100,6 +100,10 @@ async def test_typed_station_with_typo_and_typed_date(bot, clock):
     assert "Tap a trip" in anna.last_message.text
     await anna.send("not a date")
     assert "couldn't read that date" in anna.last_message.text
+    await anna.send("31.02")
+    assert "There is no such day in the calendar" in anna.last_message.text
+    await anna.send("next friday")
+    assert "Beijing → Tianjin" in anna.last_message.text
     await anna.send("/cancel")
     assert "Booking stopped — /book to start again." in anna.last_message.text
     bot.harness.assert_no_errors()

@@ -12,6 +12,7 @@ from booking.stations import StationIndex
 from handlers.parsing import (
     Place,
     TripRequest,
+    no_such_day,
     parse_count,
     parse_date,
     parse_trip_request,
@@ -90,6 +91,12 @@ def stations() -> StationIndex:
         ("friday", date(2026, 6, 19)),
         ("Fri", date(2026, 6, 19)),
         ("next monday", date(2026, 6, 22)),
+        # "next" is never today; следующий, like 下, is next week's
+        ("next wednesday", date(2026, 6, 24)),
+        ("next friday", date(2026, 6, 19)),
+        ("в следующую пятницу", date(2026, 6, 26)),
+        ("следующий понедельник", date(2026, 6, 22)),
+        ("в следующую среду", date(2026, 6, 24)),
         ("в пятницу", date(2026, 6, 19)),
         ("во вторник", date(2026, 6, 23)),
         ("в среду", WEDNESDAY),
@@ -139,6 +146,17 @@ def test_parse_date(text: str, expected: date | None) -> None:
 )
 def test_dates_roll_over_the_year(text: str, expected: date) -> None:
     assert parse_date(text, LATE_DECEMBER) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "impossible"),
+    [("31.02", True), ("30 февраля", True), ("2026-02-30", True), ("31 june", True),
+     ("13月5日", True),
+     ("25.12", False), ("hello", False), ("", False), ("tomorrow", False)],
+)
+def test_a_day_that_does_not_exist_is_told_from_one_not_read(text: str,
+                                                             impossible: bool) -> None:
+    assert no_such_day(text, WEDNESDAY) is impossible
 
 
 def request(text: str, stations: StationIndex) -> tuple[str, str, date | None, int | None] | None:

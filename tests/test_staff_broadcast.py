@@ -139,6 +139,8 @@ async def test_a_days_passengers_by_typed_date(bot):
     await sam.press("Passengers travelling on a day")
     await sam.send("someday")
     assert "I could not read that date" in sam.last_message.text
+    await sam.send("30 февраля")
+    assert "There is no such day in the calendar" in sam.last_message.text
     # A day nobody travels on is said before the message is written, and ends the step.
     await sam.send((paid.departure.date() + timedelta(days=2)).isoformat())
     assert sam.last_message.text == "Nobody is in this audience: nothing was sent."

@@ -76,6 +76,8 @@ async def test_a_passenger_gets_no_manifest(bot, engine):
 async def test_an_unknown_trip_and_a_bad_date_get_an_answer(bot):
     member = bot.user("Sam", user_id=STAFF_ID)
     await member.send("/manifest 31.02")
+    assert "There is no such day in the calendar" in member.last_message.text
+    await member.send("/manifest someday")
     assert "I could not read that date" in member.last_message.text
     with pytest.raises(Exception, match="unknown_trip"):
         await bot.services.manifests.manifest(STAFF_ID, 10**9)
