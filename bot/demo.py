@@ -189,6 +189,7 @@ class Transcript:
         self.seen: dict[int, int] = {}  # message id -> edits already printed
         self.texts: dict[int, str] = {}  # message id -> the text printed
         self.buttons: list[str] = []  # callback data of the newest card's buttons
+        self.newest = 0  # the id of the newest message printed
         self.labels: list[str] = []  # their labels, in the same order
         # The newest card is a keyboard of numbers (how many passengers): its buttons are
         # pressed by their labels, and a number typed there is never a button's position.
@@ -212,9 +213,18 @@ class Transcript:
                 continue  # an older card that only lost its buttons: nothing new to read
             self.texts[message.message_id] = message.visible_text
             printed = True
-            print("\nbot> " + message.visible_text.replace("\n", "\n     "), file=self.out)
+            # An older card changed (the held card's countdown, under a newer card): it is
+            # printed, but the numbers typed next stay the newest card's, or a "1" meant for
+            # that card would press the older one's first button (Cancel hold).
+            older = message.message_id < self.newest
+            self.newest = max(self.newest, message.message_id)
+            print(("\nbot (edited)> " if older else "\nbot> ")
+                  + message.visible_text.replace("\n", "\n     "), file=self.out)
             rows = message.inline_keyboard
-            if rows:
+            if older:
+                for url_button in (b for row in rows for b in row if b.get("url")):
+                    print(f"     {url_button['text']}: {url_button['url']}", file=self.out)
+            elif rows:
                 self.buttons, self.labels = [], []
                 self.number_pad = number_pad(rows)
                 for row in rows:

@@ -226,6 +226,31 @@ async def test_between_inputs_the_card_counts_down_and_the_prompt_comes_back(mon
     assert out.getvalue().endswith("you> ")
 
 
+def test_an_older_card_edited_is_printed_and_the_numbers_stay_the_newest_cards():
+    """The held card counting down under a newer card (My tickets): "1" typed next is the
+    newer card's first button, not the held card's Cancel."""
+    def card(message_id: int, text: str, *labels: str) -> SimpleNamespace:
+        keyboard = [[{"text": "💳 Pay", "url": "http://127.0.0.1/pay/x"}],
+                    *([{"text": label, "callback_data": f"{message_id}:{label}"}]
+                      for label in labels)]
+        return SimpleNamespace(message_id=message_id, edits=0, document=None,
+                               visible_text=text, buttons=labels, inline_keyboard=keyboard)
+
+    held = card(1, "Held until 10:15", "Cancel hold")
+    mine = card(2, "Your bookings", "Booking A", "Booking B")
+    out = io.StringIO()
+    transcript = demo.Transcript(out)
+    transcript.show([held, mine])
+    assert transcript.button_for("1") == "2:Booking A"
+    held.visible_text, held.edits = "⏳ 5 minutes left to pay.", 1
+    assert transcript.show([held, mine])
+    assert "bot (edited)> ⏳ 5 minutes left to pay." in out.getvalue()
+    assert "💳 Pay: http://127.0.0.1/pay/x" in out.getvalue().split("(edited)")[1]
+    assert "[1] Cancel hold" not in out.getvalue().split("(edited)")[1]
+    assert transcript.button_for("1") == "2:Booking A"
+    assert transcript.button_for("Cancel hold") is None
+
+
 async def test_a_broadcasts_progress_card_ends_with_its_report(tmp_path, monkeypatch):
     """The card a broadcast leaves ("Sending… 0 sent … of 1") is edited by the job queue
     until every message is out, in the demo as in `kassa run`."""
