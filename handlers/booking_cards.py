@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 from booking.errors import BookingError
 from booking.model import OrderStatus, Station, TripStatus
-from booking.views import TripOption
+from booking.views import OrderView, TripOption
 from handlers import callback_data as cb
 from handlers.cards import Button, Card, Rows, button, page_line, page_of
 from handlers.context import KassaContext
@@ -383,10 +383,18 @@ async def held_card(context: KassaContext, flow: Flow) -> Card:
         # A sentence of its own: "This booking is expired" is not English.
         lines.insert(0, _("This booking has expired.") if view.status is OrderStatus.EXPIRED
                      else _("This booking is {status}.", status=status_text(_, view.status)))
-        rows = []
+        rows = [again_row(_, view, context.services.booking.now())]
     rows.append([button(_("🎫 My tickets"), cb.menu("tickets")),
                  button(_("🚌 Book another trip"), cb.menu("book"))])
-    return Card("\n".join(lines), rows)
+    return Card("\n".join(lines), [row for row in rows if row])
+
+
+def again_row(_: Texts, view: OrderView, now: datetime) -> list[Button]:
+    """For a hold that ran out before its trip leaves: the same trip again, with the same
+    passengers' names, at the seat map (their seats may have gone meanwhile)."""
+    if view.status is not OrderStatus.EXPIRED or view.departure <= now:
+        return []
+    return [button(_("🔁 Same trip again"), cb.alternative(view.id, view.trip_id))]
 
 
 def status_text(_: Texts, status: OrderStatus) -> str:

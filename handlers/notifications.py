@@ -20,6 +20,7 @@ from booking.outbox import Deliverer, MessageKind, RetryLater, Undeliverable
 from booking.ports import OutboxMessage
 from booking.views import OrderView
 from handlers import callback_data as cb
+from handlers.booking_cards import again_row
 from handlers.cards import Card, Rows, button
 from handlers.context import Services
 from handlers.documents import Document, ticket_documents
@@ -86,8 +87,9 @@ def hold_expired(bot: Bot, services: Services) -> Deliverer:
             day=_.day(view.departure.date(), services.booking.now().astimezone(
                 view.origin.tz).date()),
             time=_.time(view.departure))
-        card = Card(text, [[button(_("🚌 Book again"), cb.menu("book"))]])
-        await send_card(bot, chat_id, card)
+        rows = [again_row(_, view, services.booking.now()),
+                [button(_("🚌 Book again"), cb.menu("book"))]]
+        await send_card(bot, chat_id, Card(text, [row for row in rows if row]))
 
     return deliver
 

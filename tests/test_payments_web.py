@@ -318,6 +318,25 @@ async def test_a_two_seat_holds_expiry_says_the_seats_were_released(bot, clock):
     await bot.run_jobs()
     assert "⌛ The hold has run out and the seats were released." in card.text
     assert "has expired and the seats were released." in user.last_message.text
+    # The same trip again, from the notice: the two names are kept, the seats picked anew.
+    assert "🔁 Same trip again" in card.button_texts()
+    await user.press("🔁 Same trip again")
+    assert "Pick 2 seats" in user.last_message.text
+    await user.press("Any seats")
+    assert "Anna Lee" in user.last_message.text and "Boris Lee" in user.last_message.text
+    await user.press("✅ Confirm")
+    assert "Your seats are held until" in user.last_message.text
+    bot.harness.assert_no_errors()
+
+
+async def test_no_same_trip_again_once_the_trip_has_left(bot, clock):
+    user, _view = await held_booking(bot)
+    card = user.last_message
+    clock.advance(days=2)
+    await bot.run_jobs()
+    assert "expired" in card.text
+    assert "🔁 Same trip again" not in card.button_texts()
+    assert "🔁 Same trip again" not in user.last_message.button_texts()
     bot.harness.assert_no_errors()
 
 
