@@ -53,7 +53,7 @@ from storage.uow import SqlUnitOfWorkFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 KASSA = [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())"]
-TOKEN = "bench-api-token"
+TOKEN = "bench-api-token-0123"
 
 
 def log(*parts: Any) -> None:

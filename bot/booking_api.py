@@ -40,16 +40,17 @@ async def serve(settings: Settings, host: str, port: int, out: TextIO = sys.stdo
 
     from booking.http_api import make_booking_api
     from bot.metrics import Metrics, observe_web_app, watch_outbox
-    from bot.polling import SettingsProblem, check_secrets
+    from bot.polling import SettingsProblem, check_secrets, secret_problem
     from bot.services import booking_service, customer_service
     from bot.startup import CannotStart, listen, require_current_schema
     from storage.database import create_engine
     from storage.idempotency import SqlIdempotencyStore
 
     token = api_token(settings)
-    if token is None:
-        print("kassa booking-api: KASSA_BOOKING_API_TOKEN is not set (any long random text; "
-              "the bot is given the same)", file=sys.stderr)
+    problem = secret_problem("KASSA_BOOKING_API_TOKEN", settings.booking_api_token,
+                             "any long random text; the bot is given the same")
+    if token is None or problem:
+        print(f"kassa booking-api: {problem}", file=sys.stderr)
         return 2
     try:
         # Its payment links, payment events and ticket codes must be the bot's: a key made

@@ -15,6 +15,8 @@ import sys
 from dataclasses import dataclass
 from typing import TextIO
 
+from pydantic import SecretStr
+
 from bot import event_loop, heap
 from bot.settings import Settings
 
@@ -50,10 +52,10 @@ def check_settings(settings: Settings) -> RunSettings:
     if booking_api is not None:
         if not booking_api.startswith(("http://", "https://")):
             raise SettingsProblem("KASSA_BOOKING_API_URL must start with http:// or https://")
-        booking_token = settings.booking_api_token
-        if booking_token is None or not booking_token.get_secret_value().strip():
-            raise SettingsProblem("KASSA_BOOKING_API_TOKEN is not set (the token the booking "
-                                  "API was started with)")
+        problem = secret_problem("KASSA_BOOKING_API_TOKEN", settings.booking_api_token,
+                                 "the token the booking API was started with")
+        if problem:
+            raise SettingsProblem(problem)
     if settings.payment_provider not in ("sandbox", "telegram"):
         raise SettingsProblem(f"KASSA_PAYMENT_PROVIDER={settings.payment_provider!r}: use "
                               "sandbox or telegram")
@@ -66,14 +68,30 @@ def check_settings(settings: Settings) -> RunSettings:
     return RunSettings(token, api_url.rstrip("/") if api_url else None)
 
 
+# A shared secret shorter than this is a password someone chose, not a random text.
+MIN_SECRET_CHARACTERS = 16
+
+
+def secret_problem(env_name: str, value: SecretStr | None, hint: str) -> str | None:
+    """What is wrong with a shared secret (unset, or too short to be random), if anything."""
+    text = value.get_secret_value().strip() if value is not None else ""
+    if not text:
+        return f"{env_name} is not set ({hint})"
+    if len(text) < MIN_SECRET_CHARACTERS:
+        return (f"{env_name} is too short: use at least {MIN_SECRET_CHARACTERS} random "
+                "characters (openssl rand -hex 32 makes one)")
+    return None
+
+
 def check_secrets(settings: Settings) -> None:
     """The secrets every process that signs or checks links, payments and tickets needs: the
     same in every instance and in the booking API, so that what one signed another accepts
     (the demo and the tests alone make throwaway ones, bot/services.py)."""
     for name in ("secret_key", "payment_webhook_secret"):
-        value = getattr(settings, name)
-        if value is None or not value.get_secret_value().strip():
-            raise SettingsProblem(f"KASSA_{name.upper()} is not set (any long random text)")
+        problem = secret_problem(f"KASSA_{name.upper()}", getattr(settings, name),
+                                 "any long random text")
+        if problem:
+            raise SettingsProblem(problem)
     key = settings.ticket_signing_key
     if key is None or not key.get_secret_value().strip():
         raise SettingsProblem("KASSA_TICKET_SIGNING_KEY is not set (make one with "

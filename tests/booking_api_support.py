@@ -14,7 +14,7 @@ from booking.http_api import make_booking_api
 from booking.http_client import HttpBookingClient
 from storage.idempotency import SqlIdempotencyStore
 
-TOKEN = "test-token-7d1f"
+TOKEN = "test-token-7d1f-booking"
 
 
 @dataclass

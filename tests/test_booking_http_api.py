@@ -620,6 +620,16 @@ def test_booking_api_needs_its_token(tmp_path):
     assert finished.stderr.strip().splitlines() == [
         "kassa booking-api: KASSA_BOOKING_API_TOKEN is not set (any long random text; the bot "
         "is given the same)"]
+    # A token someone chose ("secret") is refused as well: anyone could guess it.
+    short = subprocess.run(
+        [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())",
+         "booking-api", "--port", "0"], cwd=tmp_path,
+        env={**env, "KASSA_BOOKING_API_TOKEN": "secret"}, capture_output=True, text=True,
+        timeout=60)
+    assert short.returncode == 2
+    assert short.stderr.strip().splitlines() == [
+        "kassa booking-api: KASSA_BOOKING_API_TOKEN is too short: use at least 16 random "
+        "characters (openssl rand -hex 32 makes one)"]
 
 
 def test_kassa_run_names_a_booking_api_setting_that_is_missing_or_wrong():
@@ -632,9 +642,14 @@ def test_kassa_run_names_a_booking_api_setting_that_is_missing_or_wrong():
         check_settings(ready.model_copy(update={"booking_api_url": "http://127.0.0.1:8081"}))
     with pytest.raises(SettingsProblem, match="KASSA_BOOKING_API_URL must start with http"):
         check_settings(ready.model_copy(update={"booking_api_url": "127.0.0.1:8081",
+                                                "booking_api_token": SecretStr("t" * 16)}))
+    with pytest.raises(SettingsProblem, match="KASSA_BOOKING_API_TOKEN is too short"):
+        check_settings(ready.model_copy(update={"booking_api_url": "http://127.0.0.1:8081",
                                                 "booking_api_token": SecretStr("t")}))
+    with pytest.raises(SettingsProblem, match="KASSA_SECRET_KEY is too short"):
+        check_settings(ready.model_copy(update={"secret_key": SecretStr("hunter2")}))
     check_settings(ready.model_copy(update={"booking_api_url": "http://127.0.0.1:8081",
-                                            "booking_api_token": SecretStr("t")}))
+                                            "booking_api_token": SecretStr("t" * 16)}))
 
 
 async def test_hold_only_cancels_a_hold_and_refuses_a_paid_order(world):

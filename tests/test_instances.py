@@ -39,7 +39,7 @@ async def instances(tmp_path: Path, database_url: str, emulator: BotApiEmulator,
     """``count`` `kassa webhook` processes on one database; yields their ports. Each must
     stop on SIGTERM with exit code 0 and no traceback."""
     ports = [free_port() for _ in range(count)]
-    secrets = dict(secret_key="test-secret-key", payment_webhook_secret="test-webhook-secret",
+    secrets = dict(secret_key="test-secret-key-0123", payment_webhook_secret="test-webhook-secret",
                    ticket_signing_key=generate_signing_key())
     processes: list[asyncio.subprocess.Process] = []
     try:

@@ -53,7 +53,7 @@ async def seeded_env(tmp_path: Path, emulator: BotApiEmulator, server: EmulatorS
         tmp_path, telegram_token=emulator.token,
         telegram_api_url=server.base_url.removesuffix("/bot"),
         http_port=str(http_port), public_url=f"http://127.0.0.1:{http_port}",
-        secret_key="test-secret-key", payment_webhook_secret="test-webhook-secret",
+        secret_key="test-secret-key-0123", payment_webhook_secret="test-webhook-secret",
         ticket_signing_key=generate_signing_key(),
     )
     seeded = await asyncio.create_subprocess_exec(
@@ -148,7 +148,7 @@ async def test_kassa_webhook_registers_takes_updates_and_stops_on_sigterm(tmp_pa
             *KASSA, "webhook", env=env, cwd=tmp_path,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         try:
-            receiver = UpdateReceiver(None, None, b"test-secret-key")  # type: ignore[arg-type]
+            receiver = UpdateReceiver(None, None, b"test-secret-key-0123")  # type: ignore[arg-type]
             await until(emulator, lambda: bool(emulator.webhook_url), "setWebhook")
             assert emulator.webhook_url == f"http://127.0.0.1:{http_port}{receiver.path}"
             anna = SimulatedUser(emulator, emulator.add_user("Anna", language_code="en"))

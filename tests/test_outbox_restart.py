@@ -88,7 +88,7 @@ def bot_env(tmp_path: Path, server: EmulatorServer, emulator: BotApiEmulator,
     return clean_env(
         tmp_path, database_url=database_url, telegram_token=emulator.token,
         telegram_api_url=server.base_url.removesuffix("/bot"), http_port=str(free_port()),
-        secret_key="test-secret-key", payment_webhook_secret="test-webhook-secret",
+        secret_key="test-secret-key-0123", payment_webhook_secret="test-webhook-secret",
         ticket_signing_key=generate_signing_key(), send_rate=SEND_RATE,
         outbox_lease_seconds=LEASE_SECONDS)
 

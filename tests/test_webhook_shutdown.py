@@ -35,7 +35,7 @@ def webhook_env(tmp_path: Path, database_url: str, server: EmulatorServer,
         tmp_path, telegram_token=emulator.token,
         telegram_api_url=server.base_url.removesuffix("/bot"),
         http_port=str(http_port), public_url=f"http://127.0.0.1:{http_port}",
-        secret_key="test-secret-key", payment_webhook_secret="test-webhook-secret",
+        secret_key="test-secret-key-0123", payment_webhook_secret="test-webhook-secret",
         ticket_signing_key=generate_signing_key(), admin_ids=str(STAFF_ID), send_rate=SEND_RATE,
     )
     env["KASSA_DATABASE_URL"] = database_url
