@@ -21,6 +21,7 @@ from booking.orders import (
 from booking.outbox import MessageKind, dedupe_key, enqueue
 from booking.outcomes import CancelKind
 from booking.ports import AuditEvent, OutboxMessage, UnitOfWork
+from booking.telegram_payments import REFUNDS_MADE_BY_HAND
 from booking.usecase import UseCases, trip_of
 from booking.views import CancellationQuote, OrderView
 
@@ -147,18 +148,20 @@ class CancellationService(UseCases):
 
 
 async def refund_through_provider(uow: UnitOfWork, order: Order, refund: int, now: datetime,
-                                  *, reason: str = "cancelled", told: bool = False) -> None:
+                                  *, reason: str = "cancelled", told: bool = False) -> bool:
     """Ask the provider that took the money to give ``refund`` back, after the commit;
     ``told``: the passenger has been told of it already (a trip cancellation's notice), so
-    the refund needs no notice of its own."""
+    the refund needs no notice of its own. Whether a person will have to make the refund
+    (Telegram Payments), which the passenger is told rather than that it is on its way."""
     if refund <= 0:
-        return
+        return False
     payment = next((p for p in await uow.payments.for_order(order.id)
                     if p.reference == order.payment_reference), None)
     if payment is None:  # paid by a direct call with no provider payment row
-        return
+        return False
     await enqueue(uow, OutboxMessage(
         MessageKind.REFUND, order.customer_id,
         {"provider": payment.provider, "reference": payment.reference, "amount": refund,
          "currency": order.currency, "reason": reason, "order": order.id, "told": told}, now,
         dedupe_key=dedupe_key("refund", payment.provider, payment.reference)), now)
+    return payment.provider in REFUNDS_MADE_BY_HAND

@@ -12,6 +12,8 @@ from booking.providers import Checkout, Invoice, PaymentEventType, ProviderEvent
 from booking.views import OrderView
 
 NAME = "telegram"
+# The providers whose refunds a person makes (this one: see refund below).
+REFUNDS_MADE_BY_HAND = frozenset({NAME})
 TITLE_LIMIT = 32  # Telegram's limits for an invoice's title and description
 DESCRIPTION_LIMIT = 255
 

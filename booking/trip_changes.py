@@ -138,13 +138,16 @@ class TripChanges(UseCases):
             AuditEvent(order.id, now, order.status, status, f"staff:{staff_id}",
                        {"refund": refund, "trip_cancelled": reason}),
             seats_live=False, refund_amount=refund if paid else None)
+        by_hand = False
         if paid:
             await uow.tickets.void_order(order.id)
-            await refund_through_provider(uow, order, refund, now, reason="trip_cancelled",
-                                          told=True)
+            by_hand = await refund_through_provider(uow, order, refund, now,
+                                                    reason="trip_cancelled", told=True)
+        payload: dict[str, object] = {"order": order.id, "reason": reason, "refund": refund}
+        if by_hand:
+            payload["by_hand"] = True
         await enqueue(uow, OutboxMessage(
-            MessageKind.TRIP_CANCELLED, order.customer_id,
-            {"order": order.id, "reason": reason, "refund": refund}, now,
+            MessageKind.TRIP_CANCELLED, order.customer_id, payload, now,
             dedupe_key=f"trip_cancelled:{order.id}"), now)
 
     async def _changeable(self, uow: UnitOfWork, trip_id: int, *, lock: bool

@@ -145,6 +145,15 @@ REFUND_REASONS = {
 }
 
 
+def refund_sentence(_: Texts, amount: str, *, by_hand: bool) -> str:
+    """Where the money is: a refund a staff member makes by hand (Telegram Payments) is not
+    yet on its way."""
+    if by_hand:
+        return _("{amount} will be refunded to you; we have asked our staff to make the "
+                 "refund.", amount=amount)
+    return _("{amount} is on its way back to you.", amount=amount)
+
+
 def refund_notice(bot: Bot, services: Services) -> Deliverer:
     async def deliver(message: OutboxMessage) -> None:
         """The money went back: say how much and why, with an apology where we failed."""
@@ -156,12 +165,7 @@ def refund_notice(bot: Bot, services: Services) -> Deliverer:
         route = route_of(_, view)
         why = _(REFUND_REASONS.get(str(reason), REFUND_REASONS["seat_taken"]),
                 route=route, day=day)
-        # A refund a staff member makes by hand (Telegram Payments) is not yet on its way.
-        if message.payload.get("by_hand"):
-            how = _("{amount} will be refunded to you; we have asked our staff to make the "
-                    "refund.", amount=amount)
-        else:
-            how = _("{amount} is on its way back to you.", amount=amount)
+        how = refund_sentence(_, amount, by_hand=bool(message.payload.get("by_hand")))
         text = _("{sentence} {next_sentence}", sentence=why, next_sentence=how)
         if reason == "already_paid":  # nothing to book again: the booking is theirs
             await send_card(bot, chat_id, Card(text, [[button(_("🎫 My tickets"),
@@ -302,8 +306,8 @@ def trip_cancelled(bot: Bot, services: Services) -> Deliverer:
         text += "\n" + " · ".join([view.id, *(f"{s.seat} {s.passenger}" for s in view.seats)])
         refund = int(message.payload.get("refund", 0))
         if refund:
-            text += "\n" + _("{amount} is on its way back to you.",
-                             amount=_.price(refund, view.currency))
+            text += "\n" + refund_sentence(_, _.price(refund, view.currency),
+                                           by_hand=bool(message.payload.get("by_hand")))
         rows = await alternative_rows(services, _, view)
         if rows:
             text += "\n" + _("Other trips with seats for you:")

@@ -82,3 +82,28 @@ async def test_a_refund_telegram_cannot_make_is_asked_of_an_admin_and_promised(
         assert refund.status == "failed" and "dashboard" in refund.last_error
         assert payment == "succeeded"
         bot.harness.assert_no_errors()
+
+
+async def test_a_cancelled_trips_refund_by_hand_is_promised_not_said_to_be_on_its_way(
+        engine, clock, booking_transport):
+    await seed(engine, clock)
+    settings = Settings(_env_file=None, payment_provider="telegram",
+                        telegram_payment_token="284685063:TEST:provider", admin_ids=[900])
+    async with running_bot(engine, clock, settings=settings,
+                           transport=booking_transport) as bot:
+        admin = bot.user("Ada", user_id=900)
+        await admin.send("/start")
+        user, view = await held_booking(bot)
+        await user.press(next(t for t in user.last_message.button_texts()
+                              if t.startswith("💳 Pay")))
+        assert (await user.pay()).ok
+        await bot.run_jobs()
+        await bot.services.trip_changes.cancel(900, view.trip_id, "Coach broke down")
+        await bot.run_jobs()
+        await bot.run_jobs()
+        [notice] = [m.text for m in user.messages if "is cancelled" in (m.text or "")]
+        assert "will be refunded to you" in notice and "on its way" not in notice
+        # The cancellation's notice said it: no second notice of the same refund.
+        assert sum("will be refunded" in (m.text or "") for m in user.messages) == 1
+        assert [m for m in admin.messages if "by hand" in (m.text or "")]
+        bot.harness.assert_no_errors()
