@@ -273,11 +273,13 @@ def trip_delayed(bot: Bot, services: Services) -> Deliverer:
         # Named by its day and time in the timetable, which is how the passenger knows it;
         # the new departure marked "+1" if the delay took it past midnight.
         planned = scheduled(view.departure, view.delay_minutes)
+        # The delay in all, as the new times are: a trip delayed 45 minutes, then 15 more,
+        # is an hour late (the reason is the latest one's).
         text = _("⏰ Your trip {route} on {day} is {minutes} min late: {reason}\n"
                  "New departure {departs} from {origin}, arrival {arrives} at {destination} "
                  "(local times).", route=route_of(_, view),
                  day=timetabled_when(_, services, view, planned),
-                 minutes=int(message.payload.get("minutes", 0)),
+                 minutes=view.delay_minutes,
                  reason=str(message.payload.get("reason", "")),
                  departs=moved_time(_, planned, view.departure),
                  origin=view.origin.name(_.language),

@@ -116,14 +116,21 @@ async def delay_reason_typed(update: Update, context: KassaContext, typed: str) 
         await _refuse(update, context, error)
         return
     open_step(context, DELAY_CONFIRM, trip=preview.trip.trip_id, minutes=preview.minutes,
-              reason=reason)
+              reason=reason, total=preview.trip.delay_minutes + preview.minutes)
     # The new times marked "+1" from the day the trip is known by, as trip_line names it.
     planned = scheduled(preview.trip.departure, preview.trip.delay_minutes)
-    text = _("{trip}: {minutes} min late.\nNew departure {departs}, arrival {arrives} (local "
-             "times).\nReason: {reason}\n", trip=trip_line(_, context, preview.trip),
-             minutes=preview.minutes,
-             departs=moved_time(_, planned, preview.departure),
-             arrives=arrival_time(_, planned, preview.arrival), reason=reason)
+    total = preview.trip.delay_minutes + preview.minutes
+    if preview.trip.delay_minutes:  # delayed before: this one adds to it
+        late = _("{trip}: {minutes} min more, {total} min late in all.",
+                 trip=trip_line(_, context, preview.trip), minutes=preview.minutes,
+                 total=total)
+    else:
+        late = _("{trip}: {minutes} min late.", trip=trip_line(_, context, preview.trip),
+                 minutes=preview.minutes)
+    text = late + "\n" + _("New departure {departs}, arrival {arrives} (local times).\n"
+                           "Reason: {reason}\n",
+                           departs=moved_time(_, planned, preview.departure),
+                           arrives=arrival_time(_, planned, preview.arrival), reason=reason)
     text += _.ngettext("{n} passenger will be told.", "{n} passengers will be told.",
                        preview.passengers, n=preview.passengers)
     await show(update, context, Card(text, [[
@@ -211,7 +218,8 @@ async def on_button(update: Update, context: KassaContext) -> None:
                                        str(step["reason"]))
             text = _.ngettext("Done: the trip is {minutes} min late; {n} passenger is being "
                               "told.", "Done: the trip is {minutes} min late; {n} passengers "
-                              "are being told.", told, n=told, minutes=int(step["minutes"]))
+                              "are being told.", told, n=told,
+                              minutes=int(step.get("total", step["minutes"])))
         else:
             cancelled = await changes.cancel(user.id, int(step["trip"]), str(step["reason"]))
             text = _.ngettext("Done: the trip is cancelled; {n} booking is cancelled and "

@@ -88,6 +88,22 @@ async def test_a_delay_reaches_every_passenger_in_their_language(bot, engine):
     assert trip.departure == paid.departure + timedelta(minutes=25)
     assert trip.delay_minutes == 25
     assert await staff_rows(engine, "delay_trip") == 1
+    # Delayed again by 15: staff see it adds up, passengers are told the 40 in all.
+    await sam.send(f"/delay {paid.departure.date().isoformat()}")
+    await sam.press(next(b for b in sam.last_message.button_texts() if b.startswith("Beijing")))
+    moved = EN.time(paid.departure + timedelta(minutes=25))
+    await sam.press(next(b for b in sam.last_message.button_texts() if b.startswith(moved)))
+    await sam.send("15")
+    await sam.send("More snow")
+    assert "15 min more, 40 min late in all." in sam.last_message.text
+    assert f"New departure {EN.time(paid.departure + timedelta(minutes=40))}" in (
+        sam.last_message.text)
+    await sam.press("✅ Delay the trip")
+    assert "Done: the trip is 40 min late; 3 passengers are being told." in sam.last_message.text
+    await bot.run_jobs()
+    assert "is 40 min late: More snow" in said(anna, "More snow")
+    assert "опаздывает на 40 мин: More snow" in said(olga, "More snow")
+    assert "晚点 40 分钟" in said(wang, "More snow")
     bot.harness.assert_no_errors()
 
 
