@@ -378,11 +378,17 @@ class RefundPolicy:
     def parse(cls, spec: str) -> RefundPolicy:
         """Read a policy like ``"24:100,2:50"`` (hours before departure : percent)."""
         tiers = []
+        problem = (f"{spec!r} is not a refund policy like 24:100,2:50 (hours before "
+                   "departure : percent returned, from 0 to 100)")
         for part in spec.split(","):
             hours, _, percent = part.strip().partition(":")
-            tiers.append(RefundTier(float(hours), int(percent)))
-        if not tiers or any(not 0 <= t.percent <= 100 or t.hours_before < 0 for t in tiers):
-            raise ValueError(f"bad refund policy {spec!r}")
+            try:
+                tiers.append(RefundTier(float(hours), int(percent)))
+            except ValueError:
+                raise ValueError(problem) from None
+        if not tiers or any(not 0 <= t.percent <= 100 or not 0 <= t.hours_before < 10_000
+                            for t in tiers):
+            raise ValueError(problem)
         return cls(tuple(sorted(tiers, key=lambda t: -t.hours_before)))
 
     def refund(self, amount: int, departure: datetime, now: datetime) -> int:

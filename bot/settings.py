@@ -17,6 +17,12 @@ from bot.event_loop import EventLoopName
 from bot.logs import LogFormat
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///kassa.db"
+# The URL schemes Kassa reads, each to the async driver it runs with.
+ASYNC_DRIVERS = {
+    "postgresql+asyncpg": "postgresql+asyncpg", "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "sqlite+aiosqlite": "sqlite+aiosqlite", "sqlite": "sqlite+aiosqlite",
+}
 # Updates one instance handles at once (different people's; one person's wait in line). On
 # PostgreSQL each holds a connection of its own for the person's advisory lock, beside the
 # work's pool: two instances take 2 x (16 + 4) + 2 x 20 connections at most, within
@@ -69,8 +75,29 @@ class Settings(BaseSettings):
     def _split_ids(cls, value: object) -> object:
         """Accept "1,2,3" as well as a list."""
         if isinstance(value, str):
-            return [int(part) for part in value.replace(";", ",").split(",") if part.strip()]
+            parts = [part.strip() for part in value.replace(";", ",").split(",")]
+            wrong = [part for part in parts if part and not part.isdecimal()]
+            if wrong:
+                raise ValueError(f"{wrong[0]!r} is not a Telegram user id: give numbers "
+                                 "separated by commas, like 12345,67890")
+            return [int(part) for part in parts if part]
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        """The URL with the driver Kassa runs on: postgresql:// (as most hosts give it) is
+        postgresql+asyncpg://, sqlite:/// is sqlite+aiosqlite:///; another database, or
+        another driver, is refused here rather than by a traceback from the first query."""
+        scheme, separator, rest = value.strip().partition("://")
+        if not separator:
+            raise ValueError(f"{value!r} is not a database URL, like "
+                             "postgresql+asyncpg://user@host/db or sqlite+aiosqlite:///kassa.db")
+        driver = ASYNC_DRIVERS.get(scheme.lower())
+        if driver is None:
+            raise ValueError(f"Kassa runs on PostgreSQL (postgresql+asyncpg://...) or SQLite "
+                             f"(sqlite+aiosqlite:///...), not {scheme}://")
+        return f"{driver}://{rest}"
 
     @field_validator("reminders")
     @classmethod

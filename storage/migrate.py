@@ -36,25 +36,31 @@ def downgrade_sync(url: str, revision: str) -> None:
 SchemaStatus = Literal["current", "behind", "ahead"]
 
 
+async def current_revisions(url: str) -> set[str]:
+    """The migrations the database at ``url`` is at; none for a database without Kassa's
+    schema yet."""
+    from alembic.runtime.migration import MigrationContext
+
+    from storage.database import create_engine
+
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(
+                lambda sync: set(MigrationContext.configure(sync).get_current_heads()))
+    finally:
+        await engine.dispose()
+
+
 async def schema_status(url: str) -> SchemaStatus:
     """The database's schema beside this code's migrations: the newest, older (run
     ``kassa db upgrade``), or migrated by a newer release than this one (a rollout under
     way: this instance is the one to replace)."""
-    from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
-
-    from storage.database import create_engine
 
     scripts = ScriptDirectory.from_config(alembic_config(url))
     heads = set(scripts.get_heads())
-    engine = create_engine(url, pool_size=1)
-    try:
-        async with engine.connect() as conn:
-            current = await conn.run_sync(
-                lambda sync: set(MigrationContext.configure(sync).get_current_heads())
-            )
-    finally:
-        await engine.dispose()
+    current = await current_revisions(url)
     if current == heads:
         return "current"
     known = {script.revision for script in scripts.walk_revisions()}

@@ -70,3 +70,62 @@ def test_demo_runs_from_its_command(workdir, monkeypatch: pytest.MonkeyPatch,
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "Seeded the demo network" in out and out.rstrip().endswith("bye")
+
+
+def test_db_upgrade_says_what_it_did(workdir, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "upgrade"]) == 0
+    created = capsys.readouterr().out.strip()
+    assert created.startswith("created the schema (migration ")
+    assert main(["db", "upgrade"]) == 0
+    assert capsys.readouterr().out.strip() == created.replace("created the schema",
+                                                              "database is up to date")
+
+
+def test_a_schema_from_a_newer_release_is_one_line_for_every_command(
+        workdir, capsys: pytest.CaptureFixture[str]) -> None:
+    import sqlite3
+
+    assert main(["db", "upgrade"]) == 0
+    capsys.readouterr()
+    with sqlite3.connect(workdir / "kassa.db") as db:
+        db.execute("UPDATE alembic_version SET version_num = '0099'")
+    for command, argv in (("db upgrade", ["db", "upgrade"]),
+                          ("seed-demo", ["seed-demo", "--days", "1"]),
+                          ("import-gtfs", ["import-gtfs", str(SAMPLE_ZIP), "--shift-to",
+                                           "2026-06-01"])):
+        assert main(argv) == 2
+        [line] = capsys.readouterr().err.strip().splitlines()
+        assert line.startswith(f"kassa {command}: ") and "newer" in line
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("KASSA_DATABASE_URL", "mysql://kassa@db/kassa",
+         "Kassa runs on PostgreSQL (postgresql+asyncpg://...) or SQLite"),
+        ("KASSA_DATABASE_URL", "kassa.db", "'kassa.db' is not a database URL"),
+        ("KASSA_STAFF_IDS", "12345,abc", "'abc' is not a Telegram user id"),
+        ("KASSA_REFUND_POLICY", "garbage", "'garbage' is not a refund policy like 24:100,2:50"),
+        ("KASSA_REFUND_POLICY", "24:150", "'24:150' is not a refund policy"),
+    ],
+)
+def test_a_setting_that_is_wrong_is_named_in_one_line(
+        workdir, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        name: str, value: str, said: str) -> None:
+    monkeypatch.setenv(name, value)
+    assert main(["db", "upgrade"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"kassa: {name}: {said}")
+    assert "Value error" not in line
+
+
+def test_the_database_url_hosts_give_is_run_on_the_async_driver(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.settings import Settings
+
+    for given, used in (("postgresql://kassa@db/kassa", "postgresql+asyncpg://kassa@db/kassa"),
+                        ("postgres://kassa@db/kassa", "postgresql+asyncpg://kassa@db/kassa"),
+                        ("sqlite:///kassa.db", "sqlite+aiosqlite:///kassa.db"),
+                        ("sqlite+aiosqlite:///x.db", "sqlite+aiosqlite:///x.db")):
+        monkeypatch.setenv("KASSA_DATABASE_URL", given)
+        assert Settings(_env_file=None).database_url == used

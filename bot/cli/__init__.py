@@ -62,7 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # One line naming the setting, never a traceback.
         problem = error.errors()[0]
         name = "KASSA_" + str(problem["loc"][0]).upper() if problem["loc"] else "a setting"
-        print(f"kassa: {name}: {problem['msg']}", file=sys.stderr)
+        message = str(problem["msg"]).removeprefix("Value error, ")  # pydantic's wording
+        print(f"kassa: {name}: {message}", file=sys.stderr)
         return 2
     return command.run(settings, args)
 

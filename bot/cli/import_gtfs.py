@@ -30,8 +30,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
 async def import_gtfs(settings: Settings, path: Path, shift_to: date | None, days: int) -> int:
     from booking.gtfs import FeedError, read_feed
+    from bot.cli.db import migrate
     from storage.database import create_engine
-    from storage.migrate import upgrade
     from storage.timetable import store_timetable
 
     started = time.perf_counter()
@@ -40,7 +40,8 @@ async def import_gtfs(settings: Settings, path: Path, shift_to: date | None, day
     except FeedError as error:
         print(f"feed refused: {error}", file=sys.stderr)
         return 2
-    await upgrade(settings.database_url)
+    if await migrate(settings, "kassa import-gtfs") is None:
+        return 2
     engine = create_engine(settings.database_url)
     try:
         report = await store_timetable(engine, timetable)

@@ -24,11 +24,12 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
 async def seed_demo(settings: Settings, days: int) -> int:
     from booking.demo_network import demo_timetable
+    from bot.cli.db import migrate
     from storage.database import create_engine
-    from storage.migrate import upgrade
     from storage.timetable import store_timetable
 
-    await upgrade(settings.database_url)
+    if await migrate(settings, "kassa seed-demo") is None:
+        return 2
     engine = create_engine(settings.database_url)
     try:
         report = await store_timetable(engine, demo_timetable(datetime.now(UTC).date(), days))

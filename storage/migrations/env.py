@@ -34,9 +34,11 @@ def _run(connection: Connection) -> None:
 
 async def _run_async() -> None:
     engine = create_engine(config.get_main_option("sqlalchemy.url") or "", pool_size=1)
-    async with engine.connect() as connection:
-        await connection.run_sync(_run)
-    await engine.dispose()
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+    finally:  # a refused migration (a newer schema's revision) leaves no connection open
+        await engine.dispose()
 
 
 if context.is_offline_mode():
