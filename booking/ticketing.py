@@ -18,6 +18,7 @@ from booking.model import Order, OrderStatus, Role, Ticket, TicketStatus
 from booking.orders import order_views, owned_order
 from booking.ports import UnitOfWorkFactory
 from booking.settings import BookingRules
+from booking.staff import StaffActionKind, record
 from booking.tickets.codes import (
     TicketClaims,
     TicketCodeError,
@@ -64,6 +65,9 @@ class SignedTicketCodes:
 # How many days before its departure's day (on the boarding stop's clock) a ticket can be
 # checked in: from the day before (an early coach boards the evening before), never earlier.
 CHECK_IN_DAYS_AHEAD = 1
+# Who a check-in's audit row names when the scanner app made it (authenticated by
+# KASSA_SCANNER_TOKEN, not as a person): no Telegram user has id 0.
+SCANNER_APP = 0
 
 
 class CheckInOutcome(StrEnum):
@@ -153,6 +157,9 @@ class TicketingService(UseCases):
                     return CheckIn(CheckInOutcome.TOO_EARLY, _view(ticket, printed), view)
                 if ticket.status is TicketStatus.VALID:
                     if await uow.tickets.mark_used(ticket.id, now, staff_id):
+                        await record(uow, SCANNER_APP if staff_id is None else staff_id,
+                                     StaffActionKind.CHECK_IN, view.trip_id, now,
+                                     ticket=ticket.id, order=order.id, seat=ticket.seat)
                         await uow.commit()
                         used = Ticket(ticket.id, ticket.order_id, ticket.seat, ticket.passenger,
                                       TicketStatus.USED, ticket.issued_at, now, staff_id)

@@ -8,13 +8,16 @@ import aiohttp
 import pytest
 import segno
 from aiohttp import web
+from sqlalchemy import select
 
 from booking.errors import BookingError, ErrorCode
 from booking.model import OrderStatus, TicketStatus
 from booking.providers import PaymentEventType
+from booking.ticketing import SCANNER_APP
 from booking.tickets.codes import public_key_pem
 from bot.settings import Settings
 from bot.web import make_web_app
+from storage import tables as t
 from tests.conversation_support import Bot, running_bot, seed
 from tests.test_payments_web import held_booking
 
@@ -43,7 +46,15 @@ def qr_png(text: str) -> bytes:
     return out.getvalue()
 
 
-async def test_staff_check_in_by_code_then_again(bot, clock):
+async def check_in_rows(engine) -> list[tuple[int, str, dict]]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(t.staff_actions.c.staff_id, t.staff_actions.c.target,
+                                         t.staff_actions.c.detail)
+                                  .where(t.staff_actions.c.action == "check_in"))
+        return [tuple(row) for row in rows]
+
+
+async def test_staff_check_in_by_code_then_again(bot, clock, engine):
     code, _view = await paid_ticket(bot)
     staff = bot.user("Sam", user_id=STAFF_ID)
     await staff.send("/start")
@@ -57,6 +68,10 @@ async def test_staff_check_in_by_code_then_again(bot, clock):
     # At the trip's wall clock (Beijing's), not the server's, dated as it is not the day
     # of the trip.
     assert f"Already used at Jun 1 {checked_in:%-I:%M %p}" in text.replace("\u202f", " ")
+    # Audited once, as every staff action is: who, which trip, which ticket.
+    [(staff_id, trip, detail)] = await check_in_rows(engine)
+    assert (staff_id, trip) == (STAFF_ID, str(_view.trip_id))
+    assert detail["order"] == _view.id and detail["seat"] == _view.seats[0].seat
     bot.harness.assert_no_errors()
 
 
@@ -105,7 +120,7 @@ async def test_a_passenger_is_told_it_is_for_staff(bot):
     assert ticket.status is TicketStatus.VALID
 
 
-async def test_scanner_api_verifies_with_its_token(bot):
+async def test_scanner_api_verifies_with_its_token(bot, engine):
     code, _view = await paid_ticket(bot)
     codes = bot.backend.booking.codes  # type: ignore[attr-defined]
     app = make_web_app(bot.services, bot.sandbox, "Test Coaches",
@@ -135,6 +150,8 @@ async def test_scanner_api_verifies_with_its_token(bot):
             async with http.post(f"{base}/tickets/verify", json={"code": "K1.XYZ"},
                                  headers=auth) as response:
                 assert (await response.json())["outcome"] == "forged"
+        [(staff_id, _trip, _detail)] = await check_in_rows(engine)
+        assert staff_id == SCANNER_APP
     finally:
         await runner.cleanup()
 
