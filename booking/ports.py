@@ -320,7 +320,7 @@ class Customers(Protocol):
         """Those of ``customer_ids`` who have blocked the bot."""
         ...
     async def reachable(self) -> list[int]:
-        """Every customer who has not blocked the bot."""
+        """Every customer who has written to the bot and not blocked it."""
         ...
     async def with_roles(self, roles: Collection[Role]) -> list[Customer]:
         """Every customer whose role in force is one of ``roles``, by id."""

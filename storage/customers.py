@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -67,7 +67,13 @@ class SqlCustomers:
 
     async def reachable(self) -> list[int]:
         c = t.customers.c
-        query = select(c.id).where(c.blocked.is_(False)).order_by(c.id)
+        # A row with neither a name nor a language is someone who never wrote to the bot:
+        # an id from KASSA_STAFF_IDS, or given a role by /staff add, before their first
+        # message (Telegram gives every person who writes a name). Telegram would answer
+        # "chat not found" to a message for them.
+        query = (select(c.id)
+                 .where(c.blocked.is_(False), or_(c.name != "", c.language.is_not(None)))
+                 .order_by(c.id))
         return list((await self._conn.execute(query)).scalars())
 
     async def with_roles(self, roles: Collection[Role]) -> list[Customer]:

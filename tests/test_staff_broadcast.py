@@ -84,6 +84,27 @@ async def test_everyone_gets_it_once_blocked_people_are_counted(bot, engine):
     bot.harness.assert_no_errors()
 
 
+async def test_everyone_means_people_who_wrote_to_the_bot(engine, clock):
+    # Listed as staff, and given a role by /staff add, before either has written: no chat
+    # to send to (Telegram would answer "chat not found", counted as failed).
+    never_wrote, added = 930002, 930003
+    async with staff_bot(engine, clock, staff_ids=[STAFF_ID, never_wrote],
+                         admin_ids=[930004]) as bot:
+        admin = bot.user("Ada", user_id=930004)
+        await admin.send(f"/staff add {added}")
+        anna = bot.user("Anna")
+        await anna.send("/start")
+        sam = bot.user("Sam", user_id=STAFF_ID)
+        await sam.send("/broadcast")
+        await sam.press("Everyone who used the bot")
+        await sam.send("Roadworks on Friday.")
+        assert sam.last_message.text == "Send it to 3 people?"  # Ada, Anna and Sam
+        await sam.press("📣 Send")
+        assert await finish(bot, sam) == (
+            "Broadcast done: 3 sent, 0 failed, 0 blocked the bot, of 3.")
+        bot.harness.assert_no_errors()
+
+
 async def test_flood_control_on_the_progress_card_skips_one_refresh_not_the_report(
         bot, monkeypatch):
     monkeypatch.setenv("PTB_TIMEDELTA", "true")  # PTB's forward-compatible retry_after
