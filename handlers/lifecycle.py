@@ -1,11 +1,14 @@
-"""Things done for every person on every update: knowing them, and noticing blocks."""
+"""Things done for every person on every update: knowing them, noticing blocks, and
+answering a button that belongs to no chat."""
 
 from __future__ import annotations
 
 import time
 
 from telegram import ChatMember, Update
+from telegram.ext import ApplicationHandlerStop, CallbackQueryHandler
 
+from handlers.cards import answer_query
 from handlers.context import KassaContext
 from locales import pick_language
 
@@ -45,3 +48,23 @@ async def membership_changed(update: Update, context: KassaContext) -> None:
         return
     blocked = change.new_chat_member.status == ChatMember.BANNED
     await context.services.customers.set_blocked(change.from_user.id, blocked)
+
+
+async def refuse_button_without_chat(update: Update, context: KassaContext) -> None:
+    """A button pressed under a message in no chat the bot can answer in (an inline
+    message's, which Kassa never sends, or a forged update) is out of date: every other
+    handler answers in the chat of the message."""
+    await answer_query(update, context.texts("This button is out of date."))
+    raise ApplicationHandlerStop
+
+
+class ButtonWithoutChat(CallbackQueryHandler[KassaContext, None]):
+    """Takes only presses of a button with no message (checked without a call, so the
+    updates it lets by cost nothing)."""
+
+    def __init__(self) -> None:
+        super().__init__(refuse_button_without_chat)
+
+    def check_update(self, update: object) -> bool:
+        return (isinstance(update, Update) and update.callback_query is not None
+                and update.callback_query.message is None)

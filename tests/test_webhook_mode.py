@@ -187,6 +187,22 @@ async def test_a_press_is_answered_in_the_webhooks_answer(bot, engine):
     bot.harness.assert_no_errors()
 
 
+async def test_a_button_of_no_chat_is_answered_out_of_date_and_fails_nothing(bot, engine):
+    # An inline message's button (Kassa sends none) or a forged update: no message, no chat.
+    anna = bot.user("Anna")
+    async with served(bot, engine) as (base, receiver), aiohttp.ClientSession() as http:
+        update = {"update_id": 77, "callback_query": {
+            "id": "q77", "from": anna.record.to_api(), "chat_instance": "x",
+            "inline_message_id": "m1", "data": "garbage"}}
+        async with http.post(base + receiver.path, json=update,
+                             headers={SECRET_HEADER: receiver.secret_token}) as answer:
+            assert answer.status == 200
+            reply = await answer.json()
+    assert reply["method"] == "answerCallbackQuery"
+    assert reply["text"] == "This button is out of date."
+    bot.harness.assert_no_errors()
+
+
 def test_the_reply_slot_takes_one_answer_and_nothing_once_answered():
     with reply_slot() as slot:
         assert not slot.take("sendMessage", {"chat_id": 1, "text": "hi"})
