@@ -332,8 +332,11 @@ def make_booking_api(booking: BookingApi, customers: CustomersApi, *, token: str
     app.on_cleanup.append(running.stop)
     app.router.add_get(DOCUMENT_PATH, serve_document)
     for operation in OPERATIONS:
-        app.router.add_route(operation.method, operation.url_path,
-                             _endpoint(operation, getattr(endpoints, operation.name), running))
+        handler = _endpoint(operation, getattr(endpoints, operation.name), running)
+        if operation.method == "GET":  # and HEAD, as HTTP has every GET (RFC 9110 9.3.2)
+            app.router.add_get(operation.url_path, handler, allow_head=True)
+        else:
+            app.router.add_route(operation.method, operation.url_path, handler)
     return app
 
 

@@ -162,6 +162,13 @@ async def test_unknown_ids_are_404(world):
     response = await api.client.delete("/v1/holds", headers=AUTH)
     assert await error_of(response) == (405, "method_not_allowed")
     assert response.headers["Allow"] == "POST"
+    # HEAD is a GET without the body, wherever GET is taken.
+    got = await api.client.get("/v1/stations", headers=AUTH)
+    head = await api.client.head("/v1/stations", headers=AUTH)
+    assert (head.status, await head.read()) == (200, b"")
+    assert head.headers["Content-Type"] == got.headers["Content-Type"]
+    head = await api.client.head("/v1/orders/NOSUCHORDER", headers=AUTH)
+    assert head.status == 404
 
 
 async def test_a_customer_never_registered_is_404_and_nothing_is_held(world, engine):
