@@ -133,7 +133,10 @@ class HoldService(UseCases):
                 currency=route.currency,
                 seats=tuple(SeatAllocation(s, n) for s, n in zip(chosen, names, strict=True)),
                 created_at=now,
-                expires_at=now + timedelta(minutes=self.rules.hold_minutes),
+                # A hold ends when the coach leaves the passenger's stop, if that comes
+                # first: a seat on a coach that has gone cannot be paid for.
+                expires_at=min(now + timedelta(minutes=self.rules.hold_minutes),
+                               trip.departs_at(route, from_seq)),
                 request_key=request_key,
             )
             # The passengers are remembered for the customer's next booking after the commit,

@@ -483,14 +483,15 @@ async def test_live_hold_on_a_cancelled_trip_is_refunded_not_paid(
     assert again.duplicate and again.outcome is ConfirmOutcome.REFUND_NEEDED
 
 
-async def test_live_hold_on_a_departed_trip_is_refunded_not_paid(
+async def test_a_hold_ends_at_departure_and_a_payment_after_it_is_refunded(
     service: BookingService, network: Network, clock: FakeClock
 ) -> None:
     trip = network.trips[DAY]  # leaves A at 06:00 UTC
     clock.now = clock.now.replace(hour=5, minute=55)
     order = await service.hold(CUSTOMER, trip, "A", "C", ["Ann"])
-    clock.advance(minutes=10)  # departed; the hold has 5 minutes left
-    assert (await service.order(order.id)).expires_at is not None
+    assert order.expires_at == clock.now.replace(hour=6, minute=0)  # not 06:10
+    clock.advance(minutes=10)  # departed, the hold with it
+    assert (await service.order(order.id)).expires_at is None
     result = await service.confirm_payment(order.id, "pay-1", order.amount, "EUR")
     assert result.outcome is ConfirmOutcome.REFUND_NEEDED
     assert result.reason is RefundReason.TRIP_DEPARTED

@@ -112,8 +112,8 @@ async def test_decline_tells_the_passenger_and_keeps_the_hold(bot):
     assert pay_url(user.last_message)
 
 
-async def test_expired_and_tampered_links_offer_no_pay(bot, clock):
-    user, _view = await held_booking(bot)
+async def test_expired_and_tampered_links_offer_no_pay(bot, clock, engine):
+    user, view = await held_booking(bot)
     url = pay_url(user.last_message)
     async with web_server(bot) as base, aiohttp.ClientSession() as http:
         page_url = base + url[url.index("/pay/"):]
@@ -125,6 +125,13 @@ async def test_expired_and_tampered_links_offer_no_pay(bot, clock):
         async with http.get(page_url) as response:
             page = await response.text()
         assert "no longer on hold" in page and 'name="action"' not in page
+        # Pay pressed on a page left open, before the sweep has marked the hold expired:
+        # nothing is charged.
+        async with http.post(page_url, data={"action": "pay"}) as response:
+            assert response.status == 200
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(t.payments))).scalar() == 0
+    assert (await bot.services.booking.order(view.id)).status is OrderStatus.EXPIRED
 
 
 def signed(event: ProviderEvent, secret: bytes, timestamp: int) -> tuple[bytes, dict[str, str]]:
