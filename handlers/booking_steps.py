@@ -15,16 +15,18 @@ from telegram import Update
 
 from booking.errors import BookingError, ErrorCode
 from booking.model import OrderStatus, Station
+from handlers import callback_data as cb
 from handlers.booking_cards import (
     any_seats_label,
     chosen_trip,
+    held_card,
     local_today,
     most_seats,
     route_title,
     saved_names,
     today_at,
 )
-from handlers.cards import drop_buttons, show
+from handlers.cards import Card, button, drop_buttons, show
 from handlers.context import KassaContext
 from handlers.errors import error_text
 from handlers.flow import PREVIOUS, Flow, Step, save_flow
@@ -601,10 +603,31 @@ async def confirm(turn: Turn) -> None:
 
 
 async def cancel_hold(turn: Turn) -> None:
-    """Give the held seats back."""
+    """"Cancel this hold", under the Pay link: asked first, as /mytickets asks, since the
+    seats may be gone for good once given back; "yes" gives them back, "no" shows the
+    held card again."""
     _ = turn.texts
     if not turn.flow.order:
         raise StaleButton
+    if turn.argument == "n":
+        await turn.go(Step.HELD)
+        return
+    view = None
+    if turn.argument != "y":
+        try:
+            view = await turn.services.booking.order(turn.flow.order, turn.user_id)
+        except BookingError as error:
+            await turn.go(Step.HELD, error_text(_, error))
+            return
+    # Paid, run out or cancelled meanwhile: nothing to ask; the refusal below says which.
+    if view is not None and view.status is OrderStatus.HELD and view.expires_at is not None:
+        card = await held_card(turn.context, turn.flow)
+        question = _.ngettext("Cancel this hold? The seat will be released.",
+                              "Cancel this hold? The seats will be released.", len(view.seats))
+        await turn.show(Card(f"{card.text}\n\n{question}", [[
+            button(_("Yes, cancel it"), cb.booking(turn.flow.id, "x", "y")),
+            button(_("No, keep it"), cb.booking(turn.flow.id, "x", "n"))]]))
+        return
     try:
         await turn.services.booking.cancel(turn.flow.order, turn.user_id, hold_only=True)
     except BookingError as error:

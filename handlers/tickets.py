@@ -47,12 +47,21 @@ async def list_tickets(update: Update, context: KassaContext) -> None:
     await answer_query(update)
     pause_booking(context)
     views = await context.services.booking.orders_of(user_id(update))
-    upcoming = [v for v in views if v.upcoming]
-    past = [v for v in views if not v.upcoming][-ORDERS_LISTED:]
+    now = context.services.booking.now()
+    # A paid trip under way stays with the upcoming ones: its ticket is shown on board.
+    ahead = [v for v in views if v.upcoming or (
+        v.status is OrderStatus.PAID and v.arrival > now)]
+    # The rest newest first, so that the ten listed are the latest, not the oldest.
+    shown_ahead = {v.id for v in ahead}
+    past = sorted((v for v in views if v.id not in shown_ahead),
+                  key=lambda v: v.departure, reverse=True)
     lines = [_("Your bookings:") if views else _("You have no bookings yet.")]
     rows = []
-    for title, group in ((_("Upcoming"), upcoming), (_("Past and cancelled"), past)):
-        if group:
+    for title, group in ((_("Upcoming"), ahead), (_("Past and cancelled"), past)):
+        if len(group) > ORDERS_LISTED:
+            lines.append(_("{title}: {count}, the latest {shown} shown", title=title,
+                           count=len(group), shown=ORDERS_LISTED))
+        elif group:
             lines.append(_("{title}: {count}", title=title, count=len(group)))
         for view in group[:ORDERS_LISTED]:
             label = f"{order_label(context, view)} · {status_text(_, view.status)}"

@@ -201,9 +201,17 @@ async def test_cancelling_an_unpaid_hold_releases_it_without_talk_of_refunds(bot
         assert not any(word in text for word in refund_words), text
         assert not re.search(r"\b0[.,]00\b", text), text
 
-    # From the held card.
+    # From the held card: asked first, as from /mytickets; "no" keeps it.
     await hold_one(user, language)
     await user.press(_("Cancel this hold"))
+    asked = user.last_message.text
+    assert _.ngettext("Cancel this hold? The seat will be released.",
+                      "Cancel this hold? The seats will be released.", 1) in asked
+    no_refund(asked)
+    await user.press(_("No, keep it"))
+    assert _("Cancel this hold") in user.last_message.button_texts()
+    await user.press(_("Cancel this hold"))
+    await user.press(_("Yes, cancel it"))
     card = user.last_message.text
     assert _("Your hold is cancelled.") in card
     assert _("This booking is {status}.", status=_("cancelled")) in card

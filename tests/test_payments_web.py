@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import aiohttp
 import pytest
@@ -284,6 +285,28 @@ async def test_my_tickets_sends_a_paid_orders_tickets_again(bot):
     await user.press("📄 Send my tickets again")
     references = [m for m in user.messages if "Booking reference" in (m.text or "")]
     assert len(references) == 2
+    bot.harness.assert_no_errors()
+
+
+async def test_a_trip_under_way_stays_listed_above_many_later_cancelled_bookings(bot, clock):
+    user, paid = await held_booking(bot)
+    await bot.services.booking.handle_event(bot.sandbox.event(paid, PaymentEventType.SUCCEEDED))
+    for _ in range(11):  # holds on later trips, each cancelled
+        await user.send("Beijing to Tianjin day after tomorrow")
+        await user.press(next(t for t in user.last_message.button_texts() if t.startswith("1.")))
+        await user.press("1")
+        await user.press("Any seat")
+        await user.send("Anna Lee")
+        await user.press("✅ Confirm")
+        await user.press("Cancel this hold")
+        await user.press("Yes, cancel it")
+    clock.now = paid.departure + timedelta(minutes=10)  # on board, ticket in hand
+    await user.send("/mytickets")
+    listing = user.last_message
+    assert "Upcoming: 1" in listing.text
+    assert "Past and cancelled: 11, the latest 10 shown" in listing.text
+    labels = [t for t in listing.button_texts() if "→" in t]
+    assert labels[0].endswith("paid") and len(labels) == 11
     bot.harness.assert_no_errors()
 
 
