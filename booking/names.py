@@ -1,10 +1,11 @@
 """What may be printed on a ticket as a passenger's name: one rule for the chat, the API and
 imports alike.
 
-A name holds letters of any script (with their combining marks), spaces, hyphens and
-apostrophes, and the middle dots that join the parts of a foreign name in Chinese and
-Japanese (约翰·史密斯, ジョン・スミス) or Catalan (Gal·la). It is NFC-normalised, so the
-same name typed on two keyboards is one name, and runs of spaces become one space.
+A name holds letters of any script (with their combining marks), spaces, hyphens,
+apostrophes, full stops (St. John, Jr., J. R.), and the middle dots that join the parts
+of a foreign name in Chinese and Japanese (约翰·史密斯, ジョン・スミス) or Catalan (Gal·la).
+It is NFC-normalised, so the same name typed on two keyboards is one name, and runs of
+spaces become one space.
 Anything else is refused with a reason (``NameProblem``), since it would be printed on
 tickets and shown to staff: control characters (ESC sequences that repaint a terminal,
 BEL, DEL), invisible formatting (bidirectional overrides that reverse what staff read,
@@ -28,7 +29,8 @@ MAX_GIVEN_NAME_LENGTH = 4 * MAX_NAME_LENGTH
 HYPHENS = frozenset("-\u2010\u2011")  # hyphen-minus, hyphen, non-breaking hyphen
 APOSTROPHES = frozenset("'\u2019")  # O'Brien and O’Brien (phones type the latter)
 MIDDLE_DOTS = frozenset("\u00b7\u30fb")  # · and ・
-_JOINERS = HYPHENS | APOSTROPHES | MIDDLE_DOTS
+FULL_STOPS = frozenset(".")  # initials and abbreviations: J. R. Smith, St. John, Jr.
+_JOINERS = HYPHENS | APOSTROPHES | MIDDLE_DOTS | FULL_STOPS
 
 
 class NameProblem(StrEnum):
@@ -39,7 +41,7 @@ class NameProblem(StrEnum):
     NO_LETTERS = "no_letters"  # only hyphens, apostrophes or dots
     CONTROL = "control"  # control characters, line breaks, unpaired surrogates
     INVISIBLE = "invisible"  # bidi overrides, zero-width and other format characters
-    SYMBOL = "symbol"  # emoji, digits, punctuation other than - ' ·
+    SYMBOL = "symbol"  # emoji, digits, punctuation other than - ' . ·
 
 
 def squash(text: str) -> str:

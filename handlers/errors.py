@@ -83,8 +83,8 @@ NAME_PROBLEM_MESSAGES: dict[NameProblem, str] = {
         "That name holds invisible formatting characters (direction marks or zero-width "
         "spaces). Please type it again."),
     NameProblem.SYMBOL: N_(
-        "A name may hold letters, spaces, hyphens and apostrophes only: no emoji, digits "
-        "or other symbols."),
+        "A name may hold letters, spaces, hyphens, apostrophes and full stops only: no "
+        "emoji, digits or other symbols."),
 }
 
 
