@@ -76,6 +76,8 @@ def order_details(_: Texts, view: OrderView, context: KassaContext) -> list[str]
         order_label(context, view),
         _("Arrives {time}", time=arrival_time(_, view.departure, view.arrival)),
         _("Status: {status}", status=status_text(_, view.status)),
+        # What staff and the operator's office ask for, and the ticket PDF prints.
+        _("{label}: {value}", label=_("Booking reference"), value=view.id),
     ]
     lines.extend(f"{s.seat} — {s.passenger}" for s in view.seats)
     lines.append(_("Total: {price}", price=_.price(view.amount, view.currency)))

@@ -282,8 +282,9 @@ async def test_my_tickets_sends_a_paid_orders_tickets_again(bot):
     await user.send("/mytickets")
     await user.press(next(t for t in user.last_message.button_texts() if "Beijing" in t))
     assert "Status: paid" in user.last_message.text
+    assert f"Booking reference: {view.id}" in user.last_message.text
     await user.press("📄 Send my tickets again")
-    references = [m for m in user.messages if "Booking reference" in (m.text or "")]
+    references = [m for m in user.messages if "Paid. Booking reference" in (m.text or "")]
     assert len(references) == 2
     bot.harness.assert_no_errors()
 
