@@ -224,7 +224,9 @@ def _status_note(request: web.Request, _: Texts, view: OrderView) -> Line:
             return "warn", _("Payment declined. Your seats stay held until {time}.",
                              time=_.time(view.expires_at.astimezone(view.origin.tz)))
         left = int((view.expires_at - request.app[SERVICES].booking.now()).total_seconds())
-        return "held", _("Seats held for {minutes} more min.", minutes=max(1, left // 60))
+        return "held", _.ngettext("Seat held for {minutes} more min.",
+                                  "Seats held for {minutes} more min.", len(view.seats),
+                                  minutes=max(1, left // 60))
     return "warn", _("This booking is no longer on hold, so it cannot be paid.")
 
 

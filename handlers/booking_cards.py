@@ -376,7 +376,8 @@ async def held_card(context: KassaContext, flow: Flow) -> Card:
                                    "✅ Your seats are held until {time} ({station} time).",
                                    len(view.seats), time=_.time(expires),
                                    station=view.origin.name(context.language)))
-        lines.append(_("Pay before then to get your tickets."))
+        lines.append(_.ngettext("Pay before then to get your ticket.",
+                                "Pay before then to get your tickets.", len(view.seats)))
         rows = await pay_rows(context.services, _, view)
         rows.append([button(_("Cancel this hold"), cb.booking(flow.id, "x"))])
     else:

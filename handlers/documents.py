@@ -25,7 +25,7 @@ def captions(_: Texts) -> TicketCaptions:
     return TicketCaptions(
         title=_("E-ticket"), passenger=_("Passenger"), trip=_("Trip"), origin=_("From"),
         destination=_("To"), departure=_("Departure"), arrival=_("Arrival"), seat=_("Seat"),
-        price=_("Price"), booking_reference=_("Booking reference"),
+        seats=_("Seats"), price=_("Price"), booking_reference=_("Booking reference"),
         check_in=_("Show this code when boarding. Code for manual check-in:"),
         operator=_("Operator"), labelled=_("{label}: {value}"),
     )

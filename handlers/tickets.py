@@ -116,7 +116,8 @@ async def open_ticket(update: Update, context: KassaContext) -> None:
     if view.status is OrderStatus.HELD:
         rows.extend(await pay_rows(context.services, _, view))
     if view.status is OrderStatus.PAID:
-        rows.append([button(_("📄 Send my tickets again"), cb.tickets("s", view.id))])
+        rows.append([button(_.ngettext("📄 Send my ticket again", "📄 Send my tickets again",
+                                       len(view.seats)), cb.tickets("s", view.id))])
     if view.cancellable:
         label = _("Cancel booking") if view.status is OrderStatus.PAID else _("Cancel this hold")
         rows.append([button(label, cb.tickets("c", view.id))])

@@ -200,7 +200,8 @@ def _duration(language: str, minutes: int) -> str:
     if rest or not hours:
         parts.append(format_timedelta(timedelta(minutes=rest), format="short",
                                       threshold=1, locale=locale))
-    return " ".join(parts)
+    # Chinese writes its units with no space between them: 1小时35分钟.
+    return ("" if language.startswith("zh") else " ").join(parts)
 
 
 @cache

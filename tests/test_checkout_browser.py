@@ -105,7 +105,7 @@ async def test_open_the_link_see_the_order_pay_and_get_the_tickets(bot, page, da
             await expect(body).to_contain_text(f"{seat.seat} — {seat.passenger}")
         await expect(body).to_contain_text("Anna Lee")
         await expect(body).to_contain_text("Beijing → Tianjin")
-        await expect(body).to_contain_text("Seats held for")
+        await expect(body).to_contain_text("Seat held for")
         await expect(pay_button(page)).to_have_text(f"Pay {amount}")
         await screenshot(page, "checkout-360.png", database_url)
         await pay_button(page).click()

@@ -96,7 +96,7 @@ def test_prices_dates_and_times_follow_the_locale():
     assert texts("en").time(moment) == "7:05\u202fAM" or texts("en").time(moment) == "7:05 AM"
     assert texts("ru").time(moment) == "07:05"
     assert "июн" in texts("ru").day(date(2026, 6, 1), date(2026, 5, 30))
-    assert texts("zh").duration(timedelta(minutes=100)) == "1小时 40分钟"
+    assert texts("zh").duration(timedelta(minutes=100)) == "1小时40分钟"
 
 
 def test_one_instant_reads_as_each_zones_own_wall_clock():

@@ -75,7 +75,7 @@ async def test_pay_on_the_checkout_page_and_get_the_tickets(bot):
             page = await response.text()
         assert response.status == 200
         assert "CN¥" in page and "Anna Lee" in page and "Beijing" in page
-        assert 'method="post"' in page and "Seats held for" in page
+        assert 'method="post"' in page and "Seat held for" in page
         async with http.post(page_url, data={"action": "pay"}) as response:
             after = await response.text()
         assert "Paid" in after and 'name="action"' not in after
@@ -283,7 +283,7 @@ async def test_my_tickets_sends_a_paid_orders_tickets_again(bot):
     await user.press(next(t for t in user.last_message.button_texts() if "Beijing" in t))
     assert "Status: paid" in user.last_message.text
     assert f"Booking reference: {view.id}" in user.last_message.text
-    await user.press("📄 Send my tickets again")
+    await user.press("📄 Send my ticket again")
     references = [m for m in user.messages if "Paid. Booking reference" in (m.text or "")]
     assert len(references) == 2
     bot.harness.assert_no_errors()

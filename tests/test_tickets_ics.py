@@ -47,7 +47,11 @@ def test_event_names_the_journey_seats_and_reference() -> None:
     for expected in ("12A (Anna Lee)", "12B (王小明)", "12C (Иван Петров)", REFERENCE,
                      "Kassa Coach Lines"):
         assert expected in description
+    assert "Seats: 12A" in description
     assert event.decoded("dtstamp") == NOW
+    # One passenger's entry says "Seat".
+    _, event = only_event(render_trip_ics(docs[:1], NOW))
+    assert "Seat: 12A (Anna Lee)" in str(event["description"])
 
 
 def test_summer_time_is_kept() -> None:

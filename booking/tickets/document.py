@@ -23,6 +23,7 @@ class TicketCaptions:
     departure: str = "Departure"
     arrival: str = "Arrival"
     seat: str = "Seat"
+    seats: str = "Seats"  # the calendar entry of a booking of several
     price: str = "Price"
     booking_reference: str = "Booking reference"
     check_in: str = "Show this code when boarding. Code for manual check-in:"

@@ -47,7 +47,7 @@ def render_trip_ics(
             (
                 words.label(words.operator, first.operator),
                 words.label(words.trip, first.route_name),
-                words.label(words.seat, seats),
+                words.label(words.seat if len(documents) == 1 else words.seats, seats),
                 words.label(words.booking_reference, first.booking_reference),
             )
         ),
