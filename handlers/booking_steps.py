@@ -418,12 +418,25 @@ async def typed_seats(turn: Turn) -> None:
         await take_any_seats(turn)
         return
     labels = list(dict.fromkeys(seat_labels(turn.text)[:TYPED_SEATS_READ]))
+    if not labels:  # "tomorrow", a name typed a step early: nothing that is a seat
+        flow = turn.flow
+        seat_map = await turn.services.booking.seat_map(
+            flow.trip or 0, flow.origin or "", flow.destination or "")
+        example = next(iter(sorted(seat_map.free, key=_row_first)), "1A")
+        await turn.go(Step.SEATS, _("Tap seats on the map, or type their labels, like "
+                                    "{seat}.", seat=example))
+        return
     if len(labels) > count:
         await turn.go(Step.SEATS, _.ngettext(
             "You are booking for {n} passenger: please type {n} seat.",
             "You are booking for {n} passengers: please type {n} seats.", count))
         return
     await choose_seats(turn, labels, typed=True)
+
+
+def _row_first(label: str) -> tuple[int, str]:
+    row = "".join(c for c in label if c.isdecimal())
+    return int(row or 0), label
 
 
 async def choose_seats(turn: Turn, labels: list[str], *, typed: bool = False) -> None:

@@ -377,6 +377,11 @@ def parse_count(text: str) -> int | None:
 
 
 _SEAT_SEPARATORS = re.compile(r"[\s,;/+]+")
+_SEAT_LETTERS = re.compile(r"[A-Z]{1,2}")
+_LETTER_FIRST_SEAT = re.compile(r"([A-Z]{1,2})(\d{1,3})")
+# What a seat's label looks like (booking.model.SeatLayout: its row, then its letter); a
+# row alone ("12") is kept, for the seat map to say there is no such seat.
+_SEAT_SHAPE = re.compile(r"\d{1,3}[A-Z]{0,2}")
 
 
 # Seat labels are upper-cased, so a lower-case Cyrillic letter is read as its capital's
@@ -387,10 +392,20 @@ _SEAT_CYRILLIC = str.maketrans({"в": "B", "н": "H", "к": "K", "м": "M", "т"
 
 def seat_labels(text: str) -> list[str]:
     """Seat labels typed like "4A 4B", "4a,4b", "４Ａ" or "4а" with a Cyrillic а: seat labels
-    are Latin letters and digits, so every lookalike is read as its Latin letter."""
+    are Latin letters and digits, so every lookalike is read as its Latin letter. A row and
+    its letter apart ("4 A") or the other way round ("A4") are the seat 4A; words that are
+    no seat ("please", "tomorrow") are left out, for the caller to say so if nothing is."""
     text = (unicodedata.normalize("NFKC", text).translate(_CJK_PUNCTUATION)
             .translate(_SEAT_CYRILLIC).translate(_TO_LATIN))
-    return [part.upper() for part in _SEAT_SEPARATORS.split(text) if part]
+    parts = [part.upper() for part in _SEAT_SEPARATORS.split(text) if part]
+    labels: list[str] = []
+    for part in parts:
+        if labels and labels[-1].isdecimal() and _SEAT_LETTERS.fullmatch(part):
+            labels[-1] += part  # "4 A"
+            continue
+        flipped = _LETTER_FIRST_SEAT.fullmatch(part)
+        labels.append(flipped.group(2) + flipped.group(1) if flipped else part)
+    return [label for label in labels if _SEAT_SHAPE.fullmatch(label)]
 
 
 # ---- a trip in one line ----------------------------------------------------------------------

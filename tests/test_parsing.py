@@ -308,6 +308,11 @@ def test_places_as_typed(stations: StationIndex, text: str, expected: tuple[obje
         ("４Ａ", ["4A"]),  # full-width
         ("4A、4B", ["4A", "4B"]),
         ("", []),
+        ("A1 b2", ["1A", "2B"]),  # the letter first
+        ("1 A, 2 b", ["1A", "2B"]),  # apart
+        ("4A and 4B please", ["4A", "4B"]),  # words that are no seat are left out
+        ("tomorrow", []),
+        ("12", ["12"]),  # a row alone, for the seat map to refuse
     ],
 )
 def test_seat_labels_read_lookalikes(text: str, labels: list[str]) -> None:
