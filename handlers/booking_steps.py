@@ -90,11 +90,18 @@ def read_trip_request(context: KassaContext, text: str) -> TripRequest | None:
     the trip starts, which is not the server's day everywhere."""
     index = context.services.station_index
     today = context.services.booking.now().date()
-    request = parse_trip_request(text, index, today)
+    month_first = writes_month_first(context.language)
+    request = parse_trip_request(text, index, today, month_first=month_first)
     origin = request.origin.station if request and request.origin else None
     if origin is not None and today_at(context, origin) != today:
-        request = parse_trip_request(text, index, today_at(context, origin))
+        request = parse_trip_request(text, index, today_at(context, origin),
+                                     month_first=month_first)
     return request
+
+
+def writes_month_first(language: str) -> bool:
+    """Whether people of this language write 1/2 for the 2nd of January (Chinese)."""
+    return language.startswith("zh")
 
 
 def active(flow: Flow | None) -> Flow | None:
@@ -308,11 +315,12 @@ async def typed_date(turn: Turn) -> None:
     a day gone by (вчера, 昨天, 01.01.2020) is answered as one."""
     _ = turn.texts
     today = local_today(turn.context, turn.flow.origin)
-    day = parse_date(turn.text, today)
+    month_first = writes_month_first(_.language)
+    day = parse_date(turn.text, today, month_first=month_first)
     if day is None:
         await turn.go(turn.flow.step,
                       _("There is no such day in the calendar. Try 25.12 or “tomorrow”.")
-                      if no_such_day(turn.text, today)
+                      if no_such_day(turn.text, today, month_first=month_first)
                       else _("I couldn't read that date. Try 25.12 or “tomorrow”."))
         return
     if day < today:

@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 
 from booking.model import Station
 from booking.stations import StationIndex
@@ -74,7 +75,7 @@ _TO_WORDS = frozenset({"to", "till", "в", "во", "до", "на", "к", "ко",
 
 _ISO = re.compile(r"(?<!\d)(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)")
 _DAY_MONTH_NUMERIC = re.compile(
-    r"(?<![\d.])(\d{1,2})[./](\d{1,2})(?:[./](\d{4}|\d{2}))?(?!\d|[./]\d)"
+    r"(?<![\d.])(\d{1,2})([./])(\d{1,2})(?:[./](\d{4}|\d{2}))?(?!\d|[./]\d)"
 )
 _CN_NUMBER = r"[\d一二两三四五六七八九十]{1,3}"
 _CHINESE_DATE = re.compile(rf"(?:(\d{{4}})\s*年\s*)?({_CN_NUMBER})\s*月\s*({_CN_NUMBER})\s*[日号]")
@@ -218,12 +219,21 @@ def _iso(text: str, today: date) -> _Found | None:
     return _Found(match.start(), match.end(), _day_month(day, month, year, today))
 
 
-def _numeric(text: str, today: date) -> _Found | None:
+def _numeric(text: str, today: date, *, month_first: bool = False) -> _Found | None:
+    """25.12 and 25/12 (day first); with a slash, 12/25 too, where the first number can
+    only be the month, and 1/2 read month first where people write so (``month_first``:
+    Chinese, 1/2 is 1月2日)."""
     match = _DAY_MONTH_NUMERIC.search(text)
     if match is None:
         return None
-    day, month, year = match.groups()
-    found = _day_month(int(day), int(month), _full_year(year), today)
+    first, separator, second, year = match.groups()
+    orders = [(int(first), int(second)), (int(second), int(first))]  # (day, month)
+    if separator != "/":
+        orders = orders[:1]
+    elif month_first:
+        orders.reverse()
+    found = next((day for d, m in orders
+                  if (day := _day_month(d, m, _full_year(year), today)) is not None), None)
     return _Found(match.start(), match.end(), found)
 
 
@@ -292,9 +302,11 @@ def _weekday(text: str, today: date) -> _Found | None:
 
 # Explicit dates before words: "завтра, 25.12" means the 25th.
 _FINDERS: list[_Finder] = [_iso, _numeric, _chinese, _named_month, _relative, _weekday]
+_FINDERS_MONTH_FIRST: list[_Finder] = [
+    _iso, partial(_numeric, month_first=True), _chinese, _named_month, _relative, _weekday]
 
 
-def parse_date(text: str, today: date) -> date | None:
+def parse_date(text: str, today: date, *, month_first: bool = False) -> date | None:
     """The date written in ``text``; None if there is none or it does not exist.
 
     Day and month: "25.12", "25/12", "25.12.2026", "25.12.26", "2026-12-25", "12月25日",
@@ -303,7 +315,7 @@ def parse_date(text: str, today: date) -> date | None:
     вчера, 昨天 (a past day, for the caller to refuse as one), and weekdays (friday, в
     пятницу, 周五).
     """
-    found = _find_date(_prepare(text), today)
+    found = _find_date(_prepare(text), today, month_first=month_first)
     return found.day if found else None
 
 
@@ -311,25 +323,25 @@ def parse_date(text: str, today: date) -> date | None:
 _ONLY_A_DAY = frozenset({"", "on", "в", "во", "на"})
 
 
-def parse_date_alone(text: str, today: date) -> date | None:
+def parse_date_alone(text: str, today: date, *, month_first: bool = False) -> date | None:
     """As parse_date, when the date is all the text says ("24.12", "tomorrow", "в пятницу"):
     None for a sentence with a date in it ("Beijing to Tianjin tomorrow"), which is a
     request, not an answer to "Which day?"."""
     prepared = _prepare(text)
-    found = _find_date(prepared, today)
+    found = _find_date(prepared, today, month_first=month_first)
     rest = (prepared[:found.start] + prepared[found.end:]).strip(" .,!?") if found else None
     return found.day if found is not None and rest in _ONLY_A_DAY else None
 
 
-def no_such_day(text: str, today: date) -> bool:
+def no_such_day(text: str, today: date, *, month_first: bool = False) -> bool:
     """Whether ``text`` writes a day and month that do not exist (31.02, 30 февраля), which
     is told as such rather than as a date not understood."""
-    found = _find_date(_prepare(text), today)
+    found = _find_date(_prepare(text), today, month_first=month_first)
     return found is not None and found.day is None
 
 
-def _find_date(prepared: str, today: date) -> _Found | None:
-    for finder in _FINDERS:
+def _find_date(prepared: str, today: date, *, month_first: bool = False) -> _Found | None:
+    for finder in _FINDERS_MONTH_FIRST if month_first else _FINDERS:
         found = finder(prepared, today)
         if found is not None:
             return found
@@ -470,7 +482,8 @@ class _Named:
     opening: bool = False  # one word opening the text: "London to Beijing"
 
 
-def parse_trip_request(text: str, stations: StationIndex, today: date) -> TripRequest | None:
+def parse_trip_request(text: str, stations: StationIndex, today: date, *,
+                       month_first: bool = False) -> TripRequest | None:
     """A trip asked for in one line; None unless it names an origin and a destination.
 
     Origin and destination are as marked (from/to, из/в/до, 从/到, a dash or an arrow),
@@ -487,7 +500,7 @@ def parse_trip_request(text: str, stations: StationIndex, today: date) -> TripRe
     # Station names are blanked out first: "Sunbury" holds no Sunday, "Пятница" no Friday.
     names = [(start, end) for start, end, _ in found]
     rest = _blank(prepared, names, " ")
-    day = _find_date(rest, today)
+    day = _find_date(rest, today, month_first=month_first)
     count = _passengers(rest)
     read = names + [(f.start, f.end) for f in (day, count) if f is not None]
 

@@ -273,6 +273,12 @@ async def test_past_dates_are_called_past_and_other_years_are_shown(
         anna = bot.user("Anna")
         await anna.send("Beijing to Tianjin 30.02")
         assert "There is no such day in the calendar" in anna.last_message.text
+        # 12/5 is 5 December as Chinese writes it (in English, day first: 12 May).
+        wang = bot.user("Wang", language="zh")
+        await wang.send("北京到天津 12/5")
+        assert "12月5日" in wang.last_message.text.splitlines()[0]
+        await wang.send("12/4")  # typed at the trips step, month first as well
+        assert "12月4日" in wang.last_message.text.splitlines()[0]
         bot.harness.assert_no_errors()
 
 

@@ -149,6 +149,23 @@ def test_dates_roll_over_the_year(text: str, expected: date) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "month_first", "expected"),
+    [
+        ("12/25", False, date(2026, 12, 25)),  # 25 is no month: month first, whoever wrote it
+        ("05/12", False, date(2026, 12, 5)),  # both could be: day first
+        ("05/12", True, date(2027, 5, 12)),  # as Chinese writes it
+        ("1/2", True, date(2027, 1, 2)),
+        ("25/12", True, date(2026, 12, 25)),  # 25 is no month: day first after all
+        ("05.12", True, date(2026, 12, 5)),  # a dot is day first everywhere
+        ("31/02", True, None),
+    ],
+)
+def test_slashed_dates_month_first_where_they_can_only_be_or_are_written_so(
+        text: str, month_first: bool, expected: date | None) -> None:
+    assert parse_date(text, WEDNESDAY, month_first=month_first) == expected
+
+
+@pytest.mark.parametrize(
     ("text", "impossible"),
     [("31.02", True), ("30 февраля", True), ("2026-02-30", True), ("31 june", True),
      ("13月5日", True),
