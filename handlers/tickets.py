@@ -143,6 +143,14 @@ async def ask_cancel(update: Update, context: KassaContext, notice: str | None =
     else:
         question = _("Cancel this booking? You will get back {price}.",
                      price=_.price(quote.refund, quote.currency))
+        # Less than was paid: say it is the policy, not a mistake.
+        if quote.refund == 0:
+            question += "\n" + _("This close to departure the refund policy returns nothing.")
+        elif quote.refund < view.amount:
+            question += "\n" + _("This close to departure the refund policy returns "
+                                 "{percent}% of {price}.",
+                                 percent=round(100 * quote.refund / view.amount),
+                                 price=_.price(view.amount, view.currency))
     text = "\n".join([*([notice] if notice else []), order_label(context, view), question])
     refund = None if quote.kind is CancelKind.RELEASE else quote.refund
     rows = [[button(_("Yes, cancel it"), cb.cancel_confirmed(order_id, refund)),

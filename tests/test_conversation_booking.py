@@ -214,6 +214,20 @@ async def hold_one_seat(bot):
     return anna, (await bot.services.booking.orders_of(anna.id))[0].id
 
 
+async def test_a_cancellation_that_returns_nothing_says_it_is_the_policy(bot, clock):
+    anna, order_id = await hold_one_seat(bot)
+    await bot.backend.booking.confirm_payment(order_id, "ref-1", 4800, "CNY")
+    view = await bot.services.booking.order(order_id)
+    clock.now = view.departure - timedelta(hours=1)  # past the policy's last tier (2 h)
+    await anna.send("/mytickets")
+    await anna.press(next(t for t in anna.last_message.button_texts() if "Beijing" in t))
+    await anna.press("Cancel booking")
+    text = anna.last_message.text
+    assert "You will get back CN¥0.00" in text
+    assert "This close to departure the refund policy returns nothing." in text
+    bot.harness.assert_no_errors()
+
+
 async def test_my_tickets_cancel_shows_the_refund(bot, clock):
     anna, order_id = await hold_one_seat(bot)
     await bot.backend.booking.confirm_payment(order_id, "ref-1", 4800, "CNY")
@@ -225,6 +239,8 @@ async def test_my_tickets_cancel_shows_the_refund(bot, clock):
     await anna.press("Cancel booking")
     # The trip leaves in 18 hours: the default policy refunds half.
     assert "You will get back CN¥24.00" in anna.last_message.text
+    assert ("This close to departure the refund policy returns 50% of CN¥48.00."
+            in anna.last_message.text)
     await anna.press("Yes, cancel it")
     assert "Refund: CN¥24.00" in anna.last_message.text
     view = await bot.services.booking.order(order_id)
