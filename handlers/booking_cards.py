@@ -225,7 +225,9 @@ async def trips_card(context: KassaContext, flow: Flow) -> Card:
     rows.append(shift)
     rows.append(back_row(flow, _))
     lines.append("")
-    lines.append(_("Tap a trip, or type another date."))
+    # With no trip to tap, the buttons are days.
+    lines.append(_("Tap a trip, or type another date.") if any(o.seats_free for o in options)
+                 else _("Tap another day, or type a date."))
     return Card("\n".join(lines), rows)
 
 

@@ -176,6 +176,7 @@ async def test_sold_out_day_offers_the_nearest_days_with_seats(bot, clock):
     await anna.send("Moscow to Vladimir tomorrow")
     card = anna.last_message
     assert "No seats on this day" in card.text and "Nearest days with seats" in card.text
+    assert "Tap another day, or type a date." in card.text
     nearest = [t for t in card.button_texts() if t.startswith(("Mon", "Tue", "Wed", "Thu",
                                                                 "Fri", "Sat", "Sun"))]
     assert nearest
