@@ -37,6 +37,7 @@ from handlers.parsing import (
     no_such_day,
     parse_count,
     parse_date,
+    parse_date_alone,
     parse_trip_request,
     plain,
     seat_labels,
@@ -541,12 +542,21 @@ async def pick_saved_name(turn: Turn) -> None:
 
 async def typed_name(turn: Turn) -> None:
     """A passenger's name typed; the booking core's own rule is asked at once."""
+    _ = turn.texts
     if turn.flow.names_complete:
         turn.flow.names = []
+    # A day ("tomorrow") or the seat step's words typed a step late are no one's name:
+    # printed on a ticket, they would not get anyone on board.
+    words = " ".join(plain(turn.text).casefold().split())
+    if words in ANY_SEAT_WORDS or parse_date_alone(turn.text, local_today(
+            turn.context, turn.flow.origin)) is not None:
+        await turn.go(Step.NAMES, _("That is not a name. Type the passenger's full name as "
+                                    "on their ID."))
+        return
     try:
         name = turn.services.booking.check_passenger_name(turn.text)
     except BookingError as error:
-        await turn.go(Step.NAMES, error_text(turn.texts, error))
+        await turn.go(Step.NAMES, error_text(_, error))
         return
     await add_name(turn, name)
 
