@@ -45,16 +45,20 @@ async def bot(engine, clock, booking_transport):
         yield running
 
 
-async def held_booking(bot: Bot, name: str = "Anna", passenger: str = "Anna Lee"):
-    user = bot.user(name)
-    await user.send("Beijing to Tianjin tomorrow")
+async def held_booking(bot: Bot, name: str = "Anna", passenger: str = "Anna Lee", *,
+                       user=None, day: str = "tomorrow"):
+    """``name`` (or ``user``) holding one seat on ``day``'s first trip from Beijing to
+    Tianjin; the person and the hold."""
+    user = user or bot.user(name)
+    await user.send(f"Beijing to Tianjin {day}")
     first_trip = next(t for t in user.last_message.button_texts() if t.startswith("1."))
     await user.press(first_trip)
     await user.press("1")
     await user.press("Any seat")
     await user.send(passenger)
     await user.press("✅ Confirm")
-    [view] = await bot.services.booking.orders_of(user.id)
+    [view] = [v for v in await bot.services.booking.orders_of(user.id)
+              if v.status is OrderStatus.HELD]
     return user, view
 
 
@@ -293,12 +297,7 @@ async def test_a_trip_under_way_stays_listed_above_many_later_cancelled_bookings
     user, paid = await held_booking(bot)
     await bot.services.booking.handle_event(bot.sandbox.event(paid, PaymentEventType.SUCCEEDED))
     for _ in range(11):  # holds on later trips, each cancelled
-        await user.send("Beijing to Tianjin day after tomorrow")
-        await user.press(next(t for t in user.last_message.button_texts() if t.startswith("1.")))
-        await user.press("1")
-        await user.press("Any seat")
-        await user.send("Anna Lee")
-        await user.press("✅ Confirm")
+        await held_booking(bot, user=user, day="day after tomorrow")
         await user.press("Cancel this hold")
         await user.press("Yes, cancel it")
     clock.now = paid.departure + timedelta(minutes=10)  # on board, ticket in hand
