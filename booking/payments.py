@@ -70,8 +70,9 @@ def _refund_notice(refund: OutboxMessage, order_id: str, now: datetime, *,
 
 
 def _check_not_departed(view: OrderView, now: datetime) -> None:
-    """A hold outlives its trip's departure by up to its minutes: nothing is paid for a
-    coach that has left the passenger's stop (the payment would only be refunded)."""
+    """Nothing is paid for a coach that has left the passenger's stop (the payment would
+    only be refunded). A hold made now ends at that departure (booking/holds.py); this
+    still stops one made before holds did, which could outlive it by its minutes."""
     if view.departure <= now:
         raise BookingError(ErrorCode.TRIP_DEPARTED)
 

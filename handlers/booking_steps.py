@@ -431,7 +431,7 @@ async def typed_seats(turn: Turn) -> None:
         flow = turn.flow
         seat_map = await turn.services.booking.seat_map(
             flow.trip or 0, flow.origin or "", flow.destination or "")
-        example = next(iter(sorted(seat_map.free, key=_row_first)), "1A")
+        example = seat_map.free[0] if seat_map.free else "1A"  # row by row: the front
         await turn.go(Step.SEATS, _("Tap seats on the map, or type their labels, like "
                                     "{seat}.", seat=example))
         return
@@ -441,11 +441,6 @@ async def typed_seats(turn: Turn) -> None:
             "You are booking for {n} passengers: please type {n} seats.", count))
         return
     await choose_seats(turn, labels, typed=True)
-
-
-def _row_first(label: str) -> tuple[int, str]:
-    row = "".join(c for c in label if c.isdecimal())
-    return int(row or 0), label
 
 
 async def choose_seats(turn: Turn, labels: list[str], *, typed: bool = False) -> None:
@@ -643,22 +638,22 @@ async def cancel_hold(turn: Turn) -> None:
     if turn.argument == "n":
         await turn.go(Step.HELD)
         return
-    view = None
     if turn.argument != "y":
         try:
             view = await turn.services.booking.order(turn.flow.order, turn.user_id)
         except BookingError as error:
             await turn.go(Step.HELD, error_text(_, error))
             return
-    # Paid, run out or cancelled meanwhile: nothing to ask; the refusal below says which.
-    if view is not None and view.status is OrderStatus.HELD and view.expires_at is not None:
-        card = await held_card(turn.context, turn.flow)
-        question = _.ngettext("Cancel this hold? The seat will be released.",
-                              "Cancel this hold? The seats will be released.", len(view.seats))
-        await turn.show(Card(f"{card.text}\n\n{question}", [[
-            button(_("Yes, cancel it"), cb.booking(turn.flow.id, "x", "y")),
-            button(_("No, keep it"), cb.booking(turn.flow.id, "x", "n"))]]))
-        return
+        # Paid, run out or cancelled meanwhile: nothing to ask; the refusal below says which.
+        if view.status is OrderStatus.HELD and view.expires_at is not None:
+            card = await held_card(turn.context, turn.flow)
+            question = _.ngettext("Cancel this hold? The seat will be released.",
+                                  "Cancel this hold? The seats will be released.",
+                                  len(view.seats))
+            await turn.show(Card(f"{card.text}\n\n{question}", [[
+                button(_("Yes, cancel it"), cb.booking(turn.flow.id, "x", "y")),
+                button(_("No, keep it"), cb.booking(turn.flow.id, "x", "n"))]]))
+            return
     try:
         await turn.services.booking.cancel(turn.flow.order, turn.user_id, hold_only=True)
     except BookingError as error:
