@@ -68,6 +68,13 @@ async def to_trips(user, origin="Beijing", destination="Tianjin", day="Tomorrow"
     await user.press(day)
 
 
+async def to_seats(user, count: str):
+    """At the seat map of tomorrow's first Beijing -> Tianjin trip, for ``count`` people."""
+    await to_trips(user)
+    await user.press(next(t for t in user.last_message.button_texts() if t.startswith("1.")))
+    await user.press(count)
+
+
 async def test_back_at_every_step_returns_to_the_step_before(bot):
     anna = bot.user()
     await to_trips(anna)
@@ -329,10 +336,7 @@ async def test_language_switch_and_every_language(bot):
 
 async def test_typed_seats_any_seats_and_seats_that_do_not_exist(bot):
     anna = bot.user()
-    await to_trips(anna)
-    first_trip = next(t for t in anna.last_message.button_texts() if t.startswith("1."))
-    await anna.press(first_trip)
-    await anna.press("2")
+    await to_seats(anna, "2")
     await anna.send("99Z")
     assert "There is no seat 99Z on this coach." in anna.last_message.text
     await anna.send("Anna Lee")  # a name typed one step too early is no seat either
@@ -426,9 +430,7 @@ def test_one_seat_left_is_said_as_such_not_as_a_range_of_one():
 
 async def test_a_seat_tapped_once_every_passenger_has_one_is_not_ignored(bot):
     anna = bot.user()
-    await to_trips(anna)
-    await anna.press(next(t for t in anna.last_message.button_texts() if t.startswith("1.")))
-    await anna.press("2")
+    await to_seats(anna, "2")
     await anna.send("1A 1B")
     assert "Passenger 1 of 2" in anna.last_message.text
     await anna.press("« Back")
@@ -442,9 +444,7 @@ async def test_a_seat_tapped_once_every_passenger_has_one_is_not_ignored(bot):
 
 async def test_one_passengers_new_seat_takes_the_place_of_the_old(bot):
     anna = bot.user()
-    await to_trips(anna)
-    await anna.press(next(t for t in anna.last_message.button_texts() if t.startswith("1.")))
-    await anna.press("1")
+    await to_seats(anna, "1")
     await anna.send("1A")
     await anna.press("« Back")
     await anna.press("2A")
