@@ -34,6 +34,13 @@ async def outbox_rows(engine) -> int:
         return int((await conn.execute(query)).scalar_one())
 
 
+async def write_to_everyone(sam, text: str) -> None:
+    """Sam's /broadcast to everyone who used the bot, the message typed: at its preview."""
+    await sam.send("/broadcast")
+    await sam.press("Everyone who used the bot")
+    await sam.send(text)
+
+
 def received(user, text: str) -> int:
     return sum(1 for m in user.messages if m.text == text)
 
@@ -77,9 +84,7 @@ async def test_everyone_gets_it_once_blocked_people_are_counted(bot, engine):
     assert [received(u, text) for u in (anna, wang, olga)] == [1, 1, 0]
     assert await outbox_rows(engine) == 4
     # Someone who blocked the bot is not even written a row the next time.
-    await sam.send("/broadcast")
-    await sam.press("Everyone who used the bot")
-    await sam.send("Second notice.")
+    await write_to_everyone(sam, "Second notice.")
     assert sam.last_message.text == "Send it to 3 people?"
     bot.harness.assert_no_errors()
 
@@ -95,9 +100,7 @@ async def test_everyone_means_people_who_wrote_to_the_bot(engine, clock):
         anna = bot.user("Anna")
         await anna.send("/start")
         sam = bot.user("Sam", user_id=STAFF_ID)
-        await sam.send("/broadcast")
-        await sam.press("Everyone who used the bot")
-        await sam.send("Roadworks on Friday.")
+        await write_to_everyone(sam, "Roadworks on Friday.")
         assert sam.last_message.text == "Send it to 3 people?"  # Ada, Anna and Sam
         await sam.press("📣 Send")
         assert await finish(bot, sam) == (
@@ -111,9 +114,7 @@ async def test_flood_control_on_the_progress_card_skips_one_refresh_not_the_repo
     anna = bot.user("Anna")
     await anna.send("/start")
     sam = bot.user("Sam", user_id=STAFF_ID)
-    await sam.send("/broadcast")
-    await sam.press("Everyone who used the bot")
-    await sam.send("Second notice.")
+    await write_to_everyone(sam, "Second notice.")
     await sam.press("📣 Send")
     await bot.run_jobs()
     job = next(j for j in bot.harness.application.job_queue.jobs()
@@ -187,9 +188,7 @@ async def test_bad_texts_are_refused_and_nothing_is_written(bot, engine, typed, 
     olga = bot.user("Olga", language="ru")
     await olga.send("/start")
     sam = bot.user("Sam", user_id=STAFF_ID)
-    await sam.send("/broadcast")
-    await sam.press("Everyone who used the bot")
-    await sam.send(typed)
+    await write_to_everyone(sam, typed)
     assert answer in sam.last_message.text
     await sam.send("Fixed text.")  # the step stays open for the corrected message
     assert sam.last_message.text == "Send it to 2 people?"
