@@ -221,7 +221,8 @@ async def trips_card(context: KassaContext, flow: Flow) -> Card:
     earlier, later = (day - timedelta(days=1)).isoformat(), (day + timedelta(days=1)).isoformat()
     if day > today:
         shift.append(button(_("« Earlier day"), cb.booking(fid, "S", earlier)))
-    shift.append(button(_("Later day »"), cb.booking(fid, "S", later)))
+    if day < today + timedelta(days=booking.limits().booking_horizon_days):
+        shift.append(button(_("Later day »"), cb.booking(fid, "S", later)))
     rows.append(shift)
     rows.append(back_row(flow, _))
     lines.append("")

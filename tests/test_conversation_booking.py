@@ -452,3 +452,18 @@ async def test_one_passengers_new_seat_takes_the_place_of_the_old(bot):
     assert "2A — Anna Lee" in anna.last_message.text
     assert "1A" not in anna.last_message.text
     bot.harness.assert_no_errors()
+
+
+async def test_the_last_day_on_sale_offers_no_later_day(bot, clock):
+    anna = bot.user()
+    await anna.send("/book")
+    await anna.press("Beijing")
+    await anna.press("Tianjin")
+    today = clock().astimezone(ZoneInfo("Asia/Shanghai")).date()
+    last = today + timedelta(days=bot.services.booking.limits().booking_horizon_days)
+    await anna.send(last.isoformat())
+    buttons = anna.last_message.button_texts()
+    assert "« Earlier day" in buttons and "Later day »" not in buttons
+    await anna.press("« Earlier day")
+    assert "Later day »" in anna.last_message.button_texts()
+    bot.harness.assert_no_errors()
