@@ -467,3 +467,16 @@ async def test_the_last_day_on_sale_offers_no_later_day(bot, clock):
     await anna.press("« Earlier day")
     assert "Later day »" in anna.last_message.button_texts()
     bot.harness.assert_no_errors()
+
+
+async def test_a_chinese_hold_names_its_time_as_the_stations_local_time(bot):
+    li = bot.user("Li", language="zh")
+    await li.send("北京到天津明天")
+    await li.press(next(t for t in li.last_message.button_texts() if t.startswith("1.")))
+    await li.press("1")
+    await li.press("任意座位")
+    await li.send("王小明")
+    await li.press("✅ 确认")
+    # Not "北京时间" nor "天津时间": the time is the boarding station's, said as such.
+    assert "（北京当地时间）" in li.last_message.text
+    bot.harness.assert_no_errors()
