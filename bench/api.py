@@ -151,7 +151,10 @@ def start_api(url: str, pool_size: int, loop_name: str) -> tuple[subprocess.Pope
                KASSA_TICKET_SIGNING_KEY=generate_signing_key(),
                # A line per hold would be most of what the terminal shows, and the
                # figures are the service's, as before it logged each hold.
-               KASSA_LOG_LEVEL="warning", KASSA_EVENT_LOOP=loop_name)
+               KASSA_LOG_LEVEL="warning", KASSA_EVENT_LOOP=loop_name,
+               # Each client holds again and again for its one customer, as no passenger
+               # would; the in-process side has no cap either.
+               KASSA_MAX_LIVE_HOLDS="0")
     process = subprocess.Popen(
         [*KASSA, "booking-api", "--port", "0", "--pool-size", str(pool_size)],
         env=env, stdout=subprocess.PIPE, text=True)

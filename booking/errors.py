@@ -28,6 +28,7 @@ class ErrorCode(StrEnum):
     DUPLICATE_SEAT = "duplicate_seat"
     SEAT_TAKEN = "seat_taken"
     NOT_ENOUGH_SEATS = "not_enough_seats"
+    TOO_MANY_HOLDS = "too_many_holds"  # the customer's unpaid holds are at the cap (limit)
     UNKNOWN_ORDER = "unknown_order"
     NOT_YOUR_ORDER = "not_your_order"
     HOLD_EXPIRED = "hold_expired"

@@ -101,6 +101,9 @@ class HoldService(UseCases):
                 if earlier is not None:
                     return await self._replay(uow, earlier, trip, route, origin, destination,
                                               names, wanted, now)
+            cap = self.rules.max_live_holds
+            if cap is not None and await uow.orders.live_holds(customer_id, now) >= cap:
+                raise BookingError(ErrorCode.TOO_MANY_HOLDS, limit=cap)
             from_seq, to_seq = await segment_on(uow, route, origin, destination)
             trip.check_bookable(route, from_seq, now)
             layout = await uow.catalog.layout(trip.layout_id)

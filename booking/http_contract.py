@@ -90,6 +90,7 @@ STATUS_OF_ERROR: dict[str, int] = {
     ErrorCode.NOT_STAFF: 403,
     ErrorCode.SEAT_TAKEN: 409,
     ErrorCode.NOT_ENOUGH_SEATS: 409,
+    ErrorCode.TOO_MANY_HOLDS: 409,
     ErrorCode.HOLD_EXPIRED: 409,
     ErrorCode.ORDER_NOT_HELD: 409,
     ErrorCode.NOT_CANCELLABLE: 409,

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     scanner_token: SecretStr | None = None
     hold_minutes: int = Field(default=15, ge=1, le=24 * 60)
     max_seats: int = Field(default=9, ge=1, le=50)
+    max_live_holds: int = Field(default=3, ge=0, le=1000)  # unpaid holds a customer; 0: no cap
     refund_policy: str = "24:100,2:50"
     reminders: str = "24h,2h"  # before departure; "" sends none
     booking_api_url: str | None = None
@@ -125,6 +126,7 @@ class Settings(BaseSettings):
         return BookingRules(
             hold_minutes=self.hold_minutes,
             max_seats_per_order=self.max_seats,
+            max_live_holds=self.max_live_holds or None,
             refund_policy=RefundPolicy.parse(self.refund_policy),
             reminders=parse_reminders(self.reminders),
         )

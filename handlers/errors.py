@@ -36,6 +36,11 @@ ERROR_MESSAGES: dict[ErrorCode, str | tuple[str, str]] = {
     ErrorCode.DUPLICATE_SEAT: N_("The same seat was chosen twice."),
     ErrorCode.SEAT_TAKEN: N_("Someone has just taken one of these seats. Please choose again."),
     ErrorCode.NOT_ENOUGH_SEATS: N_("Not enough free seats left on this trip."),
+    ErrorCode.TOO_MANY_HOLDS: N_plural(
+        "You already have {limit} unpaid booking. Pay for it or cancel it in 🎫 My "
+        "tickets, then confirm this one.",
+        "You already have {limit} unpaid bookings. Pay for one or cancel it in 🎫 My "
+        "tickets, then confirm this one."),
     ErrorCode.UNKNOWN_ORDER: N_("I can't find that booking."),
     ErrorCode.NOT_YOUR_ORDER: N_("That booking belongs to someone else."),
     ErrorCode.HOLD_EXPIRED: N_("Your hold has expired and the seats were released."),

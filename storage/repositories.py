@@ -108,6 +108,10 @@ _TRIPS_DEPARTING = select(*TRIP_COLUMNS).where(
 _ORDER_BY_REQUEST_KEY = select(t.orders).where(
     t.orders.c.customer_id == bindparam("customer_id"),
     t.orders.c.request_key == bindparam("request_key"))
+_LIVE_HOLDS = select(func.count()).select_from(t.orders).where(
+    t.orders.c.customer_id == bindparam("customer_id"),
+    t.orders.c.status == OrderStatus.HELD.value,
+    t.orders.c.expires_at > bindparam("now"))
 _TRIPS_ON = (
     select(*TRIP_COLUMNS)
     .where(t.trips.c.service_date == bindparam("service_date"))
@@ -560,6 +564,10 @@ class SqlOrders:
         row = (await self._conn.execute(_ORDER_BY_REQUEST_KEY, {
             "customer_id": customer_id, "request_key": request_key})).first()
         return (await self._with_seats([row]))[0] if row else None
+
+    async def live_holds(self, customer_id: int, now: datetime) -> int:
+        return (await self._conn.execute(_LIVE_HOLDS, {
+            "customer_id": customer_id, "now": now})).scalar_one()
 
     async def for_customer(self, customer_id: int) -> list[Order]:
         rows = (

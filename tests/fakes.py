@@ -331,6 +331,11 @@ class FakeOrders:
                 return order
         return None
 
+    async def live_holds(self, customer_id: int, now: datetime) -> int:
+        return sum(1 for o in self._t.orders.values()
+                   if o.customer_id == customer_id and o.status is OrderStatus.HELD
+                   and o.expires_at is not None and o.expires_at > now)
+
     async def for_customer(self, customer_id: int) -> list[Order]:
         mine = [o for o in self._t.orders.values() if o.customer_id == customer_id]
         return sorted(mine, key=lambda o: o.created_at, reverse=True)

@@ -212,6 +212,20 @@ async def test_a_seat_no_longer_free_is_409_and_changes_nothing(world, engine):
     assert await orders_count(engine) == 1
 
 
+async def test_a_customer_at_the_unpaid_hold_cap_is_409_and_changes_nothing(world, engine):
+    network, _, api = world
+    trip = network.trips[DAY]
+    for seat in ("1A", "1B", "1C"):  # the cap a process takes by default (KASSA_MAX_LIVE_HOLDS)
+        response = await api.client.post("/v1/holds", json=hold_body(trip, seats=[seat]),
+                                         headers=AUTH)
+        assert response.status == 201
+    response = await api.client.post("/v1/holds", json=hold_body(trip, seats=["2A"]),
+                                     headers=AUTH)
+    assert await error_of(response) == (409, "too_many_holds")
+    assert (await response.json())["error"]["params"] == {"limit": 3}
+    assert await orders_count(engine) == 3
+
+
 async def test_another_customers_order_is_refused_and_left_alone(world, engine):
     network, booking, api = world
     view = await booking.hold(1, network.trips[DAY], "B", "D", ["Anna Lee"])

@@ -21,6 +21,7 @@ from booking.names import NameProblem
 from booking.outbox import OutboxService
 from booking.outcomes import ConfirmOutcome, RefundReason
 from booking.service import BookingService
+from booking.settings import BookingRules
 from booking.views import TripOption
 from handlers.booking_cards import trip_line
 from locales import texts
@@ -539,3 +540,39 @@ def test_trip_list_says_a_cancelled_trip_is_cancelled_not_sold_out() -> None:
                         1000, "EUR", 0, 20, TripStatus.CANCELLED, 0)
     assert "cancelled" in trip_line(texts("en"), option)
     assert "sold out" in trip_line(texts("en"), replace(option, status=TripStatus.SCHEDULED))
+
+
+# ---- 8. one customer's unpaid holds ----------------------------------------------------------
+
+
+async def test_a_customers_unpaid_holds_stop_at_the_cap_until_one_ends(
+    uow_factory: SqlUnitOfWorkFactory, network: Network, clock: FakeClock, engine: AsyncEngine
+) -> None:
+    capped = BookingService(uow_factory, rules=BookingRules(max_live_holds=2), clock=clock)
+    trip = network.trips[DAY]
+    first = await capped.hold(CUSTOMER, trip, "A", "C", ["Ann"], request_key="k1")
+    await capped.hold(CUSTOMER, trip, "A", "C", ["Bo"])
+    before = await database_snapshot(engine)
+    error = await refused(ErrorCode.TOO_MANY_HOLDS,
+                          capped.hold(CUSTOMER, trip, "A", "C", ["Cy"]))
+    assert error.params == {"limit": 2}
+    assert await database_snapshot(engine) == before  # nothing held, nothing written
+    # The same request again is the order it made, not a new hold the cap refuses.
+    assert (await capped.hold(CUSTOMER, trip, "A", "C", ["Ann"], request_key="k1")).id == first.id
+    # Another customer is not held back by this one's holds.
+    await capped.hold(CUSTOMER + 1, trip, "A", "C", ["Di"])
+    # A paid or cancelled hold no longer counts, nor one that ran out.
+    await capped.cancel(first.id, CUSTOMER)
+    third = await capped.hold(CUSTOMER, trip, "A", "C", ["Cy"])
+    await capped.confirm_payment(third.id, "pay-cap", third.amount, third.currency)
+    clock.advance(minutes=capped.limits().hold_minutes + 1)
+    await capped.hold(CUSTOMER, trip, "A", "C", ["Ed"])
+    await capped.hold(CUSTOMER, trip, "A", "C", ["Flo"])
+    await refused(ErrorCode.TOO_MANY_HOLDS, capped.hold(CUSTOMER, trip, "A", "C", ["Gus"]))
+
+
+async def test_without_a_cap_a_customer_may_hold_as_often_as_seats_allow(
+    service: BookingService, network: Network
+) -> None:
+    for name in ("Ann", "Bo", "Cy", "Di"):
+        await service.hold(CUSTOMER, network.trips[DAY], "A", "C", [name])

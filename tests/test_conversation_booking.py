@@ -173,13 +173,15 @@ async def test_sold_out_day_offers_the_nearest_days_with_seats(bot, clock):
     anna = bot.user()
     day = (clock() + timedelta(days=1)).astimezone(ZoneInfo("Europe/Moscow")).date()
     booking = bot.services.booking
-    await bot.services.customers.ensure(1, "Other Buyer")
-    # Fill every Moscow -> Vladimir trip that day (seat by seat, as buyers would).
+    # Fill every Moscow -> Vladimir trip that day (nine seats a buyer, as buyers would).
+    buyers = iter(range(1, 1000))
     for option in await booking.search("MOW", "VLD", day):
         free = (await booking.seat_map(option.trip_id, "MOW", "VLD")).free
         for start in range(0, len(free), 9):
             seats = free[start:start + 9]
-            await booking.hold(1, option.trip_id, "MOW", "VLD", ["P"] * len(seats), seats)
+            buyer = next(buyers)
+            await bot.services.customers.ensure(buyer, f"Buyer {buyer}")
+            await booking.hold(buyer, option.trip_id, "MOW", "VLD", ["P"] * len(seats), seats)
     await anna.send("Moscow to Vladimir tomorrow")
     card = anna.last_message
     assert "No seats on this day" in card.text and "Nearest days with seats" in card.text
@@ -479,4 +481,29 @@ async def test_a_chinese_hold_names_its_time_as_the_stations_local_time(bot):
     await li.press("✅ 确认")
     # Not "北京时间" nor "天津时间": the time is the boarding station's, said as such.
     assert "（北京当地时间）" in li.last_message.text
+    bot.harness.assert_no_errors()
+
+
+async def test_a_passenger_at_the_unpaid_hold_cap_is_told_what_to_do(bot, clock):
+    anna = bot.user("Anna")
+    await anna.send("/start")
+    await to_trips(anna)
+    trip = next(t for t in anna.last_message.button_texts() if t.startswith("1."))
+    booking = bot.services.booking
+    tomorrow = (clock() + timedelta(days=1)).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    option = next(o for o in await booking.search("BJS", "TSN", tomorrow) if o.seats_free)
+    holds = [await booking.hold(anna.id, option.trip_id, "BJS", "TSN", [name])
+             for name in ("Ann One", "Ann Two", "Ann Three")]
+    await anna.press(trip)
+    await anna.press("1")
+    await anna.press("Any seat")
+    await anna.send("Anna Lee")
+    await anna.press("✅ Confirm")
+    refusal = anna.last_message.text
+    assert "You already have 3 unpaid bookings. Pay for one or cancel it" in refusal
+    assert "Please check your booking" in refusal  # the summary again, to confirm later
+    assert len(await booking.orders_of(anna.id)) == 3
+    await booking.cancel(holds[0].id, anna.id)
+    await anna.press("✅ Confirm")
+    assert "held until" in anna.last_message.text
     bot.harness.assert_no_errors()
