@@ -87,7 +87,27 @@ class Jobs:
         deliverers = telegram_deliverers(application.bot, services)
         deliverers[MessageKind.SAVE_PASSENGERS.value] = self.customers.deliver_saved_passengers
         deliverers[MessageKind.REFUND.value] = self.booking.refund_payment
+        tickets = MessageKind.SEND_TICKETS.value
+        deliverers[tickets] = self._then_show_paid(application, deliverers[tickets])
         return {kind: _with_log_ids(deliver) for kind, deliver in deliverers.items()}
+
+    def _then_show_paid(self, application: AnyApplication, deliver: Deliverer) -> Deliverer:
+        """The tickets, then the held card in the chat edited to say paid, at once rather
+        than at the countdown's next step minutes later, in the person's turn as the
+        countdown edits it."""
+
+        async def delivering(message: OutboxMessage) -> None:
+            await deliver(message)
+            if message.recipient is None:
+                return
+            try:
+                async with turns_of(application).turn(message.recipient) as mine:
+                    if mine:
+                        await update_held_card(application, message.recipient)
+            except Exception:  # the tickets went: a failure here must not send them again
+                log.exception("the held card was not edited after its payment")
+
+        return delivering
 
     async def deliver_outbox(self, application: AnyApplication) -> DeliveryReport:
         """Deliver what is due now, batch after batch, until nothing due is left (or the

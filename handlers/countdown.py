@@ -1,5 +1,5 @@
 """The held card counts down: edited when 5 and 1 minutes are left to pay, and when the hold
-has run out (with a button to book again).
+has run out (with a button to book again); and once paid, it says so, without its Pay link.
 
 Run by a job every few seconds (bot/jobs.py), for each person with a held card, as that
 person's turn: their data read afresh, the card edited if due, the step shown recorded in
@@ -32,6 +32,7 @@ from handlers.flow import FLOW_KEY, Flow, Step
 
 # Minutes left at which the card is edited; 0 is "expired".
 STEPS_MINUTES = (5, 1, 0)
+PAID_SHOWN = -1  # the step recorded once the card shows its order paid: the last there is
 COUNTDOWN_KEY = "countdown"  # in user_data: the last step shown for the flow's order
 # Where in a person's data the flow's step is, and the step a held card is at: how the
 # people with a held card are found in the stored data.
@@ -84,8 +85,14 @@ async def _update_card(context: KassaContext, chat_id: int, data: dict[str, Any]
         due = [m for m in STEPS_MINUTES if m and left <= timedelta(minutes=m)]
     elif view.status is OrderStatus.EXPIRED:
         due = [0]
+    elif view.status is OrderStatus.PAID and last != PAID_SHOWN:
+        # Paid on the checkout page, outside the chat: the card's Pay link and countdown
+        # would go on asking for the money.
+        await _edit(context, chat_id, flow, None)
+        data[COUNTDOWN_KEY] = [flow.order, PAID_SHOWN]
+        return CardLook(edited=True)
     else:
-        return CardLook()  # paid or cancelled: the card says so when next shown
+        return CardLook()  # cancelled in this chat, which showed it; or paid and shown
     if not due or (last is not None and min(due) >= last):
         return CardLook(next_due=_next_due(view.expires_at, last))
     step = min(due)
@@ -100,12 +107,16 @@ async def _update_card(context: KassaContext, chat_id: int, data: dict[str, Any]
         notice = _.ngettext("⌛ The hold has run out and the seat was released.",
                             "⌛ The hold has run out and the seats were released.",
                             len(view.seats))
+    await _edit(context, chat_id, flow, notice)
+    data[COUNTDOWN_KEY] = [flow.order, step]
+    return CardLook(edited=True, next_due=_next_due(view.expires_at, step))
+
+
+async def _edit(context: KassaContext, chat_id: int, flow: Flow, notice: str | None) -> None:
     card = await render(context, flow, notice, warning=False)
     with contextlib.suppress(TelegramError):  # the card was deleted, or is unchanged
         await context.bot.edit_message_text(card.text, chat_id=chat_id,
                                             message_id=flow.card, reply_markup=card.markup)
-    data[COUNTDOWN_KEY] = [flow.order, step]
-    return CardLook(edited=True, next_due=_next_due(view.expires_at, step))
 
 
 def _whole_minutes(left: timedelta) -> int:

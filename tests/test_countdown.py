@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from booking.providers import PaymentEventType
 from bot.app import database_persistence
 from bot.turns import turns_of
 from tests.conversation_support import Bot, running_bot, seed
@@ -95,4 +96,23 @@ async def test_a_hold_shorter_than_a_step_says_the_minutes_it_has(bot, clock):
     assert await count_down(bot) == 1
     assert "2 minutes left to pay" in card.text and "5 minutes" not in card.text
     assert card.text.startswith("⏳ 2 minutes left to pay.")  # its own sign, not a warning
+    bot.harness.assert_no_errors()
+
+
+async def test_the_held_card_says_paid_as_the_tickets_come_and_then_rests(bot, clock):
+    anna, view = await held_booking(bot)
+    card = anna.last_message
+    assert "Pay before then" in card.text
+    await bot.services.booking.handle_event(bot.sandbox.event(view, PaymentEventType.SUCCEEDED))
+    # The tickets' delivery edits the card: the countdown's next step is minutes away.
+    await bot.jobs.deliver_outbox(bot.harness.application)
+    assert any(f"Booking reference: {view.id}" in (m.text or "") for m in anna.messages)
+    assert card.text.startswith("This booking is paid.")
+    assert not [b for row in card.inline_keyboard for b in row if b.get("url")]
+    assert "Cancel this hold" not in card.button_texts()
+    edits = card.edits
+    for minutes in (6, 4, 5):  # past the hold's steps and its end: nothing more to say
+        clock.advance(minutes=minutes)
+        await bot.run_jobs()
+    assert card.edits == edits
     bot.harness.assert_no_errors()
