@@ -540,18 +540,21 @@ async def typed_name(turn: Turn) -> None:
     _ = turn.texts
     if turn.flow.names_complete:
         turn.flow.names = []
-    # A day ("tomorrow") or the seat step's words typed a step late are no one's name:
-    # printed on a ticket, they would not get anyone on board.
-    words = " ".join(plain(turn.text).casefold().split())
-    if words in ANY_SEAT_WORDS or parse_date_alone(turn.text, local_today(
-            turn.context, turn.flow.origin)) is not None:
-        await turn.go(Step.NAMES, _("That is not a name. Type the passenger's full name as "
-                                    "on their ID."))
-        return
     try:
         name = turn.services.booking.check_passenger_name(turn.text)
     except BookingError as error:
         await turn.go(Step.NAMES, error_text(_, error))
+        return
+    # A day ("tomorrow"), the seat step's words typed a step late, the summary's "yes"
+    # typed a step early, or a lone letter are no one's name: printed on a ticket, they
+    # would not get anyone on board.
+    words = " ".join(plain(turn.text).casefold().split())
+    if (words in ANY_SEAT_WORDS or typed_word(turn.text) in confirm_words()
+            or sum(c.isalpha() for c in words) < 2
+            or parse_date_alone(turn.text, local_today(turn.context, turn.flow.origin))
+            is not None):
+        await turn.go(Step.NAMES, _("That is not a name. Type the passenger's full name as "
+                                    "on their ID."))
         return
     await add_name(turn, name)
 

@@ -366,9 +366,12 @@ async def test_names_with_symbols_are_refused_with_the_reason(bot):
         assert reason in card
         assert _("Passenger {number} of {count}: type the full name, or tap a saved one.",
                  number=1, count=1) in card
-        # A day, or the seat step's words, typed a step late: not taken as a name.
+        # A day, or the seat step's words, typed a step late, the summary's "yes" a step
+        # early, or a lone letter: not taken as a name.
         for late in ({"en": "tomorrow", "zh": "明天", "ru": "завтра"}[language],
-                     {"en": "Any seat", "zh": "随便", "ru": "любое место"}[language]):
+                     {"en": "Any seat", "zh": "随便", "ru": "любое место"}[language],
+                     {"en": "Yes", "zh": "确认", "ru": "да"}[language],
+                     {"en": "A", "zh": "李", "ru": "Я."}[language]):
             await user.send(late)
             assert _("That is not a name. Type the passenger's full name as on their ID.") in (
                 user.last_message.text)
