@@ -29,7 +29,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -92,6 +92,16 @@ class Undeliverable(Exception):
 
 
 Deliverer = Callable[[OutboxMessage], Awaitable[None]]
+
+
+def part_sent() -> None:
+    """Count a part of the message being delivered as sent (a ticket set's card, one PDF):
+    should a later part fail, the next attempt starts after it (``message.parts_sent``),
+    instead of sending the person what they already have again. Outside a delivery (the
+    tickets sent again from My tickets) there is nothing to count."""
+    ticket = current_ticket.get()
+    if ticket is not None:
+        ticket.parts_sent += 1
 
 MAX_ATTEMPTS = 6
 CLAIM_BATCH = 100
@@ -379,32 +389,41 @@ class OutboxService(UseCases):
         if deliverer is None:
             return OutboxOutcome(message.id, DeliveryStatus.FAILED.value,
                                  f"nothing delivers {message.kind!r} messages")
-        ticket = DeliveryTicket(deadline, run.halt)
+        ticket = DeliveryTicket(deadline, run.halt, parts_sent=message.parts_sent)
         token = current_ticket.set(ticket)
+        try:
+            outcome = await self._outcome(run, message, message.id, deliverer, ticket)
+        finally:
+            current_ticket.reset(token)
+        if outcome.status is None and ticket.parts_sent > message.parts_sent:
+            return replace(outcome, parts_sent=ticket.parts_sent)
+        return outcome
+
+    async def _outcome(self, run: _Run, message: OutboxMessage, message_id: int,
+                       deliverer: Deliverer, ticket: DeliveryTicket) -> OutboxOutcome:
+        """What one call of the deliverer came to."""
         try:
             await deliverer(message)
         except NotAttempted as refusal:
             if ticket.calls == 0:
-                return OutboxOutcome(message.id, None, attempted=False)
+                return OutboxOutcome(message_id, None, attempted=False)
             return self._retry(message, str(refusal), None)
         except Undeliverable as refusal:
             if refusal.blocked:
                 if message.recipient is not None:
                     run.blocked.add(message.recipient)
                     run.newly_blocked.add(message.recipient)
-                return OutboxOutcome(message.id, DeliveryStatus.BLOCKED.value, str(refusal))
-            return OutboxOutcome(message.id, DeliveryStatus.FAILED.value, str(refusal))
+                return OutboxOutcome(message_id, DeliveryStatus.BLOCKED.value, str(refusal))
+            return OutboxOutcome(message_id, DeliveryStatus.FAILED.value, str(refusal))
         except RetryLater as failure:
             if not failure.attempted:
                 due = self.now() + timedelta(seconds=failure.after or 0)
-                return OutboxOutcome(message.id, None, str(failure), due, attempted=False)
+                return OutboxOutcome(message_id, None, str(failure), due, attempted=False)
             return self._retry(message, str(failure), failure.after)
         except Exception as failure:  # a bug or an outage: retried, then given up, never lost
             log.exception("delivering outbox message %s (%s) failed", message.id, message.kind)
             return self._retry(message, f"{type(failure).__name__}: {failure}", None)
-        finally:
-            current_ticket.reset(token)
-        return OutboxOutcome(message.id, DeliveryStatus.SENT.value)
+        return OutboxOutcome(message_id, DeliveryStatus.SENT.value)
 
     def _retry(self, message: OutboxMessage, error: str, after: float | None) -> OutboxOutcome:
         if message.id is None:

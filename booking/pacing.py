@@ -77,6 +77,7 @@ class DeliveryTicket:
     deadline: float  # on the pacer's clock: no call of this delivery starts later
     stop: asyncio.Event | None = None  # set when the worker is stopping
     calls: int = 0  # calls started so far
+    parts_sent: int = 0  # of a message sent in parts, those sent so far, earlier attempts' too
 
     def check(self, now: float) -> None:
         """Refuse to start a call the claim cannot cover, or a first call when stopping."""

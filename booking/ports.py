@@ -238,6 +238,7 @@ class OutboxMessage:
     id: int | None = None  # given by the outbox when stored
     attempts: int = 0  # deliveries tried before this one
     broadcast_id: int | None = None  # the broadcast this message is part of, if any
+    parts_sent: int = 0  # of a message sent in parts, those an earlier attempt sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +255,7 @@ class OutboxOutcome:
     error: str | None = None
     due_at: datetime | None = None
     attempted: bool = True
+    parts_sent: int | None = None  # pending again with more of its parts sent than before
 
 
 class Outbox(Protocol):

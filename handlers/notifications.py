@@ -16,7 +16,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 
 from booking.errors import BookingError
 from booking.model import OrderStatus, TripStatus
-from booking.outbox import Deliverer, MessageKind, RetryLater, Undeliverable
+from booking.outbox import Deliverer, MessageKind, RetryLater, Undeliverable, part_sent
 from booking.ports import OutboxMessage
 from booking.views import OrderView
 from handlers import callback_data as cb
@@ -202,14 +202,16 @@ def send_tickets(bot: Bot, services: Services) -> Deliverer:
         """The paid order's reference and tickets, in the chat."""
         chat_id, _ = await recipient_texts(services, message)
         view = await order_for(services, message)
-        await send_ticket_files(bot, services, chat_id, _, view)
+        await send_ticket_files(bot, services, chat_id, _, view, parts_sent=message.parts_sent)
 
     return deliver
 
 
 async def send_ticket_files(bot: Bot, services: Services, chat_id: int, _: Texts,
-                            view: OrderView) -> None:
-    """The booking reference and each ticket's code, then one PDF per passenger and the .ics."""
+                            view: OrderView, *, parts_sent: int = 0) -> None:
+    """The booking reference and each ticket's code, then one PDF per passenger and the .ics:
+    each a part (booking.outbox.part_sent), and the first ``parts_sent`` of them skipped, as
+    an earlier attempt that failed part-way sent them."""
     try:
         tickets = await services.booking.tickets(view.id, None)
     except LookupError as error:
@@ -223,11 +225,15 @@ async def send_ticket_files(bot: Bot, services: Services, chat_id: int, _: Texts
     for ticket in tickets:
         seat = f"{ticket.seat} — {ticket.passenger}"
         lines.append(_("{label}: {value}", label=seat, value=ticket.code))
-    await send_card(bot, chat_id, Card("\n".join(lines),
-                                       [[button(_("🎫 My tickets"), cb.menu("tickets"))]]))
-    for document in await ticket_documents(_, view, tickets, services.operator,
-                                           services.booking.now()):
+    if parts_sent < 1:
+        await send_card(bot, chat_id, Card("\n".join(lines),
+                                           [[button(_("🎫 My tickets"), cb.menu("tickets"))]]))
+        part_sent()
+    documents = await ticket_documents(_, view, tickets, services.operator,
+                                       services.booking.now())
+    for document in documents[max(parts_sent - 1, 0):]:
         await send_document(bot, chat_id, document)
+        part_sent()
 
 
 def broadcast(bot: Bot, services: Services) -> Deliverer:

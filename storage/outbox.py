@@ -39,6 +39,7 @@ def _message(row: Row[Any]) -> OutboxMessage:
         id=row.id,
         attempts=row.attempts,
         broadcast_id=row.broadcast_id,
+        parts_sent=row.parts_sent,
     )
 
 
@@ -118,9 +119,11 @@ class SqlOutbox:
         # Outcomes alike (every message sent, say) are one statement whatever their number.
         alike: dict[tuple[Any, ...], list[int]] = defaultdict(list)
         for o in outcomes:
-            alike[(o.status, o.error, o.due_at, o.attempted)].append(o.id)
-        for (status, error, due_at, attempted), ids in alike.items():
+            alike[(o.status, o.error, o.due_at, o.attempted, o.parts_sent)].append(o.id)
+        for (status, error, due_at, attempted, parts_sent), ids in alike.items():
             values: dict[str, Any] = {"claimed_until": None}
+            if parts_sent is not None:
+                values["parts_sent"] = parts_sent
             if attempted:
                 values["attempts"] = _o.attempts + 1
                 values["last_error"] = error

@@ -310,6 +310,9 @@ outbox = Table(
     Column("done_at", UTCDateTime),
     # The broadcast a row is part of (its progress is counted by this), if any.
     Column("broadcast_id", Integer, index=True),
+    # Of a message sent in parts (a ticket set: its card, each PDF, the .ics), the parts
+    # an attempt that then failed had already sent: the next attempt starts after them.
+    Column("parts_sent", Integer, nullable=False, server_default="0"),
     Index("ix_outbox_pending_due", "due_at", "id", postgresql_where=text("status = 'pending'"),
           sqlite_where=text("status = 'pending'")),
     # A person's own messages, claimed before any broadcast's (storage/outbox.py).

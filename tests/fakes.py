@@ -526,6 +526,8 @@ class FakeOutbox:
                 message = replace(message, attempts=message.attempts + 1)
             if outcome.status is None and outcome.due_at is not None:
                 message = replace(message, due_at=outcome.due_at)
+            if outcome.parts_sent is not None:
+                message = replace(message, parts_sent=outcome.parts_sent)
             error = outcome.error if outcome.attempted or outcome.error else row.last_error
             if outcome.status is None:
                 self._put(replace(row, message=message, claimed_until=None, last_error=error))

@@ -407,3 +407,26 @@ async def test_a_holds_cancel_button_pressed_after_paying_cancels_nothing(bot):
     order = await bot.services.booking.order(view.id, user.id)
     assert order.status is OrderStatus.PAID and order.refund_amount is None
     bot.harness.assert_no_errors()
+
+
+async def test_a_ticket_set_that_fails_part_way_sends_only_the_rest_again(bot, clock, engine):
+    user, view = await held_booking(bot)
+    await bot.services.booking.handle_event(bot.sandbox.event(view, PaymentEventType.SUCCEEDED))
+    # The card goes; the PDF after it meets a Telegram outage, so the .ics is not reached.
+    bot.emulator.fail_next("sendDocument", chat_id=user.id, error_code=502,
+                           description="Bad Gateway")
+    await bot.jobs.deliver_outbox(bot.harness.application)
+    cards = [m for m in user.messages if f"Booking reference: {view.id}" in (m.text or "")]
+    assert len(cards) == 1 and not [m for m in user.messages if m.document]
+    async with engine.connect() as conn:
+        parts, status = (await conn.execute(
+            select(t.outbox.c.parts_sent, t.outbox.c.status)
+            .where(t.outbox.c.kind == "send_tickets"))).one()
+    assert (parts, status) == (1, "pending")
+    clock.advance(minutes=10)  # past the retry's back-off
+    await bot.jobs.deliver_outbox(bot.harness.application)
+    cards = [m for m in user.messages if f"Booking reference: {view.id}" in (m.text or "")]
+    names = [m.document.file_name for m in user.messages if m.document]
+    assert len(cards) == 1  # not sent twice
+    assert [n.rsplit(".", 1)[1] for n in names] == ["pdf", "ics"]  # each once, in order
+    bot.harness.assert_no_errors()
