@@ -28,7 +28,8 @@ _REASONS = {
     401: "No bearer token, or a wrong one",
     403: "Not the customer's order, or not staff",
     404: "No such station, trip, order or customer",
-    409: "Seats no longer available, the order no longer in that state, or the same "
+    409: "Seats no longer available, the customer's unpaid holds at their cap "
+         "(too_many_holds), the order no longer in that state, or the same "
          "Idempotency-Key still being answered (request_in_progress)",
     413: "The body is over 64 KB",
     415: "A compressed body (Content-Encoding other than identity): send it plain",
