@@ -1,16 +1,18 @@
 """What may be printed on a ticket as a passenger's name: one rule for the chat, the API and
 imports alike.
 
-A name holds letters of any script (with their combining marks), spaces, hyphens,
-apostrophes, full stops (St. John, Jr., J. R.), and the middle dots that join the parts
-of a foreign name in Chinese and Japanese (约翰·史密斯, ジョン・スミス) or Catalan (Gal·la).
-It is NFC-normalised, so the same name typed on two keyboards is one name, and runs of
-spaces become one space.
-Anything else is refused with a reason (``NameProblem``), since it would be printed on
-tickets and shown to staff: control characters (ESC sequences that repaint a terminal,
-BEL, DEL), invisible formatting (bidirectional overrides that reverse what staff read,
-zero-width characters that make two names look alike), and symbols such as emoji or
-digits.
+A name holds letters of any script the ticket prints (with their combining marks),
+spaces, hyphens, apostrophes, full stops (St. John, Jr., J. R.), and the middle dots that
+join the parts of a foreign name in Chinese and Japanese (约翰·史密斯, ジョン・スミス) or
+Catalan (Gal·la). It is NFC-normalised, so the same name typed on two keyboards is one
+name, and runs of spaces become one space.
+Letters the ticket cannot print as written are refused (``NameProblem.SCRIPT``): a script
+its fonts lack (Thai, Devanagari), or one written right to left (Arabic, Hebrew), which it
+would print reversed; such a name is typed in Latin letters, as in a passport. Anything
+else is refused with a reason (``NameProblem``), since it would be printed on tickets and
+shown to staff: control characters (ESC sequences that repaint a terminal, BEL, DEL),
+invisible formatting (bidirectional overrides that reverse what staff read, zero-width
+characters that make two names look alike), and symbols such as emoji or digits.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from enum import StrEnum
 
 from booking.errors import BookingError, ErrorCode
 from booking.limits import code_point
+from booking.tickets.fonts import printable
 
 MAX_NAME_LENGTH = 100  # allocations.passenger is wider; a ticket line is not
 # The text given, before it is trimmed, normalised and its spaces squashed (a name of
@@ -42,6 +45,9 @@ class NameProblem(StrEnum):
     CONTROL = "control"  # control characters, line breaks, unpaired surrogates
     INVISIBLE = "invisible"  # bidi overrides, zero-width and other format characters
     SYMBOL = "symbol"  # emoji, digits, punctuation other than - ' . ·
+    # Letters a ticket cannot print as written: a script its fonts lack (Thai, Devanagari),
+    # or one written right to left (Arabic, Hebrew), which it would print reversed.
+    SCRIPT = "script"
 
 
 def squash(text: str) -> str:
@@ -103,4 +109,9 @@ def passenger_name(raw: str) -> str:
         raise _refuse(NameProblem.TOO_LONG)
     if not any(unicodedata.category(c)[0] == "L" for c in name):
         raise _refuse(NameProblem.NO_LETTERS)
+    if not name.isascii():
+        for char in name:
+            if not (char.isascii() or char in _JOINERS or printable(char)) or (
+                    unicodedata.bidirectional(char) in ("R", "AL")):
+                raise _refuse(NameProblem.SCRIPT, char)
     return name

@@ -90,6 +90,9 @@ NAME_PROBLEM_MESSAGES: dict[NameProblem, str] = {
     NameProblem.SYMBOL: N_(
         "A name may hold letters, spaces, hyphens, apostrophes and full stops only: no "
         "emoji, digits or other symbols."),
+    NameProblem.SCRIPT: N_(
+        "The ticket cannot print this name's letters. Please type it in Latin letters, as "
+        "in the passport."),
 }
 
 

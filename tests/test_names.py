@@ -22,7 +22,7 @@ def problem(raw: str) -> tuple[NameProblem, str | None]:
 @pytest.mark.parametrize(
     "name",
     [
-        "Anna Lee", "Анна Иванова", "李小龙", "محمد علي", "דוד לוי", "हिन्दी नाम", "Þór Ōtsuka",
+        "Anna Lee", "Анна Иванова", "李小龙", "김민준", "さくら", "Γιώργος", "Þór Ōtsuka",
         "O'Brien", "O’Brien", "Jean-Luc Picard", "Gal·la", "约翰·史密斯", "ジョン・スミス",
         "Nguyễn Thị Minh Khai", "ꓚꓰꓠ", "O'Brien-Smith Jr.", "St. John", "J. R. R. Tolkien",
     ],
@@ -98,6 +98,17 @@ def test_too_long_names_are_refused_even_huge_ones() -> None:
     assert problem("A" * 10**7)[0] is NameProblem.TOO_LONG
 
 
+@pytest.mark.parametrize(("name", "first"), [
+    ("สมชาย ใจดี", "U+0E2A"),  # Thai: no font of the ticket's has it
+    ("हिन्दी नाम", "U+0939"),  # Devanagari, likewise
+    ("محمد علي", "U+0645"),  # right to left: printed left to right it would read reversed
+    ("דוד לוי", "U+05D3"),
+    ("Anna ลี", "U+0E25"),  # one letter of them is enough
+])
+def test_letters_the_ticket_cannot_print_as_written_are_refused(name: str, first: str) -> None:
+    assert problem(name) == (NameProblem.SCRIPT, first)
+
+
 def test_each_reason_reads_differently_in_every_language() -> None:
     for language in ("en", "ru", "zh"):
         _ = texts(language)
@@ -108,5 +119,5 @@ def test_each_reason_reads_differently_in_every_language() -> None:
             for reason in NameProblem
         }
         assert words[NameProblem.EMPTY] == words[NameProblem.NO_LETTERS] == general
-        assert len({words[r] for r in NAME_PROBLEM_MESSAGES} | {general}) == 5
+        assert len({words[r] for r in NAME_PROBLEM_MESSAGES} | {general}) == 6
         assert str(MAX_NAME_LENGTH) in words[NameProblem.TOO_LONG]

@@ -251,3 +251,14 @@ def _checksum(data: bytes) -> int:
 def font_source(font: FontFile) -> FontSource:
     """The parsed font, once per process."""
     return FontSource(font)
+
+
+def printable(char: str, fonts: TicketFonts = DEFAULT_FONTS) -> bool:
+    """Whether a ticket prints ``char`` as itself: the text font or the CJK fallback has
+    its glyph (Thai or Devanagari would be empty boxes). Without the fonts installed nothing
+    can be judged, and the first ticket says which package is missing."""
+    try:
+        return any(font_source(font).glyph(char) is not None
+                   for font in (fonts.regular, fonts.cjk))
+    except MissingFontError:
+        return True
