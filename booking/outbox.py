@@ -103,6 +103,7 @@ def part_sent() -> None:
     if ticket is not None:
         ticket.parts_sent += 1
 
+
 MAX_ATTEMPTS = 6
 CLAIM_BATCH = 100
 MAX_CLAIM_BATCH = 1000
