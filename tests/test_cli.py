@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import io
+import os
 import pkgutil
+import signal
 import subprocess
 import sys
 
@@ -129,3 +131,18 @@ def test_the_database_url_hosts_give_is_run_on_the_async_driver(
                         ("sqlite+aiosqlite:///x.db", "sqlite+aiosqlite:///x.db")):
         monkeypatch.setenv("KASSA_DATABASE_URL", given)
         assert Settings(_env_file=None).database_url == used
+
+
+def test_output_cut_short_by_its_reader_ends_quietly() -> None:
+    """`kassa keygen | head -1`: the reader goes away (here before the first line, which the
+    starting process cannot beat); no traceback, and the status a closed pipe gives any
+    Unix tool."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())",
+         "keygen"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": "."})
+    assert process.stdout is not None and process.stderr is not None
+    with process.stdout, process.stderr:
+        process.stdout.close()
+        assert process.wait(timeout=30) == 128 + signal.SIGPIPE
+        assert process.stderr.read() == b""

@@ -9,6 +9,8 @@ int`` (the exit status). Modules import their heavy dependencies inside ``run``,
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Protocol
@@ -65,7 +67,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = str(problem["msg"]).removeprefix("Value error, ")  # pydantic's wording
         print(f"kassa: {name}: {message}", file=sys.stderr)
         return 2
-    return command.run(settings, args)
+    try:
+        return command.run(settings, args)
+    except BrokenPipeError:
+        # The reader stopped reading (`kassa keygen | head -1`): nothing is wrong here. The
+        # rest of the output goes nowhere, so that flushing it at exit raises nothing more,
+        # and the status is a Unix tool's that a closed pipe ended (128 + SIGPIPE).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":
