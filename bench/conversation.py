@@ -1,7 +1,7 @@
 """Updates/s through the whole bot, in webhook mode with one and two instances.
 
     KASSA_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test \\
-        .venv/bin/python bench/conversation.py [--passengers 40] [--rounds 2] [--warmup 1]
+        .venv/bin/python bench/conversation.py [--passengers 40] [--rounds 6] [--warmup 1]
             [--repeat 3]
             [--in-process] [--event-loop uvloop|asyncio]
     KASSA_DATABASE_URL=sqlite+aiosqlite:///kassa.db .venv/bin/python bench/conversation.py
@@ -19,6 +19,9 @@ The --passengers book at once, each followed by a new one as soon as it has held
 times (an echo chat sends as many messages one after another): no round waits for its
 slowest. Each run is measured after --warmup rounds that are not, so that what is measured
 is an instance that has been running: its database connections open, its caches read.
+Six rounds make the echo bot's run about a second: with two (0.3 s) its rate came out
+anywhere from 1,800 to 2,400 updates/s from one run to the next, which moved the ratio by
+a third; with six its runs agree within a few percent.
 Each is run --repeat times, alternated, and the medians printed (a ratio: the median of
 each run's own).
 CPU time per update is read from /proc: the instances', this process's (the emulator and
@@ -452,7 +455,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--passengers", type=int, default=40, help="booking at once")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--warmup", type=int, default=1,
                         help="rounds of --passengers each webhook run makes before it measures "
                              "(the echo bot as many messages): pools filled, caches read, as "
