@@ -391,6 +391,12 @@ SELECT o.id, o.customer_id, o.trip_id, o.from_seq, o.to_seq, o.status, o.amount,
 FROM orders o WHERE o.id = $1
 """
 _ORDER_WITH_SEATS_LOCKED = _ORDER_WITH_SEATS + "FOR UPDATE OF o"
+_ORDER_BY_REQUEST_KEY = _ORDER_WITH_SEATS.replace(
+    "WHERE o.id = $1", "WHERE o.customer_id = $1 AND o.request_key = $2")
+_LIVE_HOLDS = """
+SELECT count(*) FROM orders
+WHERE customer_id = $1 AND status = 'held' AND expires_at > $2
+"""
 
 def _order_from_record(r: Any) -> Order:
     return Order(
@@ -404,8 +410,9 @@ def _order_from_record(r: Any) -> Order:
 
 
 class PgOrders(SqlOrders):
-    """The orders: a hold's insert (with the outbox rows before it), and a payment's read
-    and status change, straight on asyncpg."""
+    """The orders: a hold's look-ups (an earlier order with its request key, the customer's
+    live holds) and insert (with the outbox rows before it), and a payment's read and
+    status change, straight on asyncpg."""
 
     def __init__(self, conn: AsyncConnection, pg: PgTransaction) -> None:
         super().__init__(conn)
@@ -434,6 +441,14 @@ class PgOrders(SqlOrders):
         query = _ORDER_WITH_SEATS_LOCKED if lock else _ORDER_WITH_SEATS
         row = await self._pg.run(self._pg.driver.fetchrow, query, order_id)
         return _order_from_record(row) if row else None
+
+    async def by_request_key(self, customer_id: int, request_key: str) -> Order | None:
+        row = await self._pg.run(self._pg.driver.fetchrow, _ORDER_BY_REQUEST_KEY,
+                                 customer_id, request_key)
+        return _order_from_record(row) if row else None
+
+    async def live_holds(self, customer_id: int, now: datetime) -> int:
+        return int(await self._pg.run(self._pg.driver.fetchval, _LIVE_HOLDS, customer_id, now))
 
     async def change_status(
         self,
