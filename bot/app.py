@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,6 +15,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from booking.pacing import Pacer, SendLimits
+from booking.tickets.fonts import printable
 from bot.jobs import JobQueueOwnIds
 from bot.metrics import CountingRequest, Metrics
 from bot.observed import ObservedApplication
@@ -117,6 +119,9 @@ async def prepare(application: AnyApplication) -> None:
     services: Services = application.services  # type: ignore[attr-defined]
     await services.open()
     await services.load_stations()
+    # The ticket's fonts, read now off the event loop: the first name typed in Chinese asks
+    # them whether it can be printed (booking/names.py), and reading them takes ~0.1 s.
+    await asyncio.to_thread(printable, "中")
     await publish_default_menus(application.bot)
     for customer in await services.roles.settle_listed_roles():
         await publish_menu(application.bot, customer)

@@ -17,6 +17,7 @@ from typing import TextIO
 
 from booking.clock import Clock
 from booking.idempotency import KEPT_FOR, IdempotencyStore
+from booking.tickets.fonts import printable
 from bot import event_loop, heap
 from bot.settings import Settings
 
@@ -84,6 +85,9 @@ async def serve(settings: Settings, host: str, port: int, out: TextIO = sys.stdo
         loop.add_signal_handler(signum, stop.set)
     purging: asyncio.Task[None] | None = None
     try:
+        # The ticket's fonts, read before the first request: a name in Chinese asks them
+        # whether it can be printed (booking/names.py), and reading them takes ~0.1 s.
+        await asyncio.to_thread(printable, "中")
         await runner.setup()
         await listen(web.TCPSite(runner, host, port), host, port)
         heap.settle()
