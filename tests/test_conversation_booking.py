@@ -10,6 +10,7 @@ import pytest
 
 from booking.errors import BookingError, ErrorCode
 from booking.model import OrderStatus
+from booking.tickets.fonts import DEFAULT_FONTS, font_source
 from handlers import callback_data as cb
 from locales import texts
 from tests.conversation_support import running_bot, seed
@@ -507,3 +508,18 @@ async def test_a_passenger_at_the_unpaid_hold_cap_is_told_what_to_do(bot, clock)
     await anna.press("✅ Confirm")
     assert "held until" in anna.last_message.text
     bot.harness.assert_no_errors()
+
+
+async def test_the_ticket_fonts_are_read_at_start_not_at_the_first_name(engine, clock):
+    font_source.cache_clear()
+    await seed(engine, clock)
+    async with running_bot(engine, clock):
+        # Read off the event loop as the bot starts: the first Chinese name asks them.
+        assert already_read(DEFAULT_FONTS.regular) and already_read(DEFAULT_FONTS.cjk)
+
+
+def already_read(font) -> bool:
+    """Whether the process had read ``font`` before this asked for it."""
+    hits = font_source.cache_info().hits
+    font_source(font)
+    return font_source.cache_info().hits > hits
