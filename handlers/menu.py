@@ -7,6 +7,7 @@ continue it, and its card's buttons still work. Only /cancel ends it.
 from __future__ import annotations
 
 from telegram import Update
+from telegram.ext import ApplicationHandlerStop
 
 from handlers import callback_data as cb
 from handlers.cards import Card, Rows, answer_query, button, show
@@ -109,6 +110,19 @@ async def not_understood(update: Update, context: KassaContext) -> None:
     text = _("I didn't understand that. Write a trip like “Beijing to Tianjin tomorrow”, "
              "or choose from the menu.")
     await show(update, context, menu_card(context, text), edit=False)
+
+
+async def edited_message(update: Update, context: KassaContext) -> None:
+    """A message edited after it was sent: taken as new input, a name corrected in an
+    earlier message would become the next passenger's. Nothing is done; the person is told
+    to send the correction as a new message, and the step they are at waits for it."""
+    chat = update.effective_chat
+    _ = context.texts
+    if chat is not None:
+        await context.bot.send_message(chat.id, _(
+            "✏️ Edits to sent messages change nothing here: send the corrected text as a "
+            "new message."))
+    raise ApplicationHandlerStop
 
 
 async def other_content(update: Update, context: KassaContext) -> None:

@@ -38,16 +38,19 @@ from handlers import callback_data as cb
 from handlers.command_menu import add_staff_command
 from handlers.errors import N_
 
-# Group GATE turns away what no handler can answer; FIRST knows the customer; STAFF_STEPS
-# takes a staff member's typed answer (or /cancel) while a staff dialogue waits for one,
-# before the booking conversation could see it.
-GATE, FIRST, STAFF_STEPS, MAIN = -3, -2, -1, 0
+# Group GATE turns away what no handler can answer; FIRST knows the customer; EDITS answers
+# a message edited after it was sent, which no step takes as input; STAFF_STEPS takes a
+# staff member's typed answer (or /cancel) while a staff dialogue waits for one, before the
+# booking conversation could see it.
+GATE, FIRST, EDITS, STAFF_STEPS, MAIN = -4, -3, -2, -1, 0
 
 
 def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Each group runs its first matching handler; group MAIN answers."""
     application.add_handler(lifecycle.ButtonWithoutChat(), group=GATE)
     application.add_handler(TypeHandler(Update, lifecycle.know_customer), group=FIRST)
+    application.add_handler(MessageHandler(
+        filters.UpdateType.EDITED & filters.ChatType.PRIVATE, menu.edited_message), group=EDITS)
     application.add_error_handler(failures.on_failure)
     private = filters.ChatType.PRIVATE
     text = filters.TEXT & ~filters.COMMAND & private

@@ -523,3 +523,20 @@ def already_read(font) -> bool:
     hits = font_source.cache_info().hits
     font_source(font)
     return font_source.cache_info().hits > hits
+
+
+async def test_a_name_corrected_by_editing_its_message_is_not_the_next_passenger(bot):
+    anna = bot.user("Anna")
+    await to_seats(anna, "2")
+    await anna.press("Any seats")
+    sent = await anna.send("Anna Lee")
+    # She edits the message she sent, to correct the first name, at the second's step.
+    edited = {**sent.to_api(), "text": "Anna Li", "edit_date": sent.to_api()["date"]}
+    await bot.emulator.deliver("edited_message", edited)
+    assert anna.last_message.text == ("✏️ Edits to sent messages change nothing here: send "
+                                      "the corrected text as a new message.")
+    await anna.send("Bo Chen")
+    summary = anna.last_message.text
+    assert "Please check your booking" in summary
+    assert "Anna Lee" in summary and "Bo Chen" in summary and "Anna Li\n" not in summary
+    bot.harness.assert_no_errors()
