@@ -17,6 +17,7 @@ from handlers import callback_data as cb
 from handlers import staff, staff_picker
 from handlers.cards import Card, show
 from handlers.context import KassaContext
+from handlers.registry import GATE
 from handlers.staff_picker import staff_date
 from storage.uow import SqlUnitOfWorkFactory
 from tests.conversation_support import running_bot, seed
@@ -52,7 +53,7 @@ async def bot(engine, clock):
     settings = Settings(_env_file=None, staff_ids=[STAFF_ID])
     async with running_bot(engine, clock, settings=settings) as running:
         # Before the catch-all command handler of group 0, as a real staff command would be.
-        running.harness.application.add_handler(CommandHandler("probe", probe), group=-3)
+        running.harness.application.add_handler(CommandHandler("probe", probe), group=GATE)
         running.picked = picked  # type: ignore[attr-defined]
         yield running
 
