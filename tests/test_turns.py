@@ -179,6 +179,22 @@ async def test_a_wait_for_a_stuck_holder_ends(postgres_url):
         await waiter.close()
 
 
+@pytest.mark.postgres_only
+async def test_only_a_turns_bookkeeping_commits_without_waiting_for_the_disk(
+        postgres_url, postgres_engine):
+    # The locks' connections commit the update records and conversation state only; the
+    # engine's commit orders, payments and the outbox, which must survive a crash.
+    locks = SharedLocks(postgres_url, connections=1)
+    try:
+        async with locks.connection() as conn:
+            assert conn is not None
+            assert await conn.fetchval("SHOW synchronous_commit") == "off"
+    finally:
+        await locks.close()
+    async with postgres_engine.connect() as conn:
+        assert (await conn.exec_driver_sql("SHOW synchronous_commit")).scalar_one() == "on"
+
+
 def test_on_sqlite_there_is_no_lock_to_take(tmp_path):
     assert not SharedLocks(f"sqlite+aiosqlite:///{tmp_path}/k.db", connections=1).shared
     assert not SharedLocks(None, connections=1).shared
