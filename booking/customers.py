@@ -119,10 +119,18 @@ class CustomerService:
         A customer not there yet is inserted already changed ("on conflict do nothing"),
         and one that is there is read locked, so two first messages of a new user arriving
         at once both succeed and one row results. ``new`` (the caller just found no
-        customer) tries the insert first: a first contact is then one statement.
+        customer) tries the insert first, on its own: a first contact is then one
+        statement, and one that lost the race to another changes nothing there and goes on
+        as for a customer who was there.
         """
+        if new:
+            first = change(Customer.new(user_id))
+            async with self._uow(write=True, one_statement=True) as uow:
+                if await uow.customers.add_if_missing(first, self._clock()):
+                    await uow.commit()
+                    return first
         async with self._uow(write=True) as uow:
-            current = None if new else await uow.customers.get(user_id, lock=True)
+            current = await uow.customers.get(user_id, lock=True)
             if current is None:
                 first = change(Customer.new(user_id))
                 if await uow.customers.add_if_missing(first, self._clock()):

@@ -364,6 +364,11 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self, *, write: bool = False) -> UnitOfWork:
-        """A new unit of work; ``write`` asks for a transaction that will write."""
+    def __call__(self, *, write: bool = False, one_statement: bool = False) -> UnitOfWork:
+        """A new unit of work; ``write`` asks for a transaction that will write.
+
+        ``one_statement``: the unit of work sends a single write, atomic on its own, so a
+        backend may run it as its own transaction (on PostgreSQL: without the BEGIN and
+        COMMIT round trips). It may then count as soon as it is sent: nothing that can
+        fail may come between it and ``commit``, which is called all the same."""
         ...

@@ -144,6 +144,13 @@ _STATION = _compiled(STATION_BY_CODE, "code")
 _LAYOUT = _compiled(LAYOUT_BY_ID, "layout_id")
 _CUSTOMER = _compiled(CUSTOMER_BY_ID, "customer_id")
 _CUSTOMER_LOCKED = _compiled(CUSTOMER_BY_ID_LOCKED, "customer_id")
+# storage/customers.py's insert of a new customer ("on conflict do nothing"), on asyncpg.
+_ADD_CUSTOMER = """
+INSERT INTO customers (id, name, language, role, granted_role, blocked, saved_passengers,
+                       created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8)
+ON CONFLICT (id) DO NOTHING
+"""
 
 # The order, its seats, its audit row and the hold's outbox rows in one statement. The
 # foreign keys of the seats and of the audit row on the new order are checked at the end of
@@ -179,7 +186,7 @@ class PgTransaction:
     commit() or end().
     """
 
-    __slots__ = ("conn", "driver", "held", "reading")
+    __slots__ = ("conn", "driver", "held", "one_statement", "reading", "sent")
 
     def __init__(self, conn: AsyncConnection, driver: Any) -> None:
         self.conn = conn
@@ -188,9 +195,12 @@ class PgTransaction:
         # along with the next order insert (see PgOrders.add).
         self.held = HeldWrites()
         self.reading = False
+        self.one_statement = False
+        self.sent = 0  # statements sent through run() and InOrder: one_statement's check
 
     @classmethod
-    async def begin(cls, conn: AsyncConnection, *, reading: bool = False) -> PgTransaction:
+    async def begin(cls, conn: AsyncConnection, *, reading: bool = False,
+                    one_statement: bool = False) -> PgTransaction:
         """The transaction on ``conn``, a connection in AUTOCOMMIT (from
         storage.database.without_transactions); for a unit of work that only reads
         (``reading``), none at all.
@@ -198,6 +208,9 @@ class PgTransaction:
         Under READ COMMITTED each statement sees its own snapshot, whether in a transaction
         or not: a reading unit of work gains nothing from BEGIN and ROLLBACK but two round
         trips (about a third of the statements a passenger's step sent).
+
+        Nor for a unit of work of ``one_statement``: a single statement is a transaction of
+        its own (a new customer's insert: three round trips to one).
         """
         try:
             sync = conn.sync_connection
@@ -207,14 +220,22 @@ class PgTransaction:
             # The checked-out connection itself, with no call through SQLAlchemy's async
             # layer (each costs a greenlet): nothing here can need to reconnect.
             driver: Any = sync.connection.driver_connection
-            if not reading:
+            if not reading and not one_statement:
                 await _sent(driver.execute("BEGIN"))
         except BaseException:
             await conn.invalidate()  # whatever state it is in, it is not pooled again
             raise
         transaction = cls(conn, driver)
         transaction.reading = reading
+        transaction.one_statement = one_statement
         return transaction
+
+    def sending(self) -> None:
+        """Count a statement about to be sent; a second one in a unit of work of one
+        statement is a mistake (it would not share a transaction with the first)."""
+        self.sent += 1
+        if self.one_statement and self.sent > 1:
+            raise RuntimeError("a unit of work of one statement sent a second")
 
     async def send_held(self) -> None:
         """Send the writes held back, however many (a broadcast's thousands of outbox
@@ -223,6 +244,7 @@ class PgTransaction:
         if not held:
             return
         self.held = HeldWrites()
+        self.sending()
         if held.only_outbox():
             await _sent(self.driver.execute(_ADD_OUTBOX, *outbox_columns(held.outbox)))
             return
@@ -234,6 +256,7 @@ class PgTransaction:
     async def run(self, method: Callable[..., Awaitable[T]], *args: Any) -> T:
         """``method(*args)`` on the asyncpg connection, after the writes held back."""
         await self.send_held()
+        self.sending()
         return await _sent(method(*args))
 
     async def commit(self) -> None:
@@ -241,6 +264,8 @@ class PgTransaction:
             raise RuntimeError("a reading unit of work has nothing to commit; "
                                "open it with write=True")
         await self.send_held()
+        if self.one_statement:  # it committed as it ran
+            return
         status = await _sent(self.driver.execute("COMMIT"))
         if status != "COMMIT":  # the server ended a failed transaction with ROLLBACK
             raise RuntimeError(f"transaction not committed (the server said {status})")
@@ -274,6 +299,7 @@ class InOrder:
 
     async def execute(self, *args: Any, **kwargs: Any) -> Any:
         await self._pg.send_held()
+        self._pg.sending()
         return await self._conn.execute(*args, **kwargs)
 
     def as_connection(self) -> AsyncConnection:
@@ -371,7 +397,8 @@ class PgInventory(SqlInventory):
 
 
 class PgCustomers(SqlCustomers):
-    """The customers, the bot's read of one (and a change's locked read) on asyncpg."""
+    """The customers, the bot's read of one (and a change's locked read) and a new one's
+    insert on asyncpg."""
 
     def __init__(self, conn: AsyncConnection, pg: PgTransaction) -> None:
         super().__init__(conn)
@@ -381,6 +408,13 @@ class PgCustomers(SqlCustomers):
         row = await self._pg.run(self._pg.driver.fetchrow,
                                  _CUSTOMER_LOCKED if lock else _CUSTOMER, customer_id)
         return customer_from_row(row) if row else None
+
+    async def add_if_missing(self, customer: Customer, created_at: datetime) -> bool:
+        status = await self._pg.run(
+            self._pg.driver.execute, _ADD_CUSTOMER, customer.id, customer.name,
+            customer.language, customer.role.value, customer.granted.value, customer.blocked,
+            json.dumps(list(customer.saved_passengers)), created_at)
+        return bool(status == "INSERT 0 1")
 
 
 _ORDER_WITH_SEATS = """

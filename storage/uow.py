@@ -43,10 +43,11 @@ class SqlUnitOfWork:
 
     def __init__(
         self, engine: AsyncEngine, *, write: bool = False, cache_key: str | None = None,
-        autocommit_engine: AsyncEngine | None = None,
+        autocommit_engine: AsyncEngine | None = None, one_statement: bool = False,
     ) -> None:
         self._engine = engine
         self._write = write
+        self._one_statement = one_statement
         self._cache_key = cache_key or str(engine.url)
         # Only SQLite's BEGIN looks at the option (BEGIN IMMEDIATE for a writer); setting
         # it elsewhere would cost a call on every unit of work for nothing.
@@ -89,7 +90,8 @@ class SqlUnitOfWork:
 
     async def _begin(self, conn: AsyncConnection) -> None:
         if self._on_asyncpg:
-            pg = self._pg = await PgTransaction.begin(conn, reading=not self._write)
+            pg = self._pg = await PgTransaction.begin(conn, reading=not self._write,
+                                                      one_statement=self._one_statement)
             # The repositories' statements through SQLAlchemy first send the writes held
             # back (storage/pg_held_writes.py); so do those sent straight to asyncpg.
             in_order = InOrder(conn, pg).as_connection()
@@ -174,6 +176,6 @@ class SqlUnitOfWorkFactory:
         self._autocommit = (without_transactions(engine)
                             if engine.dialect.driver == "asyncpg" else None)
 
-    def __call__(self, *, write: bool = False) -> SqlUnitOfWork:
+    def __call__(self, *, write: bool = False, one_statement: bool = False) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, write=write, cache_key=self._cache_key,
-                             autocommit_engine=self._autocommit)
+                             autocommit_engine=self._autocommit, one_statement=one_statement)

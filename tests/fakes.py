@@ -705,7 +705,7 @@ class FakeUnitOfWorkFactory:
         self.lock_timeouts = 0
         self.opened: list[FakeUnitOfWork] = []
 
-    def __call__(self, *, write: bool = False) -> FakeUnitOfWork:
+    def __call__(self, *, write: bool = False, one_statement: bool = False) -> FakeUnitOfWork:
         timeout = write and self.lock_timeouts > 0
         if timeout:
             self.lock_timeouts -= 1

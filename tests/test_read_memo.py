@@ -34,12 +34,12 @@ class CountingUnitsOfWork:
         self.reads = 0
         self.writes = 0
 
-    def __call__(self, *, write: bool = False) -> SqlUnitOfWork:
+    def __call__(self, *, write: bool = False, one_statement: bool = False) -> SqlUnitOfWork:
         if write:
             self.writes += 1
         else:
             self.reads += 1
-        return self._factory(write=write)
+        return self._factory(write=write, one_statement=one_statement)
 
 
 async def elsewhere(work: Coroutine[Any, Any, T]) -> T:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from booking.model import Order, OrderStatus, SeatAllocation
+from booking.model import Customer, Order, OrderStatus, SeatAllocation
 from booking.ports import AuditEvent, Segment
 from storage import tables as t
 from storage.database import create_engine, wait_for_write_turn
@@ -190,3 +190,35 @@ async def test_a_writer_cancelled_as_its_turn_comes_stops_and_passes_the_turn_on
     turn.release()
     await engine.dispose()
     assert wrote == [], "a cancelled writer went on writing"
+
+
+async def test_a_unit_of_work_of_one_statement_inserts_a_customer_once(
+    engine: AsyncEngine, clock: FakeClock
+) -> None:
+    # A new customer's first contact (booking/customers.py): the insert is the whole unit
+    # of work; a second first contact (another message at once) changes nothing.
+    factory = SqlUnitOfWorkFactory(engine)
+    anna = Customer.new(7).on_contact("Anna", "ru", is_staff=False, is_admin=False)
+    async with factory(write=True, one_statement=True) as uow:
+        assert await uow.customers.add_if_missing(anna, clock())
+        await uow.commit()
+    async with factory(write=True, one_statement=True) as uow:
+        assert not await uow.customers.add_if_missing(Customer.new(7), clock())
+        await uow.commit()
+    async with factory() as uow:
+        assert await uow.customers.get(7) == anna
+
+
+@pytest.mark.postgres_only
+async def test_a_unit_of_work_of_one_statement_refuses_a_second(
+    postgres_engine: AsyncEngine, clock: FakeClock
+) -> None:
+    # On PostgreSQL it has no transaction: a second statement would not share one with the
+    # first, so it is refused before it is sent, and the first stands on its own.
+    factory = SqlUnitOfWorkFactory(postgres_engine)
+    with pytest.raises(RuntimeError, match="one statement"):
+        async with factory(write=True, one_statement=True) as uow:
+            await uow.customers.add_if_missing(Customer.new(880_008), clock())
+            await uow.customers.get(880_008, lock=True)
+    async with factory() as uow:
+        assert await uow.customers.get(880_008) == Customer.new(880_008)
