@@ -49,7 +49,7 @@ CLOSE_SECONDS = 10.0
 # record of an update's id and the person's conversation state (storage/bot_state.py). Two
 # such commits per update each waited for their WAL flush, and on a 2-core machine shared
 # with PostgreSQL that flush cost more than any statement of the update (bench/
-# conversation.py: 0.29 -> 0.35 of the echo bot). Without the wait, a crash of PostgreSQL
+# conversation.py: 0.28-0.30 -> 0.31-0.34 of the echo bot). Without the wait, a crash of PostgreSQL
 # itself (not of an instance) can forget the last fraction of a second of them: a passenger
 # then finds their conversation a step back, and an update whose record is forgotten was
 # not answered yet, so Telegram sends it again. Everything else commits synchronously, and
