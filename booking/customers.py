@@ -21,7 +21,7 @@ from booking.model import (
     check_language,
 )
 from booking.outbox import Undeliverable
-from booking.ports import OutboxMessage, UnitOfWorkFactory
+from booking.ports import OutboxMessage, UnitOfWork, UnitOfWorkFactory
 from booking.read_memo import remembered
 
 __all__ = [
@@ -123,19 +123,23 @@ class CustomerService:
         statement, and one that lost the race to another changes nothing there and goes on
         as for a customer who was there.
         """
-        if new:
+
+        async def add_first(uow: UnitOfWork) -> Customer | None:
             first = change(Customer.new(user_id))
+            if not await uow.customers.add_if_missing(first, self._clock()):
+                return None  # there is one now
+            await uow.commit()
+            return first
+
+        if new:
             async with self._uow(write=True, one_statement=True) as uow:
-                if await uow.customers.add_if_missing(first, self._clock()):
-                    await uow.commit()
-                    return first
+                if (added := await add_first(uow)) is not None:
+                    return added
         async with self._uow(write=True) as uow:
             current = await uow.customers.get(user_id, lock=True)
             if current is None:
-                first = change(Customer.new(user_id))
-                if await uow.customers.add_if_missing(first, self._clock()):
-                    await uow.commit()
-                    return first
+                if (added := await add_first(uow)) is not None:
+                    return added
                 current = await uow.customers.get(user_id, lock=True)
             if current is None:  # the insert above makes this impossible
                 raise RuntimeError(f"customer {user_id} vanished inside its transaction")

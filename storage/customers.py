@@ -19,7 +19,7 @@ CUSTOMER_BY_ID_LOCKED = CUSTOMER_BY_ID.with_for_update()
 # "On conflict do nothing" rather than read-then-insert: the first two messages of a new
 # user may be handled at once, and the second must not fail. Its values come with each
 # execution.
-_ADD_IF_MISSING = {
+ADD_IF_MISSING = {
     "postgresql": postgresql.insert(t.customers).on_conflict_do_nothing(
         index_elements=[t.customers.c.id]),
     "sqlite": sqlite.insert(t.customers).on_conflict_do_nothing(
@@ -54,7 +54,7 @@ class SqlCustomers:
 
     async def add_if_missing(self, customer: Customer, created_at: datetime) -> bool:
         result = await self._conn.execute(
-            _ADD_IF_MISSING[self._dialect],
+            ADD_IF_MISSING[self._dialect],
             {"id": customer.id, "created_at": created_at, **_columns(customer)})
         return bool(result.rowcount == 1)
 

@@ -33,7 +33,7 @@ import asyncpg
 from sqlalchemy import ARRAY, Integer, any_, bindparam, select
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import Insert, Select
 
 from booking.model import (
     Customer,
@@ -49,6 +49,7 @@ from booking.outcomes import PaymentStatus
 from booking.ports import AuditEvent, OutboxMessage, PaymentEvent, PaymentRecord, Segment
 from storage import tables as t
 from storage.customers import (
+    ADD_IF_MISSING,
     CUSTOMER_BY_ID,
     CUSTOMER_BY_ID_LOCKED,
     SqlCustomers,
@@ -103,7 +104,7 @@ async def _sent(call: Awaitable[T]) -> T:
         raise timeout from error
 
 
-def _compiled(statement: Select[Any], *names: str) -> str:
+def _compiled(statement: Select[Any] | Insert, *names: str) -> str:
     """The SQL of a SQLAlchemy statement as asyncpg takes it; ``names`` are its parameters
     in the order of $1, $2, ..., checked here so that the callers can pass them by position."""
     compiled = statement.compile(dialect=asyncpg_dialect())
@@ -144,13 +145,8 @@ _STATION = _compiled(STATION_BY_CODE, "code")
 _LAYOUT = _compiled(LAYOUT_BY_ID, "layout_id")
 _CUSTOMER = _compiled(CUSTOMER_BY_ID, "customer_id")
 _CUSTOMER_LOCKED = _compiled(CUSTOMER_BY_ID_LOCKED, "customer_id")
-# storage/customers.py's insert of a new customer ("on conflict do nothing"), on asyncpg.
-_ADD_CUSTOMER = """
-INSERT INTO customers (id, name, language, role, granted_role, blocked, saved_passengers,
-                       created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8)
-ON CONFLICT (id) DO NOTHING
-"""
+_ADD_CUSTOMER = _compiled(ADD_IF_MISSING["postgresql"], "id", "name", "language", "role",
+                          "granted_role", "blocked", "saved_passengers", "created_at")
 
 # The order, its seats, its audit row and the hold's outbox rows in one statement. The
 # foreign keys of the seats and of the audit row on the new order are checked at the end of

@@ -48,14 +48,14 @@ CLOSE_SECONDS = 10.0
 # What is committed on these connections is a turn's bookkeeping, never money or seats: the
 # record of an update's id and the person's conversation state (storage/bot_state.py). Two
 # such commits per update each waited for their WAL flush, and on a 2-core machine shared
-# with PostgreSQL that flush cost more than any statement of the update (bench/
-# conversation.py: 0.28-0.30 -> 0.31-0.34 of the echo bot). Without the wait, a crash of PostgreSQL
-# itself (not of an instance) can forget the last fraction of a second of them: a passenger
-# then finds their conversation a step back, and an update whose record is forgotten was
-# not answered yet, so Telegram sends it again. Everything else commits synchronously, and
-# any such commit flushes these ones with it (the WAL is one sequence): once a hold or a
-# payment made in a turn is durable, so is the record of the update that made it. What
-# they write is seen by every other connection at once either way.
+# with PostgreSQL that flush cost more than any statement of the update
+# (bench/conversation.py: 0.28-0.30 -> 0.31-0.34 of the echo bot). Without the wait, a
+# crash of PostgreSQL itself (not of an instance) can forget the last fraction of a second
+# of them: a passenger then finds their conversation a step back, and an update whose
+# record is forgotten was not answered yet, so Telegram sends it again. Everything else
+# commits synchronously, and any such commit flushes these ones with it (the WAL is one
+# sequence): once a hold or a payment made in a turn is durable, so is the record of the
+# update that made it. What they write is seen by every other connection at once either way.
 TURN_COMMITS = "off"
 
 _LOCK = "SELECT pg_advisory_lock($1)"
